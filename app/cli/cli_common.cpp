@@ -1,0 +1,44 @@
+#include "cli_common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace qs::cli {
+
+std::string resolve_device(const Args& args) {
+  const std::string device = args.get("device", "cpu-ref");
+  if (device != "cpu-ref") throw Error("unknown device '" + device + "' (available: cpu-ref)");
+  return device;
+}
+
+Preprocess preprocess_for(const Graph& graph, const Args& args) {
+  Preprocess p = preprocess_from_model(graph);
+  if (args.has("mean")) p.mean = args.get_floats("mean");
+  if (args.has("std")) p.std = args.get_floats("std");
+  for (float s : p.std)
+    if (s == 0.0f) throw UsageError{"--std values must not be zero"};
+  return p;
+}
+
+JobControl terminal_progress(const std::string& label) {
+  JobControl job;
+  if (isatty(STDERR_FILENO)) {
+    job.progress = [label](double fraction, const std::string& message) {
+      std::fprintf(stderr, "\r%s: %3.0f%% %s\033[K", label.c_str(), 100.0 * fraction, message.c_str());
+      if (fraction >= 1.0) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    };
+  }
+  return job;
+}
+
+std::string single_model_argument(const Args& args) {
+  if (args.positional().size() != 1)
+    throw UsageError{args.positional().empty() ? "missing MODEL" : "expected one MODEL, got " +
+                                                     std::to_string(args.positional().size()) +
+                                                     " arguments"};
+  return args.positional()[0];
+}
+
+}  // namespace qs::cli

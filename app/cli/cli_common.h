@@ -1,0 +1,30 @@
+// Pieces shared by the quantscope-cli subcommands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "quantscope/dataset.h"
+#include "quantscope/graph.h"
+#include "quantscope/job.h"
+
+namespace qs::cli {
+
+using Command = int (*)(const std::vector<std::string>& argv);
+
+int cmd_info(const std::vector<std::string>& argv);
+int cmd_eval(const std::vector<std::string>& argv);
+int cmd_run(const std::vector<std::string>& argv);
+int cmd_demo(const std::vector<std::string>& argv);
+
+// Checks --device; only the reference device exists until the device registry lands.
+std::string resolve_device(const Args& args);
+// Preprocessing from the model's metadata, overridden by --mean/--std.
+Preprocess preprocess_for(const Graph& graph, const Args& args);
+// Progress lines on stderr, only when stderr is a terminal.
+JobControl terminal_progress(const std::string& label);
+// Exactly one positional argument (the model path), else a UsageError.
+std::string single_model_argument(const Args& args);
+
+}  // namespace qs::cli

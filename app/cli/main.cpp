@@ -1,0 +1,91 @@
+// quantscope-cli: every step of the workbench from the command line. JSON on stdout with
+// --json, progress on stderr when it is a terminal. Exit status: 0 success, 1 failure (one
+// line on stderr), 2 bad usage.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+
+namespace {
+
+struct CommandEntry {
+  const char* name;
+  qs::cli::Command run;
+  const char* summary;
+  const char* usage;
+};
+
+const CommandEntry kCommands[] = {
+    {"info", qs::cli::cmd_info, "inputs, outputs, layers, parameters and MACs of a model",
+     "usage: quantscope-cli info MODEL [--json]\n"
+     "  Prints the model's inputs and outputs, op histogram, per-layer table (name, op,\n"
+     "  parameters, MACs per sample) and totals. A model with unsupported ops is reported\n"
+     "  with the node, op and reason.\n"},
+    {"eval", qs::cli::cmd_eval, "accuracy of a model on a dataset",
+     "usage: quantscope-cli eval MODEL --data SPEC [--limit N] [--device NAME] [--batch B]\n"
+     "                           [--mean M[,M,M]] [--std S[,S,S]] [--json]\n"
+     "  SPEC: fashion-mnist:test | fashion-mnist:train | idx:IMAGES[,LABELS] | folder:DIR |\n"
+     "        npy:INPUTS.npy[,LABELS.npy] | npz:FILE.npz\n"
+     "  Prints top-1 and top-5 accuracy (with labels), PSNR for image-to-image models,\n"
+     "  samples, device and seconds. Preprocessing comes from the model's metadata;\n"
+     "  --mean/--std override it.\n"},
+    {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
+     "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
+     "                          --output PATH [--device NAME]\n"
+     "  Inputs are float32 .npy tensors (a bare FILE feeds the first input). Writes each\n"
+     "  output as float32 .npy: to PATH when the model has one output and PATH is not a\n"
+     "  folder, else as PATH/<output name>.npy.\n"},
+    {"demo", qs::cli::cmd_demo, "evaluate every bundled model on Fashion-MNIST",
+     "usage: quantscope-cli demo [--models DIR] [--limit N] [--json]\n"
+     "  Evaluates each model in the bundled models folder on fashion-mnist:test and prints\n"
+     "  a table of accuracy (PSNR for the autoencoder), the accuracy PyTorch recorded, and\n"
+     "  throughput.\n"},
+};
+
+void print_overview() {
+  std::printf("usage: quantscope-cli COMMAND [options]   (quantscope-cli COMMAND --help)\n\n");
+  for (const CommandEntry& c : kCommands) std::printf("  %-6s %s\n", c.name, c.summary);
+  std::printf("\nQuantscope %s\n", QS_VERSION);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_overview();
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    print_overview();
+    return 0;
+  }
+  if (command == "--version") {
+    std::printf("quantscope-cli %s\n", QS_VERSION);
+    return 0;
+  }
+  for (const CommandEntry& c : kCommands) {
+    if (command != c.name) continue;
+    std::vector<std::string> rest(argv + 2, argv + argc);
+    for (const std::string& a : rest) {
+      if (a == "--help" || a == "-h") {
+        std::fputs(c.usage, stdout);
+        return 0;
+      }
+    }
+    try {
+      return c.run(rest);
+    } catch (const qs::cli::UsageError& e) {
+      std::fprintf(stderr, "quantscope-cli %s: %s\n%s", c.name, e.message.c_str(), c.usage);
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "quantscope-cli %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n", command.c_str());
+  print_overview();
+  return 2;
+}

@@ -1,0 +1,183 @@
+// ONNX protobuf -> IR, then the import passes (see passes.h).
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "graph/onnx_proto.h"
+#include "graph/passes.h"
+#include "graph/tensor_proto.h"
+#include "quantscope/model.h"
+
+namespace qs {
+
+namespace {
+
+constexpr std::int64_t kMinOpset = 7;
+constexpr std::int64_t kMaxOpset = 21;
+
+Attribute convert_attribute(const onnx::AttributeProto& a, const ExternalDataContext& ctx,
+                            const std::string& where) {
+  using A = onnx::AttributeProto;
+  A::AttributeType type = a.type();
+  if (type == A::UNDEFINED) {
+    // Very old exporters leave the type unset; infer it from the field that is filled.
+    if (a.has_f()) type = A::FLOAT;
+    else if (a.has_i()) type = A::INT;
+    else if (a.has_s()) type = A::STRING;
+    else if (a.has_t()) type = A::TENSOR;
+    else if (a.floats_size()) type = A::FLOATS;
+    else if (a.ints_size()) type = A::INTS;
+    else if (a.strings_size()) type = A::STRINGS;
+  }
+  Attribute out;
+  switch (type) {
+    case A::FLOAT: out.value = a.f(); break;
+    case A::INT: out.value = static_cast<std::int64_t>(a.i()); break;
+    case A::STRING: out.value = a.s(); break;
+    case A::TENSOR: out.value = tensor_from_proto(a.t(), ctx); break;
+    case A::FLOATS: out.value = std::vector<float>(a.floats().begin(), a.floats().end()); break;
+    case A::INTS: out.value = std::vector<std::int64_t>(a.ints().begin(), a.ints().end()); break;
+    case A::STRINGS:
+      out.value = std::vector<std::string>(a.strings().begin(), a.strings().end());
+      break;
+    default:
+      throw Unsupported(where + ": attribute '" + a.name() + "' of type " +
+                        std::to_string(static_cast<int>(type)) + " (graphs, sparse tensors) is not supported");
+  }
+  return out;
+}
+
+ValueInfo convert_value_info(const onnx::ValueInfoProto& v) {
+  ValueInfo info;
+  info.name = v.name();
+  if (!v.type().has_tensor_type())
+    throw Unsupported("graph value '" + v.name() + "' is not a tensor (sequences and maps are not supported)");
+  const auto& tt = v.type().tensor_type();
+  try {
+    info.dtype = dtype_from_onnx(tt.elem_type());
+  } catch (const Unsupported& e) {
+    throw Unsupported("graph value '" + v.name() + "': " + e.what());
+  }
+  info.has_shape = tt.has_shape();
+  for (const auto& d : tt.shape().dim()) {
+    if (d.has_dim_value()) {
+      if (d.dim_value() < 0) throw Error("graph value '" + v.name() + "' has a negative dimension");
+      info.shape.push_back(d.dim_value());
+      info.dim_names.emplace_back();
+    } else {
+      info.shape.push_back(-1);
+      info.dim_names.push_back(d.dim_param());
+    }
+  }
+  return info;
+}
+
+Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ctx) {
+  Graph g;
+  bool has_default_domain = false;
+  for (const auto& op : model.opset_import()) {
+    if (op.domain().empty() || op.domain() == "ai.onnx") {
+      g.opset = op.version();
+      has_default_domain = true;
+    }
+  }
+  if (!has_default_domain) {
+    std::string domains;
+    for (const auto& op : model.opset_import()) domains += (domains.empty() ? "" : ", ") + op.domain();
+    throw Unsupported("the model imports no default ONNX opset, only: " + domains);
+  }
+  if (g.opset < kMinOpset || g.opset > kMaxOpset)
+    throw Unsupported("opset " + std::to_string(g.opset) + " is not supported (supported: " +
+                      std::to_string(kMinOpset) + " to " + std::to_string(kMaxOpset) + ")");
+  g.producer = model.producer_name();
+  for (const auto& p : model.metadata_props()) g.metadata[p.key()] = p.value();
+  const onnx::GraphProto& graph = model.graph();
+  g.name = graph.name();
+  if (graph.sparse_initializer_size() > 0) throw Unsupported("sparse initializers are not supported");
+  for (const auto& init : graph.initializer()) {
+    if (init.name().empty()) throw Error("an initializer has no name");
+    if (g.initializers.count(init.name()))
+      throw Error("initializer '" + init.name() + "' is defined twice");
+    g.initializers[init.name()] = tensor_from_proto(init, ctx);
+  }
+  std::set<std::string> input_names;
+  for (const auto& in : graph.input()) {
+    if (!input_names.insert(in.name()).second)
+      throw Error("graph input '" + in.name() + "' is declared twice");
+    // Before IR version 4, initializers were also listed as inputs; they are not runtime inputs.
+    if (!g.initializers.count(in.name())) g.inputs.push_back(convert_value_info(in));
+  }
+  for (const auto& out : graph.output()) g.outputs.push_back(convert_value_info(out));
+  if (g.outputs.empty()) throw Error("the graph has no outputs");
+  int index = 0;
+  for (const auto& n : graph.node()) {
+    Node node;
+    node.name = n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
+    node.op_type = n.op_type();
+    node.domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    node.inputs.assign(n.input().begin(), n.input().end());
+    node.outputs.assign(n.output().begin(), n.output().end());
+    const std::string where = "node '" + node.name + "' (" + node.op_type + ")";
+    for (const auto& a : n.attribute()) {
+      if (node.attributes.count(a.name()))
+        throw Error(where + ": attribute '" + a.name() + "' is given twice");
+      node.attributes[a.name()] = convert_attribute(a, ctx, where);
+    }
+    g.nodes.push_back(std::move(node));
+    ++index;
+  }
+  return g;
+}
+
+}  // namespace
+
+Graph load_model_from_bytes(const std::string& bytes, const std::string& base_dir,
+                            const std::string& display_name, const LoadOptions& options) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes))
+    throw Error(display_name + ": not a valid ONNX model (the protobuf data is malformed or truncated)");
+  ExternalDataContext ctx{base_dir, options.max_bytes};
+  try {
+    Graph g = convert_model(model, ctx);
+    g.source_path = display_name;
+    sort_and_validate(g);
+    if (!options.require_supported) {
+      // Describe what can be described; nothing is folded in a graph that cannot run.
+      check_ops_supported(g, &g.problems);
+      infer_graph_shapes(g, &g.problems);
+      return g;
+    }
+    check_ops_supported(g);
+    if (options.fold_constants) fold_constants(g);
+    if (options.fold_batch_norm) fold_batch_norm(g);
+    drop_unused_initializers(g);
+    infer_graph_shapes(g);
+    return g;
+  } catch (const Unsupported& e) {
+    throw Unsupported(display_name + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(display_name + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw Error(display_name + ": out of memory while loading the model");
+  }
+}
+
+Graph load_model(const std::string& path, const LoadOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no such file");
+  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an ONNX file");
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw Error(path + ": cannot read the file size");
+  if (static_cast<std::int64_t>(size) > options.max_bytes || size >= (std::uintmax_t{1} << 31))
+    throw Error(path + ": " + std::to_string(size) + " bytes is larger than an ONNX protobuf can be (2 GiB)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open the file");
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (!in) throw Error(path + ": read failed");
+  std::string base = fs::absolute(path).parent_path().string();
+  return load_model_from_bytes(bytes, base, path, options);
+}
+
+}  // namespace qs

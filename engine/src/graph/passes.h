@@ -1,0 +1,26 @@
+// Graph passes run once at import (internal to the engine).
+#pragma once
+
+#include "quantscope/graph.h"
+
+namespace qs {
+
+// Orders nodes topologically and checks the graph: every input defined, no tensor produced
+// twice, no cycle. Throws Error naming the node.
+void sort_and_validate(Graph& graph);
+// Throws Unsupported naming the first node whose op has no kernel; with `problems`, lists
+// every such node there instead.
+void check_ops_supported(const Graph& graph, std::vector<std::string>* problems = nullptr);
+// Replaces nodes whose inputs are all constant by initializers (Constant nodes included).
+void fold_constants(Graph& graph);
+// Folds BatchNormalization into the Conv, ConvTranspose-free Conv or Gemm that feeds it alone.
+// The surviving node keeps its ONNX name and lists the BN node in folded_from.
+void fold_batch_norm(Graph& graph);
+// Drops initializers no node reads and that are not graph outputs.
+void drop_unused_initializers(Graph& graph);
+// Infers every tensor's shape for the declared input shapes (dynamic dims as 1) into
+// graph.value_info. Throws Error naming the node that fails; with `problems`, records the
+// failure there and leaves the shapes that depend on it unknown.
+void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems = nullptr);
+
+}  // namespace qs

@@ -1,0 +1,105 @@
+#include "graph/tensor_proto.h"
+
+#include <cstring>
+
+namespace qs {
+
+namespace {
+
+template <typename Field, typename T>
+void copy_field(const Field& field, T* out, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(field.Get(static_cast<int>(i)));
+}
+
+}  // namespace
+
+Tensor tensor_from_proto(const onnx::TensorProto& proto, const ExternalDataContext& ctx) {
+  const std::string name = proto.name().empty() ? std::string("<unnamed>") : proto.name();
+  const std::string what = "tensor '" + name + "'";
+  if (proto.has_segment()) throw Unsupported(what + ": segmented tensors are not supported");
+  DType dtype;
+  try {
+    dtype = dtype_from_onnx(proto.data_type());
+  } catch (const Unsupported& e) {
+    throw Unsupported(what + ": " + e.what());
+  }
+  Shape shape(proto.dims().begin(), proto.dims().end());
+  std::int64_t numel;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    throw Error(what + ": " + e.what());
+  }
+  const std::int64_t bytes = numel * static_cast<std::int64_t>(dtype_size(dtype));
+  if (numel > ctx.max_bytes || bytes > ctx.max_bytes)
+    throw Error(what + ": shape " + shape_to_string(shape) + " is too large");
+
+  std::string external;
+  const std::string* raw = proto.has_raw_data() ? &proto.raw_data() : nullptr;
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    std::int64_t offset = 0, length = -1;
+    for (const auto& entry : proto.external_data()) {
+      try {
+        if (entry.key() == "location") location = entry.value();
+        else if (entry.key() == "offset") offset = std::stoll(entry.value());
+        else if (entry.key() == "length") length = std::stoll(entry.value());
+      } catch (const std::exception&) {
+        throw Error(what + ": external data field '" + entry.key() + "' is not a number");
+      }
+    }
+    external = read_external_data(name, location, offset, length, ctx);
+    raw = &external;
+  }
+
+  // Checked before allocating, so a huge claimed shape with little data fails cheaply.
+  auto mismatch = [&](std::int64_t have) {
+    return Error(what + ": shape " + shape_to_string(shape) + " needs " + std::to_string(numel) +
+                 " values, the file holds " + std::to_string(have));
+  };
+  if (raw) {
+    if (static_cast<std::int64_t>(raw->size()) != bytes)
+      throw Error(what + ": shape " + shape_to_string(shape) + " needs " + std::to_string(bytes) +
+                  " bytes of data, the file holds " + std::to_string(raw->size()));
+    Tensor t(dtype, shape);
+    if (bytes) std::memcpy(t.raw(), raw->data(), static_cast<std::size_t>(bytes));
+    if (dtype == DType::boolean) {
+      auto* b = static_cast<unsigned char*>(t.raw());
+      for (std::int64_t i = 0; i < numel; ++i) b[i] = b[i] != 0;
+    }
+    return t;
+  }
+  switch (dtype) {
+    case DType::f32: {
+      if (proto.float_data_size() != numel) throw mismatch(proto.float_data_size());
+      Tensor t(dtype, shape);
+      copy_field(proto.float_data(), t.data<float>(), numel);
+      return t;
+    }
+    case DType::i64: {
+      if (proto.int64_data_size() != numel) throw mismatch(proto.int64_data_size());
+      Tensor t(dtype, shape);
+      copy_field(proto.int64_data(), t.data<std::int64_t>(), numel);
+      return t;
+    }
+    case DType::i32:
+    case DType::i8:
+    case DType::u8:
+    case DType::boolean: {
+      if (proto.int32_data_size() != numel) throw mismatch(proto.int32_data_size());
+      Tensor t(dtype, shape);
+      if (dtype == DType::i32) copy_field(proto.int32_data(), t.data<std::int32_t>(), numel);
+      if (dtype == DType::i8) copy_field(proto.int32_data(), t.data<std::int8_t>(), numel);
+      if (dtype == DType::u8) copy_field(proto.int32_data(), t.data<std::uint8_t>(), numel);
+      if (dtype == DType::boolean) {
+        bool* b = t.data<bool>();
+        for (std::int64_t i = 0; i < numel; ++i) b[i] = proto.int32_data(static_cast<int>(i)) != 0;
+      }
+      return t;
+    }
+    default: break;
+  }
+  throw Unsupported(what + ": dtype " + dtype_name(dtype) + " is not supported");
+}
+
+}  // namespace qs

@@ -1,0 +1,27 @@
+// Walks a graph's nodes in order and runs each kernel (internal to the engine).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "quantscope/graph.h"
+
+namespace qs {
+
+enum class RunMode {
+  execute,      // compute every tensor
+  infer_shapes  // shapes and dtypes; compute only small tensors whose inputs are all known
+};
+
+// Runs the graph's nodes on `values` (inputs already present; initializers are looked up in
+// the graph). In execute mode, tensors are dropped after their last use unless they are graph
+// outputs or listed in `keep`. Errors name the node and op.
+void run_nodes(const Graph& graph, std::map<std::string, Tensor>& values, RunMode mode,
+               const std::vector<std::string>& keep = {});
+
+// Runs a single node on the given inputs (nullptr for omitted ones) and returns its outputs.
+std::vector<Tensor> run_node(const Node& node, std::int64_t opset,
+                             const std::vector<const Tensor*>& inputs, RunMode mode);
+
+}  // namespace qs

@@ -1,0 +1,57 @@
+// The contract between the executor and the reference kernels (internal to the engine).
+//
+// One function per op. It reads its inputs and attributes, computes the output shapes, declares
+// each output with ctx.output(), and returns right after when ctx.shape_only is set; otherwise it
+// fills the outputs. The same code thus serves shape inference and execution.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quantscope/graph.h"
+#include "quantscope/tensor.h"
+
+namespace qs::kernels {
+
+// Thrown while inferring shapes when an output shape depends on a tensor whose values are only
+// known at run time (a Reshape fed by a graph input): not an error, the shape stays unknown.
+class DataDependentShape : public Error {
+ public:
+  using Error::Error;
+};
+
+struct KernelContext {
+  const Node& node;
+  std::int64_t opset = 0;
+  std::vector<const Tensor*> inputs;  // nullptr where an optional input is omitted
+  std::vector<Tensor> outputs;        // filled by output()
+  bool shape_only = false;
+
+  int input_count() const { return static_cast<int>(inputs.size()); }
+  bool has(int i) const { return i < input_count() && inputs[i] != nullptr; }
+  // The i-th input; throws Error when it is omitted.
+  const Tensor& in(int i) const;
+  // Declares output i; allocated (zero-filled) unless shape_only. Returns it for filling.
+  Tensor& output(int i, DType dtype, Shape shape);
+  // Sets output i to an existing tensor (e.g. a reshaped view of an input).
+  void set_output(int i, Tensor t);
+  // Integer values of input i, which shapes depend on; throws Error when they are only known at
+  // run time and the caller is inferring shapes.
+  std::vector<std::int64_t> in_ints(int i) const;
+  // Float values of input i (any dtype), which shapes depend on (Resize scales); same rules.
+  std::vector<float> in_floats(int i) const;
+  // Float values of a scalar-like input (Clip's min, ...).
+  float in_scalar_f32(int i) const;
+  // Error with the node's name and op in front.
+  [[noreturn]] void fail(const std::string& what) const;
+  [[noreturn]] void unsupported(const std::string& what) const;
+};
+
+using KernelFn = void (*)(KernelContext&);
+
+// The kernel for an op, or nullptr when the engine has none.
+KernelFn find_kernel(const std::string& op_type, const std::string& domain);
+std::vector<std::string> supported_ops();
+
+}  // namespace qs::kernels

@@ -1,0 +1,158 @@
+// Binary elementwise ops with numpy broadcasting.
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "runtime/kernel_util.h"
+#include "runtime/kernels/kernels.h"
+
+namespace qs::kernels {
+
+namespace {
+
+// Applies out[i] = op(a[ia], b[ib]) over the broadcast shape. Same-shape and scalar operands
+// skip the index maps: they are the common case on the hot path.
+template <typename In, typename Out, typename Op>
+void broadcast_apply(const Tensor& a, const Tensor& b, Tensor& out, Op op) {
+  const In* pa = a.data<In>();
+  const In* pb = b.data<In>();
+  Out* po = out.data<Out>();
+  const std::int64_t n = out.numel();
+  if (a.shape() == out.shape() && b.shape() == out.shape()) {
+    for (std::int64_t i = 0; i < n; ++i) po[i] = op(pa[i], pb[i]);
+  } else if (a.shape() == out.shape() && b.numel() == 1) {
+    for (std::int64_t i = 0; i < n; ++i) po[i] = op(pa[i], pb[0]);
+  } else {
+    auto ia = broadcast_index_map(a.shape(), out.shape());
+    auto ib = broadcast_index_map(b.shape(), out.shape());
+    for (std::int64_t i = 0; i < n; ++i) po[i] = op(pa[ia[i]], pb[ib[i]]);
+  }
+}
+
+Shape binary_shape(KernelContext& c) {
+  const Tensor& a = c.in(0);
+  const Tensor& b = c.in(1);
+  if (a.dtype() != b.dtype())
+    c.fail("inputs have different dtypes " + dtype_name(a.dtype()) + " and " +
+           dtype_name(b.dtype()));
+  return broadcast_shapes(c, a.shape(), b.shape());
+}
+
+// Arithmetic op keeping the input dtype.
+template <typename OpFactory>
+void arithmetic(KernelContext& c, OpFactory factory) {
+  Shape shape = binary_shape(c);
+  DType dtype = c.in(0).dtype();
+  Tensor& out = c.output(0, dtype, shape);
+  if (c.shape_only) return;
+  dispatch_numeric(c, dtype, [&](auto zero) {
+    using T = decltype(zero);
+    broadcast_apply<T, T>(c.in(0), c.in(1), out, factory(zero));
+  });
+}
+
+template <typename Cmp>
+void comparison(KernelContext& c, Cmp cmp) {
+  Shape shape = binary_shape(c);
+  Tensor& out = c.output(0, DType::boolean, shape);
+  if (c.shape_only) return;
+  dispatch_all(c, c.in(0).dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    broadcast_apply<T, bool>(c.in(0), c.in(1), out, [&](T x, T y) { return cmp(x, y); });
+  });
+}
+
+}  // namespace
+
+void add(KernelContext& c) {
+  arithmetic(c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x + y; }; });
+}
+
+void sub(KernelContext& c) {
+  arithmetic(c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x - y; }; });
+}
+
+void mul(KernelContext& c) {
+  arithmetic(c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x * y; }; });
+}
+
+void div(KernelContext& c) {
+  if (!c.shape_only && c.in(0).dtype() != DType::f32) {
+    // Integer division by zero is undefined behaviour in C++; refuse it with a message.
+    for (std::int64_t v : c.in(1).to_i64())
+      if (v == 0) c.fail("integer division by zero");
+  }
+  arithmetic(c, [](auto z) {
+    return [](decltype(z) x, decltype(z) y) -> decltype(z) { return static_cast<decltype(z)>(x / y); };
+  });
+}
+
+void pow(KernelContext& c) {
+  // The exponent may have another dtype than the base (opset 12+); compute in double.
+  const Tensor& base = c.in(0);
+  const Tensor& expo = c.in(1);
+  Shape shape = broadcast_shapes(c, base.shape(), expo.shape());
+  Tensor& out = c.output(0, base.dtype(), shape);
+  if (c.shape_only) return;
+  std::vector<float> e = expo.to_f32();
+  auto ie = broadcast_index_map(expo.shape(), shape);
+  auto ib = broadcast_index_map(base.shape(), shape);
+  dispatch_numeric(c, base.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* pb = base.data<T>();
+    T* po = out.data<T>();
+    for (std::int64_t i = 0; i < out.numel(); ++i)
+      po[i] = static_cast<T>(std::pow(static_cast<double>(pb[ib[i]]), static_cast<double>(e[ie[i]])));
+  });
+}
+
+void equal(KernelContext& c) {
+  comparison(c, [](auto x, auto y) { return x == y; });
+}
+
+void less(KernelContext& c) {
+  comparison(c, [](auto x, auto y) { return x < y; });
+}
+
+void greater(KernelContext& c) {
+  comparison(c, [](auto x, auto y) { return x > y; });
+}
+
+void prelu(KernelContext& c) {
+  // slope broadcasts unidirectionally to x.
+  Shape shape = binary_shape(c);
+  if (shape != c.in(0).shape())
+    c.fail("slope " + shape_to_string(c.in(1).shape()) + " does not broadcast to x " +
+           shape_to_string(c.in(0).shape()));
+  Tensor& out = c.output(0, c.in(0).dtype(), shape);
+  if (c.shape_only) return;
+  dispatch_numeric(c, c.in(0).dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    broadcast_apply<T, T>(c.in(0), c.in(1), out,
+                          [](T x, T s) -> T { return x < T(0) ? static_cast<T>(x * s) : x; });
+  });
+}
+
+void where(KernelContext& c) {
+  const Tensor& cond = c.in(0);
+  const Tensor& x = c.in(1);
+  const Tensor& y = c.in(2);
+  if (cond.dtype() != DType::boolean) c.fail("condition must be bool");
+  if (x.dtype() != y.dtype()) c.fail("X and Y have different dtypes");
+  Shape shape = broadcast_shapes(c, broadcast_shapes(c, cond.shape(), x.shape()), y.shape());
+  Tensor& out = c.output(0, x.dtype(), shape);
+  if (c.shape_only) return;
+  auto ic = broadcast_index_map(cond.shape(), shape);
+  auto ix = broadcast_index_map(x.shape(), shape);
+  auto iy = broadcast_index_map(y.shape(), shape);
+  dispatch_all(c, x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const bool* pc = cond.data<bool>();
+    const T* px = x.data<T>();
+    const T* py = y.data<T>();
+    T* po = out.data<T>();
+    for (std::int64_t i = 0; i < out.numel(); ++i) po[i] = pc[ic[i]] ? px[ix[i]] : py[iy[i]];
+  });
+}
+
+}  // namespace qs::kernels

@@ -1,0 +1,154 @@
+// Reference reduction kernels: ReduceMean, ReduceSum, ReduceMax, ReduceMin.
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "runtime/kernel_util.h"
+#include "runtime/kernels/kernels.h"
+
+namespace qs::kernels {
+
+namespace {
+
+// Which axes to reduce and the resulting shape.
+struct ReducePlan {
+  bool identity = false;      // noop_with_empty_axes with no axes: the output is the input
+  std::vector<bool> reduced;  // per input dimension
+  Shape kept_shape;           // output shape with reduced dims kept as 1
+  Shape out_shape;            // final output shape (keepdims applied)
+};
+
+// `axes_input_opset` is the opset from which the axes come as input 1 rather than an attribute
+// (13 for ReduceSum, 18 for the others); noop_with_empty_axes exists from then on too.
+ReducePlan plan_reduce(const KernelContext& c, std::int64_t axes_input_opset) {
+  const Tensor& x = c.in(0);
+  const int rank = x.rank();
+  std::vector<std::int64_t> axes;
+  bool noop_with_empty_axes = false;
+  if (c.opset >= axes_input_opset) {
+    if (c.has(1)) axes = c.in_ints(1);
+    noop_with_empty_axes = c.node.attr_int("noop_with_empty_axes", 0) != 0;
+  } else {
+    axes = c.node.attr_ints("axes");
+  }
+
+  ReducePlan p;
+  if (axes.empty() && noop_with_empty_axes) {
+    p.identity = true;
+    p.out_shape = x.shape();
+    return p;
+  }
+  p.reduced.assign(rank, axes.empty());  // no axes: reduce over all of them
+  for (std::int64_t a : axes) {
+    int n = normalize_axis(c, a, rank);
+    if (rank == 0) continue;  // a scalar has nothing to reduce; axis 0 / -1 is tolerated
+    if (p.reduced[n]) c.fail("axis " + std::to_string(a) + " is listed twice");
+    p.reduced[n] = true;
+  }
+  const bool keepdims = c.node.attr_int("keepdims", 1) != 0;
+  for (int d = 0; d < rank; ++d) {
+    p.kept_shape.push_back(p.reduced[d] ? 1 : x.dim(d));
+    if (!p.reduced[d] || keepdims) p.out_shape.push_back(p.reduced[d] ? 1 : x.dim(d));
+  }
+  return p;
+}
+
+// For every input element, the flat index of the output element it reduces into.
+std::vector<std::int64_t> reduce_index_map(const Shape& in_shape, const ReducePlan& p) {
+  const int rank = static_cast<int>(in_shape.size());
+  std::vector<std::int64_t> out_strides = strides_of(p.kept_shape);
+  for (int d = 0; d < rank; ++d)
+    if (p.reduced[d]) out_strides[d] = 0;
+  const std::int64_t n = shape_numel(in_shape);
+  std::vector<std::int64_t> map(static_cast<std::size_t>(n));
+  std::vector<std::int64_t> idx(rank, 0);
+  std::int64_t flat = 0;
+  for (std::int64_t k = 0; k < n; ++k) {
+    map[k] = flat;
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < in_shape[d]) {
+        flat += out_strides[d];
+        break;
+      }
+      flat -= out_strides[d] * (in_shape[d] - 1);
+      idx[d] = 0;
+    }
+  }
+  return map;
+}
+
+enum class ReduceKind { sum, mean, max, min };
+
+template <typename T>
+void reduce_typed(KernelContext& c, const ReducePlan& p, ReduceKind kind) {
+  const Tensor& x = c.in(0);
+  Tensor& y = c.outputs[0];
+  const T* xd = x.data<T>();
+  T* yd = y.data<T>();
+  const std::int64_t out_n = y.numel();
+  const std::int64_t in_n = x.numel();
+  const std::vector<std::int64_t> map = reduce_index_map(x.shape(), p);
+
+  if (kind == ReduceKind::max || kind == ReduceKind::min) {
+    // An empty reduction yields the identity of the operation (-inf for max, +inf for min).
+    T init;
+    if constexpr (std::numeric_limits<T>::has_infinity)
+      init = kind == ReduceKind::max ? -std::numeric_limits<T>::infinity()
+                                     : std::numeric_limits<T>::infinity();
+    else
+      init = kind == ReduceKind::max ? std::numeric_limits<T>::lowest()
+                                     : std::numeric_limits<T>::max();
+    for (std::int64_t o = 0; o < out_n; ++o) yd[o] = init;
+    for (std::int64_t k = 0; k < in_n; ++k) {
+      T v = xd[k];
+      T& acc = yd[map[k]];
+      if (kind == ReduceKind::max ? v > acc : v < acc) acc = v;
+    }
+    return;
+  }
+
+  // Sums accumulate in double for floats (accuracy) and in int64 for integers (wrapping at the
+  // end like a sum in the element type would).
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
+  std::vector<Acc> acc(static_cast<std::size_t>(out_n), Acc{0});
+  for (std::int64_t k = 0; k < in_n; ++k) acc[map[k]] += static_cast<Acc>(xd[k]);
+  const std::int64_t count = out_n == 0 ? 0 : in_n / out_n;
+  for (std::int64_t o = 0; o < out_n; ++o) {
+    Acc v = acc[o];
+    if (kind == ReduceKind::mean) {
+      if constexpr (std::is_floating_point_v<T>)
+        v = v / static_cast<double>(count);  // 0/0 gives NaN for an empty reduction, as numpy
+      else
+        v = count > 0 ? v / count : 0;
+    }
+    yd[o] = static_cast<T>(v);
+  }
+}
+
+void reduce(KernelContext& c, ReduceKind kind, std::int64_t axes_input_opset) {
+  const Tensor& x = c.in(0);
+  ReducePlan p = plan_reduce(c, axes_input_opset);
+  if (p.identity) {
+    c.set_output(0, x);
+    return;
+  }
+  const bool is_sum = kind == ReduceKind::sum || kind == ReduceKind::mean;
+  if (x.dtype() == DType::boolean && is_sum) c.unsupported("dtype bool");
+  c.output(0, x.dtype(), p.out_shape);
+  if (c.shape_only) return;
+  dispatch_all(c, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    reduce_typed<T>(c, p, kind);  // bool only gets here for max/min (opset 20)
+  });
+}
+
+}  // namespace
+
+void reduce_mean(KernelContext& c) { reduce(c, ReduceKind::mean, 18); }
+void reduce_sum(KernelContext& c) { reduce(c, ReduceKind::sum, 13); }
+void reduce_max(KernelContext& c) { reduce(c, ReduceKind::max, 18); }
+void reduce_min(KernelContext& c) { reduce(c, ReduceKind::min, 18); }
+
+}  // namespace qs::kernels
