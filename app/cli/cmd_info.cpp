@@ -44,11 +44,11 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info) 
     std::printf("input   %-20s %-8s %s\n", v.name.c_str(), dtype_name(v.dtype).c_str(), shape_text(v).c_str());
   for (const ValueInfo& v : info.outputs)
     std::printf("output  %-20s %-8s %s\n", v.name.c_str(), dtype_name(v.dtype).c_str(), shape_text(v).c_str());
-  std::printf("\n%-32s %-20s %12s %14s  %s\n", "layer", "op", "params", "MACs", "output");
+  std::printf("\n%-44s %-20s %10s %12s  %s\n", "layer", "op", "params", "MACs", "output");
   for (const LayerInfo& l : info.layers) {
     std::string op = l.op_type;
     if (!l.folded_from.empty()) op += "+BN";
-    std::printf("%-32s %-20s %12lld %14lld  %s\n", l.name.c_str(), op.c_str(),
+    std::printf("%-44s %-20s %10lld %12lld  %s\n", l.name.c_str(), op.c_str(),
                 static_cast<long long>(l.params), static_cast<long long>(l.macs),
                 shape_to_string(l.output_shape).c_str());
   }

@@ -1,10 +1,12 @@
 // Tests of the data layer: .npy/.npz, IDX, PNG/JPEG folders, preprocessing and dataset specs.
 // Every test writes its own small files into a temporary folder.
-#include <gtest/gtest.h>
-#include <png.h>
+// jpeglib.h needs FILE and size_t declared first.
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <gtest/gtest.h>
 #include <jpeglib.h>
+#include <png.h>
 #include <zlib.h>
 
 #include <cmath>
@@ -63,12 +65,13 @@ std::string error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const qs::Error& e) {
-    fprintf(stderr, "ERRMSG: %s\n", e.what());
     return e.what();
   }
   return "<no error>";
 }
-bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+bool contains(const std::string& s, const std::string& sub) {
+  return s.find(sub) != std::string::npos;
+}
 #define EXPECT_CONTAINS(s, sub) EXPECT_PRED2(contains, s, sub)
 
 // Raw deflate (windowBits -15) or gzip (windowBits 31) of `in`.
@@ -86,7 +89,9 @@ Bytes deflate_bytes(const Bytes& in, int window_bits) {
   deflateEnd(&s);
   return out;
 }
-Bytes gzip_bytes(const Bytes& in) { return deflate_bytes(in, 15 + 16); }
+Bytes gzip_bytes(const Bytes& in) {
+  return deflate_bytes(in, 15 + 16);
+}
 
 void put16(Bytes& b, unsigned v) {
   b.push_back(v & 0xff);
@@ -182,8 +187,10 @@ Bytes npy_bytes(const TempDir& dir, const qs::Tensor& t) {
 // A hand-written .npy with a given header dict and data.
 Bytes raw_npy(const std::string& dict, const Bytes& data, int version = 1) {
   Bytes b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(version), 0};
-  if (version == 1) put16(b, static_cast<unsigned>(dict.size()));
-  else put32(b, static_cast<std::uint32_t>(dict.size()));
+  if (version == 1)
+    put16(b, static_cast<unsigned>(dict.size()));
+  else
+    put32(b, static_cast<std::uint32_t>(dict.size()));
   b.insert(b.end(), dict.begin(), dict.end());
   b.insert(b.end(), data.begin(), data.end());
   return b;
@@ -298,8 +305,9 @@ TEST(DataNpy, ReadsFloat64AndVersion2Headers) {
     std::memcpy(raw, &v, 8);
     data.insert(data.end(), raw, raw + 8);
   }
-  write_bytes(dir.file("f64.npy"),
-              raw_npy("{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (3,)}\n", data, 2));
+  write_bytes(
+      dir.file("f64.npy"),
+      raw_npy("{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (3,)}\n", data, 2));
   const qs::Tensor t = qs::read_npy(dir.file("f64.npy"));
   EXPECT_EQ(t.dtype(), qs::DType::f32);
   EXPECT_EQ(t.shape(), (qs::Shape{3}));
@@ -334,8 +342,7 @@ TEST(DataNpy, BadHeadersAreErrors) {
   };
   std::vector<Case> cases = {
       {Bytes{'n', 'o', 't', ' ', 'n', 'p', 'y', '!', 0, 0, 0, 0}, "bad magic"},
-      {raw_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (4,), }", four_floats),
-       "Fortran"},
+      {raw_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (4,), }", four_floats), "Fortran"},
       {raw_npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", four_floats), "<c8"},
       {raw_npy("{'descr': '>f4', 'fortran_order': False, 'shape': (4,), }", four_floats),
        "big-endian"},
@@ -353,7 +360,8 @@ TEST(DataNpy, BadHeadersAreErrors) {
       {raw_npy("{'descr': '<f4', 'shape': (4,), }", four_floats), "fortran_order"},
       {raw_npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4,), }", four_floats),
        "structured"},
-      {raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,", Bytes{}), "bad .npy header"},
+      {raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,", Bytes{}),
+       "bad .npy header"},
       {raw_npy("garbage", four_floats), "bad .npy header"},
       {raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", four_floats, 9),
        "version"},
@@ -554,8 +562,7 @@ TEST(DataIdx, WrongMagicIsAnError) {
                   "wrong IDX magic");
   // Shorter than a header.
   write_bytes(dir.file("short"), Bytes{0, 0});
-  EXPECT_CONTAINS(error_of([&] { qs::open_dataset("idx:" + dir.file("short"), {}); }),
-                  "truncated");
+  EXPECT_CONTAINS(error_of([&] { qs::open_dataset("idx:" + dir.file("short"), {}); }), "truncated");
 }
 
 TEST(DataIdx, LabelCountMismatchIsAnError) {
@@ -616,7 +623,24 @@ TEST(DataIdx, TruncatedFilesAreErrors) {
   write_bytes(dir.file("hl.gz"), gzip_bytes(hostile_labels));
   EXPECT_CONTAINS(
       error_of([&] { qs::open_dataset("idx:" + dir.file("ok") + "," + dir.file("hl.gz"), {}); }),
+      "impossible for a gzip file");
+  // Plausible for the file size, but the data ends early.
+  Bytes short_labels;
+  put_be32(short_labels, 2049);
+  put_be32(short_labels, 5000);
+  write_bytes(dir.file("sl.gz"), gzip_bytes(short_labels));
+  EXPECT_CONTAINS(
+      error_of([&] { qs::open_dataset("idx:" + dir.file("ok") + "," + dir.file("sl.gz"), {}); }),
       "truncated");
+  // A gzipped image file whose header claims far more than the file can hold.
+  Bytes many;
+  put_be32(many, 2051);
+  put_be32(many, 1000000);
+  put_be32(many, 1000);
+  put_be32(many, 1000);
+  write_bytes(dir.file("many.gz"), gzip_bytes(many));
+  EXPECT_CONTAINS(error_of([&] { qs::open_dataset("idx:" + dir.file("many.gz"), {}); }),
+                  "impossible for a gzip file");
 }
 
 TEST(DataIdx, StreamsLargeGzippedFiles) {
@@ -632,7 +656,8 @@ TEST(DataIdx, StreamsLargeGzippedFiles) {
   images.resize(16 + std::size_t{n} * rows * cols, 0);
   for (std::uint32_t i = 0; i < n; ++i) {
     images[16 + std::size_t{i} * rows * cols] = static_cast<unsigned char>(i % 251);
-    images[16 + std::size_t{i} * rows * cols + rows * cols - 1] = static_cast<unsigned char>(i % 13);
+    images[16 + std::size_t{i} * rows * cols + rows * cols - 1] =
+        static_cast<unsigned char>(i % 13);
   }
   const Bytes gz = gzip_bytes(images);
   write_bytes(dir.file("big.gz"), gz);
@@ -647,7 +672,7 @@ TEST(DataIdx, StreamsLargeGzippedFiles) {
   // Backward seek rewinds.
   EXPECT_FLOAT_EQ(ds->read(7, 1).inputs.data<float>()[0], 7 / 255.0f);
   // Truncated: only noticed when the missing part is read.
-  write_bytes(dir.file("cut.gz"), Bytes(gz.begin(), gz.begin() + gz.size() * 3 / 4));
+  write_bytes(dir.file("cut.gz"), Bytes(gz.begin(), gz.begin() + gz.size() * 98 / 100));
   auto cut = qs::open_dataset("idx:" + dir.file("cut.gz"), {});
   EXPECT_NO_THROW(cut->read(0, 1));
   EXPECT_CONTAINS(error_of([&] { cut->read(n - 1, 1); }), dir.file("cut.gz"));
@@ -767,15 +792,22 @@ TEST(DataFolder, CorruptImagesNameTheFile) {
   expect_bad("cut.jpg", Bytes(jpg.begin(), jpg.begin() + jpg.size() / 2));
   // Truncated inside the entropy-coded data of a larger, noisy JPEG.
   Bytes noise(64 * 64 * 3);
-  for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<unsigned char>(i * 7919 % 251);
+  for (std::size_t i = 0; i < noise.size(); ++i)
+    noise[i] = static_cast<unsigned char>(i * 7919 % 251);
   write_jpeg(root + "/tmp/noise.jpg", 64, 64, 3, noise);
   Bytes big = read_bytes(root + "/tmp/noise.jpg");
   fs::remove_all(root + "/tmp");
   expect_bad("cut_scan.jpg", Bytes(big.begin(), big.begin() + big.size() * 9 / 10));
   // A PNG header claiming a huge image in a small file.
   Bytes huge = png;
-  huge[16] = 0x00; huge[17] = 0x00; huge[18] = 0x40; huge[19] = 0x00;  // width 16384
-  huge[20] = 0x00; huge[21] = 0x00; huge[22] = 0x40; huge[23] = 0x00;  // height 16384
+  huge[16] = 0x00;
+  huge[17] = 0x00;
+  huge[18] = 0x10;
+  huge[19] = 0x00;  // width 4096
+  huge[20] = 0x00;
+  huge[21] = 0x00;
+  huge[22] = 0x10;
+  huge[23] = 0x00;  // height 4096
   const uLong crc = crc32(0, huge.data() + 12, 17);
   for (int k = 0; k < 4; ++k) huge[29 + k] = static_cast<unsigned char>(crc >> (24 - 8 * k));
   expect_bad("huge.png", huge);
@@ -791,12 +823,14 @@ TEST(DataFolder, MissingOrEmptyFolderIsAnError) {
   EXPECT_CONTAINS(error_of([&] { qs::open_dataset("folder:" + dir.file("empty"), {}); }),
                   "no PNG or JPEG");
   write_png(dir.file("c3/a/x.png"), 2, 2, 1, solid(2, 2, {0}));
-  EXPECT_CONTAINS(error_of([&] { qs::open_dataset("folder:" + dir.file("c3"), opts({0}, {1}, 2)); }),
-                  "channel");
-  // mean with 2 values for 3 channels
   EXPECT_CONTAINS(
-      error_of([&] { qs::open_dataset("folder:" + dir.file("c3"), opts({0, 0}, {1}, 3)); }),
-      "mean has 2 values");
+      error_of([&] { qs::open_dataset("folder:" + dir.file("c3"), opts({0}, {1}, 2)); }),
+      "channel");
+  // mean with 2 values for 3 channels
+  EXPECT_CONTAINS(error_of([&] {
+                    qs::open_dataset("folder:" + dir.file("c3"), opts({0, 0}, {1}, 3));
+                  }),
+                  "mean has 2 values");
 }
 
 // ---- npy datasets ------------------------------------------------------------------------
@@ -806,8 +840,7 @@ TEST(DataNpyDataset, StreamsFloatInputsWithLabels) {
   std::vector<float> values(6 * 2 * 3);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f;
   qs::write_npy(dir.file("x.npy"), qs::Tensor::from_vector<float>({6, 2, 3}, values));
-  qs::write_npy(dir.file("y.npy"),
-                qs::Tensor::from_vector<std::int64_t>({6}, {0, 1, 2, 0, 1, 2}));
+  qs::write_npy(dir.file("y.npy"), qs::Tensor::from_vector<std::int64_t>({6}, {0, 1, 2, 0, 1, 2}));
   auto ds = qs::open_dataset("npy:" + dir.file("x.npy") + "," + dir.file("y.npy"),
                              opts({0.5f}, {2.0f}));  // ignored for float inputs
   EXPECT_EQ(ds->size(), 6);
@@ -830,8 +863,8 @@ TEST(DataNpyDataset, ConvertsFloat64AndPreprocessesUint8) {
   }
   write_bytes(dir.file("f64.npy"),
               raw_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", data));
-  EXPECT_FLOAT_EQ(qs::open_dataset("npy:" + dir.file("f64.npy"), {})->read(1, 1).inputs.data<float>()[1],
-                  1.0f);
+  EXPECT_FLOAT_EQ(
+      qs::open_dataset("npy:" + dir.file("f64.npy"), {})->read(1, 1).inputs.data<float>()[1], 1.0f);
   // uint8 [N,C,H,W] pixels: per-channel mean/std.
   std::vector<std::uint8_t> px(2 * 2 * 1 * 2);
   for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(i * 30);
@@ -866,8 +899,7 @@ TEST(DataNpyDataset, LabelErrors) {
                   dir.file("missing.npy"));
   // Truncated inputs are found at open.
   fs::resize_file(dir.file("x.npy"), fs::file_size(dir.file("x.npy")) - 4);
-  EXPECT_CONTAINS(error_of([&] { qs::open_dataset("npy:" + dir.file("x.npy"), {}); }),
-                  "truncated");
+  EXPECT_CONTAINS(error_of([&] { qs::open_dataset("npy:" + dir.file("x.npy"), {}); }), "truncated");
 }
 
 // ---- specs -------------------------------------------------------------------------------
@@ -878,8 +910,7 @@ TEST(DataSpec, MalformedSpecsAreErrors) {
   EXPECT_CONTAINS(msg, "unknown scheme 'imagenet'");
   EXPECT_CONTAINS(error_of([] { qs::open_dataset("just-a-path.npy", {}); }), "SCHEME:");
   EXPECT_CONTAINS(error_of([] { qs::open_dataset("npy:", {}); }), "nothing after");
-  EXPECT_CONTAINS(error_of([] { qs::open_dataset("fashion-mnist:validation", {}); }),
-                  "validation");
+  EXPECT_CONTAINS(error_of([] { qs::open_dataset("fashion-mnist:validation", {}); }), "validation");
   EXPECT_CONTAINS(error_of([] { qs::open_dataset("idx:/nonexistent/images.gz", {}); }),
                   "/nonexistent/images.gz");
 }

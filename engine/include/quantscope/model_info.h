@@ -13,7 +13,7 @@ namespace qs {
 struct LayerInfo {
   std::string name;
   std::string op_type;
-  std::int64_t params = 0;  // elements of the constant inputs (weights, biases)
+  std::int64_t params = 0;  // elements of the non-scalar float constant inputs (weights, biases)
   std::int64_t macs = 0;    // multiply-accumulates for one sample (batch dimension 1)
   Shape output_shape;       // first output, inferred for batch 1
   std::vector<std::string> folded_from;

@@ -92,7 +92,7 @@ std::vector<std::pair<std::string, Tensor>> read_npz_ordered(const std::string& 
 struct Image {
   std::int64_t width = 0;
   std::int64_t height = 0;
-  int channels = 0;                 // 1 (gray) or 3 (RGB); alpha is dropped
+  int channels = 0;                   // 1 (gray) or 3 (RGB); alpha is dropped
   std::vector<unsigned char> pixels;  // HWC, row-major
 };
 

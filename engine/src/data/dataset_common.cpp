@@ -13,7 +13,8 @@ std::vector<std::int64_t> labels_from_tensor(const Tensor& t, const std::string&
     case DType::i64:
     case DType::i32:
     case DType::u8:
-    case DType::i8: break;
+    case DType::i8:
+      break;
     default:
       throw Error(name + ": labels must be integers (int64, int32 or uint8), got " +
                   dtype_name(t.dtype()));

@@ -27,9 +27,12 @@ std::string existing_variant(const std::string& gz_path) {
 
 std::unique_ptr<Dataset> open_fashion_mnist(const std::string& split, const Preprocess& p) {
   std::string prefix;
-  if (split == "test") prefix = "t10k";
-  else if (split == "train") prefix = "train";
-  else throw Error("unknown fashion-mnist split '" + split + "' (expected test or train)");
+  if (split == "test")
+    prefix = "t10k";
+  else if (split == "train")
+    prefix = "train";
+  else
+    throw Error("unknown fashion-mnist split '" + split + "' (expected test or train)");
   const char* env = std::getenv("QUANTSCOPE_FASHION_MNIST_DIR");
   const std::string dir = env && *env ? env : kFashionMnistDir;
   const std::string images = existing_variant(dir + "/" + prefix + "-images-idx3-ubyte.gz");
@@ -60,8 +63,9 @@ std::unique_ptr<Dataset> open_npz_spec(const std::string& rest, const Preprocess
 std::unique_ptr<Dataset> open_unlimited(const std::string& spec, const Preprocess& p) {
   const auto colon = spec.find(':');
   if (colon == std::string::npos)
-    throw Error("expected SCHEME:ARGS (fashion-mnist:test, idx:IMAGES[,LABELS], folder:DIR, "
-                "npy:INPUTS.npy[,LABELS.npy], npz:FILE.npz[:INPUT_KEY[,LABEL_KEY]])");
+    throw Error(
+        "expected SCHEME:ARGS (fashion-mnist:test, idx:IMAGES[,LABELS], folder:DIR, "
+        "npy:INPUTS.npy[,LABELS.npy], npz:FILE.npz[:INPUT_KEY[,LABEL_KEY]])");
   const std::string scheme = spec.substr(0, colon);
   const std::string rest = spec.substr(colon + 1);
   if (rest.empty()) throw Error("nothing after '" + scheme + ":'");

@@ -14,12 +14,15 @@ constexpr std::uint32_t kImageMagic = 2051;  // 0x00000803: unsigned byte, 3 dim
 constexpr std::uint32_t kLabelMagic = 2049;  // 0x00000801: unsigned byte, 1 dimension
 // Gzipped image data up to this size is decompressed once at open and kept in memory.
 constexpr std::uint64_t kGzCacheBytes = std::uint64_t{64} << 20;
+// Deflate expands at most about 1032:1.
+constexpr std::uint64_t kMaxGzipRatio = 1100;
 
 // Byte access to a plain or gzipped file. Reads of a gzipped file seek by decompressing
 // (forward) or rewinding (backward).
 class ByteSource {
  public:
   explicit ByteSource(const std::string& path) : path_(path) {
+    file_size_ = file_size_checked(path);
     gz_ = is_gzip_file(path);
     if (!gz_) {
       plain_ = std::make_unique<InputFile>(path);
@@ -36,6 +39,8 @@ class ByteSource {
   ByteSource& operator=(const ByteSource&) = delete;
 
   bool gz() const { return gz_; }
+  // Size of the file on disk (compressed for gzip).
+  std::uint64_t file_size() const { return file_size_; }
   // Size of a plain file (not known for gzip).
   std::uint64_t plain_size() const { return plain_ ? plain_->size() : 0; }
 
@@ -106,6 +111,7 @@ class ByteSource {
 
   std::string path_;
   bool gz_ = false;
+  std::uint64_t file_size_ = 0;
   std::unique_ptr<InputFile> plain_;
   gzFile gz_file_ = nullptr;
   std::uint64_t pos_ = 0;
@@ -137,11 +143,16 @@ std::vector<std::int64_t> read_idx_labels(const std::string& path) {
   if (!src.gz() && src.plain_size() - 8 < n)
     throw Error(path + ": truncated IDX label file: header says " + std::to_string(n) +
                 " labels but the file has " + std::to_string(src.plain_size() - 8));
+  if (src.gz() && n / kMaxGzipRatio > src.file_size())
+    throw Error(path + ": IDX header claims " + std::to_string(n) +
+                " labels, impossible for a gzip file of " + std::to_string(src.file_size()) +
+                " bytes");
   // Read in chunks so that a hostile count does not allocate beyond the real data.
   std::vector<unsigned char> bytes;
   constexpr std::size_t kChunk = 1 << 20;
   while (bytes.size() < n) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, n - bytes.size()));
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, n - bytes.size()));
     const std::size_t old = bytes.size();
     bytes.resize(old + want);
     const std::size_t got = src.read_some(8 + old, bytes.data() + old, want);
@@ -176,9 +187,13 @@ class IdxDataset : public Dataset {
     if (!src_.gz()) {
       if (src_.plain_size() - 16 < static_cast<std::uint64_t>(total))
         throw Error(images + ": truncated IDX image file: header says " + std::to_string(n_) +
-                    " images of " + std::to_string(rows_) + "x" + std::to_string(cols_) +
-                    " (" + std::to_string(total) + " bytes) but the file has " +
+                    " images of " + std::to_string(rows_) + "x" + std::to_string(cols_) + " (" +
+                    std::to_string(total) + " bytes) but the file has " +
                     std::to_string(src_.plain_size() - 16) + " bytes of data");
+    } else if (static_cast<std::uint64_t>(total) / kMaxGzipRatio > src_.file_size()) {
+      throw Error(images + ": IDX header claims " + std::to_string(n_) + " images of " +
+                  std::to_string(rows_) + "x" + std::to_string(cols_) +
+                  ", impossible for a gzip file of " + std::to_string(src_.file_size()) + " bytes");
     } else if (static_cast<std::uint64_t>(total) <= kGzCacheBytes) {
       cache_.resize(static_cast<std::size_t>(total));
       src_.read_exact(16, cache_.data(), cache_.size(), "IDX image data");
@@ -204,8 +219,8 @@ class IdxDataset : public Dataset {
   bool has_labels() const override { return has_labels_; }
   Shape sample_shape() const override { return {channels_, out_h_, out_w_}; }
   std::string describe() const override {
-    std::string s = name_ + " (" + std::to_string(n_) + " images " + std::to_string(rows_) +
-                    "x" + std::to_string(cols_);
+    std::string s = name_ + " (" + std::to_string(n_) + " images " + std::to_string(rows_) + "x" +
+                    std::to_string(cols_);
     if (out_h_ != rows_ || out_w_ != cols_)
       s += " resized to " + std::to_string(out_h_) + "x" + std::to_string(out_w_);
     if (has_labels_) s += ", " + std::to_string(class_count(labels_)) + " classes";

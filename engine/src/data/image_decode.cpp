@@ -1,8 +1,10 @@
 // PNG (libpng's simplified API) and JPEG (libjpeg) decoding to 8-bit gray or RGB.
-#include <png.h>
-#include <stdio.h>  // jpeglib.h needs FILE and size_t first
-#include <jpeglib.h>
+// jpeglib.h needs FILE and size_t declared first.
+#include <stdio.h>
+
 #include <jerror.h>
+#include <jpeglib.h>
+#include <png.h>
 
 #include <csetjmp>
 #include <cstring>
@@ -17,8 +19,7 @@ constexpr std::uint64_t kMaxImageFileBytes = std::uint64_t{1} << 30;
 void check_dimensions(std::int64_t w, std::int64_t h, const std::string& name) {
   if (w <= 0 || h <= 0) throw Error(name + ": image has an empty size");
   if (w > kMaxImagePixels / h)
-    throw Error(name + ": image too large (" + std::to_string(w) + "x" + std::to_string(h) +
-                ")");
+    throw Error(name + ": image too large (" + std::to_string(w) + "x" + std::to_string(h) + ")");
 }
 
 // ---- JPEG: errors leave libjpeg through longjmp; only trivially destructible objects live in
@@ -53,8 +54,8 @@ struct JpegResult {
 };
 
 // Returns false with err->message set on failure. `pixels` is owned by the caller's frame.
-bool jpeg_decode_raw(const unsigned char* bytes, std::size_t size, std::vector<unsigned char>* pixels,
-                     JpegError* err, JpegResult* result) {
+bool jpeg_decode_raw(const unsigned char* bytes, std::size_t size,
+                     std::vector<unsigned char>* pixels, JpegError* err, JpegResult* result) {
   jpeg_decompress_struct cinfo;
   std::memset(&cinfo, 0, sizeof cinfo);
   cinfo.err = jpeg_std_error(&err->mgr);
@@ -164,7 +165,8 @@ Image decode_png(const unsigned char* bytes, std::size_t size, const std::string
   const std::size_t n = static_cast<std::size_t>(img.width) * img.height;
   img.pixels.resize(n * img.channels);
   for (std::size_t i = 0; i < n; ++i)
-    for (int c = 0; c < img.channels; ++c) img.pixels[i * img.channels + c] = raw[i * read_channels + c];
+    for (int c = 0; c < img.channels; ++c)
+      img.pixels[i * img.channels + c] = raw[i * read_channels + c];
   png_image_free(&image);
   return img;
 }

@@ -69,8 +69,8 @@ class HeaderParser {
   }
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip_ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                s_[pos_] == '\r'))
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
       ++pos_;
   }
   void expect(char c) {
@@ -145,13 +145,20 @@ void parse_descr(const std::string& descr, const std::string& name, NpyType& typ
     order = d[0];
     d = d.substr(1);
   }
-  if (d == "f4") type = NpyType::f32, size = 4;
-  else if (d == "f8") type = NpyType::f64, size = 8;
-  else if (d == "i8") type = NpyType::i64, size = 8;
-  else if (d == "i4") type = NpyType::i32, size = 4;
-  else if (d == "i1") type = NpyType::i8, size = 1;
-  else if (d == "u1") type = NpyType::u8, size = 1;
-  else if (d == "b1") type = NpyType::boolean, size = 1;
+  if (d == "f4")
+    type = NpyType::f32, size = 4;
+  else if (d == "f8")
+    type = NpyType::f64, size = 8;
+  else if (d == "i8")
+    type = NpyType::i64, size = 8;
+  else if (d == "i4")
+    type = NpyType::i32, size = 4;
+  else if (d == "i1")
+    type = NpyType::i8, size = 1;
+  else if (d == "u1")
+    type = NpyType::u8, size = 1;
+  else if (d == "b1")
+    type = NpyType::boolean, size = 1;
   else
     throw Error(name + ": unsupported .npy dtype '" + descr +
                 "' (supported: float32, float64, int64, int32, int8, uint8, bool)");
@@ -204,20 +211,26 @@ NpyHeader parse_npy_header(const unsigned char* prefix, std::size_t prefix_size,
   const std::uint64_t available = total_size - h.data_offset;
   if (static_cast<std::uint64_t>(h.numel) > available / h.item_size)
     throw Error(name + ": truncated .npy data: shape " + shape_to_string(h.shape) + " needs " +
-                std::to_string(h.numel) + " x " + std::to_string(h.item_size) +
-                " bytes but only " + std::to_string(available) + " bytes follow the header");
+                std::to_string(h.numel) + " x " + std::to_string(h.item_size) + " bytes but only " +
+                std::to_string(available) + " bytes follow the header");
   return h;
 }
 
 DType npy_result_dtype(NpyType t) {
   switch (t) {
     case NpyType::f32:
-    case NpyType::f64: return DType::f32;
-    case NpyType::i64: return DType::i64;
-    case NpyType::i32: return DType::i32;
-    case NpyType::i8: return DType::i8;
-    case NpyType::u8: return DType::u8;
-    case NpyType::boolean: return DType::boolean;
+    case NpyType::f64:
+      return DType::f32;
+    case NpyType::i64:
+      return DType::i64;
+    case NpyType::i32:
+      return DType::i32;
+    case NpyType::i8:
+      return DType::i8;
+    case NpyType::u8:
+      return DType::u8;
+    case NpyType::boolean:
+      return DType::boolean;
   }
   return DType::undefined;
 }
@@ -240,10 +253,16 @@ void npy_convert(NpyType t, const unsigned char* raw, std::int64_t count, void* 
       return;
     }
     case NpyType::f32:
-    case NpyType::i32: std::memcpy(out, raw, n * 4); return;
-    case NpyType::i64: std::memcpy(out, raw, n * 8); return;
+    case NpyType::i32:
+      std::memcpy(out, raw, n * 4);
+      return;
+    case NpyType::i64:
+      std::memcpy(out, raw, n * 8);
+      return;
     case NpyType::i8:
-    case NpyType::u8: std::memcpy(out, raw, n); return;
+    case NpyType::u8:
+      std::memcpy(out, raw, n);
+      return;
   }
 }
 
@@ -255,10 +274,12 @@ Tensor parse_npy_bytes(const unsigned char* bytes, std::size_t size, const std::
 }
 
 NpyHeader read_npy_header(InputFile& f) {
-  std::vector<unsigned char> prefix(static_cast<std::size_t>(std::min<std::uint64_t>(f.size(), 12)));
+  std::vector<unsigned char> prefix(
+      static_cast<std::size_t>(std::min<std::uint64_t>(f.size(), 12)));
   f.read_at(0, prefix.data(), prefix.size(), ".npy header");
   if (prefix.size() >= 12 && std::memcmp(prefix.data(), kMagic, 6) == 0) {
-    std::uint64_t len = prefix[6] == 1 ? load_le16(prefix.data() + 8) : load_le32(prefix.data() + 8);
+    std::uint64_t len =
+        prefix[6] == 1 ? load_le16(prefix.data() + 8) : load_le32(prefix.data() + 8);
     std::uint64_t want = std::min<std::uint64_t>({f.size(), 12 + len, 12 + kMaxHeaderBytes});
     prefix.resize(static_cast<std::size_t>(want));
     f.read_at(0, prefix.data(), prefix.size(), ".npy header");
@@ -296,13 +317,26 @@ void write_npy(const std::string& path, const Tensor& tensor) {
   if (!tensor.has_data()) throw Error(path + ": cannot write a tensor without data as .npy");
   std::string descr;
   switch (tensor.dtype()) {
-    case DType::f32: descr = "<f4"; break;
-    case DType::u8: descr = "|u1"; break;
-    case DType::i8: descr = "|i1"; break;
-    case DType::i32: descr = "<i4"; break;
-    case DType::i64: descr = "<i8"; break;
-    case DType::boolean: descr = "|b1"; break;
-    default: throw Error(path + ": cannot write dtype " + dtype_name(tensor.dtype()) + " as .npy");
+    case DType::f32:
+      descr = "<f4";
+      break;
+    case DType::u8:
+      descr = "|u1";
+      break;
+    case DType::i8:
+      descr = "|i1";
+      break;
+    case DType::i32:
+      descr = "<i4";
+      break;
+    case DType::i64:
+      descr = "<i8";
+      break;
+    case DType::boolean:
+      descr = "|b1";
+      break;
+    default:
+      throw Error(path + ": cannot write dtype " + dtype_name(tensor.dtype()) + " as .npy");
   }
   std::string shape = "(";
   for (std::size_t i = 0; i < tensor.shape().size(); ++i) {
@@ -311,8 +345,8 @@ void write_npy(const std::string& path, const Tensor& tensor) {
   }
   if (tensor.shape().size() == 1) shape += ",";
   shape += ")";
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape +
-                       ", }";
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   // Pad with spaces so that the data starts at a multiple of 64 bytes; end with '\n'.
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -321,7 +355,14 @@ void write_npy(const std::string& path, const Tensor& tensor) {
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(path + ": cannot open for writing");
-  unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  unsigned char preamble[10] = {0x93,
+                                'N',
+                                'U',
+                                'M',
+                                'P',
+                                'Y',
+                                1,
+                                0,
                                 static_cast<unsigned char>(header.size() & 0xff),
                                 static_cast<unsigned char>(header.size() >> 8)};
   out.write(reinterpret_cast<const char*>(preamble), sizeof preamble);

@@ -49,7 +49,9 @@ class SampleConverter {
   PixelNormalizer norm_;
 };
 
-Shape drop_first(const Shape& s) { return Shape(s.begin() + 1, s.end()); }
+Shape drop_first(const Shape& s) {
+  return Shape(s.begin() + 1, s.end());
+}
 
 std::string labels_describe(bool has, const std::vector<std::int64_t>& labels) {
   return has ? ", " + std::to_string(class_count(labels)) + " classes" : std::string(", no labels");
@@ -118,15 +120,19 @@ class TensorDataset : public Dataset {
  public:
   TensorDataset(std::string name, Tensor inputs, std::vector<std::int64_t> labels, bool has_labels,
                 const Preprocess& p)
-      : name_(std::move(name)), inputs_(std::move(inputs)), labels_(std::move(labels)),
+      : name_(std::move(name)),
+        inputs_(std::move(inputs)),
+        labels_(std::move(labels)),
         has_labels_(has_labels) {
     if (inputs_.rank() == 0)
       throw Error(name_ + ": inputs must have a sample dimension, got a scalar");
     n_ = inputs_.dim(0);
     sample_shape_ = drop_first(inputs_.shape());
     NpyType type;
-    if (inputs_.dtype() == DType::f32) type = NpyType::f32;
-    else if (inputs_.dtype() == DType::u8) type = NpyType::u8;
+    if (inputs_.dtype() == DType::f32)
+      type = NpyType::f32;
+    else if (inputs_.dtype() == DType::u8)
+      type = NpyType::u8;
     else
       throw Error(name_ + ": unsupported input dtype " + dtype_name(inputs_.dtype()) +
                   " (expected float32, float64 or uint8)");
@@ -187,8 +193,10 @@ std::unique_ptr<Dataset> open_npz_dataset(const std::string& path, const std::st
   };
   std::string lkey = label_key;
   if (lkey.empty()) {
-    if (find("labels") && input_key != "labels") lkey = "labels";
-    else if (find("y") && input_key != "y") lkey = "y";
+    if (find("labels") && input_key != "labels")
+      lkey = "labels";
+    else if (find("y") && input_key != "y")
+      lkey = "y";
   } else if (!find(lkey)) {
     throw Error(path + ": no array '" + lkey + "' (arrays: " + keys() + ")");
   }

@@ -235,8 +235,7 @@ std::vector<std::pair<std::string, Tensor>> read_npz_ordered(const std::string& 
   for (const ZipEntry& z : entries) {
     if (z.name.size() < 4 || z.name.compare(z.name.size() - 4, 4, ".npy") != 0) continue;
     const std::string key = z.name.substr(0, z.name.size() - 4);
-    if (!seen.insert(key).second)
-      throw Error(path + ": duplicate entry '" + z.name + "'");
+    if (!seen.insert(key).second) throw Error(path + ": duplicate entry '" + z.name + "'");
     std::vector<unsigned char> bytes = read_entry(f, z, cd.offset);
     arrays.emplace_back(key, parse_npy_bytes(bytes.data(), bytes.size(), path + ":" + z.name));
   }

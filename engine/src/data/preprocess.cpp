@@ -76,12 +76,10 @@ Preprocess preprocess_from_model(const Graph& graph) {
     const auto c = static_cast<std::size_t>(p.channels);
     if (p.mean.size() != 1 && p.mean.size() != c)
       throw Error(std::string("model metadata ") + kMetadataKey + ": 'mean' has " +
-                  std::to_string(p.mean.size()) + " values for " + std::to_string(c) +
-                  " channels");
+                  std::to_string(p.mean.size()) + " values for " + std::to_string(c) + " channels");
     if (p.std.size() != 1 && p.std.size() != c)
       throw Error(std::string("model metadata ") + kMetadataKey + ": 'std' has " +
-                  std::to_string(p.std.size()) + " values for " + std::to_string(c) +
-                  " channels");
+                  std::to_string(p.std.size()) + " values for " + std::to_string(c) + " channels");
   }
   return p;
 }

@@ -48,7 +48,9 @@ ModelInfo describe_model(const Graph& g) {
     layer.folded_from = n.folded_from;
     for (const std::string& in : n.inputs) {
       auto it = g.initializers.find(in);
-      if (it != g.initializers.end() && it->second.dtype() == DType::f32) layer.params += it->second.numel();
+      // Scalars are constants of the formula (Clip bounds, GELU's 0.5), not parameters.
+      if (it != g.initializers.end() && it->second.dtype() == DType::f32 && it->second.numel() > 1)
+        layer.params += it->second.numel();
     }
     if (const Shape* s = n.outputs.empty() ? nullptr : shape_of(g, n.outputs[0])) layer.output_shape = *s;
     layer.macs = layer_macs(g, n);

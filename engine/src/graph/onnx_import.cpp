@@ -13,6 +13,17 @@ namespace qs {
 namespace {
 
 constexpr std::int64_t kMinOpset = 7;
+// Below kMinOpset many ops had other semantics (consumed_inputs, BatchNormalization's spatial);
+// models that use only ops unchanged since version 1 are still accepted.
+bool unchanged_since_opset_1(const std::string& op) {
+  static const char* ops[] = {"GlobalAveragePool", "GlobalMaxPool", "Identity", "Flatten",
+                              "Transpose", "Constant", "Shape", "Softmax", "LogSoftmax",
+                              "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Squeeze",
+                              "Slice", "Gather"};
+  for (const char* o : ops)
+    if (op == o) return true;
+  return false;
+}
 constexpr std::int64_t kMaxOpset = 21;
 
 Attribute convert_attribute(const onnx::AttributeProto& a, const ExternalDataContext& ctx,
@@ -86,7 +97,12 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
     for (const auto& op : model.opset_import()) domains += (domains.empty() ? "" : ", ") + op.domain();
     throw Unsupported("the model imports no default ONNX opset, only: " + domains);
   }
-  if (g.opset < kMinOpset || g.opset > kMaxOpset)
+  if (g.opset < kMinOpset) {
+    for (const auto& n : model.graph().node())
+      if (!unchanged_since_opset_1(n.op_type()))
+        throw Unsupported("opset " + std::to_string(g.opset) + ": op " + n.op_type() +
+                          " had other semantics before opset " + std::to_string(kMinOpset));
+  } else if (g.opset > kMaxOpset)
     throw Unsupported("opset " + std::to_string(g.opset) + " is not supported (supported: " +
                       std::to_string(kMinOpset) + " to " + std::to_string(kMaxOpset) + ")");
   g.producer = model.producer_name();

@@ -9,9 +9,6 @@
 namespace qs {
 
 namespace {
-// Below this many elements, shape inference computes a tensor fully: shapes are often derived
-// from other shapes (Shape -> Gather -> Concat -> Reshape) and must be known at load.
-constexpr std::int64_t kSmallTensor = 4096;
 
 std::string node_label(const Node& node) {
   return "node '" + node.name + "' (" + node.op_type + ")";
@@ -34,10 +31,17 @@ std::vector<Tensor> run_node(const Node& node, std::int64_t opset,
       all_known = all_known && t->has_data();
       elements += t->numel();
     }
-    ctx.shape_only = !(all_known && elements <= kSmallTensor);
+    ctx.shape_only = !(all_known && elements <= kernels::kSmallTensorElements);
+    ctx.small_outputs_only = true;
   }
   try {
-    fn(ctx);
+    try {
+      fn(ctx);
+    } catch (const kernels::OutputTooLargeToPrecompute&) {
+      ctx.outputs.clear();
+      ctx.shape_only = true;
+      fn(ctx);
+    }
   } catch (const std::bad_alloc&) {
     throw Error(node_label(node) + ": out of memory");
   } catch (const std::length_error&) {

@@ -21,12 +21,23 @@ class DataDependentShape : public Error {
   using Error::Error;
 };
 
+// While inferring shapes, tensors up to this many elements are computed fully when all their
+// inputs are known: shapes are often derived from other shapes (Shape -> Gather -> Concat ->
+// Reshape) and must be known at load.
+constexpr std::int64_t kSmallTensorElements = 4096;
+
+// Thrown by KernelContext::output() when small_outputs_only is set and the output is large.
+struct OutputTooLargeToPrecompute {};
+
 struct KernelContext {
   const Node& node;
   std::int64_t opset = 0;
   std::vector<const Tensor*> inputs;  // nullptr where an optional input is omitted
   std::vector<Tensor> outputs;        // filled by output()
   bool shape_only = false;
+  // Set while inferring shapes with full computation of small tensors: output() then refuses
+  // to allocate a large output, and the node is rerun with shape_only (see graph_runner.cpp).
+  bool small_outputs_only = false;
 
   int input_count() const { return static_cast<int>(inputs.size()); }
   bool has(int i) const { return i < input_count() && inputs[i] != nullptr; }

@@ -23,6 +23,8 @@ Tensor& KernelContext::output(int i, DType dtype, Shape shape) {
   if (static_cast<int>(outputs.size()) <= i) outputs.resize(i + 1);
   for (std::int64_t d : shape)
     if (d < 0) fail("computed a negative output dimension " + shape_to_string(shape));
+  if (small_outputs_only && !shape_only && shape_numel(shape) > kSmallTensorElements)
+    throw OutputTooLargeToPrecompute{};
   try {
     outputs[i] = shape_only ? Tensor::meta(dtype, std::move(shape)) : Tensor(dtype, std::move(shape));
   } catch (const std::bad_alloc&) {
@@ -35,7 +37,7 @@ Tensor& KernelContext::output(int i, DType dtype, Shape shape) {
 
 void KernelContext::set_output(int i, Tensor t) {
   if (static_cast<int>(outputs.size()) <= i) outputs.resize(i + 1);
-  if (shape_only && t.has_data() && t.numel() > 4096) t = Tensor::meta(t.dtype(), t.shape());
+  if (shape_only && t.has_data() && t.numel() > kSmallTensorElements) t = Tensor::meta(t.dtype(), t.shape());
   outputs[i] = std::move(t);
 }
 

@@ -276,12 +276,8 @@ Rounding parse_rounding(const KernelContext& c, const std::string& name) {
 
 // Float values of an input that determines the output shape (scales, roi).
 std::vector<float> shape_floats(const KernelContext& c, int i) {
-  const Tensor& t = c.in(i);
-  if (!t.has_data())
-    c.fail("input '" + c.node.inputs[i] +
-           "' determines the output shape but is only known at run time");
-  if (t.dtype() != DType::f32) c.fail("input '" + c.node.inputs[i] + "' must be float32");
-  return t.to_f32();
+  if (c.in(i).dtype() != DType::f32) c.fail("input '" + c.node.inputs[i] + "' must be float32");
+  return c.in_floats(i);  // signals a data-dependent shape while inferring shapes
 }
 
 // floor(len * scale) in double, as the reference does; fails when absurdly large.
@@ -349,7 +345,9 @@ void resize(KernelContext& c) {
   if (s.transform == Transform::tf_crop_and_resize) {
     s.roi_start.assign(rank, 0.0);
     s.roi_end.assign(rank, 1.0);
-    if (c.has(1) && c.in(1).numel() > 0) {
+    // The roi only shapes the output when scales are given; with sizes, a roi known only at
+    // run time does not stop shape inference.
+    if (c.has(1) && c.in(1).numel() > 0 && (has_scales || c.in(1).has_data())) {
       const std::vector<float> roi = shape_floats(c, 1);
       if (roi.size() != 2 * na)
         c.fail("roi has " + std::to_string(roi.size()) + " values, expected " +

@@ -203,12 +203,16 @@ void shape(KernelContext& c) {
 void identity(KernelContext& c) { c.set_output(0, c.in(0)); }
 
 void dropout(KernelContext& c) {
-  // Inference only: training_mode (input 2, opset 12+) must be absent or false.
-  if (c.opset >= 12 && c.has(2)) {
+  // Inference only: training_mode (input 2, opset 12+) must be absent or false, unless the
+  // ratio (input 1) is 0, where training mode drops nothing either. Values unknown while
+  // inferring shapes do not change the shapes.
+  if (c.opset >= 12 && c.has(2) && c.in(2).has_data()) {
     const Tensor& t = c.in(2);
-    if (!t.has_data()) c.unsupported("Dropout with a run-time training_mode");
     if (t.numel() != 1) c.fail("training_mode must hold one value");
-    if (t.to_f32()[0] != 0.f) c.unsupported("Dropout in training mode");
+    const bool training = t.to_f32()[0] != 0.f;
+    const bool zero_ratio = c.has(1) && c.in(1).has_data() && c.in(1).numel() == 1 &&
+                            c.in(1).to_f32()[0] == 0.f;
+    if (training && !zero_ratio) c.unsupported("Dropout in training mode (random)");
   }
   const Tensor& x = c.in(0);
   c.set_output(0, x);

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Second command of the README: installs what is missing (Debian packages, and ONNX Runtime
+# from npm for the peer tests), builds, and runs the whole test suite with CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+# ONNX Runtime for Node.js: its binaries ship inside the npm package; the install script would
+# try to download extra GPU providers, so it is told to skip that.
+if [ ! -d tests/peer/node_modules/onnxruntime-node ]; then
+  npm ci --prefix tests/peer --no-audit --no-fund --onnxruntime-node-install=skip
+fi
+preset=default
+[ "${CI:-}" = "true" ] && preset=ci  # warnings are errors in CI
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
+ctest --preset "$preset" -j2
