@@ -71,7 +71,8 @@ std::vector<float> Args::get_floats(const std::string& name) const {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     std::size_t used = 0;
     float v = 0;
     try {

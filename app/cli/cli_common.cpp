@@ -25,7 +25,8 @@ JobControl terminal_progress(const std::string& label) {
   JobControl job;
   if (isatty(STDERR_FILENO)) {
     job.progress = [label](double fraction, const std::string& message) {
-      std::fprintf(stderr, "\r%s: %3.0f%% %s\033[K", label.c_str(), 100.0 * fraction, message.c_str());
+      std::fprintf(stderr, "\r%s: %3.0f%% %s\033[K", label.c_str(), 100.0 * fraction,
+                   message.c_str());
       if (fraction >= 1.0) std::fprintf(stderr, "\n");
       std::fflush(stderr);
     };
@@ -35,9 +36,10 @@ JobControl terminal_progress(const std::string& label) {
 
 std::string single_model_argument(const Args& args) {
   if (args.positional().size() != 1)
-    throw UsageError{args.positional().empty() ? "missing MODEL" : "expected one MODEL, got " +
-                                                     std::to_string(args.positional().size()) +
-                                                     " arguments"};
+    throw UsageError{args.positional().empty()
+                         ? "missing MODEL"
+                         : "expected one MODEL, got " + std::to_string(args.positional().size()) +
+                               " arguments"};
   return args.positional()[0];
 }
 

@@ -59,14 +59,19 @@ int cmd_demo(const std::vector<std::string>& argv) {
     EvalResult r = evaluate(g, *data, options, terminal_progress(key));
     const ModelInfo info = describe_model(g);
     const double throughput = r.seconds > 0 ? r.samples / r.seconds : 0;
-    nlohmann::json row{{"model", key},          {"file", file},
-                       {"params", info.total_params}, {"macs", info.total_macs},
-                       {"samples", r.samples},  {"seconds", r.seconds},
+    nlohmann::json row{{"model", key},
+                       {"file", file},
+                       {"params", info.total_params},
+                       {"macs", info.total_macs},
+                       {"samples", r.samples},
+                       {"seconds", r.seconds},
                        {"samples_per_second", throughput}};
     // The autoencoder's recorded PSNR is for noisy inputs; here it reconstructs clean ones,
     // so only classifiers are compared with PyTorch.
-    if (r.image_output) row["psnr_db"] = r.psnr_db;
-    else row["top1"] = r.top1, row["pytorch_top1"] = entry.value("top1", 0.0);
+    if (r.image_output)
+      row["psnr_db"] = r.psnr_db;
+    else
+      row["top1"] = r.top1, row["pytorch_top1"] = entry.value("top1", 0.0);
     rows.push_back(row);
     if (args.flag("json")) continue;
     if (r.image_output)
@@ -76,10 +81,12 @@ int cmd_demo(const std::vector<std::string>& argv) {
                   static_cast<long long>(r.samples), throughput, r.psnr_db);
     else
       std::printf("%-14s %10lld %10lld %10.2f %12.2f %10lld %12.0f\n", key.c_str(),
-                  static_cast<long long>(info.total_params), static_cast<long long>(info.total_macs),
-                  r.top1, entry.value("top1", 0.0), static_cast<long long>(r.samples), throughput);
+                  static_cast<long long>(info.total_params),
+                  static_cast<long long>(info.total_macs), r.top1, entry.value("top1", 0.0),
+                  static_cast<long long>(r.samples), throughput);
   }
-  if (args.flag("json")) std::printf("%s\n", nlohmann::json{{"device", "cpu-ref"}, {"models", rows}}.dump(2).c_str());
+  if (args.flag("json"))
+    std::printf("%s\n", nlohmann::json{{"device", "cpu-ref"}, {"models", rows}}.dump(2).c_str());
   return 0;
 }
 

@@ -26,8 +26,8 @@ int cmd_eval(const std::vector<std::string>& argv) {
   r.device = device;
 
   if (args.flag("json")) {
-    nlohmann::json j{{"model", path}, {"data", args.get("data")}, {"samples", r.samples},
-                     {"device", r.device}, {"seconds", r.seconds}, {"batch", options.batch}};
+    nlohmann::json j{{"model", path},      {"data", args.get("data")}, {"samples", r.samples},
+                     {"device", r.device}, {"seconds", r.seconds},     {"batch", options.batch}};
     j["top1"] = r.has_labels && !r.image_output ? nlohmann::json(r.top1) : nlohmann::json(nullptr);
     j["top5"] = r.has_labels && !r.image_output ? nlohmann::json(r.top5) : nlohmann::json(nullptr);
     if (r.image_output) j["psnr_db"] = r.psnr_db;
@@ -36,10 +36,14 @@ int cmd_eval(const std::vector<std::string>& argv) {
   }
   std::printf("model    %s\ndata     %s\nsamples  %lld\ndevice   %s\n", path.c_str(),
               data->describe().c_str(), static_cast<long long>(r.samples), r.device.c_str());
-  if (r.image_output) std::printf("psnr     %.2f dB (output vs input)\n", r.psnr_db);
-  else if (r.has_labels) std::printf("top-1    %.2f %%\ntop-5    %.2f %%\n", r.top1, r.top5);
-  else std::printf("accuracy n/a (the data has no labels)\n");
-  std::printf("seconds  %.3f (%.0f samples/s)\n", r.seconds, r.seconds > 0 ? r.samples / r.seconds : 0.0);
+  if (r.image_output)
+    std::printf("psnr     %.2f dB (output vs input)\n", r.psnr_db);
+  else if (r.has_labels)
+    std::printf("top-1    %.2f %%\ntop-5    %.2f %%\n", r.top1, r.top5);
+  else
+    std::printf("accuracy n/a (the data has no labels)\n");
+  std::printf("seconds  %.3f (%.0f samples/s)\n", r.seconds,
+              r.seconds > 0 ? r.samples / r.seconds : 0.0);
   return 0;
 }
 

@@ -13,8 +13,10 @@ namespace {
 nlohmann::json value_json(const ValueInfo& v) {
   nlohmann::json shape = nlohmann::json::array();
   for (std::size_t i = 0; i < v.shape.size(); ++i) {
-    if (v.shape[i] >= 0) shape.push_back(v.shape[i]);
-    else shape.push_back(v.dim_names[i].empty() ? "?" : v.dim_names[i]);
+    if (v.shape[i] >= 0)
+      shape.push_back(v.shape[i]);
+    else
+      shape.push_back(v.dim_names[i].empty() ? "?" : v.dim_names[i]);
   }
   return {{"name", v.name}, {"dtype", dtype_name(v.dtype)}, {"shape", shape}};
 }
@@ -23,17 +25,22 @@ std::string shape_text(const ValueInfo& v) {
   std::string s = "[";
   for (std::size_t i = 0; i < v.shape.size(); ++i) {
     if (i) s += ",";
-    s += v.shape[i] >= 0 ? std::to_string(v.shape[i]) : (v.dim_names[i].empty() ? "?" : v.dim_names[i]);
+    s += v.shape[i] >= 0 ? std::to_string(v.shape[i])
+                         : (v.dim_names[i].empty() ? "?" : v.dim_names[i]);
   }
   return s + "]";
 }
 
 std::string human_count(std::int64_t n) {
   char buf[32];
-  if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2f G", n / 1e9);
-  else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
-  else if (n >= 1000) std::snprintf(buf, sizeof buf, "%.1f k", n / 1e3);
-  else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+  if (n >= 1000000000)
+    std::snprintf(buf, sizeof buf, "%.2f G", n / 1e9);
+  else if (n >= 1000000)
+    std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
+  else if (n >= 1000)
+    std::snprintf(buf, sizeof buf, "%.1f k", n / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
   return buf;
 }
 
@@ -41,9 +48,11 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info) 
   std::printf("%s  (opset %lld, producer '%s')\n\n", path.c_str(),
               static_cast<long long>(info.opset), g.producer.c_str());
   for (const ValueInfo& v : info.inputs)
-    std::printf("input   %-20s %-8s %s\n", v.name.c_str(), dtype_name(v.dtype).c_str(), shape_text(v).c_str());
+    std::printf("input   %-20s %-8s %s\n", v.name.c_str(), dtype_name(v.dtype).c_str(),
+                shape_text(v).c_str());
   for (const ValueInfo& v : info.outputs)
-    std::printf("output  %-20s %-8s %s\n", v.name.c_str(), dtype_name(v.dtype).c_str(), shape_text(v).c_str());
+    std::printf("output  %-20s %-8s %s\n", v.name.c_str(), dtype_name(v.dtype).c_str(),
+                shape_text(v).c_str());
   std::printf("\n%-44s %-20s %10s %12s  %s\n", "layer", "op", "params", "MACs", "output");
   for (const LayerInfo& l : info.layers) {
     std::string op = l.op_type;
@@ -92,11 +101,17 @@ int cmd_info(const std::vector<std::string>& argv) {
   j["op_histogram"] = info.op_histogram;
   j["layers"] = nlohmann::json::array();
   for (const LayerInfo& l : info.layers)
-    j["layers"].push_back({{"name", l.name}, {"op", l.op_type}, {"params", l.params},
-                           {"macs", l.macs}, {"output_shape", l.output_shape},
-                           {"folded_from", l.folded_from}, {"device", "cpu-ref"}});
-  j["totals"] = {{"params", info.total_params}, {"macs", info.total_macs},
-                 {"weight_bytes", info.weight_bytes}, {"layers", info.layers.size()}};
+    j["layers"].push_back({{"name", l.name},
+                           {"op", l.op_type},
+                           {"params", l.params},
+                           {"macs", l.macs},
+                           {"output_shape", l.output_shape},
+                           {"folded_from", l.folded_from},
+                           {"device", "cpu-ref"}});
+  j["totals"] = {{"params", info.total_params},
+                 {"macs", info.total_macs},
+                 {"weight_bytes", info.weight_bytes},
+                 {"layers", info.layers.size()}};
   j["unsupported"] = g.problems;
   std::printf("%s\n", j.dump(2).c_str());
   return 0;

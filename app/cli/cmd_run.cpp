@@ -16,7 +16,8 @@ namespace {
 std::string file_name_for(const std::string& tensor_name) {
   std::string s = tensor_name;
   for (char& ch : s)
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) ch = '_';
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'))
+      ch = '_';
   if (s.empty() || s == "." || s == "..") s = "output";
   return s + ".npy";
 }
@@ -45,8 +46,8 @@ int cmd_run(const std::vector<std::string>& argv) {
   TensorMap outputs = ReferenceExecutor(g).run(inputs);
 
   const std::string out = args.get("output");
-  const bool to_folder = g.outputs.size() > 1 || fs::is_directory(out) ||
-                         (!out.empty() && out.back() == '/');
+  const bool to_folder =
+      g.outputs.size() > 1 || fs::is_directory(out) || (!out.empty() && out.back() == '/');
   if (!to_folder) {
     write_npy(out, outputs.at(g.outputs[0].name));
     return 0;
@@ -54,7 +55,8 @@ int cmd_run(const std::vector<std::string>& argv) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) throw Error(out + ": cannot create the folder: " + ec.message());
-  for (const ValueInfo& o : g.outputs) write_npy((fs::path(out) / file_name_for(o.name)).string(), outputs.at(o.name));
+  for (const ValueInfo& o : g.outputs)
+    write_npy((fs::path(out) / file_name_for(o.name)).string(), outputs.at(o.name));
   return 0;
 }
 

@@ -35,12 +35,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--device") device = value();
-    else if (a == "--data-dir") data_dir = value();
-    else if (a == "--filter") filter = value();
-    else if (a == "--json-out") json_out = value();
-    else if (a == "--json") json = true;
-    else if (a == "--verbose") verbose = true;
+    if (a == "--device")
+      device = value();
+    else if (a == "--data-dir")
+      data_dir = value();
+    else if (a == "--filter")
+      filter = value();
+    else if (a == "--json-out")
+      json_out = value();
+    else if (a == "--json")
+      json = true;
+    else if (a == "--verbose")
+      verbose = true;
     else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -54,12 +60,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (device != "cpu-ref") {
-    std::fprintf(stderr, "quantscope-conformance: unknown device '%s' (available: cpu-ref)\n", device.c_str());
+    std::fprintf(stderr, "quantscope-conformance: unknown device '%s' (available: cpu-ref)\n",
+                 device.c_str());
     return 1;
   }
   std::error_code ec;
   if (!fs::is_directory(data_dir, ec)) {
-    std::fprintf(stderr, "quantscope-conformance: %s: no such folder (install libonnx-testdata)\n", data_dir.c_str());
+    std::fprintf(stderr, "quantscope-conformance: %s: no such folder (install libonnx-testdata)\n",
+                 data_dir.c_str());
     return 1;
   }
   std::vector<std::string> dirs;
@@ -80,10 +88,14 @@ int main(int argc, char** argv) {
     if (!json && (r.status == Status::failed || verbose))
       std::printf("%-11s %s  %s\n", status_name(r.status), r.name.c_str(), r.detail.c_str());
   }
-  nlohmann::json report{{"device", device}, {"passed", passed}, {"failed", failed},
-                        {"unsupported", unsupported}, {"tests", tests}};
+  nlohmann::json report{{"device", device},
+                        {"passed", passed},
+                        {"failed", failed},
+                        {"unsupported", unsupported},
+                        {"tests", tests}};
   if (!json_out.empty()) std::ofstream(json_out) << report.dump(2) << "\n";
-  if (json) std::printf("%s\n", report.dump(2).c_str());
+  if (json)
+    std::printf("%s\n", report.dump(2).c_str());
   else
     std::printf("device %s: %d passed, %d failed, %d unsupported (of %zu node tests)\n",
                 device.c_str(), passed, failed, unsupported, dirs.size());

@@ -58,7 +58,8 @@ std::string compare(const Tensor& actual, const Tensor& expected, double rtol) {
   if (actual.dtype() != expected.dtype())
     return "dtype " + dtype_name(actual.dtype()) + ", expected " + dtype_name(expected.dtype());
   if (actual.shape() != expected.shape())
-    return "shape " + shape_to_string(actual.shape()) + ", expected " + shape_to_string(expected.shape());
+    return "shape " + shape_to_string(actual.shape()) + ", expected " +
+           shape_to_string(expected.shape());
   if (actual.dtype() != DType::f32) {
     if (std::memcmp(actual.raw(), expected.raw(), actual.size_bytes()) != 0) return "values differ";
     return {};
@@ -80,9 +81,12 @@ std::string compare(const Tensor& actual, const Tensor& expected, double rtol) {
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::passed: return "passed";
-    case Status::failed: return "failed";
-    case Status::unsupported: return "unsupported";
+    case Status::passed:
+      return "passed";
+    case Status::failed:
+      return "failed";
+    case Status::unsupported:
+      return "unsupported";
   }
   return "?";
 }
@@ -107,9 +111,11 @@ NodeTestResult run_node_test(const std::string& dir_string) {
       if (input_files.size() > g.inputs.size())
         throw Error(set.filename().string() + ": more input files than model inputs");
       TensorMap inputs;
-      for (std::size_t i = 0; i < input_files.size(); ++i) inputs[g.inputs[i].name] = read_tensor_pb(input_files[i]);
+      for (std::size_t i = 0; i < input_files.size(); ++i)
+        inputs[g.inputs[i].name] = read_tensor_pb(input_files[i]);
       TensorMap outputs = executor.run(inputs);
-      if (output_files.size() > g.outputs.size()) throw Error("more output files than model outputs");
+      if (output_files.size() > g.outputs.size())
+        throw Error("more output files than model outputs");
       for (std::size_t i = 0; i < output_files.size(); ++i) {
         Tensor expected = read_tensor_pb(output_files[i]);
         std::string problem = compare(outputs.at(g.outputs[i].name), expected, rtol);

@@ -124,6 +124,23 @@ class CliEval(unittest.TestCase):
         self.assertIsNone(r["top1"])
         self.assertGreater(r["psnr_db"], 15.0)
 
+    def test_autoencoder_psnr_matches_pytorch(self):
+        # The recorded PSNR is for the seeded noisy test images; rebuild them as train.py did and
+        # denoise them with `run`, in chunks.
+        entry = bundled_models()["autoencoder"]
+        images, _ = fashion_test(10000)
+        clean = images.astype(np.float32)[:, None] / 255.0
+        noise = np.random.default_rng(entry["noise_seed"]).normal(0.0, entry["noise_sigma"], clean.shape).astype(np.float32)
+        noisy = np.clip(clean + noise, 0.0, 1.0).astype(np.float32)
+        squared = 0.0
+        with TempDir() as d:
+            for start in range(0, 10000, 2500):
+                np.save(f"{d}/x.npy", noisy[start:start + 2500])
+                run_cli("run", os.path.join(MODELS_DIR, entry["file"]), "--input", f"{d}/x.npy", "--output", f"{d}/y.npy")
+                squared += float(np.sum((np.load(f"{d}/y.npy").astype(np.float64) - clean[start:start + 2500]) ** 2))
+        psnr = 10.0 * np.log10(1.0 / (squared / clean.size))
+        self.assertAlmostEqual(psnr, entry["psnr_db"], delta=0.01)
+
     def test_mean_std_override(self):
         # --mean/--std replace the model's preprocessing: compare with the same normalization
         # done here in numpy and scored from `run` outputs.

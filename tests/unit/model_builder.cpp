@@ -22,8 +22,10 @@ ModelBuilder& ModelBuilder::input(const std::string& name, const std::vector<std
   auto* shape = tt->mutable_shape();
   for (std::int64_t d : dims) {
     auto* dim = shape->add_dim();
-    if (d >= 0) dim->set_dim_value(d);
-    else dim->set_dim_param("N");
+    if (d >= 0)
+      dim->set_dim_value(d);
+    else
+      dim->set_dim_param("N");
   }
   return *this;
 }
@@ -35,7 +37,8 @@ ModelBuilder& ModelBuilder::output(const std::string& name, int elem_type) {
   return *this;
 }
 
-ModelBuilder& ModelBuilder::initializer(const std::string& name, const std::vector<std::int64_t>& dims,
+ModelBuilder& ModelBuilder::initializer(const std::string& name,
+                                        const std::vector<std::int64_t>& dims,
                                         const std::vector<float>& values) {
   auto* t = model_.mutable_graph()->add_initializer();
   t->set_name(name);
@@ -45,7 +48,8 @@ ModelBuilder& ModelBuilder::initializer(const std::string& name, const std::vect
   return *this;
 }
 
-ModelBuilder& ModelBuilder::initializer_i64(const std::string& name, const std::vector<std::int64_t>& dims,
+ModelBuilder& ModelBuilder::initializer_i64(const std::string& name,
+                                            const std::vector<std::int64_t>& dims,
                                             const std::vector<std::int64_t>& values) {
   auto* t = model_.mutable_graph()->add_initializer();
   t->set_name(name);
@@ -56,7 +60,8 @@ ModelBuilder& ModelBuilder::initializer_i64(const std::string& name, const std::
 }
 
 onnx::NodeProto& ModelBuilder::node(const std::string& op, const std::vector<std::string>& inputs,
-                                    const std::vector<std::string>& outputs, const std::string& name) {
+                                    const std::vector<std::string>& outputs,
+                                    const std::string& name) {
   auto* n = model_.mutable_graph()->add_node();
   n->set_op_type(op);
   n->set_name(name.empty() ? op + std::to_string(model_.graph().node_size()) : name);
@@ -65,7 +70,9 @@ onnx::NodeProto& ModelBuilder::node(const std::string& op, const std::vector<std
   return *n;
 }
 
-std::string ModelBuilder::bytes() const { return model_.SerializeAsString(); }
+std::string ModelBuilder::bytes() const {
+  return model_.SerializeAsString();
+}
 
 Graph ModelBuilder::load(const LoadOptions& options) const {
   return load_model_from_bytes(bytes(), "", "test.onnx", options);

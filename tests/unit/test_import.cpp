@@ -15,7 +15,8 @@ namespace {
 
 std::vector<float> iota(std::size_t n, float scale = 0.1f, float offset = -1.0f) {
   std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = offset + scale * static_cast<float>(i % 23) - 0.03f * (i % 7);
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = offset + scale * static_cast<float>(i % 23) - 0.03f * (i % 7);
   return v;
 }
 
@@ -51,7 +52,8 @@ TEST(Import, FoldsBatchNormIntoConvAndKeepsNames) {
   Tensor a = test::run_single(folded, x);
   Tensor r = test::run_single(plain, x);
   ASSERT_EQ(a.shape(), (Shape{2, 3, 5, 5}));
-  for (std::int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.data<float>()[i], r.data<float>()[i], 1e-5);
+  for (std::int64_t i = 0; i < a.numel(); ++i)
+    EXPECT_NEAR(a.data<float>()[i], r.data<float>()[i], 1e-5);
 }
 
 TEST(Import, DynamicBatchIsResolvedFromTheInput) {
@@ -248,8 +250,10 @@ TEST(Import, ExternalDataInsideTheFolderLoads) {
   Graph g = load_model_from_bytes(external_model("weights.bin", 0, 16), dir.string(), "ext.onnx");
   Tensor y = test::run_single(g, Tensor::from_vector<float>({4}, {1, 1, 1, 1}));
   EXPECT_FLOAT_EQ(y.data<float>()[3], 5.0f);
-  EXPECT_THROW(load_model_from_bytes(external_model("weights.bin", 8, 16), dir.string(), "e"), Error);
-  EXPECT_THROW(load_model_from_bytes(external_model("weights.bin", 100, 4), dir.string(), "e"), Error);
+  EXPECT_THROW(load_model_from_bytes(external_model("weights.bin", 8, 16), dir.string(), "e"),
+               Error);
+  EXPECT_THROW(load_model_from_bytes(external_model("weights.bin", 100, 4), dir.string(), "e"),
+               Error);
 }
 
 TEST(Import, ExternalDataLeavingTheFolderIsRefused) {

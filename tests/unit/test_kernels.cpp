@@ -25,9 +25,13 @@ Tensor run(const Node& n, const std::vector<Tensor>& inputs, std::int64_t opset 
   return run_node(n, opset, ptrs, RunMode::execute).at(0);
 }
 
-std::vector<float> values(const Tensor& t) { return t.to_f32(); }
+std::vector<float> values(const Tensor& t) {
+  return t.to_f32();
+}
 
-Tensor f32(Shape shape, std::vector<float> v) { return Tensor::from_vector<float>(std::move(shape), v); }
+Tensor f32(Shape shape, std::vector<float> v) {
+  return Tensor::from_vector<float>(std::move(shape), v);
+}
 
 }  // namespace
 
@@ -40,13 +44,15 @@ TEST(Kernels, ConvWithPaddingStrideAndDilation) {
   n.attributes["dilations"].value = std::vector<std::int64_t>{2, 2};
   Tensor y = run(n, {f32({1, 1, 4, 4}, x), f32({1, 1, 2, 2}, {1, 1, 1, 1})});
   ASSERT_EQ(y.shape(), (Shape{1, 1, 2, 2}));
-  EXPECT_EQ(values(y), (std::vector<float>{0 + 2 + 8 + 10, 1 + 3 + 9 + 11, 4 + 6 + 12 + 14, 5 + 7 + 13 + 15}));
+  EXPECT_EQ(values(y),
+            (std::vector<float>{0 + 2 + 8 + 10, 1 + 3 + 9 + 11, 4 + 6 + 12 + 14, 5 + 7 + 13 + 15}));
 
   // Same input, 3x3 ones, pads 1, stride 2: windows centred on (0,0), (0,2), (2,0), (2,2).
   Node m = make_node("Conv", 3);
   m.attributes["pads"].value = std::vector<std::int64_t>{1, 1, 1, 1};
   m.attributes["strides"].value = std::vector<std::int64_t>{2, 2};
-  Tensor z = run(m, {f32({1, 1, 4, 4}, x), f32({1, 1, 3, 3}, std::vector<float>(9, 1)), f32({1}, {0.5f})});
+  Tensor z =
+      run(m, {f32({1, 1, 4, 4}, x), f32({1, 1, 3, 3}, std::vector<float>(9, 1)), f32({1}, {0.5f})});
   ASSERT_EQ(z.shape(), (Shape{1, 1, 2, 2}));
   EXPECT_EQ(values(z), (std::vector<float>{0 + 1 + 4 + 5 + 0.5f, 1 + 2 + 3 + 5 + 6 + 7 + 0.5f,
                                            4 + 5 + 8 + 9 + 12 + 13 + 0.5f,
@@ -140,14 +146,15 @@ TEST(Kernels, LayerNormalizationNormalizesTrailingAxes) {
   Tensor x = f32({2, 2}, {1, 3, 10, 10});
   Tensor y = run(n, {x, f32({2}, {2, 1}), f32({2}, {0, 5})});
   std::vector<float> v = values(y);
-  EXPECT_NEAR(v[0], -2.0f, 1e-6);  // (1 - 2) / 1 * 2
-  EXPECT_NEAR(v[1], 6.0f, 1e-6);   // (3 - 2) / 1 * 1 + 5
+  EXPECT_NEAR(v[0], -2.0f, 1e-6);                                     // (1 - 2) / 1 * 2
+  EXPECT_NEAR(v[1], 6.0f, 1e-6);                                      // (3 - 2) / 1 * 1 + 5
   EXPECT_TRUE(std::isnan(v[2]) || std::isinf(v[2]) || v[2] == 0.0f);  // zero variance, eps 0
 }
 
 TEST(Kernels, HardSwishGeluAndHardSigmoid) {
   Tensor x = f32({3}, {-4, 1, 4});
-  EXPECT_EQ(values(run(make_node("HardSwish", 1), {x})), (std::vector<float>{0, 1.0f * (1.0f / 6 + 0.5f), 4}));
+  EXPECT_EQ(values(run(make_node("HardSwish", 1), {x})),
+            (std::vector<float>{0, 1.0f * (1.0f / 6 + 0.5f), 4}));
   std::vector<float> g = values(run(make_node("Gelu", 1), {x}, 20));
   EXPECT_NEAR(g[1], 0.5f * (1 + std::erf(1 / std::sqrt(2.0f))), 1e-6);
   std::vector<float> h = values(run(make_node("HardSigmoid", 1), {x}));
@@ -191,10 +198,13 @@ TEST(Kernels, MaxPoolCeilModeAndAveragePoolPadding) {
 TEST(Kernels, BadAttributesAreErrorsNotCrashes) {
   Node n = make_node("Conv", 2);
   n.attributes["strides"].value = std::vector<std::int64_t>{0, 1};
-  EXPECT_THROW(run(n, {f32({1, 1, 3, 3}, std::vector<float>(9)), f32({1, 1, 2, 2}, {1, 1, 1, 1})}), Error);
+  EXPECT_THROW(run(n, {f32({1, 1, 3, 3}, std::vector<float>(9)), f32({1, 1, 2, 2}, {1, 1, 1, 1})}),
+               Error);
   Node g = make_node("Gather", 2);
   EXPECT_THROW(run(g, {f32({3}, {1, 2, 3}), Tensor::from_vector<std::int64_t>({1}, {7})}), Error);
   Node r = make_node("Reshape", 2);
-  EXPECT_THROW(run(r, {f32({4}, {1, 2, 3, 4}), Tensor::from_vector<std::int64_t>({2}, {-1, -1})}), Error);
-  EXPECT_THROW(run(r, {f32({4}, {1, 2, 3, 4}), Tensor::from_vector<std::int64_t>({1}, {5})}), Error);
+  EXPECT_THROW(run(r, {f32({4}, {1, 2, 3, 4}), Tensor::from_vector<std::int64_t>({2}, {-1, -1})}),
+               Error);
+  EXPECT_THROW(run(r, {f32({4}, {1, 2, 3, 4}), Tensor::from_vector<std::int64_t>({1}, {5})}),
+               Error);
 }

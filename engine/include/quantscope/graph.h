@@ -52,14 +52,14 @@ struct ValueInfo {
 };
 
 struct Graph {
-  std::vector<Node> nodes;                    // topological order
+  std::vector<Node> nodes;                     // topological order
   std::map<std::string, Tensor> initializers;  // constants: weights, folded values
-  std::vector<ValueInfo> inputs;              // runtime inputs only (no initializers)
+  std::vector<ValueInfo> inputs;               // runtime inputs only (no initializers)
   std::vector<ValueInfo> outputs;
   // Inferred dtype and shape of every tensor, for the inputs' declared shapes with dynamic
   // dimensions taken as 1.
   std::map<std::string, Tensor> value_info;
-  std::int64_t opset = 0;  // default-domain opset version
+  std::int64_t opset = 0;                       // default-domain opset version
   std::map<std::string, std::string> metadata;  // metadata_props
   std::string name;
   std::string producer;

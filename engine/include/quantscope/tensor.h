@@ -79,8 +79,8 @@ template <typename T>
 Tensor Tensor::from_vector(Shape shape, const std::vector<T>& values) {
   Tensor t(dtype_of<T>(), std::move(shape));
   if (static_cast<std::int64_t>(values.size()) != t.numel())
-    throw Error("Tensor::from_vector: " + std::to_string(values.size()) +
-                " values for shape " + shape_to_string(t.shape()));
+    throw Error("Tensor::from_vector: " + std::to_string(values.size()) + " values for shape " +
+                shape_to_string(t.shape()));
   T* out = t.data<T>();
   for (std::size_t i = 0; i < values.size(); ++i) out[i] = values[i];
   return t;

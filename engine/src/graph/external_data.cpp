@@ -35,13 +35,15 @@ std::string read_external_data(const std::string& tensor_name, const std::string
   if (st.st_nlink > 1)
     throw Error(what + " is refused: it is a hard link, which may lead outside the model's folder");
   const std::int64_t file_size = st.st_size;
-  if (offset < 0 || offset > file_size) throw Error(what + ": offset " + std::to_string(offset) + " is past the end of the file");
+  if (offset < 0 || offset > file_size)
+    throw Error(what + ": offset " + std::to_string(offset) + " is past the end of the file");
   if (length < 0) length = file_size - offset;
   if (length > file_size - offset)
     throw Error(what + ": offset " + std::to_string(offset) + " + length " +
                 std::to_string(length) + " is past the end of the file (" +
                 std::to_string(file_size) + " bytes)");
-  if (length > ctx.max_bytes) throw Error(what + ": " + std::to_string(length) + " bytes is too large");
+  if (length > ctx.max_bytes)
+    throw Error(what + ": " + std::to_string(length) + " bytes is too large");
   std::ifstream in(full, std::ios::binary);
   in.seekg(offset);
   std::string data(static_cast<std::size_t>(length), '\0');

@@ -80,7 +80,8 @@ bool fold_into_gemm(Graph& g, Node& gemm, const Node& bn) {
   Tensor new_w = w->clone();
   float* pw = new_w.data<float>();
   for (std::int64_t r = 0; r < w->dim(0); ++r)
-    for (std::int64_t k = 0; k < w->dim(1); ++k) pw[r * w->dim(1) + k] *= alpha * a[trans_b ? r : k];
+    for (std::int64_t k = 0; k < w->dim(1); ++k)
+      pw[r * w->dim(1) + k] *= alpha * a[trans_b ? r : k];
   Tensor new_c(DType::f32, {n_out});
   for (std::int64_t m = 0; m < n_out; ++m)
     new_c.data<float>()[m] = (c ? beta * c->data<float>()[m] : 0.0f) * a[m] + shift[m];

@@ -67,9 +67,12 @@ void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems) {
       }
       auto v = values.find(name);
       auto init = graph.initializers.find(name);
-      if (v != values.end()) inputs.push_back(&v->second);
-      else if (init != graph.initializers.end()) inputs.push_back(&init->second);
-      else known = false;
+      if (v != values.end())
+        inputs.push_back(&v->second);
+      else if (init != graph.initializers.end())
+        inputs.push_back(&init->second);
+      else
+        known = false;
     }
     if (!known || (problems && !kernels::find_kernel(node.op_type, node.domain))) continue;
     try {

@@ -8,8 +8,9 @@ const T* get(const Node& n, const std::string& key) {
   auto it = n.attributes.find(key);
   if (it == n.attributes.end()) return nullptr;
   const T* v = std::get_if<T>(&it->second.value);
-  if (!v) throw Error("node '" + n.name + "' (" + n.op_type + "): attribute '" + key +
-                      "' has the wrong type");
+  if (!v)
+    throw Error("node '" + n.name + "' (" + n.op_type + "): attribute '" + key +
+                "' has the wrong type");
   return v;
 }
 }  // namespace
@@ -44,7 +45,9 @@ std::vector<float> Node::attr_floats(const std::string& key) const {
   return v ? *v : std::vector<float>{};
 }
 
-const Tensor* Node::attr_tensor(const std::string& key) const { return get<Tensor>(*this, key); }
+const Tensor* Node::attr_tensor(const std::string& key) const {
+  return get<Tensor>(*this, key);
+}
 
 int Node::input_count() const {
   int n = static_cast<int>(inputs.size());

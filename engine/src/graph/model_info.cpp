@@ -21,8 +21,7 @@ std::int64_t layer_macs(const Graph& g, const Node& n) {
   const Shape* w = n.inputs.size() > 1 ? shape_of(g, n.inputs[1]) : nullptr;
   const Shape* x = n.inputs.empty() ? nullptr : shape_of(g, n.inputs[0]);
   if (!out || !w || !x) return 0;
-  if (n.op_type == "Conv" && w->size() >= 3)
-    return shape_numel(*out) * product(*w, 1, w->size());
+  if (n.op_type == "Conv" && w->size() >= 3) return shape_numel(*out) * product(*w, 1, w->size());
   if (n.op_type == "ConvTranspose" && w->size() >= 3)
     return shape_numel(*x) * product(*w, 1, w->size());
   if (n.op_type == "Gemm" && x->size() == 2) {
@@ -40,7 +39,8 @@ ModelInfo describe_model(const Graph& g) {
   info.inputs = g.inputs;
   info.outputs = g.outputs;
   info.opset = g.opset;
-  for (const auto& [name, t] : g.initializers) info.weight_bytes += static_cast<std::int64_t>(t.size_bytes());
+  for (const auto& [name, t] : g.initializers)
+    info.weight_bytes += static_cast<std::int64_t>(t.size_bytes());
   for (const Node& n : g.nodes) {
     LayerInfo layer;
     layer.name = n.name;
@@ -52,7 +52,8 @@ ModelInfo describe_model(const Graph& g) {
       if (it != g.initializers.end() && it->second.dtype() == DType::f32 && it->second.numel() > 1)
         layer.params += it->second.numel();
     }
-    if (const Shape* s = n.outputs.empty() ? nullptr : shape_of(g, n.outputs[0])) layer.output_shape = *s;
+    if (const Shape* s = n.outputs.empty() ? nullptr : shape_of(g, n.outputs[0]))
+      layer.output_shape = *s;
     layer.macs = layer_macs(g, n);
     info.total_params += layer.params;
     info.total_macs += layer.macs;

@@ -16,10 +16,10 @@ constexpr std::int64_t kMinOpset = 7;
 // Below kMinOpset many ops had other semantics (consumed_inputs, BatchNormalization's spatial);
 // models that use only ops unchanged since version 1 are still accepted.
 bool unchanged_since_opset_1(const std::string& op) {
-  static const char* ops[] = {"GlobalAveragePool", "GlobalMaxPool", "Identity", "Flatten",
-                              "Transpose", "Constant", "Shape", "Softmax", "LogSoftmax",
-                              "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "Squeeze",
-                              "Slice", "Gather"};
+  static const char* ops[] = {"GlobalAveragePool", "GlobalMaxPool", "Identity",  "Flatten",
+                              "Transpose",         "Constant",      "Shape",     "Softmax",
+                              "LogSoftmax",        "ReduceMean",    "ReduceSum", "ReduceMax",
+                              "ReduceMin",         "Squeeze",       "Slice",     "Gather"};
   for (const char* o : ops)
     if (op == o) return true;
   return false;
@@ -32,28 +32,48 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const ExternalDataCon
   A::AttributeType type = a.type();
   if (type == A::UNDEFINED) {
     // Very old exporters leave the type unset; infer it from the field that is filled.
-    if (a.has_f()) type = A::FLOAT;
-    else if (a.has_i()) type = A::INT;
-    else if (a.has_s()) type = A::STRING;
-    else if (a.has_t()) type = A::TENSOR;
-    else if (a.floats_size()) type = A::FLOATS;
-    else if (a.ints_size()) type = A::INTS;
-    else if (a.strings_size()) type = A::STRINGS;
+    if (a.has_f())
+      type = A::FLOAT;
+    else if (a.has_i())
+      type = A::INT;
+    else if (a.has_s())
+      type = A::STRING;
+    else if (a.has_t())
+      type = A::TENSOR;
+    else if (a.floats_size())
+      type = A::FLOATS;
+    else if (a.ints_size())
+      type = A::INTS;
+    else if (a.strings_size())
+      type = A::STRINGS;
   }
   Attribute out;
   switch (type) {
-    case A::FLOAT: out.value = a.f(); break;
-    case A::INT: out.value = static_cast<std::int64_t>(a.i()); break;
-    case A::STRING: out.value = a.s(); break;
-    case A::TENSOR: out.value = tensor_from_proto(a.t(), ctx); break;
-    case A::FLOATS: out.value = std::vector<float>(a.floats().begin(), a.floats().end()); break;
-    case A::INTS: out.value = std::vector<std::int64_t>(a.ints().begin(), a.ints().end()); break;
+    case A::FLOAT:
+      out.value = a.f();
+      break;
+    case A::INT:
+      out.value = static_cast<std::int64_t>(a.i());
+      break;
+    case A::STRING:
+      out.value = a.s();
+      break;
+    case A::TENSOR:
+      out.value = tensor_from_proto(a.t(), ctx);
+      break;
+    case A::FLOATS:
+      out.value = std::vector<float>(a.floats().begin(), a.floats().end());
+      break;
+    case A::INTS:
+      out.value = std::vector<std::int64_t>(a.ints().begin(), a.ints().end());
+      break;
     case A::STRINGS:
       out.value = std::vector<std::string>(a.strings().begin(), a.strings().end());
       break;
     default:
       throw Unsupported(where + ": attribute '" + a.name() + "' of type " +
-                        std::to_string(static_cast<int>(type)) + " (graphs, sparse tensors) is not supported");
+                        std::to_string(static_cast<int>(type)) +
+                        " (graphs, sparse tensors) is not supported");
   }
   return out;
 }
@@ -62,7 +82,8 @@ ValueInfo convert_value_info(const onnx::ValueInfoProto& v) {
   ValueInfo info;
   info.name = v.name();
   if (!v.type().has_tensor_type())
-    throw Unsupported("graph value '" + v.name() + "' is not a tensor (sequences and maps are not supported)");
+    throw Unsupported("graph value '" + v.name() +
+                      "' is not a tensor (sequences and maps are not supported)");
   const auto& tt = v.type().tensor_type();
   try {
     info.dtype = dtype_from_onnx(tt.elem_type());
@@ -94,7 +115,8 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
   }
   if (!has_default_domain) {
     std::string domains;
-    for (const auto& op : model.opset_import()) domains += (domains.empty() ? "" : ", ") + op.domain();
+    for (const auto& op : model.opset_import())
+      domains += (domains.empty() ? "" : ", ") + op.domain();
     throw Unsupported("the model imports no default ONNX opset, only: " + domains);
   }
   if (g.opset < kMinOpset) {
@@ -109,7 +131,8 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
   for (const auto& p : model.metadata_props()) g.metadata[p.key()] = p.value();
   const onnx::GraphProto& graph = model.graph();
   g.name = graph.name();
-  if (graph.sparse_initializer_size() > 0) throw Unsupported("sparse initializers are not supported");
+  if (graph.sparse_initializer_size() > 0)
+    throw Unsupported("sparse initializers are not supported");
   for (const auto& init : graph.initializer()) {
     if (init.name().empty()) throw Error("an initializer has no name");
     if (g.initializers.count(init.name()))
@@ -151,7 +174,8 @@ Graph load_model_from_bytes(const std::string& bytes, const std::string& base_di
                             const std::string& display_name, const LoadOptions& options) {
   onnx::ModelProto model;
   if (!model.ParseFromString(bytes))
-    throw Error(display_name + ": not a valid ONNX model (the protobuf data is malformed or truncated)");
+    throw Error(display_name +
+                ": not a valid ONNX model (the protobuf data is malformed or truncated)");
   ExternalDataContext ctx{base_dir, options.max_bytes};
   try {
     Graph g = convert_model(model, ctx);
@@ -186,7 +210,8 @@ Graph load_model(const std::string& path, const LoadOptions& options) {
   const auto size = fs::file_size(path, ec);
   if (ec) throw Error(path + ": cannot read the file size");
   if (static_cast<std::int64_t>(size) > options.max_bytes || size >= (std::uintmax_t{1} << 31))
-    throw Error(path + ": " + std::to_string(size) + " bytes is larger than an ONNX protobuf can be (2 GiB)");
+    throw Error(path + ": " + std::to_string(size) +
+                " bytes is larger than an ONNX protobuf can be (2 GiB)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open the file");
   std::string bytes(size, '\0');

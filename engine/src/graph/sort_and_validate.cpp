@@ -14,8 +14,7 @@ void sort_and_validate(Graph& graph) {
   std::set<std::string> node_names;
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& n = graph.nodes[i];
-    if (!node_names.insert(n.name).second)
-      throw Error("node name '" + n.name + "' is used twice");
+    if (!node_names.insert(n.name).second) throw Error("node name '" + n.name + "' is used twice");
     for (const std::string& out : n.outputs) {
       if (out.empty()) continue;
       if (available.count(out) || producer.count(out))
@@ -33,8 +32,8 @@ void sort_and_validate(Graph& graph) {
       if (in.empty() || available.count(in)) continue;
       auto it = producer.find(in);
       if (it == producer.end())
-        throw Error("node '" + graph.nodes[i].name + "' (" + graph.nodes[i].op_type +
-                    "): input '" + in + "' is not defined by any node, input or initializer");
+        throw Error("node '" + graph.nodes[i].name + "' (" + graph.nodes[i].op_type + "): input '" +
+                    in + "' is not defined by any node, input or initializer");
       ++pending[i];
       consumers[it->second].push_back(i);
     }

@@ -41,9 +41,12 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const ExternalDataConte
     std::int64_t offset = 0, length = -1;
     for (const auto& entry : proto.external_data()) {
       try {
-        if (entry.key() == "location") location = entry.value();
-        else if (entry.key() == "offset") offset = std::stoll(entry.value());
-        else if (entry.key() == "length") length = std::stoll(entry.value());
+        if (entry.key() == "location")
+          location = entry.value();
+        else if (entry.key() == "offset")
+          offset = std::stoll(entry.value());
+        else if (entry.key() == "length")
+          length = std::stoll(entry.value());
       } catch (const std::exception&) {
         throw Error(what + ": external data field '" + entry.key() + "' is not a number");
       }
@@ -97,7 +100,8 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const ExternalDataConte
       }
       return t;
     }
-    default: break;
+    default:
+      break;
   }
   throw Unsupported(what + ": dtype " + dtype_name(dtype) + " is not supported");
 }

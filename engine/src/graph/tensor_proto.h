@@ -10,8 +10,8 @@
 namespace qs {
 
 struct ExternalDataContext {
-  std::string base_dir;            // the model's folder; empty: external data is refused
-  std::int64_t max_bytes = 0;      // largest tensor accepted
+  std::string base_dir;        // the model's folder; empty: external data is refused
+  std::int64_t max_bytes = 0;  // largest tensor accepted
 };
 
 // Converts a TensorProto. Throws Error naming the tensor when dims are negative or overflow,

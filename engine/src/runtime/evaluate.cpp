@@ -58,7 +58,8 @@ EvalResult evaluate(const Graph& graph, Dataset& data, const EvalOptions& option
       result.image_output = true;
       const float* po = out.data<float>();
       const float* pi = batch.inputs.data<float>();
-      for (std::int64_t i = 0; i < out.numel(); ++i) squared_error += double(po[i] - pi[i]) * (po[i] - pi[i]);
+      for (std::int64_t i = 0; i < out.numel(); ++i)
+        squared_error += double(po[i] - pi[i]) * (po[i] - pi[i]);
       pixels += out.numel();
     } else if (result.has_labels) {
       if (out.rank() != 2 || out.dim(0) != count)

@@ -19,9 +19,8 @@ std::vector<Tensor> run_node(const Node& node, std::int64_t opset,
                              const std::vector<const Tensor*>& inputs, RunMode mode) {
   kernels::KernelFn fn = kernels::find_kernel(node.op_type, node.domain);
   if (!fn)
-    throw Unsupported(node_label(node) + ": op " +
-                      (node.domain.empty() ? "" : node.domain + ".") + node.op_type +
-                      " is not supported");
+    throw Unsupported(node_label(node) + ": op " + (node.domain.empty() ? "" : node.domain + ".") +
+                      node.op_type + " is not supported");
   kernels::KernelContext ctx{node, opset, inputs, {}, false};
   if (mode == RunMode::infer_shapes) {
     bool all_known = true;

@@ -26,7 +26,8 @@ Tensor& KernelContext::output(int i, DType dtype, Shape shape) {
   if (small_outputs_only && !shape_only && shape_numel(shape) > kSmallTensorElements)
     throw OutputTooLargeToPrecompute{};
   try {
-    outputs[i] = shape_only ? Tensor::meta(dtype, std::move(shape)) : Tensor(dtype, std::move(shape));
+    outputs[i] =
+        shape_only ? Tensor::meta(dtype, std::move(shape)) : Tensor(dtype, std::move(shape));
   } catch (const std::bad_alloc&) {
     fail("out of memory allocating an output of " + shape_to_string(shape));
   } catch (const Error& e) {
@@ -37,7 +38,8 @@ Tensor& KernelContext::output(int i, DType dtype, Shape shape) {
 
 void KernelContext::set_output(int i, Tensor t) {
   if (static_cast<int>(outputs.size()) <= i) outputs.resize(i + 1);
-  if (shape_only && t.has_data() && t.numel() > kSmallTensorElements) t = Tensor::meta(t.dtype(), t.shape());
+  if (shape_only && t.has_data() && t.numel() > kSmallTensorElements)
+    t = Tensor::meta(t.dtype(), t.shape());
   outputs[i] = std::move(t);
 }
 
@@ -45,7 +47,8 @@ std::vector<std::int64_t> KernelContext::in_ints(int i) const {
   const Tensor& t = in(i);
   if (!t.has_data())
     throw DataDependentShape("node '" + node.name + "' (" + node.op_type + "): input '" +
-                             node.inputs[i] + "' determines an output shape but is only known at run time");
+                             node.inputs[i] +
+                             "' determines an output shape but is only known at run time");
   if (t.dtype() == DType::f32) fail("input '" + node.inputs[i] + "' must be an integer tensor");
   return t.to_i64();
 }
@@ -54,7 +57,8 @@ std::vector<float> KernelContext::in_floats(int i) const {
   const Tensor& t = in(i);
   if (!t.has_data())
     throw DataDependentShape("node '" + node.name + "' (" + node.op_type + "): input '" +
-                             node.inputs[i] + "' determines an output shape but is only known at run time");
+                             node.inputs[i] +
+                             "' determines an output shape but is only known at run time");
   return t.to_f32();
 }
 
@@ -121,6 +125,8 @@ void require_dtype(const KernelContext& c, int input, DType dtype) {
                   dtype_name(c.in(input).dtype()) + " (expected " + dtype_name(dtype) + ")");
 }
 
-void require_float(const KernelContext& c, int input) { require_dtype(c, input, DType::f32); }
+void require_float(const KernelContext& c, int input) {
+  require_dtype(c, input, DType::f32);
+}
 
 }  // namespace qs::kernels

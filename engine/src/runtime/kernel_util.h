@@ -21,12 +21,23 @@ std::vector<std::int64_t> broadcast_index_map(const Shape& in_shape, const Shape
 template <typename Fn>
 void dispatch_numeric(const KernelContext& c, DType dtype, Fn&& fn) {
   switch (dtype) {
-    case DType::f32: fn(float{}); return;
-    case DType::i64: fn(std::int64_t{}); return;
-    case DType::i32: fn(std::int32_t{}); return;
-    case DType::i8: fn(std::int8_t{}); return;
-    case DType::u8: fn(std::uint8_t{}); return;
-    default: c.unsupported("dtype " + dtype_name(dtype));
+    case DType::f32:
+      fn(float{});
+      return;
+    case DType::i64:
+      fn(std::int64_t{});
+      return;
+    case DType::i32:
+      fn(std::int32_t{});
+      return;
+    case DType::i8:
+      fn(std::int8_t{});
+      return;
+    case DType::u8:
+      fn(std::uint8_t{});
+      return;
+    default:
+      c.unsupported("dtype " + dtype_name(dtype));
   }
 }
 template <typename Fn>

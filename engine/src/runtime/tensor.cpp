@@ -67,12 +67,23 @@ std::vector<std::int64_t> Tensor::to_i64() const {
   std::vector<std::int64_t> out(static_cast<std::size_t>(numel_));
   for (std::int64_t i = 0; i < numel_; ++i) {
     switch (dtype_) {
-      case DType::i64: out[i] = data<std::int64_t>()[i]; break;
-      case DType::i32: out[i] = data<std::int32_t>()[i]; break;
-      case DType::i8: out[i] = data<std::int8_t>()[i]; break;
-      case DType::u8: out[i] = data<std::uint8_t>()[i]; break;
-      case DType::boolean: out[i] = data<bool>()[i]; break;
-      default: throw Error("expected an integer tensor, got " + dtype_name(dtype_));
+      case DType::i64:
+        out[i] = data<std::int64_t>()[i];
+        break;
+      case DType::i32:
+        out[i] = data<std::int32_t>()[i];
+        break;
+      case DType::i8:
+        out[i] = data<std::int8_t>()[i];
+        break;
+      case DType::u8:
+        out[i] = data<std::uint8_t>()[i];
+        break;
+      case DType::boolean:
+        out[i] = data<bool>()[i];
+        break;
+      default:
+        throw Error("expected an integer tensor, got " + dtype_name(dtype_));
     }
   }
   return out;

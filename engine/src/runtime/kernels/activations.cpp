@@ -21,7 +21,9 @@ void sigmoid(KernelContext& c) {
   unary_float(c, [](float x) { return 1.0f / (1.0f + std::exp(-x)); });
 }
 
-void tanh(KernelContext& c) { unary_float(c, [](float x) { return std::tanh(x); }); }
+void tanh(KernelContext& c) {
+  unary_float(c, [](float x) { return std::tanh(x); });
+}
 
 void hard_sigmoid(KernelContext& c) {
   const float alpha = c.node.attr_float("alpha", 0.2f);
@@ -37,9 +39,8 @@ void gelu(KernelContext& c) {
   const std::string approximate = c.node.attr_string("approximate", "none");
   if (approximate == "tanh") {
     const float k = std::sqrt(2.0f / 3.14159265358979f);
-    unary_float(c, [k](float x) {
-      return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-    });
+    unary_float(
+        c, [k](float x) { return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x))); });
   } else if (approximate == "none") {
     unary_float(c, [](float x) { return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f))); });
   } else {

@@ -50,7 +50,8 @@ void conv(KernelContext& c) {
           for (std::int64_t p = 0; p < P; ++p) row[p] = offsets[p] >= 0 ? plane[offsets[p]] : 0.0f;
         }
       }
-      Eigen::Map<const RowMajorMatrix> wg(pw + grp * group_out * group_in * K, group_out, group_in * K);
+      Eigen::Map<const RowMajorMatrix> wg(pw + grp * group_out * group_in * K, group_out,
+                                          group_in * K);
       Eigen::Map<RowMajorMatrix> og(po + (n * out_channels + grp * group_out) * P, group_out, P);
       og.noalias() = wg * col;
       if (bias)

@@ -40,7 +40,8 @@ ConvGeometry common(const KernelContext& c, const Shape& x, const Shape& w) {
     c.fail("pads has " + std::to_string(pads.size()) + " values, expected " +
            std::to_string(2 * g.spatial_rank));
   for (std::int64_t p : pads)
-    if (p < 0 || p > (std::int64_t{1} << 31)) c.fail("pad " + std::to_string(p) + " is out of range");
+    if (p < 0 || p > (std::int64_t{1} << 31))
+      c.fail("pad " + std::to_string(p) + " is out of range");
   g.pad_begin.assign(pads.begin(), pads.begin() + g.spatial_rank);
   g.pad_end.assign(pads.begin() + g.spatial_rank, pads.end());
   return g;
@@ -56,7 +57,8 @@ ConvGeometry conv_geometry(const KernelContext& c, const Shape& x, const Shape& 
     const std::int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       g.out[i] = (g.in[i] + g.strides[i] - 1) / g.strides[i];
-      std::int64_t total = std::max<std::int64_t>(0, (g.out[i] - 1) * g.strides[i] + extent - g.in[i]);
+      std::int64_t total =
+          std::max<std::int64_t>(0, (g.out[i] - 1) * g.strides[i] + extent - g.in[i]);
       std::int64_t small = total / 2;
       g.pad_begin[i] = auto_pad == "SAME_UPPER" ? small : total - small;
       g.pad_end[i] = total - g.pad_begin[i];
@@ -79,7 +81,8 @@ ConvGeometry conv_geometry(const KernelContext& c, const Shape& x, const Shape& 
 ConvGeometry conv_transpose_geometry(const KernelContext& c, const Shape& x, const Shape& w) {
   ConvGeometry g = common(c, x, w);
   const std::string auto_pad = c.node.attr_string("auto_pad", "NOTSET");
-  std::vector<std::int64_t> output_padding = spatial_attr(c, "output_padding", g.spatial_rank, 0, 0);
+  std::vector<std::int64_t> output_padding =
+      spatial_attr(c, "output_padding", g.spatial_rank, 0, 0);
   std::vector<std::int64_t> output_shape = c.node.attr_ints("output_shape");
   if (output_shape.size() > static_cast<std::size_t>(g.spatial_rank))
     output_shape.erase(output_shape.begin(), output_shape.end() - g.spatial_rank);

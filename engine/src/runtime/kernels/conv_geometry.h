@@ -10,13 +10,13 @@ namespace qs::kernels {
 
 struct ConvGeometry {
   int spatial_rank = 0;
-  std::vector<std::int64_t> in;       // input spatial dims
-  std::vector<std::int64_t> kernel;   // kernel spatial dims
+  std::vector<std::int64_t> in;      // input spatial dims
+  std::vector<std::int64_t> kernel;  // kernel spatial dims
   std::vector<std::int64_t> strides;
   std::vector<std::int64_t> dilations;
   std::vector<std::int64_t> pad_begin;
   std::vector<std::int64_t> pad_end;
-  std::vector<std::int64_t> out;      // output spatial dims
+  std::vector<std::int64_t> out;  // output spatial dims
 };
 
 // Geometry of a Conv node for input x and weights w (auto_pad, pads, strides, dilations).

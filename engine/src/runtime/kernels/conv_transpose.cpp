@@ -40,8 +40,10 @@ void conv_transpose(KernelContext& c) {
   RowMajorMatrix col(group_out * K, P_in);
   for (std::int64_t n = 0; n < batch; ++n) {
     for (std::int64_t grp = 0; grp < groups; ++grp) {
-      Eigen::Map<const RowMajorMatrix> wg(pw + grp * group_in * group_out * K, group_in, group_out * K);
-      Eigen::Map<const RowMajorMatrix> xg(px + (n * in_channels + grp * group_in) * P_in, group_in, P_in);
+      Eigen::Map<const RowMajorMatrix> wg(pw + grp * group_in * group_out * K, group_in,
+                                          group_out * K);
+      Eigen::Map<const RowMajorMatrix> xg(px + (n * in_channels + grp * group_in) * P_in, group_in,
+                                          P_in);
       col.noalias() = wg.transpose() * xg;
       for (std::int64_t m = 0; m < group_out; ++m) {
         float* plane = po + (n * out_channels + grp * group_out + m) * P_out;

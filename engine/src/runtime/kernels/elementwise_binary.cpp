@@ -65,15 +65,18 @@ void comparison(KernelContext& c, Cmp cmp) {
 }  // namespace
 
 void add(KernelContext& c) {
-  arithmetic(c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x + y; }; });
+  arithmetic(
+      c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x + y; }; });
 }
 
 void sub(KernelContext& c) {
-  arithmetic(c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x - y; }; });
+  arithmetic(
+      c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x - y; }; });
 }
 
 void mul(KernelContext& c) {
-  arithmetic(c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x * y; }; });
+  arithmetic(
+      c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x * y; }; });
 }
 
 void div(KernelContext& c) {
@@ -83,7 +86,8 @@ void div(KernelContext& c) {
       if (v == 0) c.fail("integer division by zero");
   }
   arithmetic(c, [](auto z) {
-    return [](decltype(z) x, decltype(z) y) -> decltype(z) { return static_cast<decltype(z)>(x / y); };
+    return
+        [](decltype(z) x, decltype(z) y) -> decltype(z) { return static_cast<decltype(z)>(x / y); };
   });
 }
 
@@ -102,7 +106,8 @@ void pow(KernelContext& c) {
     const T* pb = base.data<T>();
     T* po = out.data<T>();
     for (std::int64_t i = 0; i < out.numel(); ++i)
-      po[i] = static_cast<T>(std::pow(static_cast<double>(pb[ib[i]]), static_cast<double>(e[ie[i]])));
+      po[i] =
+          static_cast<T>(std::pow(static_cast<double>(pb[ib[i]]), static_cast<double>(e[ie[i]])));
   });
 }
 

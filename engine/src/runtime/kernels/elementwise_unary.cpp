@@ -7,13 +7,27 @@
 
 namespace qs::kernels {
 
-void sqrt(KernelContext& c) { unary_float(c, [](float x) { return std::sqrt(x); }); }
-void erf(KernelContext& c) { unary_float(c, [](float x) { return std::erf(x); }); }
-void exp(KernelContext& c) { unary_float(c, [](float x) { return std::exp(x); }); }
-void log(KernelContext& c) { unary_float(c, [](float x) { return std::log(x); }); }
-void reciprocal(KernelContext& c) { unary_float(c, [](float x) { return 1.0f / x; }); }
-void floor(KernelContext& c) { unary_float(c, [](float x) { return std::floor(x); }); }
-void ceil(KernelContext& c) { unary_float(c, [](float x) { return std::ceil(x); }); }
+void sqrt(KernelContext& c) {
+  unary_float(c, [](float x) { return std::sqrt(x); });
+}
+void erf(KernelContext& c) {
+  unary_float(c, [](float x) { return std::erf(x); });
+}
+void exp(KernelContext& c) {
+  unary_float(c, [](float x) { return std::exp(x); });
+}
+void log(KernelContext& c) {
+  unary_float(c, [](float x) { return std::log(x); });
+}
+void reciprocal(KernelContext& c) {
+  unary_float(c, [](float x) { return 1.0f / x; });
+}
+void floor(KernelContext& c) {
+  unary_float(c, [](float x) { return std::floor(x); });
+}
+void ceil(KernelContext& c) {
+  unary_float(c, [](float x) { return std::ceil(x); });
+}
 
 void neg(KernelContext& c) {
   unary_numeric(c, [](auto x) { return -x; });

@@ -2,8 +2,8 @@
 // All are dtype-generic and move whole elements as bytes.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -17,8 +17,12 @@ namespace qs::kernels {
 
 namespace {
 
-const std::byte* bytes_of(const Tensor& t) { return static_cast<const std::byte*>(t.raw()); }
-std::byte* bytes_of(Tensor& t) { return static_cast<std::byte*>(t.raw()); }
+const std::byte* bytes_of(const Tensor& t) {
+  return static_cast<const std::byte*>(t.raw());
+}
+std::byte* bytes_of(Tensor& t) {
+  return static_cast<std::byte*>(t.raw());
+}
 
 std::int64_t product(const Shape& s, int from, int to) {
   return shape_numel(Shape(s.begin() + from, s.begin() + to));
@@ -27,8 +31,7 @@ std::int64_t product(const Shape& s, int from, int to) {
 // Copies a block of `rows` rows of `row_elems` elements each from src (row stride src_stride) to
 // dst (row stride dst_stride); strides and sizes are in elements.
 void copy_rows(std::byte* dst, std::int64_t dst_stride, const std::byte* src,
-               std::int64_t src_stride, std::int64_t rows, std::int64_t row_elems,
-               std::size_t es) {
+               std::int64_t src_stride, std::int64_t rows, std::int64_t row_elems, std::size_t es) {
   if (row_elems == 0) return;
   for (std::int64_t r = 0; r < rows; ++r)
     std::memcpy(dst + r * dst_stride * es, src + r * src_stride * es, row_elems * es);
@@ -95,8 +98,8 @@ void split(KernelContext& c) {
       // num_outputs: chunks of ceil(dim / n), the last one possibly smaller.
       const std::int64_t n = c.node.attr_int("num_outputs", 0);
       if (n != n_out)
-        c.fail("num_outputs " + std::to_string(n) + " does not match the " +
-               std::to_string(n_out) + " outputs");
+        c.fail("num_outputs " + std::to_string(n) + " does not match the " + std::to_string(n_out) +
+               " outputs");
       const std::int64_t chunk = (dim + n - 1) / n;
       std::int64_t left = dim;
       for (int i = 0; i < n_out; ++i) {
@@ -288,9 +291,12 @@ enum class PadMode { constant, reflect, edge, wrap };
 std::int64_t pad_source(std::int64_t i, std::int64_t dim, PadMode mode) {
   if (i >= 0 && i < dim) return i;
   switch (mode) {
-    case PadMode::constant: return -1;
-    case PadMode::edge: return i < 0 ? 0 : dim - 1;
-    case PadMode::wrap: return ((i % dim) + dim) % dim;
+    case PadMode::constant:
+      return -1;
+    case PadMode::edge:
+      return i < 0 ? 0 : dim - 1;
+    case PadMode::wrap:
+      return ((i % dim) + dim) % dim;
     case PadMode::reflect: {
       if (dim == 1) return 0;
       // Reflection without repeating the edge has period 2 * (dim - 1).
@@ -338,11 +344,16 @@ void pad(KernelContext& c) {
   const int rank = x.rank();
   const std::string mode_name = c.node.attr_string("mode", "constant");
   PadMode mode;
-  if (mode_name == "constant") mode = PadMode::constant;
-  else if (mode_name == "reflect") mode = PadMode::reflect;
-  else if (mode_name == "edge") mode = PadMode::edge;
-  else if (mode_name == "wrap" && c.opset >= 19) mode = PadMode::wrap;
-  else c.fail("unknown mode '" + mode_name + "'");
+  if (mode_name == "constant")
+    mode = PadMode::constant;
+  else if (mode_name == "reflect")
+    mode = PadMode::reflect;
+  else if (mode_name == "edge")
+    mode = PadMode::edge;
+  else if (mode_name == "wrap" && c.opset >= 19)
+    mode = PadMode::wrap;
+  else
+    c.fail("unknown mode '" + mode_name + "'");
 
   std::vector<std::int64_t> pads;
   std::vector<std::int64_t> axes;

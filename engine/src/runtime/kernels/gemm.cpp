@@ -38,10 +38,14 @@ void gemm(KernelContext& c) {
   ConstMap ma(a.data<float>(), a.dim(0), a.dim(1));
   ConstMap mb(b.data<float>(), b.dim(0), b.dim(1));
   Eigen::Map<RowMajorMatrix> mo(out.data<float>(), M, N);
-  if (trans_a && trans_b) mo.noalias() = ma.transpose() * mb.transpose();
-  else if (trans_a) mo.noalias() = ma.transpose() * mb;
-  else if (trans_b) mo.noalias() = ma * mb.transpose();
-  else mo.noalias() = ma * mb;
+  if (trans_a && trans_b)
+    mo.noalias() = ma.transpose() * mb.transpose();
+  else if (trans_a)
+    mo.noalias() = ma.transpose() * mb;
+  else if (trans_b)
+    mo.noalias() = ma * mb.transpose();
+  else
+    mo.noalias() = ma * mb;
   if (alpha != 1.0f) mo *= alpha;
   if (c.has(2) && beta != 0.0f) {
     const float* pc = c.in(2).data<float>();

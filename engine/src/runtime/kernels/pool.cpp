@@ -17,18 +17,20 @@ namespace {
 
 using Dims = std::vector<std::int64_t>;
 
-std::string dims_to_string(const Dims& d) { return shape_to_string(d); }
+std::string dims_to_string(const Dims& d) {
+  return shape_to_string(d);
+}
 
 // The geometry of one windowed pool, resolved from the attributes and the input shape.
 struct PoolGeometry {
-  int k = 0;           // number of spatial dimensions
-  Dims in;             // spatial input sizes
-  Dims out;            // spatial output sizes
-  Dims kernel;         // kernel_shape
-  Dims strides;        // per spatial dimension
-  Dims dilations;      // per spatial dimension
-  Dims pad_begin;      // leading padding per spatial dimension
-  Dims pad_end;        // trailing padding per spatial dimension
+  int k = 0;       // number of spatial dimensions
+  Dims in;         // spatial input sizes
+  Dims out;        // spatial output sizes
+  Dims kernel;     // kernel_shape
+  Dims strides;    // per spatial dimension
+  Dims dilations;  // per spatial dimension
+  Dims pad_begin;  // leading padding per spatial dimension
+  Dims pad_end;    // trailing padding per spatial dimension
 };
 
 // floor(a / b) for b > 0 and any sign of a.
@@ -37,7 +39,9 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return -floor_div(-a, b);
+}
 
 Dims pool_attr(const KernelContext& c, const char* name, int count, std::int64_t fallback) {
   Dims v = c.node.attr_ints(name, Dims(count, fallback));
@@ -253,7 +257,8 @@ void average_pool(KernelContext& c) {
           if (coord[i] < -g.pad_begin[i] || coord[i] >= g.in[i] + g.pad_end[i]) return;
         ++count;
       });
-      yd[p * out_plane + o] = count > 0 ? static_cast<float>(sum / static_cast<double>(count)) : 0.f;
+      yd[p * out_plane + o] =
+          count > 0 ? static_cast<float>(sum / static_cast<double>(count)) : 0.f;
     });
   }
 }

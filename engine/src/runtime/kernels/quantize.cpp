@@ -19,7 +19,7 @@ namespace {
 //   per-tensor: 0;  per-axis: a;  blocked: (o, a / block, i) in [outer, ceil(dim/block), inner].
 struct QuantParams {
   std::int64_t outer = 1, dim = 1, inner = 1;
-  std::int64_t block = 0;   // 0 unless blocked
+  std::int64_t block = 0;  // 0 unless blocked
   bool per_tensor = true;
 
   std::int64_t param_index(std::int64_t flat) const {
@@ -65,8 +65,7 @@ QuantParams quant_params(const KernelContext& c) {
                shape_to_string(expected) + " for block_size " + std::to_string(block));
     }
   }
-  if (c.has(2) && c.in(2).shape() != scale.shape() &&
-      !(q.per_tensor && c.in(2).numel() == 1))
+  if (c.has(2) && c.in(2).shape() != scale.shape() && !(q.per_tensor && c.in(2).numel() == 1))
     c.fail("zero point shape " + shape_to_string(c.in(2).shape()) +
            " differs from the scale shape " + shape_to_string(scale.shape()));
   return q;
@@ -105,8 +104,7 @@ void quantize_linear(KernelContext& c) {
       c.unsupported("output_dtype " + onnx_type_name(t));
     }
   }
-  if (out != DType::u8 && out != DType::i8)
-    c.unsupported("quantizing to " + dtype_name(out));
+  if (out != DType::u8 && out != DType::i8) c.unsupported("quantizing to " + dtype_name(out));
   Tensor& y = c.output(0, out, x.shape());
   if (c.shape_only) return;
 

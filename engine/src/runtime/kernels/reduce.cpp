@@ -146,9 +146,17 @@ void reduce(KernelContext& c, ReduceKind kind, std::int64_t axes_input_opset) {
 
 }  // namespace
 
-void reduce_mean(KernelContext& c) { reduce(c, ReduceKind::mean, 18); }
-void reduce_sum(KernelContext& c) { reduce(c, ReduceKind::sum, 13); }
-void reduce_max(KernelContext& c) { reduce(c, ReduceKind::max, 18); }
-void reduce_min(KernelContext& c) { reduce(c, ReduceKind::min, 18); }
+void reduce_mean(KernelContext& c) {
+  reduce(c, ReduceKind::mean, 18);
+}
+void reduce_sum(KernelContext& c) {
+  reduce(c, ReduceKind::sum, 13);
+}
+void reduce_max(KernelContext& c) {
+  reduce(c, ReduceKind::max, 18);
+}
+void reduce_min(KernelContext& c) {
+  reduce(c, ReduceKind::min, 18);
+}
 
 }  // namespace qs::kernels

@@ -42,7 +42,7 @@ struct ResizeSpec {
   bool exclude_outside = false;
   float extrapolation = 0.f;
   Shape out_shape;
-  std::vector<double> scales;     // per axis, the scale used by the coordinate transform
+  std::vector<double> scales;  // per axis, the scale used by the coordinate transform
   // Per axis, the "length_resized" of the coordinate transforms: scale * input length, not
   // floored (the ONNX reference does so; e.g. align_corners with scale 0.6 on 4 uses 2.4).
   std::vector<double> resized;
@@ -67,7 +67,8 @@ double source_coordinate(const ResizeSpec& s, int axis, std::int64_t x, std::int
   const double out_len = s.resized[axis];
   const double xr = static_cast<double>(x);
   switch (s.transform) {
-    case Transform::half_pixel: return (xr + 0.5) / scale - 0.5;
+    case Transform::half_pixel:
+      return (xr + 0.5) / scale - 0.5;
     case Transform::half_pixel_symmetric: {
       // Centres the sampled region when floor() shortened the output.
       const double adjustment = static_cast<double>(s.out_shape[axis]) / out_len;
@@ -75,11 +76,14 @@ double source_coordinate(const ResizeSpec& s, int axis, std::int64_t x, std::int
       const double offset = center * (1 - adjustment);
       return offset + (xr + 0.5) / scale - 0.5;
     }
-    case Transform::pytorch_half_pixel: return out_len > 1 ? (xr + 0.5) / scale - 0.5 : 0.0;
+    case Transform::pytorch_half_pixel:
+      return out_len > 1 ? (xr + 0.5) / scale - 0.5 : 0.0;
     case Transform::align_corners:
       return out_len == 1 ? 0.0 : xr * static_cast<double>(in_len - 1) / (out_len - 1);
-    case Transform::asymmetric: return xr / scale;
-    case Transform::tf_half_pixel_for_nn: return (xr + 0.5) / scale;
+    case Transform::asymmetric:
+      return xr / scale;
+    case Transform::tf_half_pixel_for_nn:
+      return (xr + 0.5) / scale;
     case Transform::tf_crop_and_resize: {
       const double start = s.roi_start[axis], end = s.roi_end[axis];
       const double last = static_cast<double>(in_len - 1);
@@ -94,10 +98,14 @@ std::int64_t nearest_index(const ResizeSpec& s, int axis, double x) {
   const double fl = std::floor(x);
   const bool half = x - fl == 0.5;
   switch (s.rounding) {
-    case Rounding::round_prefer_floor: return static_cast<std::int64_t>(half ? fl : std::round(x));
-    case Rounding::round_prefer_ceil: return static_cast<std::int64_t>(half ? fl + 1 : std::round(x));
-    case Rounding::floor: return static_cast<std::int64_t>(fl);
-    case Rounding::ceil: return static_cast<std::int64_t>(std::ceil(x));
+    case Rounding::round_prefer_floor:
+      return static_cast<std::int64_t>(half ? fl : std::round(x));
+    case Rounding::round_prefer_ceil:
+      return static_cast<std::int64_t>(half ? fl + 1 : std::round(x));
+    case Rounding::floor:
+      return static_cast<std::int64_t>(fl);
+    case Rounding::ceil:
+      return static_cast<std::int64_t>(std::ceil(x));
     case Rounding::legacy:
       return static_cast<std::int64_t>(s.scales[axis] < 1 ? std::ceil(x) : fl);
   }
@@ -107,7 +115,7 @@ std::int64_t nearest_index(const ResizeSpec& s, int axis, double x) {
 // ONNX's cubic convolution weights for the taps at floor(x) - 1 .. floor(x) + 2, t = x - floor(x).
 std::vector<double> cubic_weights(double t, double a) {
   auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 <= d < 2
-  auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };     // 0 <= d < 1
+  auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };       // 0 <= d < 1
   return {far(t + 1), near(t), near(1 - t), far(2 - t)};
 }
 
@@ -123,7 +131,9 @@ AxisSample sample_axis(const ResizeSpec& s, int axis, std::int64_t x, std::int64
     return out;
   }
   src = std::clamp(src, -bound, bound);
-  auto clamp_index = [in_len](std::int64_t i) { return std::clamp<std::int64_t>(i, 0, in_len - 1); };
+  auto clamp_index = [in_len](std::int64_t i) {
+    return std::clamp<std::int64_t>(i, 0, in_len - 1);
+  };
 
   if (s.mode == Mode::nearest) {
     out.taps.push_back({clamp_index(nearest_index(s, axis, src)), 1.0});

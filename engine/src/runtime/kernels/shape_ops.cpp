@@ -154,8 +154,8 @@ void squeeze(KernelContext& c) {
   } else {
     for (int a : unique_axes(c, axes, x.rank())) {
       if (x.dim(a) != 1)
-        c.fail("cannot squeeze axis " + std::to_string(a) + " of size " +
-               std::to_string(x.dim(a)) + " in " + shape_to_string(x.shape()));
+        c.fail("cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(x.dim(a)) +
+               " in " + shape_to_string(x.shape()));
       drop[a] = true;
     }
   }
@@ -200,7 +200,9 @@ void shape(KernelContext& c) {
   c.set_output(0, Tensor::from_vector<std::int64_t>({n}, dims));
 }
 
-void identity(KernelContext& c) { c.set_output(0, c.in(0)); }
+void identity(KernelContext& c) {
+  c.set_output(0, c.in(0));
+}
 
 void dropout(KernelContext& c) {
   // Inference only: training_mode (input 2, opset 12+) must be absent or false, unless the
@@ -210,8 +212,8 @@ void dropout(KernelContext& c) {
     const Tensor& t = c.in(2);
     if (t.numel() != 1) c.fail("training_mode must hold one value");
     const bool training = t.to_f32()[0] != 0.f;
-    const bool zero_ratio = c.has(1) && c.in(1).has_data() && c.in(1).numel() == 1 &&
-                            c.in(1).to_f32()[0] == 0.f;
+    const bool zero_ratio =
+        c.has(1) && c.in(1).has_data() && c.in(1).numel() == 1 && c.in(1).to_f32()[0] == 0.f;
     if (training && !zero_ratio) c.unsupported("Dropout in training mode (random)");
   }
   const Tensor& x = c.in(0);
@@ -307,9 +309,9 @@ To convert(From v) {
     if (std::isnan(v)) return To{0};
     constexpr double lim = 9223372036854775808.0;  // 2^63
     const double t = std::trunc(static_cast<double>(v));
-    std::int64_t i = t >= lim    ? std::numeric_limits<std::int64_t>::max()
+    std::int64_t i = t >= lim   ? std::numeric_limits<std::int64_t>::max()
                      : t < -lim ? std::numeric_limits<std::int64_t>::min()
-                                 : static_cast<std::int64_t>(t);
+                                : static_cast<std::int64_t>(t);
     return static_cast<To>(i);
   } else {
     return static_cast<To>(v);

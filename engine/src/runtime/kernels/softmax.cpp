@@ -22,9 +22,12 @@ void softmax_impl(KernelContext& c) {
   if (c.shape_only) return;
   std::int64_t outer = 1, len = 1, inner = 1;
   for (int d = 0; d < rank; ++d) {
-    if (d < axis) outer *= x.dim(d);
-    else if (d == axis || coerce) len *= x.dim(d);
-    else inner *= x.dim(d);
+    if (d < axis)
+      outer *= x.dim(d);
+    else if (d == axis || coerce)
+      len *= x.dim(d);
+    else
+      inner *= x.dim(d);
   }
   const float* px = x.data<float>();
   float* po = out.data<float>();
@@ -47,7 +50,11 @@ void softmax_impl(KernelContext& c) {
 
 }  // namespace
 
-void softmax(KernelContext& c) { softmax_impl<false>(c); }
-void log_softmax(KernelContext& c) { softmax_impl<true>(c); }
+void softmax(KernelContext& c) {
+  softmax_impl<false>(c);
+}
+void log_softmax(KernelContext& c) {
+  softmax_impl<true>(c);
+}
 
 }  // namespace qs::kernels

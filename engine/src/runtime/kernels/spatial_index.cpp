@@ -40,8 +40,12 @@ SpatialIndex build(const ConvGeometry& g, const std::vector<std::int64_t>& sourc
 
 }  // namespace
 
-SpatialIndex gather_index(const ConvGeometry& g) { return build(g, g.out, g.in); }
+SpatialIndex gather_index(const ConvGeometry& g) {
+  return build(g, g.out, g.in);
+}
 
-SpatialIndex scatter_index(const ConvGeometry& g) { return build(g, g.in, g.out); }
+SpatialIndex scatter_index(const ConvGeometry& g) {
+  return build(g, g.in, g.out);
+}
 
 }  // namespace qs::kernels

@@ -10,9 +10,9 @@
 namespace qs::kernels {
 
 struct SpatialIndex {
-  std::int64_t kernel_size = 1;  // K: product of kernel dims
-  std::int64_t out_size = 1;     // P: product of output spatial dims
-  std::int64_t in_size = 1;      // product of input spatial dims
+  std::int64_t kernel_size = 1;       // K: product of kernel dims
+  std::int64_t out_size = 1;          // P: product of output spatial dims
+  std::int64_t in_size = 1;           // product of input spatial dims
   std::vector<std::int64_t> offsets;  // K * P flat input offsets, -1 where the tap is padding
 };
 
