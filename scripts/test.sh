@@ -14,3 +14,9 @@ preset=default
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 ctest --preset "$preset" -j2
+# The unit and conformance tests again under AddressSanitizer and UBSan (always in CI).
+if [ "${CI:-}" = "true" ] || [ "${QS_SANITIZERS:-}" = "1" ]; then
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan
+  ctest --preset asan -j2
+fi

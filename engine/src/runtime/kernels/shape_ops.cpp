@@ -282,14 +282,14 @@ void constant_of_shape(KernelContext& c) {
       c.fail("attribute 'value' must be a tensor holding one element");
     value = *v;
   }
-  // Small results get their values even while inferring shapes (they often feed shapes).
-  constexpr std::int64_t kFoldLimit = 4096;
+  // Small results get their values even while inferring shapes (they often feed shapes); the
+  // rest is allocated through output(), which refuses large tensors while inferring.
   const std::int64_t n = shape_numel(spec);
-  if (c.shape_only && n > kFoldLimit) {
+  if (c.shape_only && n > kSmallTensorElements) {
     c.output(0, value.dtype(), spec);
     return;
   }
-  Tensor y(value.dtype(), spec);
+  Tensor y = c.shape_only ? Tensor(value.dtype(), spec) : c.output(0, value.dtype(), spec);
   const std::size_t es = dtype_size(value.dtype());
   auto* dst = static_cast<std::byte*>(y.raw());
   for (std::int64_t i = 0; i < n; ++i) std::memcpy(dst + i * es, value.raw(), es);
