@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# ONNX Runtime for Node.js: its binaries ship inside the npm package; the install script would
-# try to download extra GPU providers, so it is told to skip that.
+# ONNX Runtime for Node.js: its CPU binaries ship inside the npm package; its install script
+# would try to download extra GPU providers (no network here), so it is told to skip that.
 if [ ! -d tests/peer/node_modules/onnxruntime-node ]; then
-  npm ci --prefix tests/peer --no-audit --no-fund --onnxruntime-node-install=skip
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/peer --no-audit --no-fund
 fi
 preset=default
 [ "${CI:-}" = "true" ] && preset=ci  # warnings are errors in CI

@@ -245,6 +245,24 @@ class BadInput(unittest.TestCase):
             rc, _, err = run_cli("eval", f"{d}/flip.onnx", "--data", "fashion-mnist:test", "--limit", "10", check=False)
             self.assertIn(rc, (0, 1), err)  # either it still loads or it fails cleanly; never a crash
 
+    def test_unsupported_op_is_listed_by_info_and_refused_by_eval(self):
+        from onnx import TensorProto, helper
+        graph = helper.make_graph(
+            [helper.make_node("Relu", ["input"], ["r"], name="relu0"),
+             helper.make_node("Hardmax", ["r"], ["logits"], name="odd_one")],
+            "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 10])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        with TempDir() as d:
+            onnx.save(model, f"{d}/m.onnx")
+            info = cli_json("info", f"{d}/m.onnx")
+            self.assertEqual(len(info["unsupported"]), 1)
+            self.assertIn("odd_one", info["unsupported"][0])
+            self.assertIn("Hardmax", info["unsupported"][0])
+            np.save(f"{d}/x.npy", np.zeros((1, 10), np.float32))
+            err = self.assert_fails(1, "run", f"{d}/m.onnx", "--input", f"{d}/x.npy", "--output", f"{d}/y.npy")
+            self.assertIn("odd_one", err)
+
     def test_wrong_shape_input_to_run(self):
         with TempDir() as d:
             np.save(f"{d}/x.npy", np.ones((1, 3, 28, 28), np.float32))

@@ -13,17 +13,45 @@ namespace qs {
 namespace {
 
 constexpr std::int64_t kMinOpset = 7;
-// Below kMinOpset many ops had other semantics (consumed_inputs, BatchNormalization's spatial);
-// models that use only ops unchanged since version 1 are still accepted.
-bool unchanged_since_opset_1(const std::string& op) {
-  static const char* ops[] = {"GlobalAveragePool", "GlobalMaxPool", "Identity",  "Flatten",
-                              "Transpose",         "Constant",      "Shape",     "Softmax",
-                              "LogSoftmax",        "ReduceMean",    "ReduceSum", "ReduceMax",
-                              "ReduceMin",         "Squeeze",       "Slice",     "Gather"};
-  for (const char* o : ops)
-    if (op == o) return true;
-  return false;
+// Below kMinOpset many ops had other semantics (consumed_inputs, BatchNormalization's spatial).
+// These kept the semantics the kernels implement since the opset given.
+std::int64_t semantics_unchanged_since(const std::string& op) {
+  static const std::pair<const char*, std::int64_t> ops[] = {{"GlobalAveragePool", 1},
+                                                             {"GlobalMaxPool", 1},
+                                                             {"Identity", 1},
+                                                             {"Flatten", 1},
+                                                             {"Transpose", 1},
+                                                             {"Constant", 1},
+                                                             {"Shape", 1},
+                                                             {"Softmax", 1},
+                                                             {"LogSoftmax", 1},
+                                                             {"ReduceMean", 1},
+                                                             {"ReduceSum", 1},
+                                                             {"ReduceMax", 1},
+                                                             {"ReduceMin", 1},
+                                                             {"Squeeze", 1},
+                                                             {"Slice", 1},
+                                                             {"Gather", 1},
+                                                             {"HardSigmoid", 6},
+                                                             {"Relu", 6},
+                                                             {"Sigmoid", 6},
+                                                             {"Tanh", 6},
+                                                             {"Abs", 6},
+                                                             {"Neg", 6},
+                                                             {"Sqrt", 6},
+                                                             {"Exp", 6},
+                                                             {"Log", 6},
+                                                             {"LeakyRelu", 6},
+                                                             {"Clip", 6},
+                                                             {"Floor", 6},
+                                                             {"Ceil", 6},
+                                                             {"Reciprocal", 6},
+                                                             {"Cast", 6}};
+  for (const auto& [name, since] : ops)
+    if (op == name) return since;
+  return kMinOpset;
 }
+
 constexpr std::int64_t kMaxOpset = 21;
 
 Attribute convert_attribute(const onnx::AttributeProto& a, const ExternalDataContext& ctx,
@@ -121,7 +149,7 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
   }
   if (g.opset < kMinOpset) {
     for (const auto& n : model.graph().node())
-      if (!unchanged_since_opset_1(n.op_type()))
+      if (semantics_unchanged_since(n.op_type()) > g.opset)
         throw Unsupported("opset " + std::to_string(g.opset) + ": op " + n.op_type() +
                           " had other semantics before opset " + std::to_string(kMinOpset));
   } else if (g.opset > kMaxOpset)

@@ -22,6 +22,8 @@ std::vector<Tensor> run_node(const Node& node, std::int64_t opset,
     throw Unsupported(node_label(node) + ": op " + (node.domain.empty() ? "" : node.domain + ".") +
                       node.op_type + " is not supported");
   kernels::KernelContext ctx{node, opset, inputs, {}, false};
+  // Kernels hold references to declared outputs while declaring the next ones.
+  ctx.outputs.reserve(node.outputs.size());
   if (mode == RunMode::infer_shapes) {
     bool all_known = true;
     std::int64_t elements = 0;

@@ -93,30 +93,35 @@ std::vector<std::int64_t> strides_of(const Shape& shape) {
   return s;
 }
 
-std::vector<std::int64_t> broadcast_index_map(const Shape& in_shape, const Shape& out_shape) {
-  const std::size_t rank = out_shape.size();
-  const std::size_t offset = rank - in_shape.size();
-  std::vector<std::int64_t> in_strides = strides_of(in_shape);
-  // Stride 0 along broadcast dimensions.
-  std::vector<std::int64_t> eff(rank, 0);
-  for (std::size_t i = 0; i < in_shape.size(); ++i)
-    eff[i + offset] = in_shape[i] == 1 ? 0 : in_strides[i];
-  std::int64_t n = shape_numel(out_shape);
-  std::vector<std::int64_t> map(static_cast<std::size_t>(n));
+std::vector<std::int64_t> strided_offsets(const Shape& shape,
+                                          const std::vector<std::int64_t>& strides,
+                                          std::int64_t base) {
+  const int rank = static_cast<int>(shape.size());
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(shape_numel(shape)));
   std::vector<std::int64_t> idx(rank, 0);
-  std::int64_t flat = 0;
-  for (std::int64_t k = 0; k < n; ++k) {
-    map[k] = flat;
-    for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
-      if (++idx[d] < out_shape[d]) {
-        flat += eff[d];
+  std::int64_t flat = base;
+  for (std::int64_t& out : offsets) {
+    out = flat;
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < shape[d]) {
+        flat += strides[d];
         break;
       }
-      flat -= eff[d] * (out_shape[d] - 1);
+      flat -= strides[d] * (shape[d] - 1);
       idx[d] = 0;
     }
   }
-  return map;
+  return offsets;
+}
+
+std::vector<std::int64_t> broadcast_index_map(const Shape& in_shape, const Shape& out_shape) {
+  const std::size_t offset = out_shape.size() - in_shape.size();
+  const std::vector<std::int64_t> in_strides = strides_of(in_shape);
+  // Stride 0 along broadcast dimensions.
+  std::vector<std::int64_t> strides(out_shape.size(), 0);
+  for (std::size_t i = 0; i < in_shape.size(); ++i)
+    strides[i + offset] = in_shape[i] == 1 ? 0 : in_strides[i];
+  return strided_offsets(out_shape, strides);
 }
 
 void require_dtype(const KernelContext& c, int input, DType dtype) {

@@ -14,6 +14,11 @@ int normalize_axis(const KernelContext& c, std::int64_t axis, int rank);
 Shape broadcast_shapes(const KernelContext& c, const Shape& a, const Shape& b);
 // Row-major strides of a shape.
 std::vector<std::int64_t> strides_of(const Shape& shape);
+// Walks `shape` in row-major order and returns, for each element, base + sum(index[d] *
+// strides[d]): the offsets of a strided view (broadcast, transpose, slice, reduction).
+std::vector<std::int64_t> strided_offsets(const Shape& shape,
+                                          const std::vector<std::int64_t>& strides,
+                                          std::int64_t base = 0);
 // For each element of out_shape, the flat index into a tensor of in_shape broadcast to it.
 std::vector<std::int64_t> broadcast_index_map(const Shape& in_shape, const Shape& out_shape);
 

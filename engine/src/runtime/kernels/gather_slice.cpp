@@ -233,19 +233,9 @@ void slice(KernelContext& c) {
   const std::size_t es = dtype_size(x.dtype());
   const std::byte* src = bytes_of(x);
   std::byte* dst = bytes_of(y);
-  const std::int64_t total = y.numel();
-  std::vector<std::int64_t> idx(rank, 0);
-  for (std::int64_t k = 0; k < total; ++k) {
-    std::memcpy(dst + k * es, src + off * es, es);
-    for (int d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < out_shape[d]) {
-        off += delta[d];
-        break;
-      }
-      off -= delta[d] * (out_shape[d] - 1);
-      idx[d] = 0;
-    }
-  }
+  const std::vector<std::int64_t> offsets = strided_offsets(out_shape, delta, off);
+  for (std::size_t k = 0; k < offsets.size(); ++k)
+    std::memcpy(dst + k * es, src + offsets[k] * es, es);
 }
 
 void gather(KernelContext& c) {

@@ -50,7 +50,7 @@ void max_pool(KernelContext& c);
 void average_pool(KernelContext& c);
 void global_average_pool(KernelContext& c);
 void global_max_pool(KernelContext& c);
-// normalization.cpp
+// batch_normalization.cpp, layer_normalization.cpp
 void batch_normalization(KernelContext& c);
 void layer_normalization(KernelContext& c);
 // reduce.cpp

@@ -61,22 +61,7 @@ std::vector<std::int64_t> reduce_index_map(const Shape& in_shape, const ReducePl
   std::vector<std::int64_t> out_strides = strides_of(p.kept_shape);
   for (int d = 0; d < rank; ++d)
     if (p.reduced[d]) out_strides[d] = 0;
-  const std::int64_t n = shape_numel(in_shape);
-  std::vector<std::int64_t> map(static_cast<std::size_t>(n));
-  std::vector<std::int64_t> idx(rank, 0);
-  std::int64_t flat = 0;
-  for (std::int64_t k = 0; k < n; ++k) {
-    map[k] = flat;
-    for (int d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < in_shape[d]) {
-        flat += out_strides[d];
-        break;
-      }
-      flat -= out_strides[d] * (in_shape[d] - 1);
-      idx[d] = 0;
-    }
-  }
-  return map;
+  return strided_offsets(in_shape, out_strides);
 }
 
 enum class ReduceKind { sum, mean, max, min };

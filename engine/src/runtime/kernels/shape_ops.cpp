@@ -127,20 +127,9 @@ void transpose(KernelContext& c) {
   const std::size_t es = dtype_size(x.dtype());
   const auto* src = static_cast<const std::byte*>(x.raw());
   auto* dst = static_cast<std::byte*>(y.raw());
-  const std::int64_t n = y.numel();
-  std::vector<std::int64_t> idx(rank, 0);
-  std::int64_t off = 0;
-  for (std::int64_t k = 0; k < n; ++k) {
-    std::memcpy(dst + k * es, src + off * es, es);
-    for (int d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < out_shape[d]) {
-        off += in_stride[d];
-        break;
-      }
-      off -= in_stride[d] * (out_shape[d] - 1);
-      idx[d] = 0;
-    }
-  }
+  const std::vector<std::int64_t> offsets = strided_offsets(out_shape, in_stride);
+  for (std::size_t k = 0; k < offsets.size(); ++k)
+    std::memcpy(dst + k * es, src + offsets[k] * es, es);
 }
 
 void squeeze(KernelContext& c) {

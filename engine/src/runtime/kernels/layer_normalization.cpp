@@ -1,42 +1,10 @@
-// BatchNormalization (inference) and LayerNormalization.
+// LayerNormalization: normalizes over the axes from `axis` on, then scale and shift.
 #include <cmath>
 
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
 namespace qs::kernels {
-
-void batch_normalization(KernelContext& c) {
-  if (c.node.attr_int("training_mode", 0) != 0) c.unsupported("training_mode=1");
-  if (c.node.attr_int("is_test", 1) == 0 && c.opset < 7) c.unsupported("is_test=0");
-  for (int i = 0; i < 5; ++i) require_float(c, i);
-  const Tensor& x = c.in(0);
-  if (x.rank() < 2) c.fail("input must have rank >= 2, got " + shape_to_string(x.shape()));
-  const std::int64_t channels = x.dim(1);
-  for (int i = 1; i < 5; ++i)
-    if (c.in(i).numel() != channels)
-      c.fail("input '" + c.node.inputs[i] + "' has " + std::to_string(c.in(i).numel()) +
-             " values for " + std::to_string(channels) + " channels");
-  Tensor& out = c.output(0, DType::f32, x.shape());
-  if (c.shape_only) return;
-  const float epsilon = c.node.attr_float("epsilon", 1e-5f);
-  const float* scale = c.in(1).data<float>();
-  const float* bias = c.in(2).data<float>();
-  const float* mean = c.in(3).data<float>();
-  const float* var = c.in(4).data<float>();
-  std::int64_t inner = 1;
-  for (int d = 2; d < x.rank(); ++d) inner *= x.dim(d);
-  const float* px = x.data<float>();
-  float* po = out.data<float>();
-  for (std::int64_t n = 0; n < x.dim(0); ++n) {
-    for (std::int64_t ch = 0; ch < channels; ++ch) {
-      const float a = scale[ch] / std::sqrt(var[ch] + epsilon);
-      const float b = bias[ch] - mean[ch] * a;
-      const std::int64_t base = (n * channels + ch) * inner;
-      for (std::int64_t i = 0; i < inner; ++i) po[base + i] = px[base + i] * a + b;
-    }
-  }
-}
 
 void layer_normalization(KernelContext& c) {
   require_float(c, 0);
