@@ -6,9 +6,16 @@
 
 namespace qs::cli {
 
-std::string resolve_device(const Args& args) {
-  const std::string device = args.get("device", "cpu-ref");
-  if (device != "cpu-ref") throw Error("unknown device '" + device + "' (available: cpu-ref)");
+Registry& registry() {
+  static Registry instance = make_default_registry();
+  return instance;
+}
+
+std::unique_ptr<Device> open_device(const Args& args) {
+  std::unique_ptr<Device> device = registry().create_device(args.get("device", "cpu-ref"));
+  const DeviceStatus status = device->status();
+  if (!status.usable)
+    throw Error("device '" + device->name() + "' is not usable here: " + status.reason);
   return device;
 }
 

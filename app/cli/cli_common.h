@@ -8,6 +8,7 @@
 #include "quantscope/dataset.h"
 #include "quantscope/graph.h"
 #include "quantscope/job.h"
+#include "quantscope/registry.h"
 
 namespace qs::cli {
 
@@ -17,9 +18,13 @@ int cmd_info(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);
 int cmd_run(const std::vector<std::string>& argv);
 int cmd_demo(const std::vector<std::string>& argv);
+int cmd_plugins(const std::vector<std::string>& argv);
+int cmd_bench(const std::vector<std::string>& argv);
 
-// Checks --device; only the reference device exists until the device registry lands.
-std::string resolve_device(const Args& args);
+// The registry with the built-ins and the plugins, loaded on first use.
+Registry& registry();
+// The device named by --device (default cpu-ref); Error when unknown or unusable here.
+std::unique_ptr<Device> open_device(const Args& args);
 // Preprocessing from the model's metadata, overridden by --mean/--std.
 Preprocess preprocess_for(const Graph& graph, const Args& args);
 // Progress lines on stderr, only when stderr is a terminal.

@@ -29,7 +29,8 @@ std::string default_models_dir() {
 }  // namespace
 
 int cmd_demo(const std::vector<std::string>& argv) {
-  Args args(argv, {"models", "limit", "batch"}, {"json"});
+  Args args(argv, {"models", "limit", "batch", "device"}, {"json"});
+  std::unique_ptr<Device> device = open_device(args);
   if (!args.positional().empty()) throw UsageError{"demo takes no positional arguments"};
   const std::string dir = args.get("models", default_models_dir());
   const fs::path manifest = fs::path(dir) / "models.json";
@@ -56,7 +57,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
     data_options.preprocess = preprocess_from_model(g);
     data_options.limit = limit;
     auto data = open_dataset("fashion-mnist:test", data_options);
-    EvalResult r = evaluate(g, *data, options, terminal_progress(key));
+    EvalResult r = evaluate(g, *data, *device, options, terminal_progress(key));
     const ModelInfo info = describe_model(g);
     const double throughput = r.seconds > 0 ? r.samples / r.seconds : 0;
     nlohmann::json row{{"model", key},
@@ -86,7 +87,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
                   static_cast<long long>(r.samples), throughput);
   }
   if (args.flag("json"))
-    std::printf("%s\n", nlohmann::json{{"device", "cpu-ref"}, {"models", rows}}.dump(2).c_str());
+    std::printf("%s\n",
+                nlohmann::json{{"device", device->name()}, {"models", rows}}.dump(2).c_str());
   return 0;
 }
 

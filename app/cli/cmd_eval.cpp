@@ -12,7 +12,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   Args args(argv, {"data", "limit", "device", "batch", "mean", "std"}, {"json"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
-  const std::string device = resolve_device(args);
+  std::unique_ptr<Device> device = open_device(args);
   EvalOptions options;
   options.batch = args.get_int("batch", 64, 1);
   const long long limit = args.get_int("limit", -1, 0);
@@ -22,8 +22,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   data_options.preprocess = preprocess_for(g, args);
   data_options.limit = limit;
   auto data = open_dataset(args.get("data"), data_options);
-  EvalResult r = evaluate(g, *data, options, terminal_progress("eval"));
-  r.device = device;
+  EvalResult r = evaluate(g, *data, *device, options, terminal_progress("eval"));
 
   if (args.flag("json")) {
     nlohmann::json j{{"model", path},      {"data", args.get("data")}, {"samples", r.samples},

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "quantscope/device.h"
 #include "quantscope/model.h"
 #include "quantscope/model_info.h"
 
@@ -44,7 +45,13 @@ std::string human_count(std::int64_t n) {
   return buf;
 }
 
-void print_text(const std::string& path, const Graph& g, const ModelInfo& info) {
+// Where each node runs; empty for a graph that cannot run (it has problems).
+std::vector<Placement> placements_of(const Device& device, const Graph& g) {
+  return g.problems.empty() ? placement(device, g) : std::vector<Placement>{};
+}
+
+void print_text(const std::string& path, const Graph& g, const ModelInfo& info,
+                const std::string& device, const std::vector<Placement>& where) {
   std::printf("%s  (opset %lld, producer '%s')\n\n", path.c_str(),
               static_cast<long long>(info.opset), g.producer.c_str());
   for (const ValueInfo& v : info.inputs)
@@ -53,20 +60,28 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info) 
   for (const ValueInfo& v : info.outputs)
     std::printf("output  %-20s %-8s %s\n", v.name.c_str(), dtype_name(v.dtype).c_str(),
                 shape_text(v).c_str());
-  std::printf("\n%-44s %-20s %10s %12s  %s\n", "layer", "op", "params", "MACs", "output");
-  for (const LayerInfo& l : info.layers) {
+  std::printf("\n%-44s %-20s %10s %12s  %-16s %s\n", "layer", "op", "params", "MACs", "output",
+              "runs on");
+  for (std::size_t i = 0; i < info.layers.size(); ++i) {
+    const LayerInfo& l = info.layers[i];
     std::string op = l.op_type;
     if (!l.folded_from.empty()) op += "+BN";
-    std::printf("%-44s %-20s %10lld %12lld  %s\n", l.name.c_str(), op.c_str(),
+    std::string runs_on = i < where.size() ? where[i].device : "-";
+    if (i < where.size() && !where[i].reason.empty()) runs_on += " (" + where[i].reason + ")";
+    std::printf("%-44s %-20s %10lld %12lld  %-16s %s\n", l.name.c_str(), op.c_str(),
                 static_cast<long long>(l.params), static_cast<long long>(l.macs),
-                shape_to_string(l.output_shape).c_str());
+                shape_to_string(l.output_shape).c_str(), runs_on.c_str());
   }
   std::printf("\nops:");
   for (const auto& [op, count] : info.op_histogram) std::printf(" %s x%d", op.c_str(), count);
   std::printf("\ntotal: %s parameters (%.2f MB as float32), %s MACs per sample, %zu layers\n",
               human_count(info.total_params).c_str(), info.weight_bytes / 1e6,
               human_count(info.total_macs).c_str(), info.layers.size());
-  if (g.problems.empty()) std::printf("unsupported: none, every node runs on cpu-ref\n");
+  std::size_t on_device = 0;
+  for (const Placement& p : where) on_device += p.device == device;
+  if (g.problems.empty())
+    std::printf("unsupported: none; %zu of %zu nodes run on %s, the rest on cpu-ref\n", on_device,
+                where.size(), device.c_str());
   for (const std::string& p : g.problems) std::printf("unsupported: %s\n", p.c_str());
 }
 
@@ -75,7 +90,7 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info) 
 int cmd_info(const std::vector<std::string>& argv) {
   Args args(argv, {"device"}, {"json"});
   const std::string path = single_model_argument(args);
-  resolve_device(args);
+  std::unique_ptr<Device> device = open_device(args);
   Graph g;
   try {
     g = load_model(path);
@@ -87,7 +102,7 @@ int cmd_info(const std::vector<std::string>& argv) {
   }
   ModelInfo info = describe_model(g);
   if (!args.flag("json")) {
-    print_text(path, g, info);
+    print_text(path, g, info, device->name(), placements_of(*device, g));
     return 0;
   }
   nlohmann::json j;
@@ -99,15 +114,21 @@ int cmd_info(const std::vector<std::string>& argv) {
   j["outputs"] = nlohmann::json::array();
   for (const ValueInfo& v : info.outputs) j["outputs"].push_back(value_json(v));
   j["op_histogram"] = info.op_histogram;
+  j["device"] = device->name();
   j["layers"] = nlohmann::json::array();
-  for (const LayerInfo& l : info.layers)
-    j["layers"].push_back({{"name", l.name},
-                           {"op", l.op_type},
-                           {"params", l.params},
-                           {"macs", l.macs},
-                           {"output_shape", l.output_shape},
-                           {"folded_from", l.folded_from},
-                           {"device", "cpu-ref"}});
+  const std::vector<Placement> where = placements_of(*device, g);
+  for (std::size_t i = 0; i < info.layers.size(); ++i) {
+    const LayerInfo& l = info.layers[i];
+    nlohmann::json layer{{"name", l.name},
+                         {"op", l.op_type},
+                         {"params", l.params},
+                         {"macs", l.macs},
+                         {"output_shape", l.output_shape},
+                         {"folded_from", l.folded_from}};
+    layer["device"] = i < where.size() ? nlohmann::json(where[i].device) : nlohmann::json(nullptr);
+    if (i < where.size() && !where[i].reason.empty()) layer["fallback_reason"] = where[i].reason;
+    j["layers"].push_back(layer);
+  }
   j["totals"] = {{"params", info.total_params},
                  {"macs", info.total_macs},
                  {"weight_bytes", info.weight_bytes},

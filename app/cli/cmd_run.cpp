@@ -29,7 +29,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   const std::string path = single_model_argument(args);
   if (!args.has("input")) throw UsageError{"missing --input FILE.npy"};
   if (!args.has("output")) throw UsageError{"missing --output PATH"};
-  resolve_device(args);
+  std::unique_ptr<Device> device = open_device(args);
   Graph g = load_model(path);
   if (g.inputs.empty()) throw Error("the model has no runtime inputs");
 
@@ -43,7 +43,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (inputs.count(name)) throw UsageError{"input '" + name + "' is given twice"};
     inputs[name] = read_npy(file);
   }
-  TensorMap outputs = ReferenceExecutor(g).run(inputs);
+  TensorMap outputs = device->compile(g)->run(inputs);
 
   const std::string out = args.get("output");
   const bool to_folder =

@@ -19,10 +19,10 @@ struct CommandEntry {
 
 const CommandEntry kCommands[] = {
     {"info", qs::cli::cmd_info, "inputs, outputs, layers, parameters and MACs of a model",
-     "usage: quantscope-cli info MODEL [--json]\n"
+     "usage: quantscope-cli info MODEL [--device NAME] [--json]\n"
      "  Prints the model's inputs and outputs, op histogram, per-layer table (name, op,\n"
-     "  parameters, MACs per sample) and totals. A model with unsupported ops is reported\n"
-     "  with the node, op and reason.\n"},
+     "  parameters, MACs per sample, where it runs on --device) and totals. A model with\n"
+     "  unsupported ops is reported with the node, op and reason.\n"},
     {"eval", qs::cli::cmd_eval, "accuracy of a model on a dataset",
      "usage: quantscope-cli eval MODEL --data SPEC [--limit N] [--device NAME] [--batch B]\n"
      "                           [--mean M[,M,M]] [--std S[,S,S]] [--json]\n"
@@ -37,8 +37,21 @@ const CommandEntry kCommands[] = {
      "  Inputs are float32 .npy tensors (a bare FILE feeds the first input). Writes each\n"
      "  output as float32 .npy: to PATH when the model has one output and PATH is not a\n"
      "  folder, else as PATH/<output name>.npy.\n"},
+    {"bench", qs::cli::cmd_bench, "latency of a model on a device",
+     "usage: quantscope-cli bench MODEL [--device NAME] [--batch B] [--threads T] [--warmup W]\n"
+     "                            [--runs N] [--min-seconds S] [--per-layer] [--json]\n"
+     "  Times the model on random inputs: the first (cold) run apart, W warm-up runs\n"
+     "  discarded, then at least N runs and at least S seconds. Reports median, p90, p99,\n"
+     "  min, mean, the coefficient of variation (flagged above 5 %) and throughput, with\n"
+     "  the environment (CPU, ISA, threads). --per-layer also times each node, in\n"
+     "  separate profiled runs.\n"},
+    {"plugins", qs::cli::cmd_plugins, "devices and plugins: loaded, refused and why",
+     "usage: quantscope-cli plugins [--json]\n"
+     "  Lists the devices (usable or not, and why), the plugin folders, and each plugin\n"
+     "  library found: loaded, or refused with the reason. Folders: beside the program\n"
+     "  (plugins/), <prefix>/lib/quantscope/plugins, and QUANTSCOPE_PLUGIN_PATH.\n"},
     {"demo", qs::cli::cmd_demo, "evaluate every bundled model on Fashion-MNIST",
-     "usage: quantscope-cli demo [--models DIR] [--limit N] [--json]\n"
+     "usage: quantscope-cli demo [--models DIR] [--device NAME] [--limit N] [--json]\n"
      "  Evaluates each model in the bundled models folder on fashion-mnist:test and prints\n"
      "  a table of accuracy (PSNR for the autoencoder), the accuracy PyTorch recorded, and\n"
      "  throughput.\n"},

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "node_test.h"
+#include "quantscope/registry.h"
 
 namespace fs = std::filesystem;
 using namespace qs::conformance;
@@ -59,9 +60,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "missing --device\n%s", kUsage);
     return 2;
   }
-  if (device != "cpu-ref") {
-    std::fprintf(stderr, "quantscope-conformance: unknown device '%s' (available: cpu-ref)\n",
-                 device.c_str());
+  qs::Registry registry = qs::make_default_registry();
+  std::unique_ptr<qs::Device> dev;
+  try {
+    dev = registry.create_device(device);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "quantscope-conformance: %s\n", e.what());
+    return 1;
+  }
+  if (const qs::DeviceStatus st = dev->status(); !st.usable) {
+    std::fprintf(stderr, "quantscope-conformance: device %s is not usable here: %s\n",
+                 device.c_str(), st.reason.c_str());
     return 1;
   }
   std::error_code ec;
@@ -80,7 +89,7 @@ int main(int argc, char** argv) {
   int passed = 0, failed = 0, unsupported = 0;
   nlohmann::json tests = nlohmann::json::array();
   for (const std::string& dir : dirs) {
-    NodeTestResult r = run_node_test(dir);
+    NodeTestResult r = run_node_test(dir, *dev);
     passed += r.status == Status::passed;
     failed += r.status == Status::failed;
     unsupported += r.status == Status::unsupported;

@@ -91,7 +91,7 @@ const char* status_name(Status s) {
   return "?";
 }
 
-NodeTestResult run_node_test(const std::string& dir_string) {
+NodeTestResult run_node_test(const std::string& dir_string, Device& device) {
   const fs::path dir(dir_string);
   NodeTestResult result;
   result.name = dir.filename().string();
@@ -104,7 +104,10 @@ NodeTestResult run_node_test(const std::string& dir_string) {
     std::sort(sets.begin(), sets.end());
     if (sets.empty()) throw Error("no test data sets");
     const double rtol = relative_tolerance_for(result.name);
-    ReferenceExecutor executor(g);
+    for (const Placement& p : placement(device, g))
+      if (p.device != device.name())
+        throw Unsupported("node '" + p.node + "' (" + p.op + ") runs on cpu-ref: " + p.reason);
+    std::unique_ptr<CompiledGraph> executor = device.compile(g);
     for (const fs::path& set : sets) {
       std::vector<fs::path> input_files = numbered(set, "input_");
       std::vector<fs::path> output_files = numbered(set, "output_");
@@ -113,7 +116,7 @@ NodeTestResult run_node_test(const std::string& dir_string) {
       TensorMap inputs;
       for (std::size_t i = 0; i < input_files.size(); ++i)
         inputs[g.inputs[i].name] = read_tensor_pb(input_files[i]);
-      TensorMap outputs = executor.run(inputs);
+      TensorMap outputs = executor->run(inputs);
       if (output_files.size() > g.outputs.size())
         throw Error("more output files than model outputs");
       for (std::size_t i = 0; i < output_files.size(); ++i) {

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "quantscope/device.h"
+
 namespace qs::conformance {
 
 enum class Status { passed, failed, unsupported };
@@ -17,9 +19,11 @@ struct NodeTestResult {
 constexpr double kRelativeTolerance = 1e-3;
 constexpr double kAbsoluteTolerance = 1e-5;
 
-// Loads the model in `dir`, runs every data set on the reference device and compares outputs.
+// Loads the model in `dir`, runs every data set on `device` and compares outputs. A test is
+// unsupported when a node would fall back to the reference kernels (the device must run every
+// node itself to be tested), or the model needs an op or dtype the engine lacks.
 // Never throws: problems become the result's status and detail.
-NodeTestResult run_node_test(const std::string& dir);
+NodeTestResult run_node_test(const std::string& dir, Device& device);
 
 const char* status_name(Status s);
 

@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import struct
+import subprocess
 import unittest
 import zlib
 
@@ -204,6 +205,57 @@ class CliRun(unittest.TestCase):
             run_cli("run", path, "--input", f"{d}/x5.npy", "--output", f"{d}/y5.npy")
             run_cli("run", path, "--input", f"{d}/x1.npy", "--output", f"{d}/y1.npy")
             np.testing.assert_allclose(np.load(f"{d}/y5.npy")[3:4], np.load(f"{d}/y1.npy"), atol=1e-5)
+
+
+class CliDevices(unittest.TestCase):
+    def test_plugins_lists_devices_and_refusals(self):
+        listing = cli_json("plugins")
+        names = [d["name"] for d in listing["devices"]]
+        self.assertEqual(names[0], "cpu-ref")
+        self.assertIn("skeleton", names)
+        broken = os.environ.get("QS_BROKEN_PLUGIN_DIR")
+        if not broken:
+            self.skipTest("QS_BROKEN_PLUGIN_DIR is not set (run through ctest)")
+        p = subprocess.run([CLI, "plugins", "--json"], capture_output=True, text=True,
+                           env={**os.environ, "QUANTSCOPE_PLUGIN_PATH": broken}, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        refused = {os.path.basename(r["path"]): r["reason"] for r in json.loads(p.stdout)["plugins"] if not r["loaded"]}
+        self.assertIn("ABI version", refused["qsplugin_wrong_abi.so"])
+        self.assertIn("entry point", refused["qsplugin_no_entry_point.so"])
+        self.assertIn("qs_symbol_that_no_library_defines", refused["qsplugin_unresolved_symbol.so"])
+
+    def test_info_shows_where_each_node_runs(self):
+        info = cli_json("info", os.path.join(MODELS_DIR, "lenet.onnx"), "--device", "skeleton")
+        self.assertEqual(info["device"], "skeleton")
+        self.assertTrue(all(l["device"] == "skeleton" for l in info["layers"]))
+        self.assert_unknown_device_fails()
+
+    def assert_unknown_device_fails(self):
+        rc, _, err = run_cli("info", os.path.join(MODELS_DIR, "lenet.onnx"), "--device", "npu-42", check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("cpu-ref", err)
+
+    def test_eval_and_run_agree_across_devices(self):
+        path = os.path.join(MODELS_DIR, "mobilenet.onnx")
+        ref = cli_json("eval", path, "--data", "fashion-mnist:test", "--limit", "100")
+        other = cli_json("eval", path, "--data", "fashion-mnist:test", "--limit", "100", "--device", "skeleton")
+        self.assertEqual(other["device"], "skeleton")
+        self.assertEqual(other["top1"], ref["top1"])
+
+    def test_bench_reports_statistics(self):
+        r = cli_json("bench", os.path.join(MODELS_DIR, "lenet.onnx"), "--runs", "20", "--warmup", "2",
+                     "--min-seconds", "0.2", "--batch", "4", "--per-layer")
+        for key in ["median_ms", "p90_ms", "p99_ms", "min_ms", "cv", "cold_ms", "runs", "isa", "threads", "batch"]:
+            self.assertIn(key, r)
+        self.assertGreaterEqual(r["runs"], 20)
+        self.assertEqual(r["batch"], 4)
+        self.assertLessEqual(r["min_ms"], r["median_ms"])
+        self.assertLessEqual(r["median_ms"], r["p90_ms"])
+        self.assertLessEqual(r["p90_ms"], r["p99_ms"])
+        self.assertEqual(r["unstable"], r["cv"] > 0.05)
+        onnx_names = [n.name for n in onnx.load(os.path.join(MODELS_DIR, "lenet.onnx")).graph.node]
+        self.assertEqual([l["name"] for l in r["layers"]], onnx_names)
+        self.assertTrue(all(l["median_ms"] >= 0 for l in r["layers"]))
 
 
 class BadInput(unittest.TestCase):

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "quantscope/dataset.h"
+#include "quantscope/device.h"
 #include "quantscope/graph.h"
 #include "quantscope/job.h"
 
@@ -22,13 +23,13 @@ struct EvalResult {
   bool image_output = false;  // output has the input's shape: psnr_db is set
   double psnr_db = 0;         // output vs input, pixels de-normalized to [0,1]
   double seconds = 0;         // wall time of the forward passes
-  std::string device = "cpu-ref";
+  std::string device;
 };
 
-// Runs the model over the whole dataset in batches on the reference device. The model's first
+// Runs the model over the whole dataset in batches on `device`. The model's first
 // input receives the samples; its first output is scored. Throws Error when the sample shape
 // does not fit the model input, Cancelled when job.cancel is set.
-EvalResult evaluate(const Graph& graph, Dataset& data, const EvalOptions& options,
+EvalResult evaluate(const Graph& graph, Dataset& data, Device& device, const EvalOptions& options,
                     const JobControl& job = {});
 
 }  // namespace qs

@@ -21,7 +21,7 @@ std::int64_t label_rank(const float* logits, std::int64_t classes, std::int64_t 
 
 }  // namespace
 
-EvalResult evaluate(const Graph& graph, Dataset& data, const EvalOptions& options,
+EvalResult evaluate(const Graph& graph, Dataset& data, Device& device, const EvalOptions& options,
                     const JobControl& job) {
   if (graph.inputs.empty()) throw Error("the model has no inputs");
   if (options.batch <= 0) throw Error("batch size must be positive");
@@ -36,8 +36,9 @@ EvalResult evaluate(const Graph& graph, Dataset& data, const EvalOptions& option
       throw Error("the data's samples have shape " + shape_to_string(sample) + " but input '" +
                   input.name + "' expects " + shape_to_string(input.shape));
   }
-  ReferenceExecutor executor(graph);
+  std::unique_ptr<CompiledGraph> executor = device.compile(graph);
   EvalResult result;
+  result.device = device.name();
   result.has_labels = data.has_labels();
   const std::string output_name = graph.outputs[0].name;
   const std::int64_t total = data.size();
@@ -50,7 +51,7 @@ EvalResult evaluate(const Graph& graph, Dataset& data, const EvalOptions& option
     const std::int64_t count = std::min(options.batch, total - first);
     Batch batch = data.read(first, count);
     auto start = std::chrono::steady_clock::now();
-    TensorMap outputs = executor.run({{input.name, batch.inputs}});
+    TensorMap outputs = executor->run({{input.name, batch.inputs}});
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const Tensor& out = outputs.at(output_name);
     if (out.dtype() != DType::f32) throw Error("output '" + output_name + "' is not float32");

@@ -1,0 +1,73 @@
+// quantscope-cli bench: latency of a model on a device, with the statistics to trust it.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli_common.h"
+#include "quantscope/bench.h"
+#include "quantscope/model.h"
+
+namespace qs::cli {
+
+int cmd_bench(const std::vector<std::string>& argv) {
+  Args args(argv, {"device", "batch", "threads", "warmup", "runs", "min-seconds"},
+            {"per-layer", "json"});
+  const std::string path = single_model_argument(args);
+  std::unique_ptr<Device> device = open_device(args);
+  BenchOptions options;
+  options.batch = args.get_int("batch", 1, 1);
+  options.threads = static_cast<int>(args.get_int("threads", 0, 0));
+  options.warmup = static_cast<int>(args.get_int("warmup", 10, 0));
+  options.runs = static_cast<int>(args.get_int("runs", 50, 1));
+  options.min_seconds = args.has("min-seconds") ? args.get_floats("min-seconds").at(0) : 1.0;
+  if (options.min_seconds < 0) throw UsageError{"--min-seconds must not be negative"};
+  options.per_layer = args.flag("per-layer");
+
+  Graph g = load_model(path);
+  BenchResult r = benchmark(g, *device, options, terminal_progress("bench"));
+  const LatencyStats& s = r.end_to_end;
+  if (args.flag("json")) {
+    nlohmann::json j{{"model", path},
+                     {"device", r.device},
+                     {"batch", r.batch},
+                     {"threads", r.threads},
+                     {"median_ms", s.median_ms},
+                     {"p90_ms", s.p90_ms},
+                     {"p99_ms", s.p99_ms},
+                     {"min_ms", s.min_ms},
+                     {"max_ms", s.max_ms},
+                     {"mean_ms", s.mean_ms},
+                     {"cv", s.cv},
+                     {"unstable", r.unstable},
+                     {"cold_ms", r.cold_ms},
+                     {"runs", s.runs},
+                     {"warmup", options.warmup},
+                     {"throughput_per_s", r.throughput_per_s},
+                     {"isa", r.environment.count("isa") ? r.environment.at("isa") : "unknown"},
+                     {"environment", r.environment}};
+    if (options.per_layer) {
+      j["layers"] = nlohmann::json::array();
+      for (const LayerLatency& l : r.layers)
+        j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"median_ms", l.median_ms}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model      %s\ndevice     %s (isa %s, %d threads)\nbatch      %lld\n", path.c_str(),
+              r.device.c_str(), r.environment.count("isa") ? r.environment.at("isa").c_str() : "?",
+              r.threads, static_cast<long long>(r.batch));
+  std::printf("cold       %.3f ms (first run, includes preparation)\n", r.cold_ms);
+  std::printf("median     %.3f ms   p90 %.3f   p99 %.3f   min %.3f   mean %.3f\n", s.median_ms,
+              s.p90_ms, s.p99_ms, s.min_ms, s.mean_ms);
+  std::printf("spread     cv %.1f %% over %lld runs after %d warm-up runs%s\n", 100 * s.cv,
+              static_cast<long long>(s.runs), options.warmup,
+              r.unstable ? "  UNSTABLE: cv above 5 %, the machine was busy; rerun" : "");
+  std::printf("throughput %.0f samples/s\n", r.throughput_per_s);
+  if (options.per_layer) {
+    std::printf("\n%-44s %-22s %10s\n", "layer", "op", "median ms");
+    for (const LayerLatency& l : r.layers)
+      std::printf("%-44s %-22s %10.4f\n", l.name.c_str(), l.op.c_str(), l.median_ms);
+  }
+  return 0;
+}
+
+}  // namespace qs::cli

@@ -1,0 +1,64 @@
+// One registry of everything that can be chosen by name: devices now; calibrators, rounding
+// methods and search strategies as they arrive. Built-ins are added by register_builtins();
+// plugins are shared libraries loaded from the plugin folders.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "quantscope/device.h"
+
+namespace qs {
+
+// A plugin library that was found: loaded, or refused with the reason.
+struct PluginRecord {
+  std::string path;
+  std::string name;  // from its descriptor, when it got that far
+  std::string version;
+  bool loaded = false;
+  std::string reason;                 // why it was refused
+  std::vector<std::string> provides;  // "device:cpu-onednn"
+};
+
+class Registry {
+ public:
+  using DeviceFactory = std::function<std::unique_ptr<Device>()>;
+
+  // Adds a device; `origin` is "built-in" or the plugin's path. A second device with the same
+  // name is refused with an Error.
+  void add_device(const std::string& name, const std::string& description, DeviceFactory factory);
+  std::vector<std::string> device_names() const;
+  std::string device_description(const std::string& name) const;
+  std::string device_origin(const std::string& name) const;
+  // Creates a device by name ("cpu-ref"; "vulkan:1" passes ":1" on to the device's factory
+  // later). Throws Error listing the known names when there is none.
+  std::unique_ptr<Device> create_device(const std::string& name) const;
+
+  // Loads every plugin library (qsplugin_*.so) in the folders, in order. Failures are recorded,
+  // never thrown: everything else keeps working.
+  void load_plugins(const std::vector<std::string>& folders);
+  const std::vector<PluginRecord>& plugins() const { return plugins_; }
+
+ private:
+  struct DeviceEntry {
+    std::string name, description, origin;
+    DeviceFactory factory;
+  };
+  std::vector<DeviceEntry> devices_;
+  std::vector<PluginRecord> plugins_;
+  std::string current_origin_ = "built-in";
+};
+
+// Registers the built-in devices (cpu-ref) and algorithms. The one place built-ins are listed.
+void register_builtins(Registry& registry);
+// The plugin folders: beside the running program (<dir of exe>/plugins, the build tree), the
+// install location (<prefix>/lib/quantscope/plugins), then each folder in QUANTSCOPE_PLUGIN_PATH
+// (colon-separated).
+std::vector<std::string> default_plugin_folders();
+// A registry with the built-ins and the plugins of default_plugin_folders(); what the CLI and
+// the GUI use.
+Registry make_default_registry();
+
+}  // namespace qs

@@ -1,0 +1,101 @@
+// The registry: built-ins, the skeleton plugin, and broken plugins refused with reasons.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "model_builder.h"
+#include "quantscope/device.h"
+#include "quantscope/registry.h"
+
+using namespace qs;
+
+namespace {
+
+const PluginRecord* find_record(const Registry& r, const std::string& file) {
+  for (const PluginRecord& p : r.plugins())
+    if (p.path.find(file) != std::string::npos) return &p;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(Registry, BuiltinsHaveTheReferenceDevice) {
+  Registry r;
+  register_builtins(r);
+  ASSERT_EQ(r.device_names().front(), "cpu-ref");
+  EXPECT_EQ(r.device_origin("cpu-ref"), "built-in");
+  EXPECT_TRUE(r.create_device("cpu-ref")->status().usable);
+  try {
+    r.create_device("tpu-9000");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cpu-ref"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(r.add_device("cpu-ref", "again", nullptr), Error);
+}
+
+TEST(Registry, SkeletonLoadsAndBrokenPluginsAreRefusedWithReasons) {
+  Registry r;
+  register_builtins(r);
+  r.load_plugins({QS_BROKEN_PLUGIN_DIR, QS_PLUGIN_DIR});
+  const PluginRecord* skeleton = find_record(r, "qsplugin_skeleton.so");
+  ASSERT_NE(skeleton, nullptr);
+  EXPECT_TRUE(skeleton->loaded) << skeleton->reason;
+  EXPECT_EQ(skeleton->provides, std::vector<std::string>{"device:skeleton"});
+
+  const PluginRecord* abi = find_record(r, "qsplugin_wrong_abi.so");
+  ASSERT_NE(abi, nullptr);
+  EXPECT_FALSE(abi->loaded);
+  EXPECT_NE(abi->reason.find("ABI version"), std::string::npos) << abi->reason;
+  const PluginRecord* entry = find_record(r, "qsplugin_no_entry_point.so");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_FALSE(entry->loaded);
+  EXPECT_NE(entry->reason.find("entry point"), std::string::npos) << entry->reason;
+  const PluginRecord* unresolved = find_record(r, "qsplugin_unresolved_symbol.so");
+  ASSERT_NE(unresolved, nullptr);
+  EXPECT_FALSE(unresolved->loaded);
+  EXPECT_NE(unresolved->reason.find("qs_symbol_that_no_library_defines"), std::string::npos)
+      << unresolved->reason;
+
+  // Everything else keeps working: the skeleton device runs a model like cpu-ref does.
+  test::ModelBuilder b(13);
+  b.input("x", {2, 3}).output("y").initializer("w", {3}, {1, -2, 3});
+  b.node("Mul", {"x", "w"}, {"m"});
+  b.node("Relu", {"m"}, {"y"});
+  Graph g = b.load();
+  Tensor x = Tensor::from_vector<float>({2, 3}, {1, 1, 1, -1, -1, -1});
+  for (const char* name : {"cpu-ref", "skeleton"}) {
+    std::unique_ptr<Device> d = r.create_device(name);
+    Tensor y = d->compile(g)->run({{"x", x}}).at("y");
+    EXPECT_EQ(y.to_f32(), (std::vector<float>{1, 0, 3, 0, 2, 0})) << name;
+  }
+  for (const Placement& p : placement(*r.create_device("skeleton"), g))
+    EXPECT_EQ(p.device, "skeleton");
+}
+
+TEST(Registry, LoadingTheSameFolderTwiceDoesNotDuplicate) {
+  Registry r;
+  register_builtins(r);
+  r.load_plugins({QS_PLUGIN_DIR});
+  const auto devices = r.device_names().size();
+  r.load_plugins({QS_PLUGIN_DIR});
+  EXPECT_EQ(r.device_names().size(), devices);
+}
+
+TEST(Registry, CpuRefProfilesEveryNode) {
+  test::ModelBuilder b(13);
+  b.input("x", {1, 4}).output("y");
+  b.node("Relu", {"x"}, {"r"}, "first");
+  b.node("Neg", {"r"}, {"y"}, "second");
+  Graph g = b.load();
+  Registry r;
+  register_builtins(r);
+  auto compiled = r.create_device("cpu-ref")->compile(g);
+  compiled->set_profiling(true);
+  compiled->run({{"x", Tensor(DType::f32, {1, 4})}});
+  auto t = compiled->last_timings();
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].name, "first");
+  EXPECT_EQ(t[1].op, "Neg");
+  EXPECT_GE(t[0].ms, 0.0);
+}
