@@ -1,0 +1,53 @@
+// Shared helpers of the cpu-onednn device: memory descriptors, op support and geometry.
+#pragma once
+
+#include <dnnl.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "quantscope/graph.h"
+
+namespace qs::onednn {
+
+using dims = dnnl::memory::dims;
+
+// Dtype and shape (a meta tensor) of a named value, or nullptr when unknown.
+using ShapeOf = std::function<const Tensor*(const std::string&)>;
+
+// Row-major f32 descriptor; a scalar becomes {1} (oneDNN has no rank 0).
+dnnl::memory::desc plain_md(const Shape& shape);
+// Row-major f32 descriptor of `shape` left-padded with 1s to `rank`.
+dnnl::memory::desc padded_md(const Shape& shape, int rank);
+dnnl::memory::desc any_md(const Shape& shape);
+dims to_dims(const Shape& shape);
+
+// An initializer, or the value of a Constant node; nullptr otherwise.
+const Tensor* constant_value(const Graph& graph, const std::string& name);
+
+struct EltwiseOp {
+  dnnl::algorithm alg;
+  float alpha = 0, beta = 0;
+};
+// Fills `ops` with the oneDNN eltwise ops computing `node` (HardSigmoid needs two); returns
+// why not when the node is no such op.
+std::string eltwise_ops(const Graph& graph, const Node& node, std::vector<EltwiseOp>& ops);
+bool is_binary_op(const std::string& op);
+dnnl::algorithm binary_alg(const std::string& op);
+
+// Spatial geometry of a Conv or a pool, in oneDNN terms (dilation counts the gaps: d - 1).
+struct Geometry {
+  dims kernel, strides, dilations, pad_begin, pad_end, out;
+  bool overhang = false;  // ceil_mode needed more trailing padding than `pads` gave
+};
+// Same rules as the reference kernels (conv_geometry.cpp, pool.cpp); "" or why not.
+std::string conv_geometry(const Node& node, const Shape& x, const Shape& w, Geometry& g);
+std::string pool_geometry(const Node& node, const Shape& x, Geometry& g);
+
+// Why the device does not run `node` with the shapes given by shape_of; "" when it does.
+std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of);
+
+// Normalizes an axis attribute for `rank`; false when out of range.
+bool normalize_axis(std::int64_t& axis, int rank);
+
+}  // namespace qs::onednn

@@ -1,0 +1,131 @@
+// The device object and its compiled graph: one plan per set of input shapes, built on first
+// use and kept.
+#include "onednn_device.h"
+
+#include <omp.h>
+
+#include "plan.h"
+
+namespace qs::onednn {
+
+namespace {
+
+std::string isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_mic:
+      return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops:
+      return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    case dnnl::cpu_isa::all:
+      return "all";
+  }
+  return "isa " + std::to_string(static_cast<int>(isa));
+}
+
+std::string runtime_name(unsigned runtime) {
+  switch (runtime) {
+    case DNNL_RUNTIME_OMP:
+      return "OpenMP";
+    case DNNL_RUNTIME_TBB:
+      return "TBB";
+    case DNNL_RUNTIME_SEQ:
+      return "sequential";
+    case DNNL_RUNTIME_THREADPOOL:
+      return "threadpool";
+  }
+  return std::to_string(runtime);
+}
+
+class OnednnGraph : public CompiledGraph {
+ public:
+  explicit OnednnGraph(const Graph& graph)
+      : graph_(graph), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+
+  TensorMap run(const TensorMap& inputs) override {
+    check_inputs(graph_, inputs);
+    std::vector<Shape> key;
+    for (const ValueInfo& info : graph_.inputs) key.push_back(inputs.at(info.name).shape());
+    auto it = plans_.find(key);
+    if (it == plans_.end())
+      it = plans_.emplace(key, std::make_unique<Plan>(graph_, engine_, stream_, inputs)).first;
+    return it->second->run(inputs, profiling_, timings_);
+  }
+  void set_profiling(bool on) override { profiling_ = on; }
+  std::vector<NodeTiming> last_timings() const override { return timings_; }
+
+ private:
+  const Graph& graph_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  bool profiling_ = false;
+  std::vector<NodeTiming> timings_;
+};
+
+}  // namespace
+
+std::string onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch);
+}
+
+std::string OnednnDevice::description() const {
+  return onednn_version() + " on the CPU (fp32)";
+}
+
+DeviceStatus OnednnDevice::status() const {
+  try {
+    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    return {};
+  } catch (const dnnl::error& e) {
+    return {false, std::string("oneDNN cannot create a CPU engine: ") + e.what()};
+  }
+}
+
+std::string OnednnDevice::unsupported_reason(const Graph& graph, const Node& node) const {
+  return unsupported(graph, node, [&](const std::string& name) -> const Tensor* {
+    auto it = graph.value_info.find(name);
+    if (it != graph.value_info.end()) return &it->second;
+    auto init = graph.initializers.find(name);
+    return init != graph.initializers.end() ? &init->second : nullptr;
+  });
+}
+
+std::unique_ptr<CompiledGraph> OnednnDevice::compile(const Graph& graph) {
+  const DeviceStatus s = status();
+  if (!s.usable) throw Error("device cpu-onednn: " + s.reason);
+  return std::make_unique<OnednnGraph>(graph);
+}
+
+int OnednnDevice::set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+  return omp_get_max_threads();
+}
+
+std::map<std::string, std::string> OnednnDevice::environment() const {
+  const dnnl_version_t* v = dnnl_version();
+  return {{"isa", isa_name(dnnl::get_effective_cpu_isa())},
+          {"onednn_version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                                 std::to_string(v->patch) + " (" + v->hash + ")"},
+          {"cpu_runtime", runtime_name(v->cpu_runtime)},
+          {"threads", std::to_string(omp_get_max_threads())}};
+}
+
+}  // namespace qs::onednn

@@ -1,0 +1,23 @@
+// The cpu-onednn device.
+#pragma once
+
+#include "quantscope/device.h"
+
+namespace qs::onednn {
+
+class OnednnDevice : public Device {
+ public:
+  std::string name() const override { return "cpu-onednn"; }
+  std::string description() const override;
+  DeviceStatus status() const override;
+  std::string unsupported_reason(const Graph& graph, const Node& node) const override;
+  std::unique_ptr<CompiledGraph> compile(const Graph& graph) override;
+  std::map<std::string, std::string> environment() const override;
+  // oneDNN here runs on OpenMP: the count applies to graphs run afterwards on the calling thread.
+  int set_threads(int threads) override;
+};
+
+// "oneDNN 2.6.3"
+std::string onednn_version();
+
+}  // namespace qs::onednn

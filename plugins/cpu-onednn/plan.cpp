@@ -1,0 +1,41 @@
+// Running a plan: inputs are wrapped without a copy, steps run in graph order, outputs come back
+// as row-major Tensors of their own.
+#include <chrono>
+
+#include "plan.h"
+#include "quantscope/reference.h"
+
+namespace qs::onednn {
+
+TensorMap Plan::run(const TensorMap& inputs, bool profile, std::vector<NodeTiming>& timings) {
+  for (const auto& [name, s] : inputs_) set_tensor(slots[s], inputs.at(name));
+  timings.clear();
+  std::vector<const Tensor*> in;
+  for (const Step& step : steps) {
+    const auto start = std::chrono::steady_clock::now();
+    // A reference step's execs are the reorders into row-major copies of its inputs.
+    for (const Exec& e : step.execs) e.prim.execute(stream, e.args);
+    if (step.ref_node) {
+      stream.wait();  // the reference kernel reads what oneDNN wrote
+      in.clear();
+      for (int s : step.ref_inputs) in.push_back(s < 0 ? nullptr : &slots[s].tensor);
+      std::vector<Tensor> outs = run_reference_node(*step.ref_node, graph.opset, in);
+      for (std::size_t k = 0; k < step.ref_outputs.size() && k < outs.size(); ++k)
+        if (step.ref_outputs[k] >= 0) set_tensor(slots[step.ref_outputs[k]], outs[k]);
+    } else if (profile) {
+      stream.wait();
+    }
+    if (profile)
+      timings.push_back(
+          {step.name, step.op,
+           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+               .count()});
+  }
+  stream.wait();
+  TensorMap result;
+  // Always a copy: a plan buffer (or a reference view of one) is rewritten by the next run.
+  for (const auto& [name, s] : outputs_) result[name] = slots[s].tensor.clone();
+  return result;
+}
+
+}  // namespace qs::onednn

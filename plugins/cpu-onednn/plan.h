@@ -1,0 +1,127 @@
+// An execution plan of one graph for one set of input shapes: oneDNN primitives created once,
+// weights reordered once, memory allocated once; reference kernels for the other nodes.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+
+#include "onednn_common.h"
+#include "quantscope/device.h"
+#include "quantscope/executor.h"
+
+namespace qs::onednn {
+
+struct Exec {
+  dnnl::primitive prim;
+  std::unordered_map<int, dnnl::memory> args;
+};
+
+// One tensor value.
+struct Slot {
+  Shape shape;
+  DType dtype = DType::f32;
+  Tensor tensor;           // row-major contents, when they live in a Tensor
+  bool has_plain = false;  // `tensor` holds the current contents
+  bool owned = false;      // the plan allocated `tensor` and rewrites it every run
+  bool constant = false;   // initializer: conversions run once, at build time
+  dnnl::memory mem;        // the contents in their oneDNN layout, once oneDNN touches them
+  std::vector<dnnl::memory> aliases;  // views of `tensor`'s buffer, re-pointed when it changes
+  // Reordered copies by (source view, target) descriptor.
+  std::vector<std::pair<std::pair<dnnl::memory::desc, dnnl::memory::desc>, dnnl::memory>> copies;
+  int plain_copy = -1;  // slot with a row-major copy of a blocked `mem`
+};
+
+struct Step {
+  std::string name, op;  // first node's name; ops joined with '+'
+  std::vector<Exec> execs;
+  const Node* ref_node = nullptr;  // a node on the reference kernels
+  std::vector<int> ref_inputs, ref_outputs;
+};
+
+// What a fused step computes after its main primitive.
+struct PostOp {
+  std::vector<EltwiseOp> eltwise;  // eltwise ops, or else one binary op:
+  dnnl::algorithm binary = dnnl::algorithm::undef;
+  std::string other;      // the binary operand's value name, or
+  Tensor other_constant;  // a computed constant (BatchNormalization's scale and shift)
+};
+
+struct Group {
+  std::vector<const Node*> nodes;
+  std::vector<PostOp> post;
+  std::string output;  // value written by the last node
+};
+
+class Plan {
+ public:
+  Plan(const Graph& graph, const dnnl::engine& engine, dnnl::stream& stream,
+       const TensorMap& inputs);
+  TensorMap run(const TensorMap& inputs, bool profile, std::vector<NodeTiming>& timings);
+
+  // Builder interface for the step makers (plan_build.cpp).
+  const Graph& graph;
+  dnnl::engine engine;
+  dnnl::stream& stream;
+  std::vector<Slot> slots;
+  std::map<std::string, int> slot_of;
+  std::vector<Step> steps;
+  TensorMap metas;  // inferred shapes for this plan's inputs
+
+  int slot(const std::string& name);
+  const Shape& shape(const std::string& name) { return slots[slot(name)].shape; }
+  // The contents in their current layout.
+  dnnl::memory current(int s);
+  // A view with descriptor `md` (row-major, any dims of the same size) of the row-major contents.
+  dnnl::memory view(int s, const dnnl::memory::desc& md, Step& step);
+  // The contents in `target` layout, reordered from `source` (a view; default: the current
+  // layout) when they differ. Constants are reordered now, others in `step` on every run.
+  dnnl::memory in(int s, const dnnl::memory::desc& target, Step& step,
+                  const dnnl::memory::desc* source = nullptr);
+  // A slot with the contents in a row-major Tensor (s itself when it has one).
+  int plain(int s, Step& step);
+  // Creates the slot a oneDNN primitive writes `name` into with `md`; returns the memory to
+  // pass as its destination.
+  dnnl::memory output(const std::string& name, const dnnl::memory::desc& md);
+  // A constant slot for a computed tensor.
+  int add_constant(const Tensor& t);
+  void set_tensor(Slot& slot, const Tensor& t);
+  // Appends the post-ops of a group to `ops`, with their binary operands added to `args`.
+  void append_post_ops(dnnl::post_ops& ops, const Group& group, int dst_rank, Step& step,
+                       std::unordered_map<int, dnnl::memory>& args);
+
+ private:
+  void add_reorder(const dnnl::memory& from, const dnnl::memory& to, Step& step, bool now);
+  void build_step(const Group& group);
+  void add_ref_step(const Node& node);
+  dnnl::memory wrap(int s, const dnnl::memory::desc& md);
+  std::vector<std::pair<std::string, int>> inputs_, outputs_;
+};
+
+// Step makers, one per kind of anchor op; each appends its primitive to `step`.
+void make_conv(Plan& p, const Group& g, Step& step);
+void make_gemm(Plan& p, const Group& g, Step& step);
+void make_matmul(Plan& p, const Group& g, Step& step);
+void make_binary(Plan& p, const Group& g, Step& step);
+void make_eltwise(Plan& p, const Group& g, Step& step);
+void make_pool(Plan& p, const Group& g, Step& step);
+void make_softmax(Plan& p, const Group& g, Step& step);
+void make_layer_norm(Plan& p, const Group& g, Step& step);
+
+// Fusion (fusion.cpp): the group anchored at nodes[anchor], with the post-op nodes that follow
+// it marked in `claimed`.
+struct FusionContext {
+  const Graph& graph;
+  const ShapeOf& shape_of;
+  std::map<std::string, int> consumers;  // graph outputs count as a consumer
+  std::map<std::string, int> producer;   // node index
+  std::vector<bool> claimed;
+};
+FusionContext make_fusion_context(const Graph& graph, const ShapeOf& shape_of);
+Group make_group(FusionContext& ctx, int anchor, bool fuse);
+// BatchNormalization's per-channel scale and shift (as the reference computes them), shaped
+// [1, C, 1, ...] for an input of `rank`.
+std::pair<Tensor, Tensor> batch_norm_affine(const Graph& graph, const Node& node, int rank);
+
+}  // namespace qs::onednn

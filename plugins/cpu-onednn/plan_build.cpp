@@ -1,0 +1,206 @@
+// Building a plan: slots for values, layout conversions where producer and consumer disagree,
+// fused groups on oneDNN and single nodes on the reference kernels.
+#include "plan.h"
+
+namespace qs::onednn {
+
+Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorMap& inputs)
+    : graph(g), engine(e), stream(s) {
+  TensorMap meta_in;
+  for (const auto& [name, t] : inputs) meta_in[name] = Tensor::meta(t.dtype(), t.shape());
+  metas = infer_shapes(graph, meta_in);
+  const ShapeOf shape_of = [this](const std::string& name) -> const Tensor* {
+    auto it = metas.find(name);
+    if (it != metas.end()) return &it->second;
+    auto init = graph.initializers.find(name);
+    return init != graph.initializers.end() ? &init->second : nullptr;
+  };
+  for (const ValueInfo& info : graph.inputs) inputs_.push_back({info.name, slot(info.name)});
+  FusionContext ctx = make_fusion_context(graph, shape_of);
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (ctx.claimed[i]) continue;
+    const Node& node = graph.nodes[i];
+    bool built = false;
+    if (unsupported(graph, node, shape_of).empty()) {
+      const std::vector<bool> claimed = ctx.claimed;
+      // A fused group oneDNN refuses is retried alone, then left to the reference kernels.
+      for (bool fuse : {true, false}) {
+        ctx.claimed = claimed;
+        Group group = make_group(ctx, static_cast<int>(i), fuse);
+        const std::vector<Slot> saved_slots = slots;
+        const std::map<std::string, int> saved_names = slot_of;
+        try {
+          build_step(group);
+          built = true;
+          break;
+        } catch (const dnnl::error&) {
+          slots = saved_slots;
+          slot_of = saved_names;
+        }
+      }
+      if (!built) ctx.claimed = claimed;
+    }
+    if (!built) add_ref_step(node);
+  }
+  Step last{"outputs", "Reorder", {}, nullptr, {}, {}};
+  for (const ValueInfo& out : graph.outputs)
+    outputs_.push_back({out.name, plain(slot(out.name), last)});
+  if (!last.execs.empty()) steps.push_back(std::move(last));
+}
+
+void Plan::add_ref_step(const Node& node) {
+  Step step{node.name, node.op_type, {}, &node, {}, {}};
+  for (const std::string& name : node.inputs)
+    step.ref_inputs.push_back(name.empty() ? -1 : plain(slot(name), step));
+  for (const std::string& name : node.outputs)
+    step.ref_outputs.push_back(name.empty() ? -1 : slot(name));
+  steps.push_back(std::move(step));
+}
+
+void Plan::build_step(const Group& group) {
+  const Node& first = *group.nodes[0];
+  Step step{first.name, "", {}, nullptr, {}, {}};
+  for (const Node* n : group.nodes) step.op += (step.op.empty() ? "" : "+") + n->op_type;
+  const std::string& op = first.op_type;
+  if (op == "Conv")
+    make_conv(*this, group, step);
+  else if (op == "Gemm")
+    make_gemm(*this, group, step);
+  else if (op == "MatMul")
+    make_matmul(*this, group, step);
+  else if (is_binary_op(op) || op == "BatchNormalization")
+    make_binary(*this, group, step);
+  else if (op.find("Pool") != std::string::npos)
+    make_pool(*this, group, step);
+  else if (op == "Softmax" || op == "LogSoftmax")
+    make_softmax(*this, group, step);
+  else if (op == "LayerNormalization")
+    make_layer_norm(*this, group, step);
+  else
+    make_eltwise(*this, group, step);
+  steps.push_back(std::move(step));
+}
+
+int Plan::slot(const std::string& name) {
+  auto it = slot_of.find(name);
+  if (it != slot_of.end()) return it->second;
+  Slot s;
+  s.has_plain = true;  // inputs and reference outputs arrive as Tensors
+  auto init = graph.initializers.find(name);
+  if (init != graph.initializers.end()) {
+    s.tensor = init->second;
+    s.constant = true;
+  }
+  const Tensor* meta = init != graph.initializers.end() ? &init->second : nullptr;
+  auto m = metas.find(name);
+  if (m != metas.end()) meta = &m->second;
+  if (meta) {
+    s.shape = meta->shape();
+    s.dtype = meta->dtype();
+  }
+  slots.push_back(std::move(s));
+  return slot_of[name] = static_cast<int>(slots.size()) - 1;
+}
+
+int Plan::add_constant(const Tensor& t) {
+  Slot s;
+  s.shape = t.shape();
+  s.tensor = t;
+  s.has_plain = s.constant = true;
+  slots.push_back(std::move(s));
+  return static_cast<int>(slots.size()) - 1;
+}
+
+void Plan::set_tensor(Slot& s, const Tensor& t) {
+  s.tensor = t;
+  void* handle = const_cast<void*>(t.raw());
+  for (dnnl::memory& m : s.aliases) m.set_data_handle(handle);
+}
+
+dnnl::memory Plan::wrap(int s, const dnnl::memory::desc& md) {
+  Slot& sl = slots[s];
+  void* handle = sl.tensor.has_data() ? const_cast<void*>(sl.tensor.raw()) : DNNL_MEMORY_NONE;
+  dnnl::memory m(md, engine, handle);
+  if (!sl.owned && !sl.constant) sl.aliases.push_back(m);  // its Tensor changes every run
+  return m;
+}
+
+dnnl::memory Plan::current(int s) {
+  if (!slots[s].mem) slots[s].mem = wrap(s, plain_md(slots[s].shape));
+  return slots[s].mem;
+}
+
+dnnl::memory Plan::view(int s, const dnnl::memory::desc& md, Step& step) {
+  return wrap(plain(s, step), md);
+}
+
+int Plan::plain(int s, Step& step) {
+  if (slots[s].has_plain) return s;
+  if (slots[s].plain_copy >= 0) return slots[s].plain_copy;
+  Slot c;
+  c.shape = slots[s].shape;
+  c.tensor = Tensor(DType::f32, c.shape);
+  c.has_plain = c.owned = true;
+  c.constant = slots[s].constant;
+  c.mem = dnnl::memory(plain_md(c.shape), engine, c.tensor.raw());
+  slots.push_back(c);
+  const int index = static_cast<int>(slots.size()) - 1;
+  slots[s].plain_copy = index;
+  add_reorder(slots[s].mem, c.mem, step, c.constant);
+  return index;
+}
+
+dnnl::memory Plan::in(int s, const dnnl::memory::desc& target, Step& step,
+                      const dnnl::memory::desc* source) {
+  dnnl::memory src = source ? view(s, *source, step) : current(s);
+  if (src.get_desc() == target) return src;
+  const auto key = std::make_pair(src.get_desc(), target);
+  for (const auto& [k, m] : slots[s].copies)
+    if (k == key) return m;
+  dnnl::memory dst(target, engine);
+  add_reorder(src, dst, step, slots[s].constant);
+  slots[s].copies.push_back({key, dst});
+  return dst;
+}
+
+dnnl::memory Plan::output(const std::string& name, const dnnl::memory::desc& md) {
+  const int s = slot(name);
+  Slot& sl = slots[s];
+  const dnnl::memory::dims d = md.dims();
+  if (md == plain_md(Shape(d.begin(), d.end())) &&
+      shape_numel(sl.shape) == shape_numel(Shape(d.begin(), d.end()))) {
+    // Row-major: keep it in a Tensor that reference nodes and outputs read without a copy.
+    sl.tensor = Tensor(DType::f32, sl.shape);
+    sl.has_plain = sl.owned = true;
+    sl.mem = dnnl::memory(plain_md(sl.shape), engine, sl.tensor.raw());
+    return md == sl.mem.get_desc() ? sl.mem : dnnl::memory(md, engine, sl.tensor.raw());
+  }
+  sl.has_plain = false;
+  sl.mem = dnnl::memory(md, engine);
+  return sl.mem;
+}
+
+void Plan::add_reorder(const dnnl::memory& from, const dnnl::memory& to, Step& step, bool now) {
+  dnnl::reorder r(from, to);
+  if (!now) {
+    step.execs.push_back({r, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
+    return;
+  }
+  r.execute(stream, const_cast<dnnl::memory&>(from), const_cast<dnnl::memory&>(to));
+  stream.wait();
+}
+
+void Plan::append_post_ops(dnnl::post_ops& ops, const Group& group, int dst_rank, Step& step,
+                           std::unordered_map<int, dnnl::memory>& args) {
+  for (const PostOp& post : group.post) {
+    for (const EltwiseOp& e : post.eltwise) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
+    if (!post.eltwise.empty()) continue;
+    const int s = post.other.empty() ? add_constant(post.other_constant) : slot(post.other);
+    const dnnl::memory::desc md = padded_md(slots[s].shape, dst_rank);
+    const int index = ops.len();
+    ops.append_binary(post.binary, md);
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1] = view(s, md, step);
+  }
+}
+
+}  // namespace qs::onednn

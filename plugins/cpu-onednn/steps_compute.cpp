@@ -1,0 +1,125 @@
+// Conv, Gemm and MatMul steps: the layouts of activations and constant weights are oneDNN's
+// choice (format any); constant weights are reordered once, when the plan is built.
+#include "plan.h"
+
+namespace qs::onednn {
+
+using dnnl::memory;
+
+void make_conv(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]), w = p.shape(n.inputs[1]);
+  const Shape y = p.shape(n.outputs[0]);
+  Geometry geo;
+  conv_geometry(n, x, w, geo);
+  const std::int64_t group = n.attr_int("group", 1);
+  Shape wg = w;  // grouped weights: [G, OC/G, IC/G, k...]
+  if (group > 1) {
+    wg[0] /= group;
+    wg.insert(wg.begin(), group);
+  }
+  const bool bias = n.has_input(2);
+  const memory::desc bias_md = plain_md({w[0]});
+  dnnl::convolution_forward::desc desc =
+      bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                             dnnl::algorithm::convolution_direct, any_md(x),
+                                             any_md(wg), bias_md, any_md(y), geo.strides,
+                                             geo.dilations, geo.pad_begin, geo.pad_end)
+           : dnnl::convolution_forward::desc(
+                 dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_md(x),
+                 any_md(wg), any_md(y), geo.strides, geo.dilations, geo.pad_begin, geo.pad_end);
+  Exec e;
+  dnnl::post_ops ops;
+  p.append_post_ops(ops, g, static_cast<int>(y.size()), step, e.args);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  dnnl::convolution_forward::primitive_desc pd(desc, attr, p.engine);
+  const memory::desc wg_md = plain_md(wg);
+  e.args[DNNL_ARG_SRC] = p.in(p.slot(n.inputs[0]), pd.src_desc(), step);
+  e.args[DNNL_ARG_WEIGHTS] = p.in(p.slot(n.inputs[1]), pd.weights_desc(), step, &wg_md);
+  if (bias) e.args[DNNL_ARG_BIAS] = p.view(p.slot(n.inputs[2]), bias_md, step);
+  e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+  e.prim = dnnl::convolution_forward(pd);
+  step.execs.push_back(std::move(e));
+}
+
+namespace {
+
+// A row-major [rows, cols] matrix, or its transpose viewed through strides.
+memory::desc matrix_md(std::int64_t rows, std::int64_t cols, bool transposed) {
+  return transposed ? memory::desc({rows, cols}, memory::data_type::f32, {1, rows})
+                    : memory::desc({rows, cols}, memory::data_type::f32, {cols, 1});
+}
+
+}  // namespace
+
+// Y = alpha * A' B' + beta * C: alpha as the output scale, beta * C as the first binary post-op.
+void make_gemm(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape a = p.shape(n.inputs[0]), b = p.shape(n.inputs[1]);
+  const bool ta = n.attr_int("transA", 0) != 0, tb = n.attr_int("transB", 0) != 0;
+  const std::int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1], N = tb ? b[0] : b[1];
+  const memory::desc a_md = matrix_md(M, K, ta), b_md = matrix_md(K, N, tb);
+  const int sb = p.slot(n.inputs[1]);
+  const bool const_b = p.slots[sb].constant;
+  Exec e;
+  dnnl::post_ops ops;
+  const float alpha = n.attr_float("alpha", 1.0f), beta = n.attr_float("beta", 1.0f);
+  if (n.has_input(2) && beta != 0.0f) {
+    int sc = p.slot(n.inputs[2]);
+    if (beta != 1.0f) {  // a constant C (checked in support.cpp): scale it once
+      Tensor scaled = p.slots[sc].tensor.clone();
+      for (std::int64_t i = 0; i < scaled.numel(); ++i) scaled.data<float>()[i] *= beta;
+      sc = p.add_constant(scaled);
+    }
+    const memory::desc c_md = padded_md(p.slots[sc].shape, 2);
+    ops.append_binary(dnnl::algorithm::binary_add, c_md);
+    e.args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = p.view(sc, c_md, step);
+  }
+  p.append_post_ops(ops, g, 2, step, e.args);
+  dnnl::primitive_attr attr;
+  if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
+  attr.set_post_ops(ops);
+  const memory::desc y_md = plain_md({M, N});
+  dnnl::matmul::desc desc(a_md, const_b ? any_md({K, N}) : b_md, y_md);
+  dnnl::matmul::primitive_desc pd(desc, attr, p.engine);
+  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), a_md, step);
+  e.args[DNNL_ARG_WEIGHTS] =
+      const_b ? p.in(sb, pd.weights_desc(), step, &b_md) : p.view(sb, b_md, step);
+  e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+  e.prim = dnnl::matmul(pd);
+  step.execs.push_back(std::move(e));
+}
+
+// numpy matmul: 1-D operands promoted, batch dimensions broadcast by oneDNN.
+void make_matmul(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  Shape a = p.shape(n.inputs[0]), b = p.shape(n.inputs[1]);
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  const int rank = static_cast<int>(std::max(a.size(), b.size()));
+  const memory::desc a_md = padded_md(a, rank), b_md = padded_md(b, rank);
+  dims y(rank);
+  const dims ad = a_md.dims(), bd = b_md.dims();
+  for (int i = 0; i < rank - 2; ++i) y[i] = std::max(ad[i], bd[i]);
+  y[rank - 2] = ad[rank - 2];
+  y[rank - 1] = bd[rank - 1];
+  const memory::desc y_md = plain_md(Shape(y.begin(), y.end()));
+  const int sb = p.slot(n.inputs[1]);
+  const bool const_b = p.slots[sb].constant && rank == 2;
+  Exec e;
+  dnnl::post_ops ops;
+  p.append_post_ops(ops, g, rank, step, e.args);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  dnnl::matmul::desc desc(a_md, const_b ? any_md(b) : b_md, y_md);
+  dnnl::matmul::primitive_desc pd(desc, attr, p.engine);
+  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), a_md, step);
+  e.args[DNNL_ARG_WEIGHTS] =
+      const_b ? p.in(sb, pd.weights_desc(), step, &b_md) : p.view(sb, b_md, step);
+  e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+  e.prim = dnnl::matmul(pd);
+  step.execs.push_back(std::move(e));
+}
+
+}  // namespace qs::onednn

@@ -1,0 +1,138 @@
+// Elementwise, binary, pooling, Softmax and LayerNormalization steps. Elementwise and pooling
+// steps work in whatever layout their input is in; Softmax and LayerNormalization work on
+// row-major views shaped so that oneDNN normalizes over exactly the reference's elements.
+#include "plan.h"
+
+namespace qs::onednn {
+
+using dnnl::memory;
+
+void make_eltwise(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  std::vector<EltwiseOp> ops;
+  eltwise_ops(p.graph, n, ops);
+  const memory src = p.current(p.slot(n.inputs[0]));
+  const memory dst = p.output(g.output, src.get_desc());
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, ops[i].alg, src.get_desc(),
+                                     ops[i].alpha, ops[i].beta);
+    dnnl::eltwise_forward::primitive_desc pd(desc, p.engine);
+    // Later ops of a node (HardSigmoid) work in place on the output.
+    step.execs.push_back(
+        {dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, i == 0 ? src : dst}, {DNNL_ARG_DST, dst}}});
+  }
+}
+
+// Add, Sub, Mul, Div; BatchNormalization as x * scale with the shift as a post-op.
+void make_binary(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape y = p.shape(n.outputs[0]);
+  const int rank = static_cast<int>(y.size());
+  int s0 = p.slot(n.inputs[0]), s1;
+  dnnl::algorithm alg = dnnl::algorithm::binary_mul;
+  if (n.op_type == "BatchNormalization") {
+    s1 = p.add_constant(batch_norm_affine(p.graph, n, rank).first);
+  } else {
+    s1 = p.slot(n.inputs[1]);
+    alg = binary_alg(n.op_type);
+    // oneDNN broadcasts only the second operand (support.cpp allows the swap for Add and Mul).
+    if (shape_numel(p.slots[s0].shape) != shape_numel(y)) std::swap(s0, s1);
+  }
+  // A full-size operand stays in its layout; smaller ones are row-major views padded to rank.
+  auto operand = [&](int s) {
+    return p.slots[s].shape == y ? p.current(s)
+                                 : p.view(s, padded_md(p.slots[s].shape, rank), step);
+  };
+  Exec e;
+  const memory src0 = operand(s0), src1 = operand(s1);
+  dnnl::post_ops ops;
+  p.append_post_ops(ops, g, rank, step, e.args);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  dnnl::binary::desc desc(alg, src0.get_desc(), src1.get_desc(), src0.get_desc());
+  dnnl::binary::primitive_desc pd(desc, attr, p.engine);
+  e.args[DNNL_ARG_SRC_0] = src0;
+  e.args[DNNL_ARG_SRC_1] = src1;
+  e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+  e.prim = dnnl::binary(pd);
+  step.execs.push_back(std::move(e));
+}
+
+void make_pool(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]), y = p.shape(n.outputs[0]);
+  Geometry geo;
+  pool_geometry(n, x, geo);
+  dnnl::algorithm alg = dnnl::algorithm::pooling_max;
+  if (n.op_type == "AveragePool" && n.attr_int("count_include_pad", 0) != 0)
+    alg = dnnl::algorithm::pooling_avg_include_padding;
+  else if (n.op_type == "AveragePool" || n.op_type == "GlobalAveragePool")
+    alg = dnnl::algorithm::pooling_avg_exclude_padding;
+  const memory src = p.current(p.slot(n.inputs[0]));
+  dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src.get_desc(),
+                                      any_md(y), geo.strides, geo.kernel, geo.dilations,
+                                      geo.pad_begin, geo.pad_end);
+  dnnl::pooling_v2_forward::primitive_desc pd(desc, p.engine);
+  Exec e;
+  e.args[DNNL_ARG_SRC] = src;
+  e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+  e.prim = dnnl::pooling_v2_forward(pd);
+  step.execs.push_back(std::move(e));
+}
+
+// Opset 13: over one axis, as [outer, len, inner]; before 13: over the flattened dims from the
+// axis on, as [outer, len, 1].
+void make_softmax(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]);
+  const bool coerce = p.graph.opset < 13;
+  std::int64_t axis = n.attr_int("axis", coerce ? 1 : -1);
+  normalize_axis(axis, static_cast<int>(x.size()));
+  std::int64_t outer = 1, len = 1, inner = 1;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
+    (d < axis ? outer : (d == axis || coerce) ? len : inner) *= x[d];
+  const memory::desc md = plain_md({outer, len, inner});
+  const dnnl::algorithm alg =
+      n.op_type == "LogSoftmax" ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
+  dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, md, md, 1);
+  dnnl::softmax_v2_forward::primitive_desc pd(desc, p.engine);
+  Exec e;
+  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), md, step);
+  p.output(g.output, plain_md(x));
+  e.args[DNNL_ARG_DST] = p.view(p.slot(g.output), md, step);
+  e.prim = dnnl::softmax_v2_forward(pd);
+  step.execs.push_back(std::move(e));
+}
+
+// Normalizes [outer, len] rows; scale and bias are the normalized size (support.cpp).
+void make_layer_norm(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]);
+  std::int64_t axis = n.attr_int("axis", -1);
+  normalize_axis(axis, static_cast<int>(x.size()));
+  std::int64_t outer = 1, len = 1;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
+    (d < axis ? outer : len) *= x[d];
+  const memory::desc md = plain_md({outer, len}), param_md = plain_md({len});
+  const bool shift = n.has_input(2);
+  auto flags = dnnl::normalization_flags::use_scale;
+  if (shift) flags = flags | dnnl::normalization_flags::use_shift;
+  dnnl::layer_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md,
+                                               n.attr_float("epsilon", 1e-5f), flags);
+  dnnl::layer_normalization_forward::primitive_desc pd(desc, p.engine);
+  Exec e;
+  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), md, step);
+  e.args[DNNL_ARG_SCALE] = p.view(p.slot(n.inputs[1]), param_md, step);
+  if (shift) e.args[DNNL_ARG_SHIFT] = p.view(p.slot(n.inputs[2]), param_md, step);
+  // Statistics the primitive may want to write somewhere, though nobody reads them.
+  for (int arg : {DNNL_ARG_MEAN, DNNL_ARG_VARIANCE}) {
+    const memory::desc stat = pd.query_md(dnnl::query::exec_arg_md, arg);
+    if (stat.get_size() > 0) e.args[arg] = memory(stat, p.engine);
+  }
+  p.output(g.output, plain_md(x));
+  e.args[DNNL_ARG_DST] = p.view(p.slot(g.output), md, step);
+  e.prim = dnnl::layer_normalization_forward(pd);
+  step.execs.push_back(std::move(e));
+}
+
+}  // namespace qs::onednn

@@ -1,0 +1,233 @@
+// Which nodes the device runs itself: fp32 only, and only where oneDNN computes exactly what the
+// reference kernel computes. Everything else falls back to the reference kernels.
+#include <cmath>
+#include <limits>
+
+#include "onednn_common.h"
+
+namespace qs::onednn {
+
+using alg = dnnl::algorithm;
+
+dims to_dims(const Shape& shape) {
+  if (shape.empty()) return {1};
+  return dims(shape.begin(), shape.end());
+}
+
+dnnl::memory::desc plain_md(const Shape& shape) {
+  dims d = to_dims(shape), strides(d.size(), 1);
+  for (int i = static_cast<int>(d.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * d[i + 1];
+  return dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides);
+}
+
+dnnl::memory::desc padded_md(const Shape& shape, int rank) {
+  Shape s(rank - std::min<int>(rank, static_cast<int>(shape.size())), 1);
+  s.insert(s.end(), shape.begin(), shape.end());
+  return plain_md(s);
+}
+
+dnnl::memory::desc any_md(const Shape& shape) {
+  return dnnl::memory::desc(to_dims(shape), dnnl::memory::data_type::f32,
+                            dnnl::memory::format_tag::any);
+}
+
+bool normalize_axis(std::int64_t& axis, int rank) {
+  if (axis < -rank || axis >= rank) return false;
+  if (axis < 0) axis += rank;
+  return true;
+}
+
+const Tensor* constant_value(const Graph& graph, const std::string& name) {
+  auto it = graph.initializers.find(name);
+  if (it != graph.initializers.end()) return &it->second;
+  for (const Node& n : graph.nodes)
+    if (n.op_type == "Constant" && n.outputs.size() == 1 && n.outputs[0] == name)
+      return n.attr_tensor("value");
+  return nullptr;
+}
+
+bool is_binary_op(const std::string& op) {
+  return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
+}
+
+alg binary_alg(const std::string& op) {
+  if (op == "Add") return alg::binary_add;
+  if (op == "Sub") return alg::binary_sub;
+  if (op == "Mul") return alg::binary_mul;
+  return alg::binary_div;
+}
+
+namespace {
+
+// The single f32 value of a constant input, or false.
+bool scalar_constant(const Graph& graph, const Node& node, int i, float& out) {
+  const Tensor* t = node.has_input(i) ? constant_value(graph, node.inputs[i]) : nullptr;
+  if (!t || t->dtype() != DType::f32 || t->numel() != 1 || !t->has_data()) return false;
+  out = t->data<float>()[0];
+  return true;
+}
+
+}  // namespace
+
+std::string eltwise_ops(const Graph& graph, const Node& node, std::vector<EltwiseOp>& ops) {
+  const std::string& op = node.op_type;
+  ops.clear();
+  if (op == "Relu")
+    ops.push_back({alg::eltwise_relu, 0.f, 0.f});
+  else if (op == "LeakyRelu")
+    ops.push_back({alg::eltwise_relu, node.attr_float("alpha", 0.01f)});
+  else if (op == "Sigmoid")
+    ops.push_back({alg::eltwise_logistic});
+  else if (op == "Tanh")
+    ops.push_back({alg::eltwise_tanh});
+  else if (op == "Exp")
+    ops.push_back({alg::eltwise_exp});
+  else if (op == "Log")
+    ops.push_back({alg::eltwise_log});
+  else if (op == "Sqrt")
+    ops.push_back({alg::eltwise_sqrt});
+  else if (op == "Abs")
+    ops.push_back({alg::eltwise_abs});
+  else if (op == "Neg")
+    ops.push_back({alg::eltwise_linear, -1.f, 0.f});
+  else if (op == "HardSwish")
+    ops.push_back({alg::eltwise_hardswish});
+  else if (op == "HardSigmoid") {
+    // clamp(alpha * x + beta, 0, 1) as two exact steps.
+    ops.push_back(
+        {alg::eltwise_linear, node.attr_float("alpha", 0.2f), node.attr_float("beta", 0.5f)});
+    ops.push_back({alg::eltwise_clip, 0.f, 1.f});
+  } else if (op == "Gelu") {
+    const std::string approximate = node.attr_string("approximate", "none");
+    if (approximate == "none")
+      ops.push_back({alg::eltwise_gelu_erf});
+    else if (approximate == "tanh")
+      ops.push_back({alg::eltwise_gelu_tanh});
+    else
+      return "approximate=" + approximate;
+  } else if (op == "Clip") {
+    float lo = -std::numeric_limits<float>::infinity(), hi = -lo;
+    if (graph.opset < 11) {
+      lo = node.attr_float("min", lo);
+      hi = node.attr_float("max", hi);
+    } else {
+      if (node.has_input(1) && !scalar_constant(graph, node, 1, lo)) return "Clip min not constant";
+      if (node.has_input(2) && !scalar_constant(graph, node, 2, hi)) return "Clip max not constant";
+    }
+    if (std::isnan(lo) || std::isnan(hi) || lo > hi) return "Clip bounds";
+    ops.push_back({alg::eltwise_clip, lo, hi});
+  } else {
+    return "op " + op;
+  }
+  return "";
+}
+
+std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of) {
+  if (!node.domain.empty() && node.domain != "ai.onnx") return "domain " + node.domain;
+  const std::string& op = node.op_type;
+  std::vector<EltwiseOp> ops;
+  const bool eltwise = eltwise_ops(graph, node, ops).empty();
+  const bool known = eltwise || is_binary_op(op) || op == "Conv" || op == "Gemm" ||
+                     op == "MatMul" || op == "MaxPool" || op == "AveragePool" ||
+                     op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
+                     op == "LogSoftmax" || op == "LayerNormalization" || op == "BatchNormalization";
+  if (!known) return eltwise_ops(graph, node, ops);
+  // Every data input and the first output: f32 with a known shape.
+  std::vector<Shape> in;
+  const int data_inputs = (op == "Clip") ? 1 : node.input_count();
+  for (int i = 0; i < data_inputs; ++i) {
+    if (!node.has_input(i)) {
+      in.emplace_back();
+      continue;
+    }
+    const Tensor* t = shape_of(node.inputs[i]);
+    if (!t) return "shape of '" + node.inputs[i] + "' unknown";
+    if (t->dtype() != DType::f32) return "dtype " + dtype_name(t->dtype());
+    in.push_back(t->shape());
+  }
+  if (in.empty() || node.outputs.empty()) return "no inputs";
+  const Tensor* out = shape_of(node.outputs[0]);
+  if (!out) return "shape of '" + node.outputs[0] + "' unknown";
+  if (out->dtype() != DType::f32) return "dtype " + dtype_name(out->dtype());
+  const Shape& x = in[0];
+  const Shape& y = out->shape();
+  for (std::size_t k = 1; k < node.outputs.size(); ++k)
+    if (!node.outputs[k].empty()) return "extra outputs";
+  if (shape_numel(y) == 0) return "empty tensor";
+  if (x.size() > DNNL_MAX_NDIMS || y.size() > DNNL_MAX_NDIMS) return "rank";
+
+  if (eltwise) return "";
+  if (is_binary_op(op)) {
+    const Shape a = in[0], b = in.size() > 1 ? in[1] : Shape{};
+    if (in.size() != 2) return "inputs";
+    const bool a_full = shape_numel(a) == shape_numel(y) && a.size() <= y.size();
+    const bool b_full = shape_numel(b) == shape_numel(y) && b.size() <= y.size();
+    // oneDNN broadcasts only the second operand; Add and Mul may swap theirs.
+    if (!a_full && !(b_full && (op == "Add" || op == "Mul"))) return "first operand broadcasts";
+    return "";
+  }
+  Geometry g;
+  if (op == "Conv") {
+    if (in.size() < 2) return "inputs";
+    const std::int64_t group = node.attr_int("group", 1);
+    if (x.size() < 3 || group <= 0 || x[1] % group != 0 || in[1][0] % group != 0 ||
+        in[1].size() != x.size() || in[1][1] * group != x[1])
+      return "channels";
+    if (in.size() > 2 && shape_numel(in[2]) != in[1][0]) return "bias";
+    return conv_geometry(node, x, in[1], g);
+  }
+  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
+      op == "GlobalMaxPool") {
+    std::string reason = pool_geometry(node, x, g);
+    if (!reason.empty()) return reason;
+    if (op == "AveragePool" && g.overhang && node.attr_int("count_include_pad", 0) != 0)
+      return "count_include_pad with a ceil_mode overhang";
+    return "";
+  }
+  if (op == "Gemm") {
+    if (in.size() < 2 || x.size() != 2 || in[1].size() != 2) return "rank";
+    if (in.size() > 2 && !in[2].empty()) {
+      if (in[2].size() > 2) return "C rank";
+      const float beta = node.attr_float("beta", 1.0f);
+      if (beta != 1.0f && beta != 0.0f && !graph.initializers.count(node.inputs[2]))
+        return "beta with a computed C";
+    }
+    return "";
+  }
+  if (op == "MatMul") {
+    if (in.size() != 2 || x.empty() || in[1].empty()) return "rank";
+    return "";
+  }
+  if (op == "Softmax" || op == "LogSoftmax") {
+    std::int64_t axis = node.attr_int("axis", graph.opset < 13 ? 1 : -1);
+    if (x.empty() || !normalize_axis(axis, static_cast<int>(x.size()))) return "axis";
+    return "";
+  }
+  if (op == "LayerNormalization") {
+    std::int64_t axis = node.attr_int("axis", -1);
+    if (x.empty() || !normalize_axis(axis, static_cast<int>(x.size()))) return "axis";
+    const Shape norm(x.begin() + axis, x.end());
+    // oneDNN takes a scale and shift of the normalized size; broadcast ones fall back.
+    for (std::size_t i = 1; i < in.size(); ++i) {
+      if (in[i].empty() && !node.has_input(static_cast<int>(i))) continue;
+      Shape s = in[i];
+      while (!s.empty() && s.front() == 1 && s.size() > norm.size()) s.erase(s.begin());
+      if (s != norm) return "scale or bias broadcasts";
+    }
+    if (in.size() < 2) return "no scale";
+    return "";
+  }
+  if (op == "BatchNormalization") {
+    if (node.attr_int("training_mode", 0) != 0) return "training_mode";
+    if (graph.opset < 7 && node.attr_int("is_test", 1) == 0) return "is_test=0";
+    if (in.size() != 5 || x.size() < 2) return "inputs";
+    for (int i = 1; i < 5; ++i) {
+      if (shape_numel(in[i]) != x[1]) return "statistics size";
+      if (!constant_value(graph, node.inputs[i])) return "statistics not constant";
+    }
+    return "";
+  }
+  return "op " + op;
+}
+
+}  // namespace qs::onednn
