@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "data_internal.h"
+#include "quantscope/atomic_file.h"
 
 namespace qs {
 namespace data {
@@ -353,24 +354,21 @@ void write_npy(const std::string& path, const Tensor& tensor) {
   header += '\n';
   if (header.size() > 65535) throw Error(path + ": .npy header too long");
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(path + ": cannot open for writing");
-  unsigned char preamble[10] = {0x93,
-                                'N',
-                                'U',
-                                'M',
-                                'P',
-                                'Y',
-                                1,
-                                0,
-                                static_cast<unsigned char>(header.size() & 0xff),
-                                static_cast<unsigned char>(header.size() >> 8)};
-  out.write(reinterpret_cast<const char*>(preamble), sizeof preamble);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(static_cast<const char*>(tensor.raw()),
-            static_cast<std::streamsize>(tensor.size_bytes()));
-  out.close();
-  if (!out) throw Error(path + ": write failed");
+  const unsigned char preamble[10] = {0x93,
+                                      'N',
+                                      'U',
+                                      'M',
+                                      'P',
+                                      'Y',
+                                      1,
+                                      0,
+                                      static_cast<unsigned char>(header.size() & 0xff),
+                                      static_cast<unsigned char>(header.size() >> 8)};
+  write_file_atomically(path, [&](const ByteSink& out) {
+    out(preamble, sizeof preamble);
+    out(header.data(), header.size());
+    out(tensor.raw(), tensor.size_bytes());
+  });
 }
 
 }  // namespace qs
