@@ -54,7 +54,7 @@ const CommandEntry kCommands[] = {
      "usage: quantscope-cli demo [--models DIR] [--device NAME] [--limit N] [--json]\n"
      "  Evaluates each model in the bundled models folder on fashion-mnist:test and prints\n"
      "  a table of accuracy (PSNR for the autoencoder), the accuracy PyTorch recorded, and\n"
-     "  throughput.\n"},
+     "  throughput, on --device (default: cpu-onednn when it is there, else cpu-ref).\n"},
 };
 
 void print_overview() {
