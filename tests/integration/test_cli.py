@@ -242,6 +242,20 @@ class CliDevices(unittest.TestCase):
         self.assertEqual(other["device"], "skeleton")
         self.assertEqual(other["top1"], ref["top1"])
 
+    def test_onednn_matches_the_reference_up_to_batch_256(self):
+        if "cpu-onednn" not in [d["name"] for d in cli_json("plugins")["devices"]]:
+            self.skipTest("the cpu-onednn plugin is not built")
+        images, _ = fashion_test(256)
+        for name in ["lenet", "mobilenet", "vit", "autoencoder"]:
+            path = os.path.join(MODELS_DIR, f"{name}.onnx")
+            with TempDir() as d:
+                np.save(f"{d}/x.npy", preprocess(path, images) if name != "autoencoder" else images.astype(np.float32)[:, None] / 255.0)
+                for device in ["cpu-ref", "cpu-onednn"]:
+                    run_cli("run", path, "--device", device, "--input", f"{d}/x.npy", "--output", f"{d}/{device}.npy")
+                ref, ours = np.load(f"{d}/cpu-ref.npy"), np.load(f"{d}/cpu-onednn.npy")
+            with self.subTest(model=name):
+                np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-4)
+
     def test_bench_reports_statistics(self):
         r = cli_json("bench", os.path.join(MODELS_DIR, "lenet.onnx"), "--runs", "20", "--warmup", "2",
                      "--min-seconds", "0.2", "--batch", "4", "--per-layer")
