@@ -14,6 +14,11 @@ preset=default
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 ctest --preset "$preset" -j2
+# A short fuzz run of every target (clang, ASan, UBSan) in CI; tests/fuzz/run.sh SECONDS runs
+# longer ones by hand.
+if [ "${CI:-}" = "true" ] || [ "${QS_FUZZ_SECONDS:-}" != "" ]; then
+  tests/fuzz/run.sh "${QS_FUZZ_SECONDS:-20}"
+fi
 # The unit and conformance tests again under AddressSanitizer and UBSan (always in CI). The asan
 # test preset runs OpenMP single-threaded: LeakSanitizer's tracer crashes at exit while
 # libgomp's worker threads (used by oneDNN) are alive.

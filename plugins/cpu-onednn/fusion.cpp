@@ -55,6 +55,44 @@ bool available(const FusionContext& ctx, const std::string& name, int anchor) {
   return it == ctx.producer.end() || it->second < anchor;
 }
 
+// Whether `name` is an f32 scalar constant within `tolerance` of `want`.
+bool scalar_near(const FusionContext& ctx, const std::string& name, float want, float tolerance) {
+  const Tensor* t = constant_value(ctx.graph, name);
+  if (!t || t->dtype() != DType::f32 || t->numel() != 1 || !t->has_data()) return false;
+  return std::abs(t->data<float>()[0] - want) <= tolerance;
+}
+
+// The other input of binary node `n` when one of its inputs is `value`; "" otherwise.
+std::string other_input(const Node& n, const std::string& op, const std::string& value) {
+  if (n.op_type != op || !(n.domain.empty() || n.domain == "ai.onnx") || n.inputs.size() != 2 ||
+      n.outputs.size() != 1 || n.inputs[0] == n.inputs[1])
+    return "";
+  if (n.inputs[0] == value) return n.inputs[1];
+  return n.inputs[1] == value && op != "Div" ? n.inputs[0] : "";
+}
+
+// Adds the exact GELU that reads `value` as one eltwise post-op; false when there is none.
+bool add_gelu(FusionContext& ctx, Group& g, int& last) {
+  auto it = ctx.consumers.find(g.output);
+  if (it == ctx.consumers.end() || it->second != 2) return false;  // the Div and the Mul only
+  for (std::size_t j = last + 1; j < ctx.graph.nodes.size(); ++j) {
+    if (other_input(ctx.graph.nodes[j], "Div", g.output).empty()) continue;
+    const std::vector<int> nodes = gelu_pattern(ctx, static_cast<int>(j));
+    if (nodes.empty() || ctx.claimed[j]) return false;
+    PostOp post;
+    post.eltwise.push_back({dnnl::algorithm::eltwise_gelu_erf});
+    g.post.push_back(post);
+    for (int k : nodes) {
+      g.nodes.push_back(&ctx.graph.nodes[k]);
+      ctx.claimed[k] = true;
+    }
+    g.output = ctx.graph.nodes[nodes.back()].outputs[0];
+    last = nodes.back();
+    return true;
+  }
+  return false;
+}
+
 // Adds node j as a post-op of a value of `shape`; false when it cannot be one.
 bool add_post_op(FusionContext& ctx, Group& g, int anchor, int j, const std::string& value,
                  const Shape& shape) {
@@ -92,6 +130,39 @@ bool add_post_op(FusionContext& ctx, Group& g, int anchor, int j, const std::str
 
 }  // namespace
 
+std::vector<int> gelu_pattern(const FusionContext& ctx, int div) {
+  const Node& d = ctx.graph.nodes[div];
+  const std::string x = d.inputs.empty() ? "" : d.inputs[0];
+  const Tensor* xt = ctx.shape_of(x);
+  if (!xt || xt->dtype() != DType::f32) return {};
+  if (!scalar_near(ctx, other_input(d, "Div", x), 1.41421356f, 1e-5f)) return {};
+  std::vector<int> nodes{div};
+  std::string value = d.outputs[0];
+  // Erf, Add(1), Mul(x), Mul(0.5): what the next node's other operand must be.
+  const char* ops[] = {"Erf", "Add", "Mul", "Mul"};
+  for (int step = 0; step < 4; ++step) {
+    const int j = sole_consumer(ctx, value, nodes.back());
+    if (j < 0 || ctx.claimed[j]) return {};
+    const Node& n = ctx.graph.nodes[j];
+    if (step == 0) {
+      if (n.op_type != "Erf" || !(n.domain.empty() || n.domain == "ai.onnx") ||
+          n.inputs.size() != 1 || n.outputs.size() != 1)
+        return {};
+    } else {
+      const std::string other = other_input(n, ops[step], value);
+      const bool ok = step == 1   ? scalar_near(ctx, other, 1.f, 1e-6f)
+                      : step == 2 ? other == x
+                                  : scalar_near(ctx, other, 0.5f, 1e-7f);
+      if (!ok) return {};
+    }
+    const Tensor* out = ctx.shape_of(n.outputs[0]);
+    if (!out || out->dtype() != DType::f32 || out->shape() != xt->shape()) return {};
+    nodes.push_back(j);
+    value = n.outputs[0];
+  }
+  return nodes;
+}
+
 Group make_group(FusionContext& ctx, int anchor, bool fuse) {
   const Node& a = ctx.graph.nodes[anchor];
   Group g;
@@ -107,13 +178,27 @@ Group make_group(FusionContext& ctx, int anchor, bool fuse) {
     g.post.push_back(add);
   }
   const std::string& op = a.op_type;
-  bool anchor_ok = op == "Conv" || op == "Gemm" || is_binary_op(op) || op == "BatchNormalization";
+  if (op == "Div") {  // a GELU on its own: one eltwise step
+    const std::vector<int> nodes = gelu_pattern(ctx, anchor);
+    if (!nodes.empty()) {
+      for (std::size_t k = 1; k < nodes.size(); ++k) {
+        g.nodes.push_back(&ctx.graph.nodes[nodes[k]]);
+        ctx.claimed[nodes[k]] = true;
+      }
+      g.output = ctx.graph.nodes[nodes.back()].outputs[0];
+      g.gelu = true;
+      return g;
+    }
+  }
+  bool anchor_ok = op == "Conv" || op == "ConvTranspose" || op == "Gemm" || is_binary_op(op) ||
+                   op == "BatchNormalization";
   if (op == "MatMul")  // 1-D operands change the output rank; keep those plain
     anchor_ok = ctx.shape_of(a.inputs[0])->rank() >= 2 && ctx.shape_of(a.inputs[1])->rank() >= 2;
   if (!fuse || !anchor_ok) return g;
   const Shape shape = ctx.shape_of(a.outputs[0])->shape();
   int last = anchor;
   while (g.post.size() < kMaxPostOps) {
+    if (add_gelu(ctx, g, last)) continue;
     const int j = sole_consumer(ctx, g.output, last);
     if (j < 0 || !add_post_op(ctx, g, anchor, j, g.output, shape)) break;
     last = j;

@@ -43,9 +43,16 @@ struct Geometry {
 // Same rules as the reference kernels (conv_geometry.cpp, pool.cpp); "" or why not.
 std::string conv_geometry(const Node& node, const Shape& x, const Shape& w, Geometry& g);
 std::string pool_geometry(const Node& node, const Shape& x, Geometry& g);
+// ConvTranspose (steps_deconv.cpp): oneDNN deconvolution geometry giving the reference's output
+// size, and why a node with input shapes `in` does not run.
+std::string deconv_geometry(const Node& node, const Shape& x, const Shape& w, Geometry& g);
+std::string deconv_unsupported(const Node& node, const std::vector<Shape>& in);
 
 // Why the device does not run `node` with the shapes given by shape_of; "" when it does.
 std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of);
+
+// ReduceMean's reduced axes (normalized, sorted flags per dim); false when not constant/valid.
+bool reduce_axes(const Graph& graph, const Node& node, int rank, std::vector<bool>& reduced);
 
 // Normalizes an axis attribute for `rank`; false when out of range.
 bool normalize_axis(std::int64_t& axis, int rank);

@@ -1,5 +1,7 @@
 // Running a plan: inputs are wrapped without a copy, steps run in graph order, outputs come back
 // as row-major Tensors of their own.
+#include <omp.h>
+
 #include <chrono>
 
 #include "plan.h"
@@ -7,7 +9,18 @@
 
 namespace qs::onednn {
 
+ThreadScope::ThreadScope(int threads) {
+  if (threads <= 0) return;
+  saved_ = omp_get_max_threads();
+  omp_set_num_threads(threads);
+}
+
+ThreadScope::~ThreadScope() {
+  if (saved_ > 0) omp_set_num_threads(saved_);
+}
+
 TensorMap Plan::run(const TensorMap& inputs, bool profile, std::vector<NodeTiming>& timings) {
+  const ThreadScope scope(threads);
   for (const auto& [name, s] : inputs_) set_tensor(slots[s], inputs.at(name));
   timings.clear();
   std::vector<const Tensor*> in;

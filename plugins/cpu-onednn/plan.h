@@ -52,6 +52,17 @@ struct Group {
   std::vector<const Node*> nodes;
   std::vector<PostOp> post;
   std::string output;  // value written by the last node
+  bool gelu = false;   // nodes are an exact-GELU decomposition run as one eltwise_gelu_erf
+};
+
+// Sets the OpenMP thread count for a scope (nothing when 0); restores it after.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int threads);
+  ~ThreadScope();
+
+ private:
+  int saved_ = 0;
 };
 
 class Plan {
@@ -68,6 +79,7 @@ class Plan {
   std::map<std::string, int> slot_of;
   std::vector<Step> steps;
   TensorMap metas;  // inferred shapes for this plan's inputs
+  int threads = 0;  // OpenMP threads for this plan's primitives (0: the caller's count)
 
   int slot(const std::string& name);
   const Shape& shape(const std::string& name) { return slots[slot(name)].shape; }
@@ -88,8 +100,9 @@ class Plan {
   int add_constant(const Tensor& t);
   void set_tensor(Slot& slot, const Tensor& t);
   // Appends the post-ops of a group to `ops`, with their binary operands added to `args`.
+  // `flat`, when given, is a 2-D [M, N] view of the destination (see flat_operand).
   void append_post_ops(dnnl::post_ops& ops, const Group& group, int dst_rank, Step& step,
-                       std::unordered_map<int, dnnl::memory>& args);
+                       std::unordered_map<int, dnnl::memory>& args, const dims* flat = nullptr);
 
  private:
   void add_reorder(const dnnl::memory& from, const dnnl::memory& to, Step& step, bool now);
@@ -99,8 +112,17 @@ class Plan {
   std::vector<std::pair<std::string, int>> inputs_, outputs_;
 };
 
+// A binary operand's view against a destination viewed as [M, N]: full size, one row or one
+// value; false when it broadcasts otherwise.
+bool flat_operand(const Shape& shape, const dims& flat, dnnl::memory::desc& md);
+
 // Step makers, one per kind of anchor op; each appends its primitive to `step`.
 void make_conv(Plan& p, const Group& g, Step& step);
+void make_deconv(Plan& p, const Group& g, Step& step);
+void make_transpose(Plan& p, const Group& g, Step& step);
+void make_reduce(Plan& p, const Group& g, Step& step);
+// A strided ConvTranspose as one stride-1 Conv per output phase; false when it does not apply.
+bool make_deconv_phases(Plan& p, const Group& g, Step& step, const Geometry& geo);
 void make_gemm(Plan& p, const Group& g, Step& step);
 void make_matmul(Plan& p, const Group& g, Step& step);
 void make_binary(Plan& p, const Group& g, Step& step);
@@ -120,6 +142,9 @@ struct FusionContext {
 };
 FusionContext make_fusion_context(const Graph& graph, const ShapeOf& shape_of);
 Group make_group(FusionContext& ctx, int anchor, bool fuse);
+// x -> Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(0.5), from the Div at `div`, with
+// every intermediate value used only inside: the five node indices, or empty.
+std::vector<int> gelu_pattern(const FusionContext& ctx, int div);
 // BatchNormalization's per-channel scale and shift (as the reference computes them), shaped
 // [1, C, 1, ...] for an input of `rank`.
 std::pair<Tensor, Tensor> batch_norm_affine(const Graph& graph, const Node& node, int rank);

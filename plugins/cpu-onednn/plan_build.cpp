@@ -4,11 +4,21 @@
 
 namespace qs::onednn {
 
+namespace {
+constexpr std::int64_t kSmallWork = std::int64_t{1} << 18;  // values written by a run
+}  // namespace
+
 Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorMap& inputs)
     : graph(g), engine(e), stream(s) {
   TensorMap meta_in;
   for (const auto& [name, t] : inputs) meta_in[name] = Tensor::meta(t.dtype(), t.shape());
   metas = infer_shapes(graph, meta_in);
+  // A small graph runs on one thread: an OpenMP fork and join per tiny primitive costs more
+  // than the second thread gains. Primitives are created for the count they run with.
+  std::int64_t work = 0;
+  for (const auto& [name, t] : metas) work += t.numel();
+  if (work < kSmallWork) threads = 1;
+  const ThreadScope scope(threads);
   const ShapeOf shape_of = [this](const std::string& name) -> const Tensor* {
     auto it = metas.find(name);
     if (it != metas.end()) return &it->second;
@@ -62,8 +72,16 @@ void Plan::build_step(const Group& group) {
   Step step{first.name, "", {}, nullptr, {}, {}};
   for (const Node* n : group.nodes) step.op += (step.op.empty() ? "" : "+") + n->op_type;
   const std::string& op = first.op_type;
-  if (op == "Conv")
+  if (group.gelu)
+    make_eltwise(*this, group, step);
+  else if (op == "Conv")
     make_conv(*this, group, step);
+  else if (op == "ConvTranspose")
+    make_deconv(*this, group, step);
+  else if (op == "Transpose")
+    make_transpose(*this, group, step);
+  else if (op == "ReduceMean")
+    make_reduce(*this, group, step);
   else if (op == "Gemm")
     make_gemm(*this, group, step);
   else if (op == "MatMul")
@@ -191,12 +209,13 @@ void Plan::add_reorder(const dnnl::memory& from, const dnnl::memory& to, Step& s
 }
 
 void Plan::append_post_ops(dnnl::post_ops& ops, const Group& group, int dst_rank, Step& step,
-                           std::unordered_map<int, dnnl::memory>& args) {
+                           std::unordered_map<int, dnnl::memory>& args, const dims* flat) {
   for (const PostOp& post : group.post) {
     for (const EltwiseOp& e : post.eltwise) ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
     if (!post.eltwise.empty()) continue;
     const int s = post.other.empty() ? add_constant(post.other_constant) : slot(post.other);
-    const dnnl::memory::desc md = padded_md(slots[s].shape, dst_rank);
+    dnnl::memory::desc md = padded_md(slots[s].shape, dst_rank);
+    if (flat) flat_operand(slots[s].shape, *flat, md);
     const int index = ops.len();
     ops.append_binary(post.binary, md);
     args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1] = view(s, md, step);

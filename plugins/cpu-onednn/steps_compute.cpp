@@ -20,14 +20,16 @@ void make_conv(Plan& p, const Group& g, Step& step) {
   }
   const bool bias = n.has_input(2);
   const memory::desc bias_md = plain_md({w[0]});
+  // A first layer (few input channels): a row-major input makes oneDNN pick its direct kernel.
+  const memory::desc x_md = group == 1 && x[1] < 4 ? plain_md(x) : any_md(x);
+  const memory::desc y_md = any_md(y);
   dnnl::convolution_forward::desc desc =
-      bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                             dnnl::algorithm::convolution_direct, any_md(x),
-                                             any_md(wg), bias_md, any_md(y), geo.strides,
-                                             geo.dilations, geo.pad_begin, geo.pad_end)
+      bias ? dnnl::convolution_forward::desc(
+                 dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_md,
+                 any_md(wg), bias_md, y_md, geo.strides, geo.dilations, geo.pad_begin, geo.pad_end)
            : dnnl::convolution_forward::desc(
-                 dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_md(x),
-                 any_md(wg), any_md(y), geo.strides, geo.dilations, geo.pad_begin, geo.pad_end);
+                 dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_md,
+                 any_md(wg), y_md, geo.strides, geo.dilations, geo.pad_begin, geo.pad_end);
   Exec e;
   dnnl::post_ops ops;
   p.append_post_ops(ops, g, static_cast<int>(y.size()), step, e.args);
@@ -91,6 +93,17 @@ void make_gemm(Plan& p, const Group& g, Step& step) {
   step.execs.push_back(std::move(e));
 }
 
+bool flat_operand(const Shape& shape, const dims& flat, memory::desc& md) {
+  const std::int64_t n = shape_numel(shape);
+  if (n == flat[0] * flat[1])
+    md = plain_md({flat[0], flat[1]});
+  else if (n == 1 || (n == flat[1] && !shape.empty() && shape.back() == flat[1]))
+    md = plain_md({1, n});
+  else
+    return false;
+  return true;
+}
+
 // numpy matmul: 1-D operands promoted, batch dimensions broadcast by oneDNN.
 void make_matmul(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
@@ -98,7 +111,8 @@ void make_matmul(Plan& p, const Group& g, Step& step) {
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   const int rank = static_cast<int>(std::max(a.size(), b.size()));
-  const memory::desc a_md = padded_md(a, rank), b_md = padded_md(b, rank);
+  const memory::desc a_md = padded_md(a, rank);
+  memory::desc b_md = padded_md(b, rank);
   dims y(rank);
   const dims ad = a_md.dims(), bd = b_md.dims();
   for (int i = 0; i < rank - 2; ++i) y[i] = std::max(ad[i], bd[i]);
@@ -106,15 +120,29 @@ void make_matmul(Plan& p, const Group& g, Step& step) {
   y[rank - 1] = bd[rank - 1];
   const memory::desc y_md = plain_md(Shape(y.begin(), y.end()));
   const int sb = p.slot(n.inputs[1]);
-  const bool const_b = p.slots[sb].constant && rank == 2;
+  // A batched A times a constant 2-D B: one [M, K] x [K, N] product, B prepacked once.
+  dims flat;
+  if (p.slots[sb].constant && p.shape(n.inputs[1]).size() == 2 && a.size() > 2) {
+    flat = {shape_numel(a) / a.back(), b[1]};
+    memory::desc md;
+    for (const PostOp& post : g.post)
+      if (post.eltwise.empty() &&
+          !flat_operand(post.other.empty() ? post.other_constant.shape() : p.shape(post.other),
+                        flat, md))
+        flat.clear();
+  }
+  const bool const_b = p.slots[sb].constant && (rank == 2 || !flat.empty());
+  const memory::desc a_view = flat.empty() ? a_md : plain_md({flat[0], a.back()});
   Exec e;
   dnnl::post_ops ops;
-  p.append_post_ops(ops, g, rank, step, e.args);
+  p.append_post_ops(ops, g, rank, step, e.args, flat.empty() ? nullptr : &flat);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
-  dnnl::matmul::desc desc(a_md, const_b ? any_md(b) : b_md, y_md);
+  if (!flat.empty()) b_md = plain_md(b);
+  dnnl::matmul::desc desc(a_view, const_b ? any_md(b) : b_md,
+                          flat.empty() ? y_md : plain_md({flat[0], flat[1]}));
   dnnl::matmul::primitive_desc pd(desc, attr, p.engine);
-  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), a_md, step);
+  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), a_view, step);
   e.args[DNNL_ARG_WEIGHTS] =
       const_b ? p.in(sb, pd.weights_desc(), step, &b_md) : p.view(sb, b_md, step);
   e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());

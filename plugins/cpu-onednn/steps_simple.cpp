@@ -10,7 +10,10 @@ using dnnl::memory;
 void make_eltwise(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
   std::vector<EltwiseOp> ops;
-  eltwise_ops(p.graph, n, ops);
+  if (g.gelu)
+    ops.push_back({dnnl::algorithm::eltwise_gelu_erf});
+  else
+    eltwise_ops(p.graph, n, ops);
   const memory src = p.current(p.slot(n.inputs[0]));
   const memory dst = p.output(g.output, src.get_desc());
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -21,6 +24,73 @@ void make_eltwise(Plan& p, const Group& g, Step& step) {
     step.execs.push_back(
         {dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, i == 0 ? src : dst}, {DNNL_ARG_DST, dst}}});
   }
+}
+
+// A reorder from a view of the input with permuted strides into a row-major output.
+void make_transpose(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]);
+  const int rank = static_cast<int>(x.size());
+  std::vector<std::int64_t> perm = n.attr_ints("perm");
+  if (perm.empty())
+    for (int i = rank - 1; i >= 0; --i) perm.push_back(i);
+  dims strides(std::max(rank, 1), 1), yd(std::max(rank, 1), 1), ys(std::max(rank, 1), 1);
+  for (int i = rank - 2; i >= 0; --i) strides[i] = strides[i + 1] * x[i + 1];
+  for (int i = 0; i < rank; ++i) {
+    yd[i] = x[perm[i]];
+    ys[i] = strides[perm[i]];
+  }
+  const memory src =
+      p.view(p.slot(n.inputs[0]), memory::desc(yd, memory::data_type::f32, ys), step);
+  const memory dst = p.output(g.output, plain_md(p.shape(g.output)));
+  step.execs.push_back({dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}});
+}
+
+// ReduceMean into a row-major output (keepdims or not, the same buffer).
+void make_reduce(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]);
+  std::vector<bool> reduced;
+  reduce_axes(p.graph, n, static_cast<int>(x.size()), reduced);
+  Shape kept = x;
+  int first = -1, last = -1;
+  bool contiguous = true;
+  for (int i = 0; i < static_cast<int>(x.size()); ++i) {
+    if (!reduced[i]) continue;
+    kept[i] = 1;
+    if (first >= 0 && last != i - 1) contiguous = false;
+    if (first < 0) first = i;
+    last = i;
+  }
+  if (contiguous && first >= 0) {
+    // One block of axes: x as [outer, len, inner] times a constant 1/len vector (oneDNN's
+    // reduction of a middle dimension is far slower than its matmul).
+    std::int64_t outer = 1, len = 1, inner = 1;
+    for (int i = 0; i < static_cast<int>(x.size()); ++i)
+      (i < first ? outer : i <= last ? len : inner) *= x[i];
+    Tensor weights(DType::f32, inner == 1 ? Shape{len, 1} : Shape{1, 1, len});
+    for (std::int64_t i = 0; i < len; ++i) weights.data<float>()[i] = 1.f / len;
+    const int sw = p.add_constant(weights);
+    const int sx = p.slot(n.inputs[0]);
+    p.output(g.output, plain_md(p.shape(g.output)));
+    const int so = p.slot(g.output);
+    const bool rows = inner == 1;
+    const memory a = rows ? p.view(sx, plain_md({outer, len}), step) : p.current(sw);
+    const memory b = rows ? p.current(sw) : p.view(sx, plain_md({outer, len, inner}), step);
+    const memory c = p.view(so, rows ? plain_md({outer, 1}) : plain_md({outer, 1, inner}), step);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a.get_desc(), b.get_desc(), c.get_desc()),
+                                    p.engine);
+    step.execs.push_back(
+        {dnnl::matmul(pd), {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}}});
+    return;
+  }
+  const memory src = p.view(p.slot(n.inputs[0]), plain_md(x), step);
+  p.output(g.output, plain_md(p.shape(g.output)));
+  const memory dst = p.view(p.slot(g.output), plain_md(kept), step);
+  dnnl::reduction::desc desc(dnnl::algorithm::reduction_mean, src.get_desc(), dst.get_desc(), 0.f,
+                             0.f);
+  dnnl::reduction::primitive_desc pd(desc, p.engine);
+  step.execs.push_back({dnnl::reduction(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}});
 }
 
 // Add, Sub, Mul, Div; BatchNormalization as x * scale with the shift as a post-op.

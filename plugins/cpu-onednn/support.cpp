@@ -57,6 +57,23 @@ alg binary_alg(const std::string& op) {
   return alg::binary_div;
 }
 
+bool reduce_axes(const Graph& graph, const Node& node, int rank, std::vector<bool>& reduced) {
+  std::vector<std::int64_t> axes = node.attr_ints("axes");
+  if (graph.opset >= 18 && node.has_input(1)) {
+    const Tensor* t = constant_value(graph, node.inputs[1]);
+    if (!t || !t->has_data()) return false;
+    axes = t->to_i64();
+  }
+  const bool noop = node.attr_int("noop_with_empty_axes", 0) != 0;
+  if (rank < 1 || (axes.empty() && noop)) return false;
+  reduced.assign(rank, axes.empty());
+  for (std::int64_t a : axes) {
+    if (!normalize_axis(a, rank)) return false;
+    reduced[a] = true;
+  }
+  return true;
+}
+
 namespace {
 
 // The single f32 value of a constant input, or false.
@@ -128,13 +145,14 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   std::vector<EltwiseOp> ops;
   const bool eltwise = eltwise_ops(graph, node, ops).empty();
   const bool known = eltwise || is_binary_op(op) || op == "Conv" || op == "Gemm" ||
+                     op == "ConvTranspose" || op == "Transpose" || op == "ReduceMean" ||
                      op == "MatMul" || op == "MaxPool" || op == "AveragePool" ||
                      op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
                      op == "LogSoftmax" || op == "LayerNormalization" || op == "BatchNormalization";
   if (!known) return eltwise_ops(graph, node, ops);
   // Every data input and the first output: f32 with a known shape.
   std::vector<Shape> in;
-  const int data_inputs = (op == "Clip") ? 1 : node.input_count();
+  const int data_inputs = (op == "Clip" || op == "ReduceMean") ? 1 : node.input_count();
   for (int i = 0; i < data_inputs; ++i) {
     if (!node.has_input(i)) {
       in.emplace_back();
@@ -167,6 +185,22 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
     return "";
   }
   Geometry g;
+  if (op == "ConvTranspose") return deconv_unsupported(node, in);
+  if (op == "ReduceMean") {
+    std::vector<bool> reduced;
+    return reduce_axes(graph, node, static_cast<int>(x.size()), reduced) ? "" : "axes";
+  }
+  if (op == "Transpose") {
+    std::vector<std::int64_t> perm = node.attr_ints("perm");
+    if (perm.empty()) return "";  // reversed
+    std::vector<bool> seen(x.size(), false);
+    if (perm.size() != x.size()) return "perm";
+    for (std::int64_t d : perm) {
+      if (d < 0 || d >= static_cast<std::int64_t>(x.size()) || seen[d]) return "perm";
+      seen[d] = true;
+    }
+    return "";
+  }
   if (op == "Conv") {
     if (in.size() < 2) return "inputs";
     const std::int64_t group = node.attr_int("group", 1);

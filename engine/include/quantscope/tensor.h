@@ -21,6 +21,11 @@ std::int64_t shape_numel(const Shape& shape);
 // "[1,3,224,224]"
 std::string shape_to_string(const Shape& shape);
 
+// The largest tensor the engine allocates, process-wide (default 16 GiB): a bigger one is an
+// Error naming its shape rather than an allocation that takes the machine down. Any thread.
+void set_max_tensor_bytes(std::size_t bytes);
+std::size_t max_tensor_bytes();
+
 class Tensor {
  public:
   Tensor() = default;

@@ -177,13 +177,18 @@ class IdxDataset : public Dataset {
     if (rows_ == 0 || cols_ == 0)
       throw Error(images + ": IDX images have an empty size " + std::to_string(rows_) + "x" +
                   std::to_string(cols_));
+    // Checked on its own too: with a count of 0 the total is 0 whatever the image size.
+    constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
+    if (rows_ > kMaxImagePixels / cols_)
+      throw Error(images + ": IDX images of " + std::to_string(rows_) + "x" +
+                  std::to_string(cols_) + " are too large");
+    image_bytes_ = rows_ * cols_;
     std::int64_t total = 0;
     try {
       total = shape_numel({n_, rows_, cols_});
     } catch (const Error&) {
       throw Error(images + ": IDX header claims too much data");
     }
-    image_bytes_ = rows_ * cols_;
     if (!src_.gz()) {
       if (src_.plain_size() - 16 < static_cast<std::uint64_t>(total))
         throw Error(images + ": truncated IDX image file: header says " + std::to_string(n_) +

@@ -1,8 +1,21 @@
 #include "quantscope/tensor.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace qs {
+
+namespace {
+std::atomic<std::size_t> g_max_tensor_bytes{std::size_t{1} << 34};
+}  // namespace
+
+void set_max_tensor_bytes(std::size_t bytes) {
+  g_max_tensor_bytes = bytes;
+}
+std::size_t max_tensor_bytes() {
+  return g_max_tensor_bytes;
+}
 
 std::int64_t shape_numel(const Shape& shape) {
   constexpr std::int64_t limit = std::int64_t{1} << 62;

@@ -228,7 +228,8 @@ void slice(KernelContext& c) {
   std::vector<std::int64_t> delta(rank);
   for (int d = 0; d < rank; ++d) {
     off += plan[d].start * xs[d];
-    delta[d] = plan[d].step * xs[d];
+    // A huge step with a single element is never taken (and would overflow if multiplied).
+    delta[d] = plan[d].count > 1 ? plan[d].step * xs[d] : 0;
   }
   const std::size_t es = dtype_size(x.dtype());
   const std::byte* src = bytes_of(x);

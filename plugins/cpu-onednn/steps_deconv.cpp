@@ -1,0 +1,137 @@
+// ConvTranspose as a oneDNN deconvolution: the reference's output size (output_padding,
+// output_shape, auto_pad) becomes the trailing pad that makes oneDNN's formula give it.
+#include <algorithm>
+
+#include "plan.h"
+
+namespace qs::onednn {
+
+using dnnl::memory;
+
+namespace {
+
+bool read_ints(const Node& node, const char* name, int count, std::int64_t fallback,
+               std::int64_t minimum, dims& out) {
+  std::vector<std::int64_t> v = node.attr_ints(name);
+  if (v.empty()) v.assign(count, fallback);
+  if (static_cast<int>(v.size()) != count) return false;
+  for (std::int64_t x : v)
+    if (x < minimum || x > (std::int64_t{1} << 31)) return false;
+  out.assign(v.begin(), v.end());
+  return true;
+}
+
+}  // namespace
+
+std::string deconv_geometry(const Node& node, const Shape& x, const Shape& w, Geometry& g) {
+  if (x.size() < 3 || x.size() > 5 || w.size() != x.size()) return "rank";
+  const int k = static_cast<int>(x.size()) - 2;
+  dims pads, output_padding;
+  if (!read_ints(node, "strides", k, 1, 1, g.strides) ||
+      !read_ints(node, "dilations", k, 1, 1, g.dilations) ||
+      !read_ints(node, "pads", 2 * k, 0, 0, pads) ||
+      !read_ints(node, "output_padding", k, 0, 0, output_padding))
+    return "invalid attributes";
+  std::vector<std::int64_t> ks = node.attr_ints("kernel_shape");
+  if (!ks.empty() &&
+      (static_cast<int>(ks.size()) != k || !std::equal(ks.begin(), ks.end(), w.begin() + 2)))
+    return "kernel_shape does not match the weights";
+  std::vector<std::int64_t> output_shape = node.attr_ints("output_shape");
+  if (output_shape.size() > static_cast<std::size_t>(k))
+    output_shape.erase(output_shape.begin(), output_shape.end() - k);
+  if (!output_shape.empty() && static_cast<int>(output_shape.size()) != k) return "output_shape";
+  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
+  const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+  if (!same && auto_pad != "VALID" && auto_pad != "NOTSET") return "auto_pad " + auto_pad;
+  g.kernel.assign(w.begin() + 2, w.end());
+  g.pad_begin.assign(pads.begin(), pads.begin() + k);
+  g.pad_end.assign(pads.begin() + k, pads.end());
+  g.out.resize(k);
+  for (int i = 0; i < k; ++i) {
+    const std::int64_t in = x[i + 2], s = g.strides[i];
+    const std::int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
+    const std::int64_t full = s * (in - 1) + output_padding[i] + extent;
+    if (!output_shape.empty() || same) {
+      g.out[i] = !output_shape.empty() ? output_shape[i] : in * s;
+      const std::int64_t total = std::max<std::int64_t>(0, full - g.out[i]);
+      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    } else {
+      if (auto_pad == "VALID") g.pad_begin[i] = g.pad_end[i] = 0;
+      g.out[i] = full - g.pad_begin[i] - g.pad_end[i];
+    }
+    if (g.out[i] <= 0) return "empty output";
+    // oneDNN: out = (in - 1) * s + extent - pad_begin - pad_end; a negative pad_end extends the
+    // output past the last input's reach (output_padding), where only the bias lands.
+    g.pad_end[i] = (in - 1) * s + extent - g.pad_begin[i] - g.out[i];
+    if (g.pad_begin[i] >= extent || g.pad_end[i] >= extent) return "pads as large as the kernel";
+    g.dilations[i] -= 1;
+  }
+  return "";
+}
+
+std::string deconv_unsupported(const Node& node, const std::vector<Shape>& in) {
+  if (in.size() < 2) return "inputs";
+  const Shape& x = in[0];
+  const Shape& w = in[1];
+  const std::int64_t group = node.attr_int("group", 1);
+  if (x.size() < 3 || w.size() != x.size() || group <= 0 || x[1] % group != 0 || w[0] != x[1])
+    return "channels";
+  if (in.size() > 2 && !in[2].empty() && shape_numel(in[2]) != w[1] * group) return "bias";
+  Geometry g;
+  return deconv_geometry(node, x, w, g);
+}
+
+void make_deconv(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]), w = p.shape(n.inputs[1]);
+  const Shape y = p.shape(n.outputs[0]);
+  Geometry geo;
+  deconv_geometry(n, x, w, geo);
+  if (make_deconv_phases(p, g, step, geo)) return;
+  const std::int64_t group = n.attr_int("group", 1);
+  // ONNX weights are [G * IC/G, OC/G, k...]; oneDNN wants [G, OC/G, IC/G, k...] (or [OC, IC,
+  // k...]): the same buffer with the two channel strides swapped.
+  const std::int64_t ic = w[0] / group, oc = w[1];
+  std::int64_t spatial = 1;
+  for (std::size_t i = 2; i < w.size(); ++i) spatial *= w[i];
+  dims wd{oc, ic}, ws{spatial, oc * spatial};
+  for (std::size_t i = 2; i < w.size(); ++i) {
+    wd.push_back(w[i]);
+    std::int64_t stride = 1;
+    for (std::size_t j = i + 1; j < w.size(); ++j) stride *= w[j];
+    ws.push_back(stride);
+  }
+  if (group > 1) {
+    wd.insert(wd.begin(), group);
+    ws.insert(ws.begin(), ic * oc * spatial);
+  }
+  // A dimension of size 1 gets the outermost stride, so that oneDNN sees no overlap.
+  for (std::size_t i = 0; i < wd.size(); ++i)
+    if (wd[i] == 1) ws[i] = shape_numel(w);
+  const memory::desc w_view(wd, memory::data_type::f32, ws);
+  const memory::desc w_any(wd, memory::data_type::f32, memory::format_tag::any);
+  const bool bias = n.has_input(2);
+  const memory::desc bias_md = plain_md({oc * group});
+  const auto prop = dnnl::prop_kind::forward_inference;
+  const auto alg = dnnl::algorithm::deconvolution_direct;
+  dnnl::deconvolution_forward::desc desc =
+      bias ? dnnl::deconvolution_forward::desc(prop, alg, any_md(x), w_any, bias_md, any_md(y),
+                                               geo.strides, geo.dilations, geo.pad_begin,
+                                               geo.pad_end)
+           : dnnl::deconvolution_forward::desc(prop, alg, any_md(x), w_any, any_md(y), geo.strides,
+                                               geo.dilations, geo.pad_begin, geo.pad_end);
+  Exec e;
+  dnnl::post_ops ops;
+  p.append_post_ops(ops, g, static_cast<int>(y.size()), step, e.args);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  dnnl::deconvolution_forward::primitive_desc pd(desc, attr, p.engine);
+  e.args[DNNL_ARG_SRC] = p.in(p.slot(n.inputs[0]), pd.src_desc(), step);
+  e.args[DNNL_ARG_WEIGHTS] = p.in(p.slot(n.inputs[1]), pd.weights_desc(), step, &w_view);
+  if (bias) e.args[DNNL_ARG_BIAS] = p.view(p.slot(n.inputs[2]), bias_md, step);
+  e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+  e.prim = dnnl::deconvolution_forward(pd);
+  step.execs.push_back(std::move(e));
+}
+
+}  // namespace qs::onednn
