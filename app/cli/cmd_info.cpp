@@ -79,7 +79,9 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info,
               human_count(info.total_macs).c_str(), info.layers.size());
   std::size_t on_device = 0;
   for (const Placement& p : where) on_device += p.device == device;
-  if (g.problems.empty())
+  if (g.problems.empty() && on_device == where.size())
+    std::printf("unsupported: none; every node runs on %s\n", device.c_str());
+  else if (g.problems.empty())
     std::printf("unsupported: none; %zu of %zu nodes run on %s, the rest on cpu-ref\n", on_device,
                 where.size(), device.c_str());
   for (const std::string& p : g.problems) std::printf("unsupported: %s\n", p.c_str());

@@ -40,10 +40,8 @@ std::string shape_to_string(const Shape& shape) {
 
 Tensor::Tensor(DType dtype, Shape shape)
     : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
-  // No model this tool is for needs a 64 GiB tensor; a larger one is a hostile or broken shape.
-  constexpr std::size_t kMaxTensorBytes = std::size_t{1} << 36;
   if (numel_ >
-      static_cast<std::int64_t>(kMaxTensorBytes / std::max<std::size_t>(dtype_size(dtype_), 1)))
+      static_cast<std::int64_t>(max_tensor_bytes() / std::max<std::size_t>(dtype_size(dtype_), 1)))
     throw Error("tensor " + shape_to_string(shape_) + " of " + dtype_name(dtype_) +
                 " is too large (" + std::to_string(numel_) + " elements)");
   // Always allocate at least one byte so that an empty tensor still "has data".

@@ -138,27 +138,43 @@ void for_each_window(const PoolGeometry& g, Fn&& fn) {
   }
 }
 
-// Calls fn(tap) for every kernel tap of a window, where tap[i] is the input coordinate along
-// spatial dimension i (possibly outside [0, in[i]) ).
-template <typename Fn>
-void for_each_tap(const PoolGeometry& g, const Dims& origin, Fn&& fn) {
-  const std::int64_t taps = shape_numel(g.kernel);
-  Dims kpos(g.k, 0);
-  Dims coord(g.k);
-  for (std::int64_t t = 0; t < taps; ++t) {
-    for (int i = 0; i < g.k; ++i) coord[i] = origin[i] + kpos[i] * g.dilations[i];
-    fn(coord);
-    for (int i = g.k - 1; i >= 0; --i) {
-      if (++kpos[i] < g.kernel[i]) break;
-      kpos[i] = 0;
-    }
-  }
+// Number of taps t in [0, kernel) of one dimension whose coordinate origin + t * dilation lies
+// in [lo, hi); first_tap receives the first such t. Arithmetic, so that a hostile kernel or
+// padding of 2^31 costs nothing.
+std::int64_t taps_between(std::int64_t origin, std::int64_t dilation, std::int64_t kernel,
+                          std::int64_t lo, std::int64_t hi, std::int64_t* first_tap = nullptr) {
+  const std::int64_t first = origin >= lo ? 0 : (lo - origin + dilation - 1) / dilation;
+  const std::int64_t last =
+      hi - 1 - origin < 0 ? -1 : std::min(kernel - 1, (hi - 1 - origin) / dilation);
+  if (first_tap) *first_tap = first;
+  return last >= first ? last - first + 1 : 0;
 }
 
-bool inside(const PoolGeometry& g, const Dims& coord) {
-  for (int i = 0; i < g.k; ++i)
-    if (coord[i] < 0 || coord[i] >= g.in[i]) return false;
-  return true;
+// Calls fn(tap) for every kernel tap of a window that falls inside the input, where tap[i] is
+// the input coordinate along spatial dimension i. Taps in the padding are skipped without
+// being visited.
+template <typename Fn>
+void for_each_tap(const PoolGeometry& g, const Dims& origin, Fn&& fn) {
+  // Scratch reused across calls: this runs once per output element.
+  thread_local Dims first, count, step, coord;
+  first.assign(g.k, 0);
+  count.assign(g.k, 0);
+  step.assign(g.k, 0);
+  coord.assign(g.k, 0);
+  for (int i = 0; i < g.k; ++i) {
+    count[i] = taps_between(origin[i], g.dilations[i], g.kernel[i], 0, g.in[i], &first[i]);
+    if (count[i] == 0) return;
+  }
+  for (;;) {
+    for (int i = 0; i < g.k; ++i) coord[i] = origin[i] + (first[i] + step[i]) * g.dilations[i];
+    fn(coord);
+    int i = g.k - 1;
+    for (; i >= 0; --i) {
+      if (++step[i] < count[i]) break;
+      step[i] = 0;
+    }
+    if (i < 0) return;
+  }
 }
 
 // Flat offset of a spatial coordinate within one channel plane, row- or column-major.
@@ -191,7 +207,6 @@ void max_pool_typed(KernelContext& c, const PoolGeometry& g, bool want_indices) 
       T best = lowest;
       std::int64_t best_index = -1;
       for_each_tap(g, origin, [&](const Dims& coord) {
-        if (!inside(g, coord)) return;  // padding never wins
         T v = src[plane_offset(g, coord, false)];
         if (best_index < 0 || v > best) {  // first maximum wins on ties
           best = v;
@@ -245,18 +260,17 @@ void average_pool(KernelContext& c) {
       double sum = 0;
       std::int64_t count = 0;
       for_each_tap(g, origin, [&](const Dims& coord) {
-        if (inside(g, coord)) {
-          sum += src[plane_offset(g, coord, false)];
-          ++count;
-          return;
-        }
-        if (!include_pad) return;
-        // count_include_pad counts the explicit pads, but not the ceil_mode overhang that
-        // reaches beyond them.
-        for (int i = 0; i < g.k; ++i)
-          if (coord[i] < -g.pad_begin[i] || coord[i] >= g.in[i] + g.pad_end[i]) return;
+        sum += src[plane_offset(g, coord, false)];
         ++count;
       });
+      if (include_pad) {
+        // count_include_pad counts the explicit pads, but not the ceil_mode overhang that
+        // reaches beyond them.
+        count = 1;
+        for (int i = 0; i < g.k; ++i)
+          count *= taps_between(origin[i], g.dilations[i], g.kernel[i], -g.pad_begin[i],
+                                g.in[i] + g.pad_end[i]);
+      }
       yd[p * out_plane + o] =
           count > 0 ? static_cast<float>(sum / static_cast<double>(count)) : 0.f;
     });
