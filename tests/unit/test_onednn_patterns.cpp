@@ -1,0 +1,242 @@
+// cpu-onednn against the reference: ConvTranspose, the GELU pattern, layout ops, batched
+// MatMul with constant weights, and the bundled models.
+#include "onednn_test_util.h"
+
+using namespace onednn_test;
+
+// x [N, C, spatial...] -> ConvTranspose (weights [C, OC/group, k...]) -> (Relu) -> y
+struct DeconvCase {
+  std::string label;
+  Shape x;  // without the batch
+  std::int64_t out_channels, group;
+  Shape kernel;
+  std::vector<std::int64_t> strides, pads, output_padding, dilations, output_shape;
+  std::string auto_pad, act;
+  bool bias = true;
+};
+
+TEST(OnednnDevice, ConvTransposeVariants) {
+  REQUIRE_ONEDNN(dev);
+  const std::vector<DeconvCase> cases = {
+      {"plain", {4, 5, 5}, 6, 1, {3, 3}, {}, {}, {}, {}, {}, "", ""},
+      {"stride2 pads output_padding relu",
+       {8, 7, 7},
+       4,
+       1,
+       {3, 3},
+       {2, 2},
+       {1, 1, 1, 1},
+       {1, 1},
+       {},
+       {},
+       "",
+       "Relu"},
+      {"output_padding without pads", {3, 4, 5}, 5, 1, {3, 3}, {2, 2}, {}, {1, 1}, {}, {}, "", ""},
+      {"asymmetric pads no bias",
+       {3, 6, 5},
+       4,
+       1,
+       {3, 2},
+       {2, 1},
+       {1, 0, 2, 1},
+       {},
+       {},
+       {},
+       "",
+       "",
+       false},
+      {"groups", {6, 5, 5}, 4, 2, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, {}, {}, "", "Relu"},
+      {"depthwise", {4, 6, 6}, 4, 4, {3, 3}, {2, 2}, {}, {}, {}, {}, "", ""},
+      {"dilations", {3, 6, 6}, 4, 1, {3, 3}, {}, {2, 1, 0, 1}, {}, {2, 2}, {}, "", ""},
+      {"same_upper", {3, 5, 5}, 4, 1, {3, 3}, {2, 2}, {}, {}, {}, {}, "SAME_UPPER", ""},
+      {"same_lower", {3, 5, 4}, 4, 1, {4, 3}, {3, 2}, {}, {}, {}, {}, "SAME_LOWER", ""},
+      {"valid", {3, 5, 5}, 4, 1, {3, 3}, {2, 2}, {}, {}, {}, {}, "VALID", ""},
+      {"output_shape", {3, 5, 5}, 4, 1, {3, 3}, {2, 2}, {}, {}, {}, {10, 11}, "", ""},
+      {"1d", {3, 8}, 4, 1, {4}, {3}, {1, 2}, {}, {}, {}, "", "Relu"},
+      {"3d", {2, 3, 4, 4}, 3, 1, {2, 2, 2}, {2, 2, 2}, {}, {}, {}, {}, "", ""},
+  };
+  for (const DeconvCase& c : cases) {
+    SCOPED_TRACE(c.label);
+    ModelBuilder m(13);
+    Shape x{-1};
+    x.insert(x.end(), c.x.begin(), c.x.end());
+    m.input("x", x);
+    Shape w{c.x[0], c.out_channels / c.group};
+    w.insert(w.end(), c.kernel.begin(), c.kernel.end());
+    init(m, "w", w, 1);
+    init(m, "b", {c.out_channels}, 2);
+    auto& n = m.node(
+        "ConvTranspose",
+        c.bias ? std::vector<std::string>{"x", "w", "b"} : std::vector<std::string>{"x", "w"},
+        {"t"});
+    if (c.group != 1) set_attr(n, "group", c.group);
+    if (!c.strides.empty()) set_attr(n, "strides", c.strides);
+    if (!c.pads.empty()) set_attr(n, "pads", c.pads);
+    if (!c.output_padding.empty()) set_attr(n, "output_padding", c.output_padding);
+    if (!c.dilations.empty()) set_attr(n, "dilations", c.dilations);
+    if (!c.output_shape.empty()) set_attr(n, "output_shape", c.output_shape);
+    if (!c.auto_pad.empty()) set_attr(n, "auto_pad", c.auto_pad);
+    m.node(c.act.empty() ? "Neg" : c.act, {"t"}, {"y"});  // fused: proves it ran on oneDNN
+    m.output("y");
+    check(*dev, m.load(), {"ConvTranspose"}, {1, 7}, -1.f, 1.f,
+          c.act.empty() ? "ConvTranspose+Neg" : "ConvTranspose+Relu");
+  }
+}
+
+namespace {
+
+// The profiled step ops of one run at batch 2, joined with spaces.
+std::string step_ops(Device& dev, const Graph& g) {
+  std::unique_ptr<CompiledGraph> compiled = dev.compile(g);
+  compiled->set_profiling(true);
+  TensorMap inputs;
+  for (const ValueInfo& in : g.inputs) {
+    Shape s = in.shape;
+    for (auto& d : s) d = d < 0 ? 2 : d;
+    inputs[in.name] = Tensor::from_vector<float>(s, random_values(shape_numel(s), 5));
+  }
+  compiled->run(inputs);
+  std::string ops;
+  for (const NodeTiming& t : compiled->last_timings()) ops += t.op + " ";
+  return ops;
+}
+
+// x -> [MatMul + Add] -> t -> Div(sqrt 2) -> Erf -> Add(one) -> Mul(t) -> Mul(half) -> y
+Graph gelu_graph(bool matmul, bool swapped, float divisor, float one, float half,
+                 bool t_is_output = false) {
+  ModelBuilder m(13);
+  m.input("x", {-1, 3, 8});
+  m.initializer("sqrt2", {}, {divisor}).initializer("one", {}, {one});
+  m.initializer("half", {}, {half});
+  std::string t = "x";
+  if (matmul) {
+    init(m, "w", {8, 6}, 1);
+    init(m, "b", {6}, 2);
+    m.node("MatMul", {"x", "w"}, {"mm"});
+    m.node("Add", {"b", "mm"}, {"t"});
+    t = "t";
+  }
+  m.node("Div", {t, "sqrt2"}, {"d"});
+  m.node("Erf", {"d"}, {"e"});
+  m.node("Add",
+         swapped ? std::vector<std::string>{"one", "e"} : std::vector<std::string>{"e", "one"},
+         {"a"});
+  m.node("Mul", swapped ? std::vector<std::string>{"a", t} : std::vector<std::string>{t, "a"},
+         {"p"});
+  m.node("Mul",
+         swapped ? std::vector<std::string>{"half", "p"} : std::vector<std::string>{"p", "half"},
+         {"y"});
+  m.output("y");
+  if (t_is_output) m.output(t);
+  return m.load();
+}
+
+}  // namespace
+
+TEST(OnednnDevice, ExactGeluPattern) {
+  REQUIRE_ONEDNN(dev);
+  const float sqrt2 = 1.41421356f;
+  for (bool swapped : {false, true}) {
+    SCOPED_TRACE(swapped ? "swapped operands" : "plain operands");
+    const Graph fused = gelu_graph(true, swapped, sqrt2, 1.f, 0.5f);
+    check(*dev, fused, {"MatMul", "Erf"}, {1, 7}, -3.f, 3.f, "MatMul+Add+Div+Erf+Add+Mul+Mul");
+    const Graph alone = gelu_graph(false, swapped, sqrt2, 1.f, 0.5f);
+    check(*dev, alone, {"Erf"}, {1, 7}, -3.f, 3.f, "Div+Erf+Add+Mul+Mul");
+    // t is also a graph output: the GELU runs on its own after the MatMul.
+    const Graph observed = gelu_graph(true, swapped, sqrt2, 1.f, 0.5f, true);
+    check(*dev, observed, {"MatMul"}, {1, 7}, -3.f, 3.f, "MatMul+Add Div+Erf+Add+Mul+Mul");
+  }
+  // Near misses compute something else: never one GELU.
+  for (auto [divisor, one, half] :
+       {std::tuple{sqrt2, 2.f, 0.5f}, std::tuple{2.f, 1.f, 0.5f}, std::tuple{sqrt2, 1.f, 0.25f}}) {
+    for (bool matmul : {false, true}) {
+      const Graph g = gelu_graph(matmul, false, divisor, one, half);
+      check(*dev, g, {}, {1, 7}, -3.f, 3.f);
+      EXPECT_EQ(step_ops(*dev, g).find("Erf+"), std::string::npos) << divisor << one << half;
+      for (const Placement& pl : placement(*dev, g))
+        if (pl.op == "Erf") {
+          EXPECT_EQ(pl.device, "cpu-ref");
+        }
+    }
+  }
+}
+
+TEST(OnednnDevice, TransposeReshapeAndReduceMean) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("x", {-1, 4, 6});
+  init(m, "w", {6, 8}, 1);
+  init(m, "k", {3, 2, 3, 3}, 2);
+  m.initializer_i64("s", {4}, {0, 4, 2, 4});
+  m.node("MatMul", {"x", "w"}, {"q"});   // [N,4,8]
+  m.node("Reshape", {"q", "s"}, {"r"});  // [N,4,2,4], reference (a view)
+  set_attr(m.node("Transpose", {"r"}, {"t"}), "perm", std::vector<std::int64_t>{0, 2, 1, 3});
+  m.node("MatMul", {"t", "t"}, {"u"});  // [N,2,4,4]
+  m.node("Transpose", {"u"}, {"v"});    // reversed: [4,4,2,N]
+  m.output("v");
+  m.node("Conv", {"t", "k"}, {"c"});  // [N,3,2,2] from a transposed input
+  set_attr(m.node("Transpose", {"c"}, {"ct"}), "perm", std::vector<std::int64_t>{0, 2, 3, 1});
+  m.output("ct");
+  set_attr(m.node("ReduceMean", {"u"}, {"m1"}), "axes", std::vector<std::int64_t>{1});
+  auto& r2 = m.node("ReduceMean", {"c"}, {"m2"});
+  set_attr(r2, "axes", std::vector<std::int64_t>{-1, 2});
+  set_attr(r2, "keepdims", std::int64_t{0});
+  set_attr(m.node("ReduceMean", {"u"}, {"m3"}), "axes", std::vector<std::int64_t>{1, 3});
+  m.node("ReduceMean", {"t"}, {"m4"});  // every axis
+  m.output("m1");
+  m.output("m2");
+  m.output("m3");
+  m.output("m4");
+  check(*dev, m.load(), {"Transpose", "MatMul", "Conv", "ReduceMean"}, {1, 7});
+}
+
+TEST(OnednnDevice, BatchedMatMulWithConstantWeights) {
+  REQUIRE_ONEDNN(dev);
+  // [N,3,5] x [5,4] with a bias row, a full-size residual and (second graph) a per-row scale
+  // that does not fit a flattened [N*3, 4] product.
+  for (bool per_row : {false, true}) {
+    SCOPED_TRACE(per_row ? "per-row operand" : "row operands");
+    ModelBuilder m(13);
+    m.input("x", {-1, 3, 5});
+    m.input("r", {-1, 3, 4});
+    init(m, "w", {5, 4}, 1);
+    init(m, "b", {4}, 2);
+    init(m, "s", {3, 1}, 3);
+    m.node("MatMul", {"x", "w"}, {"q"});
+    m.node("Add", {"b", "q"}, {"u"});
+    m.node("Add", {"u", "r"}, {per_row ? "v" : "y"});
+    if (per_row) m.node("Mul", {"v", "s"}, {"y"});
+    m.output("y");
+    check(*dev, m.load(), {"MatMul"}, {1, 7}, -1.f, 1.f,
+          per_row ? "MatMul+Add+Add+Mul" : "MatMul+Add+Add");
+  }
+}
+
+TEST(OnednnDevice, BundledModels) {
+  REQUIRE_ONEDNN(dev);
+  for (const char* name : {"lenet", "mobilenet", "vit", "autoencoder"}) {
+    SCOPED_TRACE(name);
+    const Graph g = load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/" + name + ".onnx");
+    check(*dev, g, {}, {1, 64}, 0.f, 1.f);
+  }
+  LoadOptions keep_bn;
+  keep_bn.fold_batch_norm = false;
+  SCOPED_TRACE("mobilenet with BatchNormalization");
+  check(*dev, load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/mobilenet.onnx", keep_bn),
+        {"Conv", "BatchNormalization"}, {1, 64}, 0.f, 1.f, "Conv+BatchNormalization+HardSwish");
+}
+
+TEST(OnednnDevice, MobilenetConvsArePlacedOnOnednn) {
+  REQUIRE_ONEDNN(dev);
+  const Graph g = load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/mobilenet.onnx");
+  int convs = 0;
+  for (const Placement& p : placement(*dev, g)) {
+    if (p.op != "Conv") continue;
+    ++convs;
+    EXPECT_EQ(p.device, "cpu-onednn") << p.node << ": " << p.reason;
+  }
+  EXPECT_EQ(convs, 13);
+}
+
+// Not a check: prints the time of each bundled model on both devices (run with
+// --gtest_also_run_disabled_tests).
