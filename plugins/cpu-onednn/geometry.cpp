@@ -23,6 +23,15 @@ bool read_attr(const Node& node, const char* name, int count, std::int64_t fallb
   return true;
 }
 
+// auto_pad SAME_*: output ceil(in / stride); the odd pad goes to the end (UPPER) or start.
+void same_padding(std::int64_t in, std::int64_t stride, std::int64_t extent, bool upper,
+                  Geometry& g, int i) {
+  g.out[i] = (in + stride - 1) / stride;
+  const std::int64_t total = std::max<std::int64_t>(0, (g.out[i] - 1) * stride + extent - in);
+  g.pad_begin[i] = upper ? total / 2 : total - total / 2;
+  g.pad_end[i] = total - g.pad_begin[i];
+}
+
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
   return (a % b != 0 && a < 0) ? q - 1 : q;
@@ -51,10 +60,7 @@ std::string conv_geometry(const Node& node, const Shape& x, const Shape& w, Geom
     const std::int64_t in = x[i + 2], s = g.strides[i];
     const std::int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      g.out[i] = (in + s - 1) / s;
-      const std::int64_t total = std::max<std::int64_t>(0, (g.out[i] - 1) * s + extent - in);
-      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pad_end[i] = total - g.pad_begin[i];
+      same_padding(in, s, extent, auto_pad == "SAME_UPPER", g, i);
     } else if (auto_pad == "VALID") {
       g.pad_begin[i] = g.pad_end[i] = 0;
       g.out[i] = in >= extent ? (in - extent) / s + 1 : 0;
@@ -101,10 +107,7 @@ std::string pool_geometry(const Node& node, const Shape& x, Geometry& g) {
     const std::int64_t in = x[i + 2], s = g.strides[i];
     const std::int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      g.out[i] = (in + s - 1) / s;
-      const std::int64_t total = std::max<std::int64_t>(0, (g.out[i] - 1) * s + extent - in);
-      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pad_end[i] = total - g.pad_begin[i];
+      same_padding(in, s, extent, auto_pad == "SAME_UPPER", g, i);
     } else if (auto_pad == "VALID") {
       if (in < extent) return "kernel larger than the input";
       g.out[i] = (in - extent) / s + 1;
