@@ -9,11 +9,14 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& va
            const std::set<std::string>& flags) {
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    if (a.size() < 2 || a.rfind("--", 0) != 0) {
+    // "--name" options; "-x" for one-letter names ("-o FILE").
+    const bool short_option = a.size() == 2 && a[0] == '-' && a[1] != '-' &&
+                              (value_options.count(a.substr(1)) || flags.count(a.substr(1)));
+    if (!short_option && (a.size() < 3 || a.rfind("--", 0) != 0)) {
       positional_.push_back(a);
       continue;
     }
-    std::string name = a.substr(2), value;
+    std::string name = a.substr(short_option ? 1 : 2), value;
     bool inline_value = false;
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);

@@ -41,6 +41,21 @@ JobControl terminal_progress(const std::string& label) {
   return job;
 }
 
+Graph graph_for_config(const Graph& graph, const Args& args, QuantizedModel* quantized) {
+  if (!args.has("config")) {
+    if (args.flag("real")) throw UsageError{"--real needs --config CONFIG.json"};
+    return graph;
+  }
+  QuantizedModel q = load_quantized_model(args.get("config"));
+  if (q.weights.empty() && q.activations.empty())
+    throw Error("configuration '" + args.get("config") +
+                "' holds settings only, no calibrated parameters: make it with "
+                "'quantscope-cli quantize'");
+  Graph g = apply_quantization(graph, q);
+  if (quantized) *quantized = std::move(q);
+  return g;
+}
+
 std::string single_model_argument(const Args& args) {
   if (args.positional().size() != 1)
     throw UsageError{args.positional().empty()

@@ -8,6 +8,7 @@
 #include "quantscope/dataset.h"
 #include "quantscope/graph.h"
 #include "quantscope/job.h"
+#include "quantscope/quant.h"
 #include "quantscope/registry.h"
 
 namespace qs::cli {
@@ -20,6 +21,7 @@ int cmd_run(const std::vector<std::string>& argv);
 int cmd_demo(const std::vector<std::string>& argv);
 int cmd_plugins(const std::vector<std::string>& argv);
 int cmd_bench(const std::vector<std::string>& argv);
+int cmd_quantize(const std::vector<std::string>& argv);
 
 // The registry with the built-ins and the plugins, loaded on first use.
 Registry& registry();
@@ -29,6 +31,9 @@ std::unique_ptr<Device> open_device(const Args& args);
 Preprocess preprocess_for(const Graph& graph, const Args& args);
 // Progress lines on stderr, only when stderr is a terminal.
 JobControl terminal_progress(const std::string& label);
+// The graph to run for --config CONFIG.json: the simulation graph (or `graph` unchanged
+// without --config). Sets `quantized` when a configuration was applied.
+Graph graph_for_config(const Graph& graph, const Args& args, QuantizedModel* quantized = nullptr);
 // Exactly one positional argument (the model path), else a UsageError.
 std::string single_model_argument(const Args& args);
 

@@ -8,8 +8,70 @@
 
 namespace qs::cli {
 
+namespace {
+
+// The float model and its quantized form over the same data, side by side.
+int eval_quantized(const std::string& path, const Graph& g, const Args& args, Device& device,
+                   Dataset& data, const EvalOptions& options) {
+  QuantizedModel q;
+  const Graph quantized = graph_for_config(g, args, &q);
+  std::unique_ptr<Device> candidate_device = open_device(args);
+  if (args.flag("real") && !candidate_device->use_integer_kernels(true))
+    throw Error("device '" + candidate_device->name() +
+                "' has no integer kernels; evaluate the simulation (without --real) or use "
+                "--device cpu-onednn");
+  const PairEvalResult r = evaluate_pair(g, quantized, data, device, *candidate_device, options,
+                                         terminal_progress("eval"));
+  const std::int64_t fp32_bytes = model_size_bytes(g), q_bytes = model_size_bytes(g, &q);
+  const char* mode = args.flag("real") ? "integer kernels" : "simulated";
+  if (args.flag("json")) {
+    nlohmann::json j{{"model", path},
+                     {"config", args.get("config")},
+                     {"mode", args.flag("real") ? "real" : "simulated"},
+                     {"data", args.get("data")},
+                     {"samples", r.candidate.samples},
+                     {"device", r.candidate.device},
+                     {"batch", options.batch},
+                     {"seconds", r.candidate.seconds},
+                     {"fp32_seconds", r.reference.seconds},
+                     {"sqnr_db", r.sqnr_db},
+                     {"size_bytes", q_bytes},
+                     {"fp32_size_bytes", fp32_bytes}};
+    const bool labels = r.candidate.has_labels && !r.candidate.image_output;
+    j["fp32_top1"] = labels ? nlohmann::json(r.reference.top1) : nlohmann::json(nullptr);
+    j["top1"] = labels ? nlohmann::json(r.candidate.top1) : nlohmann::json(nullptr);
+    j["top5"] = labels ? nlohmann::json(r.candidate.top5) : nlohmann::json(nullptr);
+    j["agreement"] = r.classifier ? nlohmann::json(r.agreement) : nlohmann::json(nullptr);
+    j["kl"] = r.classifier ? nlohmann::json(r.kl) : nlohmann::json(nullptr);
+    if (r.candidate.image_output) {
+      j["fp32_psnr_db"] = r.reference.psnr_db;
+      j["psnr_db"] = r.candidate.psnr_db;
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model      %s\nconfig     %s (%s)\ndata       %s\nsamples    %lld\ndevice     %s\n",
+              path.c_str(), args.get("config").c_str(), mode, data.describe().c_str(),
+              static_cast<long long>(r.candidate.samples), r.candidate.device.c_str());
+  std::printf("            %10s %10s\n", "fp32", "quantized");
+  if (r.candidate.image_output)
+    std::printf("psnr       %9.2f  %9.2f  dB\n", r.reference.psnr_db, r.candidate.psnr_db);
+  else if (r.candidate.has_labels)
+    std::printf("top-1      %9.2f  %9.2f  %%\ntop-5      %9.2f  %9.2f  %%\n", r.reference.top1,
+                r.candidate.top1, r.reference.top5, r.candidate.top5);
+  std::printf("size       %9lld  %9lld  bytes\n", static_cast<long long>(fp32_bytes),
+              static_cast<long long>(q_bytes));
+  if (r.classifier)
+    std::printf("agreement  %.2f %% of samples keep the float top-1\nkl         %.5f nats\n",
+                r.agreement, r.kl);
+  std::printf("sqnr       %.2f dB\n", r.sqnr_db);
+  return 0;
+}
+
+}  // namespace
+
 int cmd_eval(const std::vector<std::string>& argv) {
-  Args args(argv, {"data", "limit", "device", "batch", "mean", "std"}, {"json"});
+  Args args(argv, {"data", "limit", "device", "batch", "mean", "std", "config"}, {"json", "real"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   std::unique_ptr<Device> device = open_device(args);
@@ -22,6 +84,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   data_options.preprocess = preprocess_for(g, args);
   data_options.limit = limit;
   auto data = open_dataset(args.get("data"), data_options);
+  if (args.has("config")) return eval_quantized(path, g, args, *device, *data, options);
   EvalResult r = evaluate(g, *data, *device, options, terminal_progress("eval"));
 
   if (args.flag("json")) {

@@ -25,12 +25,28 @@ const CommandEntry kCommands[] = {
      "  unsupported ops is reported with the node, op and reason.\n"},
     {"eval", qs::cli::cmd_eval, "accuracy of a model on a dataset",
      "usage: quantscope-cli eval MODEL --data SPEC [--limit N] [--device NAME] [--batch B]\n"
-     "                           [--mean M[,M,M]] [--std S[,S,S]] [--json]\n"
+     "                           [--config CONFIG.json [--real]] [--mean M[,M,M]] [--std S[,S,S]]\n"
+     "                           [--json]\n"
      "  SPEC: fashion-mnist:test | fashion-mnist:train | idx:IMAGES[,LABELS] | folder:DIR |\n"
      "        npy:INPUTS.npy[,LABELS.npy] | npz:FILE.npz\n"
      "  Prints top-1 and top-5 accuracy (with labels), PSNR for image-to-image models,\n"
      "  samples, device and seconds. Preprocessing comes from the model's metadata;\n"
-     "  --mean/--std override it.\n"},
+     "  --mean/--std override it. With --config, the quantized model (simulated; --real:\n"
+     "  the device's integer kernels) is evaluated beside the float one: fp32 and quantized\n"
+     "  top-1, agreement (share of samples whose top-1 is the float model's), KL, SQNR and\n"
+     "  the size under the configuration.\n"},
+    {"quantize", qs::cli::cmd_quantize,
+     "post-training quantization: calibrate, round, write a config",
+     "usage: quantscope-cli quantize MODEL --data SPEC [--limit N] -o CONFIG.json\n"
+     "         [--weights BITS|float] [--acts 8|16|float] [--granularity tensor|channel|group:G]\n"
+     "         [--symmetric|--asymmetric] [--calib minmax|percentile[:P]|mse|entropy]\n"
+     "         [--weight-range minmax|mse] [--rounding rtn|gptq] [--bias-correction]\n"
+     "         [--override NODE=BITS|float|wBaA ...] [--device NAME] [--batch B] [--json]\n"
+     "  Calibrates the activations on SPEC (the first N samples) and quantizes the weights\n"
+     "  of every Conv, ConvTranspose, Gemm and MatMul; writes the settings and the computed\n"
+     "  parameters to CONFIG.json (atomically). Defaults: 8-bit weights per channel,\n"
+     "  symmetric; 8-bit activations, asymmetric; MSE calibration; round to nearest.\n"
+     "  --symmetric/--asymmetric set both weights and activations.\n"},
     {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
      "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
      "                          --output PATH [--device NAME]\n"

@@ -53,6 +53,13 @@ class Device {
     (void)threads;
     return 1;
   }
+  // Asks for integer kernels on quantized graphs (nodes with "qs.*" parameters, see quant.h)
+  // instead of simulating them in float. Returns whether they will be used: false when the
+  // device has none (it then keeps simulating).
+  virtual bool use_integer_kernels(bool on) {
+    (void)on;
+    return false;
+  }
   // What a measurement must record: "isa", "threads", library versions. Keys and values are
   // free-form strings.
   virtual std::map<std::string, std::string> environment() const { return {}; }

@@ -32,4 +32,21 @@ struct EvalResult {
 EvalResult evaluate(const Graph& graph, Dataset& data, Device& device, const EvalOptions& options,
                     const JobControl& job = {});
 
+// A model against a reference (the float model against its quantized simulation, or against
+// the integer kernels): both scored, and how far the candidate's outputs are from the
+// reference's.
+struct PairEvalResult {
+  EvalResult reference, candidate;
+  bool classifier = false;  // outputs [batch, classes]: agreement and kl are set
+  double agreement = 0;     // percent of samples whose top-1 class is the reference's
+  double kl = 0;            // mean KL(softmax(reference) || softmax(candidate)), nats
+  double sqnr_db = 0;       // 10 log10(sum ref^2 / sum (ref - cand)^2) over all outputs
+};
+
+// Runs both models over the dataset, batch by batch. Throws like evaluate(), and when the two
+// outputs differ in shape.
+PairEvalResult evaluate_pair(const Graph& reference, const Graph& candidate, Dataset& data,
+                             Device& reference_device, Device& candidate_device,
+                             const EvalOptions& options, const JobControl& job = {});
+
 }  // namespace qs

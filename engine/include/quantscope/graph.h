@@ -13,6 +13,9 @@
 
 namespace qs {
 
+// The domain of Quantscope's own ops (FakeQuant), which quantization inserts into graphs.
+inline constexpr char kQuantscopeDomain[] = "ai.quantscope";
+
 struct Attribute {
   using Value = std::variant<std::int64_t, float, std::string, std::vector<std::int64_t>,
                              std::vector<float>, std::vector<std::string>, Tensor>;

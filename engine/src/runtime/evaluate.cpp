@@ -1,5 +1,6 @@
 #include "quantscope/evaluate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -19,79 +20,180 @@ std::int64_t label_rank(const float* logits, std::int64_t classes, std::int64_t 
   return rank;
 }
 
+std::int64_t argmax(const float* v, std::int64_t n) {
+  return std::max_element(v, v + n) - v;
+}
+
+void check_sample_shape(const Graph& graph, const Dataset& data) {
+  if (graph.inputs.empty()) throw Error("the model has no inputs");
+  const ValueInfo& input = graph.inputs[0];
+  const Shape sample = data.sample_shape();
+  if (!input.has_shape) return;
+  Shape expected(input.shape.begin() + (input.shape.empty() ? 0 : 1), input.shape.end());
+  bool fits = expected.size() == sample.size();
+  for (std::size_t i = 0; fits && i < sample.size(); ++i)
+    fits = expected[i] < 0 || expected[i] == sample[i];
+  if (!fits)
+    throw Error("the data's samples have shape " + shape_to_string(sample) + " but input '" +
+                input.name + "' expects " + shape_to_string(input.shape));
+}
+
+// Accumulates one model's score over batches.
+class Scorer {
+ public:
+  Scorer(const std::string& output, bool has_labels) : output_(output) {
+    result_.has_labels = has_labels;
+  }
+  void add(const Tensor& out, const Batch& batch, std::int64_t first) {
+    const std::int64_t count = batch.inputs.dim(0);
+    if (out.dtype() != DType::f32) throw Error("output '" + output_ + "' is not float32");
+    if (out.shape() == batch.inputs.shape()) {
+      result_.image_output = true;
+      const float* po = out.data<float>();
+      const float* pi = batch.inputs.data<float>();
+      for (std::int64_t i = 0; i < out.numel(); ++i)
+        squared_error_ += double(po[i] - pi[i]) * (po[i] - pi[i]);
+      pixels_ += out.numel();
+    } else if (result_.has_labels) {
+      if (out.rank() != 2 || out.dim(0) != count)
+        throw Error("output '" + output_ + "' has shape " + shape_to_string(out.shape()) +
+                    "; expected [batch, classes] for a classifier");
+      const std::int64_t classes = out.dim(1);
+      for (std::int64_t i = 0; i < count; ++i) {
+        const std::int64_t label = batch.labels.at(static_cast<std::size_t>(i));
+        if (label < 0 || label >= classes)
+          throw Error("label " + std::to_string(label) + " of sample " + std::to_string(first + i) +
+                      " is outside the model's " + std::to_string(classes) + " classes");
+        const std::int64_t rank = label_rank(out.data<float>() + i * classes, classes, label);
+        top1_ += rank < 1;
+        top5_ += rank < 5;
+        ++scored_;
+      }
+    }
+    result_.samples += count;
+  }
+  EvalResult finish(double seconds, const std::string& device) {
+    if (scored_ > 0) {
+      result_.top1 = 100.0 * double(top1_) / double(scored_);
+      result_.top5 = 100.0 * double(top5_) / double(scored_);
+    }
+    if (pixels_ > 0) {
+      const double mse = squared_error_ / double(pixels_);
+      result_.psnr_db = mse > 0 ? 10.0 * std::log10(1.0 / mse) : INFINITY;
+    }
+    result_.seconds = seconds;
+    result_.device = device;
+    return result_;
+  }
+
+ private:
+  std::string output_;
+  EvalResult result_;
+  std::int64_t top1_ = 0, top5_ = 0, scored_ = 0, pixels_ = 0;
+  double squared_error_ = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 EvalResult evaluate(const Graph& graph, Dataset& data, Device& device, const EvalOptions& options,
                     const JobControl& job) {
-  if (graph.inputs.empty()) throw Error("the model has no inputs");
   if (options.batch <= 0) throw Error("batch size must be positive");
-  const ValueInfo& input = graph.inputs[0];
-  const Shape sample = data.sample_shape();
-  if (input.has_shape) {
-    Shape expected(input.shape.begin() + (input.shape.empty() ? 0 : 1), input.shape.end());
-    bool fits = expected.size() == sample.size();
-    for (std::size_t i = 0; fits && i < sample.size(); ++i)
-      fits = expected[i] < 0 || expected[i] == sample[i];
-    if (!fits)
-      throw Error("the data's samples have shape " + shape_to_string(sample) + " but input '" +
-                  input.name + "' expects " + shape_to_string(input.shape));
-  }
+  check_sample_shape(graph, data);
   std::unique_ptr<CompiledGraph> executor = device.compile(graph);
-  EvalResult result;
-  result.device = device.name();
-  result.has_labels = data.has_labels();
-  const std::string output_name = graph.outputs[0].name;
+  const std::string input = graph.inputs[0].name, output = graph.outputs[0].name;
+  Scorer scorer(output, data.has_labels());
   const std::int64_t total = data.size();
-  std::int64_t top1 = 0, top5 = 0, scored = 0;
-  double squared_error = 0;
-  std::int64_t pixels = 0;
   double seconds = 0;
   for (std::int64_t first = 0; first < total; first += options.batch) {
     job.check();
     const std::int64_t count = std::min(options.batch, total - first);
     Batch batch = data.read(first, count);
     auto start = std::chrono::steady_clock::now();
-    TensorMap outputs = executor->run({{input.name, batch.inputs}});
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Tensor& out = outputs.at(output_name);
-    if (out.dtype() != DType::f32) throw Error("output '" + output_name + "' is not float32");
-    if (out.shape() == batch.inputs.shape()) {
-      result.image_output = true;
-      const float* po = out.data<float>();
-      const float* pi = batch.inputs.data<float>();
-      for (std::int64_t i = 0; i < out.numel(); ++i)
-        squared_error += double(po[i] - pi[i]) * (po[i] - pi[i]);
-      pixels += out.numel();
-    } else if (result.has_labels) {
-      if (out.rank() != 2 || out.dim(0) != count)
-        throw Error("output '" + output_name + "' has shape " + shape_to_string(out.shape()) +
-                    "; expected [batch, classes] for a classifier");
-      const std::int64_t classes = out.dim(1);
-      for (std::int64_t i = 0; i < count; ++i) {
-        const std::int64_t label = batch.labels.at(i);
-        if (label < 0 || label >= classes)
-          throw Error("label " + std::to_string(label) + " of sample " + std::to_string(first + i) +
-                      " is outside the model's " + std::to_string(classes) + " classes");
-        const std::int64_t rank = label_rank(out.data<float>() + i * classes, classes, label);
-        top1 += rank < 1;
-        top5 += rank < 5;
-        ++scored;
-      }
-    }
-    result.samples += count;
+    TensorMap outputs = executor->run({{input, batch.inputs}});
+    seconds += seconds_since(start);
+    scorer.add(outputs.at(output), batch, first);
     job.report(double(first + count) / double(total),
                std::to_string(first + count) + "/" + std::to_string(total) + " samples");
   }
-  if (scored > 0) {
-    result.top1 = 100.0 * double(top1) / double(scored);
-    result.top5 = 100.0 * double(top5) / double(scored);
+  return scorer.finish(seconds, device.name());
+}
+
+PairEvalResult evaluate_pair(const Graph& reference, const Graph& candidate, Dataset& data,
+                             Device& reference_device, Device& candidate_device,
+                             const EvalOptions& options, const JobControl& job) {
+  if (options.batch <= 0) throw Error("batch size must be positive");
+  check_sample_shape(reference, data);
+  check_sample_shape(candidate, data);
+  std::unique_ptr<CompiledGraph> ref_exec = reference_device.compile(reference);
+  std::unique_ptr<CompiledGraph> cand_exec = candidate_device.compile(candidate);
+  const std::string input = reference.inputs[0].name, output = reference.outputs[0].name;
+  const std::string cand_input = candidate.inputs[0].name, cand_output = candidate.outputs[0].name;
+  Scorer ref_scorer(output, data.has_labels()), cand_scorer(cand_output, data.has_labels());
+  PairEvalResult r;
+  double signal = 0, noise = 0, kl = 0, ref_seconds = 0, cand_seconds = 0;
+  std::int64_t agree = 0, compared = 0;
+  const std::int64_t total = data.size();
+  for (std::int64_t first = 0; first < total; first += options.batch) {
+    job.check();
+    const std::int64_t count = std::min(options.batch, total - first);
+    Batch batch = data.read(first, count);
+    auto start = std::chrono::steady_clock::now();
+    TensorMap ref_out = ref_exec->run({{input, batch.inputs}});
+    ref_seconds += seconds_since(start);
+    start = std::chrono::steady_clock::now();
+    TensorMap cand_out = cand_exec->run({{cand_input, batch.inputs}});
+    cand_seconds += seconds_since(start);
+    const Tensor& a = ref_out.at(output);
+    const Tensor& b = cand_out.at(cand_output);
+    if (a.shape() != b.shape() || a.dtype() != DType::f32 || b.dtype() != DType::f32)
+      throw Error("the two models' outputs differ in shape or type: " + shape_to_string(a.shape()) +
+                  " and " + shape_to_string(b.shape()));
+    ref_scorer.add(a, batch, first);
+    cand_scorer.add(b, batch, first);
+    const float* pa = a.data<float>();
+    const float* pb = b.data<float>();
+    for (std::int64_t i = 0; i < a.numel(); ++i) {
+      signal += double(pa[i]) * pa[i];
+      noise += double(pa[i] - pb[i]) * (pa[i] - pb[i]);
+    }
+    if (a.rank() == 2 && a.dim(0) == count && a.shape() != batch.inputs.shape()) {
+      r.classifier = true;
+      const std::int64_t classes = a.dim(1);
+      for (std::int64_t i = 0; i < count; ++i) {
+        const float* la = pa + i * classes;
+        const float* lb = pb + i * classes;
+        agree += argmax(la, classes) == argmax(lb, classes);
+        ++compared;
+        // KL(softmax(a) || softmax(b)), in a numerically stable form.
+        const double ma = *std::max_element(la, la + classes);
+        const double mb = *std::max_element(lb, lb + classes);
+        double za = 0, zb = 0;
+        for (std::int64_t j = 0; j < classes; ++j) {
+          za += std::exp(la[j] - ma);
+          zb += std::exp(lb[j] - mb);
+        }
+        const double lza = std::log(za) + ma, lzb = std::log(zb) + mb;
+        for (std::int64_t j = 0; j < classes; ++j) {
+          const double lpa = la[j] - lza, lpb = lb[j] - lzb;
+          kl += std::exp(lpa) * (lpa - lpb);
+        }
+      }
+    }
+    job.report(double(first + count) / double(total),
+               std::to_string(first + count) + "/" + std::to_string(total) + " samples");
   }
-  if (pixels > 0) {
-    const double mse = squared_error / double(pixels);
-    result.psnr_db = mse > 0 ? 10.0 * std::log10(1.0 / mse) : INFINITY;
+  r.reference = ref_scorer.finish(ref_seconds, reference_device.name());
+  r.candidate = cand_scorer.finish(cand_seconds, candidate_device.name());
+  if (compared > 0) {
+    r.agreement = 100.0 * double(agree) / double(compared);
+    r.kl = kl / double(compared);
   }
-  result.seconds = seconds;
-  return result;
+  r.sqnr_db = noise > 0 ? 10.0 * std::log10(signal / noise) : INFINITY;
+  return r;
 }
 
 }  // namespace qs

@@ -74,9 +74,19 @@ const std::pair<const char*, KernelFn> kOps[] = {
     {"Upsample", upsample},
     {"Where", where},
 };
+
+// Quantscope's own ops (domain "ai.quantscope"): what quantization inserts into a graph.
+const std::pair<const char*, KernelFn> kQuantscopeOps[] = {
+    {"FakeQuant", fake_quant},
+};
 }  // namespace
 
 KernelFn find_kernel(const std::string& op_type, const std::string& domain) {
+  if (domain == kQuantscopeDomain) {
+    for (const auto& [name, fn] : kQuantscopeOps)
+      if (op_type == name) return fn;
+    return nullptr;
+  }
   if (!domain.empty() && domain != "ai.onnx") return nullptr;
   for (const auto& [name, fn] : kOps)
     if (op_type == name) return fn;

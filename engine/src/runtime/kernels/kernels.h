@@ -83,5 +83,7 @@ void upsample(KernelContext& c);
 // quantize.cpp
 void quantize_linear(KernelContext& c);
 void dequantize_linear(KernelContext& c);
+// Domain ai.quantscope: quantize then dequantize on one per-tensor grid (quant/grid.h).
+void fake_quant(KernelContext& c);
 
 }  // namespace qs::kernels

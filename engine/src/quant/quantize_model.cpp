@@ -1,0 +1,260 @@
+// quantize_model(): calibration of activations and rounding of weights for a configuration.
+//   pass 1: min/max of each quantized activation, and the layer inputs' statistics (GPTQ's
+//           Hessian, bias correction's mean) where a layer needs them;
+//   pass 2: histograms, only when a calibrator needs one (percentile, MSE, entropy);
+//   then each layer's weights: RTN or GPTQ, optional bias correction.
+// The float model runs on the given device with the observed tensors as extra outputs.
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "quant/grid.h"
+#include "quant/layer_stats.h"
+#include "quant/layers.h"
+#include "quant/observer.h"
+#include "quant/weight_quant.h"
+#include "quantscope/error.h"
+#include "quantscope/quant.h"
+
+namespace qs {
+
+namespace {
+
+quant::WeightSpec weight_spec(const LayerQuantSettings& s) {
+  quant::WeightSpec spec;
+  spec.bits = s.weight_bits;
+  spec.symmetric = s.weight_symmetric;
+  spec.granularity = s.granularity == QuantGranularity::per_tensor ? quant::Granularity::per_tensor
+                     : s.granularity == QuantGranularity::per_channel
+                         ? quant::Granularity::per_channel
+                         : quant::Granularity::per_group;
+  spec.group_size = s.group_size;
+  spec.mse_range = s.weight_range == "mse";
+  return spec;
+}
+
+// The observed float graph: the original outputs plus the tensors to observe.
+Graph observed_graph(const Graph& graph, const std::vector<std::string>& tensors) {
+  Graph g = graph;
+  std::set<std::string> present;
+  for (const ValueInfo& v : g.outputs) present.insert(v.name);
+  for (const ValueInfo& v : g.inputs) present.insert(v.name);
+  for (const std::string& t : tensors) {
+    if (present.count(t)) continue;
+    ValueInfo v;
+    v.name = t;
+    v.dtype = DType::f32;
+    g.outputs.push_back(v);
+    present.insert(t);
+  }
+  return g;
+}
+
+}  // namespace
+
+QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dataset& data,
+                              Device& device, const CalibrationOptions& options,
+                              const JobControl& job) {
+  const std::vector<std::string> problems = config_problems(config, graph);
+  if (!problems.empty()) {
+    std::string text = "the quantization configuration does not fit the model:";
+    for (const std::string& p : problems) text += "\n  " + p;
+    throw Error(text);
+  }
+  if (graph.inputs.empty()) throw Error("the model has no inputs");
+  if (options.batch <= 0) throw Error("batch size must be positive");
+  if (data.size() <= 0) throw Error("the calibration data is empty");
+
+  QuantizedModel q;
+  q.config = config;
+  q.model_name = graph.name;
+  q.calibration_data = data.describe();
+  q.calibration_samples = data.size();
+
+  const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(graph);
+  // Activation observers, one per tensor (the first quantized reader's settings decide).
+  std::map<std::string, std::unique_ptr<quant::ActivationObserver>> observers;
+  std::map<std::string, std::string> observer_owner;
+  std::map<std::string, std::unique_ptr<quant::LayerInputStats>> stats;  // by node
+  std::vector<std::string> observed;
+  for (const quant::QuantLayer& l : layers) {
+    const LayerQuantSettings s = config.settings_for(l.node->name);
+    if (s.act_bits > 0) {
+      quant::CalibSpec spec = quant::parse_calibrator(s.calibrator);
+      spec.bits = s.act_bits;
+      spec.symmetric = s.act_symmetric;
+      for (const std::string& t : l.act_inputs) {
+        if (observers.count(t)) {
+          const quant::CalibSpec& other = observers[t]->spec();
+          if (other.bits != spec.bits || other.symmetric != spec.symmetric ||
+              other.method != spec.method)
+            q.notes.push_back("tensor '" + t + "' is read by '" + observer_owner[t] + "' and '" +
+                              l.node->name + "' with different activation settings; '" +
+                              observer_owner[t] + "''s apply to both");
+          continue;
+        }
+        observers[t] = std::make_unique<quant::ActivationObserver>(spec);
+        observer_owner[t] = l.node->name;
+        observed.push_back(t);
+      }
+    }
+    const bool needs_stats = s.weight_bits > 0 && l.kind != quant::LayerKind::matmul_acts &&
+                             (s.rounding == "gptq" || s.bias_correction);
+    if (needs_stats) {
+      auto st = std::make_unique<quant::LayerInputStats>(graph, l);
+      if (!st->unsupported().empty()) {
+        q.notes.push_back("node '" + l.node->name + "': " + st->unsupported() +
+                          (s.rounding == "gptq" ? "; rounded to nearest instead of GPTQ" : "") +
+                          (s.bias_correction ? "; no bias correction" : ""));
+        continue;
+      }
+      stats[l.node->name] = std::move(st);
+      if (std::find(observed.begin(), observed.end(), l.act_inputs[0]) == observed.end())
+        observed.push_back(l.act_inputs[0]);
+    }
+  }
+
+  const Graph g = observed_graph(graph, observed);
+  std::unique_ptr<CompiledGraph> run = observed.empty() ? nullptr : device.compile(g);
+  const std::string input = graph.inputs[0].name;
+  const std::int64_t total = data.size();
+  const std::int64_t batches = (total + options.batch - 1) / options.batch;
+  bool histograms = false;
+  for (auto& [t, o] : observers) histograms = histograms || o->needs_histogram();
+  const int passes = observed.empty() ? 0 : (histograms ? 2 : 1);
+  const double weight_share = 0.3;  // of the progress bar, for the weights
+  const std::int64_t n_weight_layers = static_cast<std::int64_t>(layers.size());
+
+  auto run_pass = [&](int pass) {
+    for (std::int64_t b = 0; b < batches; ++b) {
+      job.check();
+      job.report((1 - weight_share) * (pass * batches + b) / double(passes * batches),
+                 "calibration pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) +
+                     ", batch " + std::to_string(b + 1) + "/" + std::to_string(batches));
+      const std::int64_t first = b * options.batch;
+      Batch batch = data.read(first, std::min(options.batch, total - first));
+      TensorMap out = run->run({{input, batch.inputs}});
+      out[input] = batch.inputs;
+      for (const std::string& t : observed) {
+        auto it = out.find(t);
+        if (it == out.end()) throw Error("calibration: tensor '" + t + "' was not computed");
+        const Tensor& x = it->second;
+        if (x.dtype() != DType::f32) throw Error("calibration: tensor '" + t + "' is not float");
+        auto o = observers.find(t);
+        if (o != observers.end()) {
+          if (pass == 0)
+            o->second->observe_minmax(x.data<float>(), static_cast<std::size_t>(x.numel()));
+          else
+            o->second->observe_histogram(x.data<float>(), static_cast<std::size_t>(x.numel()));
+        }
+      }
+      if (pass == 0)
+        for (auto& [node, st] : stats) {
+          const Node* n = graph.find_node(node);
+          st->add(out.at(n->inputs[0]));
+        }
+    }
+  };
+  if (passes >= 1) run_pass(0);
+  if (passes == 2) {
+    for (auto& [t, o] : observers)
+      if (o->needs_histogram()) o->begin_histogram();
+    run_pass(1);
+  }
+  run.reset();
+
+  for (auto& [t, o] : observers) {
+    const quant::CalibSpec& spec = o->spec();
+    const quant::Range r = o->range();
+    const quant::Grid grid =
+        spec.symmetric ? quant::symmetric_grid(std::max(std::abs(r.lo), std::abs(r.hi)), spec.bits)
+                       : quant::asymmetric_grid(r.lo, r.hi, spec.bits, true);
+    ActQuantParams p;
+    p.bits = spec.bits;
+    p.is_signed = spec.symmetric;
+    p.scale = grid.scale;
+    p.zero_point = grid.zero_point;
+    p.lo = r.lo;
+    p.hi = r.hi;
+    p.calibrator = quant::calibrator_name(spec);
+    if (o->nan_count() > 0)
+      q.notes.push_back("tensor '" + t + "': " + std::to_string(o->nan_count()) +
+                        " NaN values seen in calibration");
+    q.activations[t] = p;
+  }
+
+  std::int64_t done = 0;
+  for (const quant::QuantLayer& l : layers) {
+    job.check();
+    job.report((1 - weight_share) +
+                   weight_share * done++ / double(std::max<std::int64_t>(1, n_weight_layers)),
+               "weights of " + l.node->name);
+    const LayerQuantSettings s = config.settings_for(l.node->name);
+    if (s.weight_bits == 0 || l.kind == quant::LayerKind::matmul_acts) continue;
+    const Tensor& w = graph.initializers.at(l.weight);
+    const std::vector<float> m = quant::weight_to_matrix(l, w);
+    const quant::WeightSpec spec = weight_spec(s);
+    quant::check_weight_spec(spec, l.rows, l.cols);
+    auto st = stats.find(l.node->name);
+    const quant::LayerInputStats* input_stats = st == stats.end() ? nullptr : st->second.get();
+
+    WeightQuantParams p;
+    p.weight = l.weight;
+    p.bits = s.weight_bits;
+    p.symmetric = s.weight_symmetric;
+    p.granularity = s.granularity;
+    p.rows = l.rows;
+    p.cols = l.cols;
+    p.rounding = "rtn";
+    const std::int64_t groups = input_stats ? input_stats->groups() : 1;
+    bool gptq = s.rounding == "gptq" && input_stats && input_stats->samples() > 0;
+    if (gptq && groups > 1 && s.granularity == QuantGranularity::per_tensor) {
+      q.notes.push_back("node '" + l.node->name +
+                        "': GPTQ on a grouped convolution with one per-tensor scale is not "
+                        "supported; rounded to nearest");
+      gptq = false;
+    }
+    std::vector<float> dequantized(m.size());
+    // GPTQ works per convolution group (each has its own inputs); RTN on the whole matrix.
+    const std::int64_t parts = gptq ? groups : 1;
+    const std::int64_t rows_per_part = l.rows / parts;
+    for (std::int64_t part = 0; part < parts; ++part) {
+      const float* wp = m.data() + part * rows_per_part * l.cols;
+      quant::QuantizedMatrix qm =
+          gptq ? quant::quantize_gptq(
+                     wp, rows_per_part, l.cols, input_stats->hessian(part), spec,
+                     quant::GptqOptions{options.gptq_damp, 128, options.gptq_act_order}, &job)
+               : quant::quantize_rtn(wp, rows_per_part, l.cols, spec);
+      p.groups_per_row = qm.groups_per_row;
+      p.codes.insert(p.codes.end(), qm.codes.begin(), qm.codes.end());
+      for (const quant::Grid& gr : qm.grids) {
+        p.scales.push_back(gr.scale);
+        p.zero_points.push_back(gr.zero_point);
+      }
+      std::copy(qm.dequantized.begin(), qm.dequantized.end(),
+                dequantized.begin() + part * rows_per_part * l.cols);
+    }
+    const std::int64_t rows_per_group = l.rows / groups;
+    if (gptq) p.rounding = "gptq";
+    if (s.bias_correction && input_stats && input_stats->samples() > 0) {
+      if (l.bias.empty()) {
+        q.notes.push_back("node '" + l.node->name + "' has no bias to correct");
+      } else {
+        const std::vector<float> b = graph.initializers.at(l.bias).to_f32();
+        p.bias = b;
+        for (std::int64_t grp = 0; grp < groups; ++grp) {
+          const std::int64_t r0 = grp * rows_per_group;
+          const std::vector<float> delta =
+              quant::bias_correction(m.data() + r0 * l.cols, dequantized.data() + r0 * l.cols,
+                                     rows_per_group, l.cols, input_stats->mean(grp));
+          for (std::int64_t r = 0; r < rows_per_group; ++r) p.bias[r0 + r] += delta[r];
+        }
+      }
+    }
+    q.weights[l.node->name] = std::move(p);
+  }
+  job.report(1.0, "quantized");
+  return q;
+}
+
+}  // namespace qs

@@ -1,0 +1,87 @@
+// Weight quantization of one layer's weight matrix W [rows, cols] (rows = output channels,
+// cols = the reduction dimension), row-major, onto the grids of grid.h.
+//
+// Cost (n = rows * cols):
+//   weight_grids / quantize_rtn: O(rows*cols) time (x100 with mse_range: one error evaluation
+//     per shrink step), O(rows*cols) memory for the result.
+//   quantize_gptq: O(cols^3 + rows*cols^2) time (Cholesky factorizations and inverse of H, then
+//     the error feedback over all columns), O(cols^2) memory for H plus its inverse (a few
+//     cols x cols double matrices) and O(rows*cols) for a double working copy of W.
+//   reconstruction_error: O(rows*cols^2) time. bias_correction: O(rows*cols) time.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <vector>
+
+#include "quant/grid.h"
+#include "quantscope/job.h"
+
+namespace qs::quant {
+
+enum class Granularity { per_tensor, per_channel, per_group };
+
+struct WeightSpec {
+  int bits = 8;  // 2..8
+  // symmetric_grid(max|w|, bits), else asymmetric_grid(lo, hi, bits, /*unsigned_codes=*/false).
+  bool symmetric = true;
+  Granularity granularity = Granularity::per_channel;
+  // per_group: consecutive columns of one row share a grid; must divide cols. Ignored otherwise.
+  std::int64_t group_size = 0;
+  // Choose each grid's clipping range minimizing the squared error over its weights (shrink
+  // factors of the min/max range, 100 steps from 1.0 down to 0.2), else the min/max range.
+  bool mse_range = false;
+};
+
+struct QuantizedMatrix {
+  // groups_per_row = cols / group_size for per_group, else 1.
+  std::int64_t rows = 0, cols = 0, groups_per_row = 1;
+  std::vector<std::int8_t> codes;  // rows*cols, row-major, within their grid's qmin..qmax
+  std::vector<Grid> grids;         // rows*groups_per_row (per_tensor: every entry equal)
+  std::vector<float> dequantized;  // rows*cols: dequantize(code, grid), exactly grid.h's
+  // The grid of element (row, col). Throws qs::Error when out of range.
+  const Grid& grid(std::int64_t row, std::int64_t col) const;
+};
+
+// Validates spec against the shape (non-empty shape, bits 2..8, per_group: group_size > 0 and
+// dividing cols); throws qs::Error with a message naming the problem.
+void check_weight_spec(const WeightSpec& spec, std::int64_t rows, std::int64_t cols);
+
+// The grids for W under spec (min/max or MSE ranges), computed from the float weights:
+// rows*groups_per_row entries, indexed row * groups_per_row + col / group_size. Validates the
+// spec and throws qs::Error on a non-finite weight.
+std::vector<Grid> weight_grids(const float* w, std::int64_t rows, std::int64_t cols,
+                               const WeightSpec& spec);
+
+// Round-to-nearest onto weight_grids(w, ...).
+QuantizedMatrix quantize_rtn(const float* w, std::int64_t rows, std::int64_t cols,
+                             const WeightSpec& spec);
+
+struct GptqOptions {
+  double damp = 0.01;        // dampening: add damp * mean(diag H) to the diagonal
+  std::int64_t block = 128;  // lazy batch block size
+  bool act_order = false;    // process columns by decreasing diag(H)
+};
+
+// GPTQ (Frantar et al. 2022). H: the layer-wise Hessian [cols, cols] = 2 X X^T / n_samples, X
+// the layer's inputs (one column per sample); its symmetric part is used. Grids are fixed up
+// front from the float weights (weight_grids, i.e. "static groups"), so act_order and groups
+// combine. Dead columns (H_ii == 0) get H_ii = 1 and their W column set to 0 (codes = zero
+// point), as in the GPTQ reference. When the Cholesky factorization fails, the dampening is
+// raised x10 up to 4 times before qs::Error is thrown. `job` may be null; when given,
+// job->check() is called once per block (throws qs::Cancelled).
+QuantizedMatrix quantize_gptq(const float* w, std::int64_t rows, std::int64_t cols,
+                              const Eigen::MatrixXd& H, const WeightSpec& spec,
+                              const GptqOptions& options = {}, const JobControl* job = nullptr);
+
+// tr((W - Wq) H (W - Wq)^T): the layer-wise output reconstruction error GPTQ minimises.
+double reconstruction_error(const float* w, const float* wq, std::int64_t rows, std::int64_t cols,
+                            const Eigen::MatrixXd& H);
+
+// Bias correction (Nagel et al., data-free quantization): given the mean input mean_x [cols],
+// returns per-row delta = (W - Wq) mean_x, to be ADDED to the bias so that the expected output
+// is unchanged.
+std::vector<float> bias_correction(const float* w, const float* wq, std::int64_t rows,
+                                   std::int64_t cols, const std::vector<double>& mean_x);
+
+}  // namespace qs::quant
