@@ -56,6 +56,14 @@ Graph graph_for_config(const Graph& graph, const Args& args, QuantizedModel* qua
   return g;
 }
 
+void use_integer_kernels_if_asked(Device& device, const Args& args) {
+  if (!args.flag("real")) return;
+  if (!device.use_integer_kernels(true))
+    throw Error("device '" + device.name() +
+                "' has no integer kernels; run the simulation (without --real) or use "
+                "--device cpu-onednn");
+}
+
 std::string single_model_argument(const Args& args) {
   if (args.positional().size() != 1)
     throw UsageError{args.positional().empty()

@@ -34,6 +34,8 @@ JobControl terminal_progress(const std::string& label);
 // The graph to run for --config CONFIG.json: the simulation graph (or `graph` unchanged
 // without --config). Sets `quantized` when a configuration was applied.
 Graph graph_for_config(const Graph& graph, const Args& args, QuantizedModel* quantized = nullptr);
+// With --real: switches the device to its integer kernels, or throws Error when it has none.
+void use_integer_kernels_if_asked(Device& device, const Args& args);
 // Exactly one positional argument (the model path), else a UsageError.
 std::string single_model_argument(const Args& args);
 

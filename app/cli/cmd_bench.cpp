@@ -9,8 +9,8 @@
 namespace qs::cli {
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args(argv, {"device", "batch", "threads", "warmup", "runs", "min-seconds"},
-            {"per-layer", "json"});
+  Args args(argv, {"device", "batch", "threads", "warmup", "runs", "min-seconds", "config"},
+            {"per-layer", "json", "real"});
   const std::string path = single_model_argument(args);
   std::unique_ptr<Device> device = open_device(args);
   BenchOptions options;
@@ -22,11 +22,17 @@ int cmd_bench(const std::vector<std::string>& argv) {
   if (options.min_seconds < 0) throw UsageError{"--min-seconds must not be negative"};
   options.per_layer = args.flag("per-layer");
 
-  Graph g = load_model(path);
+  const Graph g = graph_for_config(load_model(path), args);
+  use_integer_kernels_if_asked(*device, args);
   BenchResult r = benchmark(g, *device, options, terminal_progress("bench"));
   const LatencyStats& s = r.end_to_end;
   if (args.flag("json")) {
     nlohmann::json j{{"model", path},
+                     {"config", args.has("config") ? nlohmann::json(args.get("config"))
+                                                   : nlohmann::json(nullptr)},
+                     {"mode", args.flag("real")    ? "real"
+                              : args.has("config") ? "simulated"
+                                                   : "fp32"},
                      {"device", r.device},
                      {"batch", r.batch},
                      {"threads", r.threads},
@@ -52,6 +58,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
+  if (args.has("config"))
+    std::printf("config     %s (%s)\n", args.get("config").c_str(),
+                args.flag("real") ? "integer kernels" : "simulated");
   std::printf("model      %s\ndevice     %s (isa %s, %d threads)\nbatch      %lld\n", path.c_str(),
               r.device.c_str(), r.environment.count("isa") ? r.environment.at("isa").c_str() : "?",
               r.threads, static_cast<long long>(r.batch));

@@ -16,10 +16,7 @@ int eval_quantized(const std::string& path, const Graph& g, const Args& args, De
   QuantizedModel q;
   const Graph quantized = graph_for_config(g, args, &q);
   std::unique_ptr<Device> candidate_device = open_device(args);
-  if (args.flag("real") && !candidate_device->use_integer_kernels(true))
-    throw Error("device '" + candidate_device->name() +
-                "' has no integer kernels; evaluate the simulation (without --real) or use "
-                "--device cpu-onednn");
+  use_integer_kernels_if_asked(*candidate_device, args);
   const PairEvalResult r = evaluate_pair(g, quantized, data, device, *candidate_device, options,
                                          terminal_progress("eval"));
   const std::int64_t fp32_bytes = model_size_bytes(g), q_bytes = model_size_bytes(g, &q);

@@ -25,12 +25,13 @@ std::string file_name_for(const std::string& tensor_name) {
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& argv) {
-  Args args(argv, {"input", "output", "device"}, {});
+  Args args(argv, {"input", "output", "device", "config"}, {"real"});
   const std::string path = single_model_argument(args);
   if (!args.has("input")) throw UsageError{"missing --input FILE.npy"};
   if (!args.has("output")) throw UsageError{"missing --output PATH"};
   std::unique_ptr<Device> device = open_device(args);
-  Graph g = load_model(path);
+  const Graph g = graph_for_config(load_model(path), args);
+  use_integer_kernels_if_asked(*device, args);
   if (g.inputs.empty()) throw Error("the model has no runtime inputs");
 
   TensorMap inputs;

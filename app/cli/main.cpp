@@ -49,13 +49,14 @@ const CommandEntry kCommands[] = {
      "  --symmetric/--asymmetric set both weights and activations.\n"},
     {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
      "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
-     "                          --output PATH [--device NAME]\n"
+     "                          --output PATH [--device NAME] [--config CONFIG.json [--real]]\n"
      "  Inputs are float32 .npy tensors (a bare FILE feeds the first input). Writes each\n"
      "  output as float32 .npy: to PATH when the model has one output and PATH is not a\n"
      "  folder, else as PATH/<output name>.npy.\n"},
     {"bench", qs::cli::cmd_bench, "latency of a model on a device",
      "usage: quantscope-cli bench MODEL [--device NAME] [--batch B] [--threads T] [--warmup W]\n"
      "                            [--runs N] [--min-seconds S] [--per-layer] [--json]\n"
+     "                            [--config CONFIG.json [--real]]\n"
      "  Times the model on random inputs: the first (cold) run apart, W warm-up runs\n"
      "  discarded, then at least N runs and at least S seconds. Reports median, p90, p99,\n"
      "  min, mean, the coefficient of variation (flagged above 5 %) and throughput, with\n"

@@ -1,0 +1,149 @@
+"""quantscope-cli quantize and the --config option of eval, run and bench, end to end on the
+bundled models and Fashion-MNIST."""
+import gzip
+import json
+import os
+import unittest
+
+import numpy as np
+
+from cli_util import FASHION_DIR, MODELS_DIR, TempDir, cli_json, run_cli
+
+LENET = os.path.join(MODELS_DIR, "lenet.onnx")
+HAVE_DATA = os.path.exists(os.path.join(FASHION_DIR, "t10k-images-idx3-ubyte.gz"))
+
+
+def quantize(model, out, *args, limit="500"):
+    return cli_json("quantize", model, "--data", "fashion-mnist:train", "--limit", limit,
+                    "-o", out, *args)
+
+
+def eval_config(model, config, *args, limit="2000"):
+    return cli_json("eval", model, "--config", config, "--data", "fashion-mnist:test",
+                    "--limit", limit, *args)
+
+
+@unittest.skipUnless(HAVE_DATA, "dataset-fashion-mnist is not installed")
+class CliQuantize(unittest.TestCase):
+    def test_w8a8_keeps_accuracy_and_reports_the_comparison(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "w8a8.json")
+            q = quantize(LENET, cfg)
+            self.assertEqual(q["quantized_weights"], 5)
+            self.assertEqual(q["calibration_samples"], 500)
+            j = eval_config(LENET, cfg)
+            for key in ["fp32_top1", "top1", "agreement", "kl", "sqnr_db", "size_bytes"]:
+                self.assertIn(key, j)
+            self.assertEqual(j["mode"], "simulated")
+            self.assertLess(abs(j["top1"] - j["fp32_top1"]), 0.5)
+            self.assertGreater(j["agreement"], 98.0)
+            self.assertGreater(j["sqnr_db"], 30.0)
+            self.assertGreaterEqual(j["kl"], 0.0)
+            # 8-bit weights: about a quarter of the float size.
+            self.assertLess(j["size_bytes"], 0.3 * j["fp32_size_bytes"])
+            # The file is versioned JSON holding the settings and the parameters.
+            with open(cfg) as f:
+                saved = json.load(f)
+            self.assertEqual(saved["schema_version"], 1)
+            self.assertEqual(saved["defaults"]["weight_bits"], 8)
+            layers = cli_json("info", LENET)["layers"]
+            self.assertEqual(set(saved["weights"]),
+                             {l["name"] for l in layers if l["op"] in ("Conv", "Gemm")})
+
+    def test_gptq_weight_only_4bit_within_a_point(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "w4.json")
+            quantize(LENET, cfg, "--weights", "4", "--acts", "float", "--rounding", "gptq")
+            j = eval_config(LENET, cfg)
+            self.assertLess(j["fp32_top1"] - j["top1"], 1.0)
+            with open(cfg) as f:
+                saved = json.load(f)
+            self.assertEqual({w["rounding"] for w in saved["weights"].values()}, {"gptq"})
+            self.assertEqual(saved["activations"], {})
+
+    def test_overrides_and_granularity(self):
+        with TempDir() as d:
+            layers = [l for l in cli_json("info", LENET)["layers"] if l["op"] in ("Conv", "Gemm")]
+            first, last = layers[0]["name"], layers[-1]["name"]
+            cfg = os.path.join(d, "mixed.json")
+            # conv1 has 25 inputs per output, so groups of 2 need it left in float.
+            quantize(LENET, cfg, "--weights", "4", "--granularity", "group:2",
+                     "--override", f"{first}=float", "--override", f"{last}=w8a16", "--limit", "128")
+            with open(cfg) as f:
+                saved = json.load(f)
+            self.assertNotIn(first, saved["weights"])
+            self.assertEqual(saved["weights"][last]["bits"], 8)
+            self.assertEqual(saved["weights"][last]["groups_per_row"], 42)  # 84 inputs / 2
+            self.assertTrue(all(w["bits"] == 4 for n, w in saved["weights"].items() if n != last))
+            acts16 = [a for a in saved["activations"].values() if a["bits"] == 16]
+            self.assertEqual(len(acts16), 1)
+
+    def test_run_and_bench_take_a_config(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "w4a8.json")
+            quantize(LENET, cfg, "--weights", "4", "--limit", "128")
+            with gzip.open(os.path.join(FASHION_DIR, "t10k-images-idx3-ubyte.gz")) as f:
+                pixels = np.frombuffer(f.read(), np.uint8, offset=16)[: 3 * 784]
+            x = ((pixels.reshape(3, 1, 28, 28) / 255.0 - 0.286) / 0.353).astype(np.float32)
+            np.save(os.path.join(d, "x.npy"), x)
+            run_cli("run", LENET, "--input", os.path.join(d, "x.npy"), "--output", os.path.join(d, "f.npy"))
+            run_cli("run", LENET, "--config", cfg, "--input", os.path.join(d, "x.npy"),
+                    "--output", os.path.join(d, "q.npy"))
+            f, q = np.load(os.path.join(d, "f.npy")), np.load(os.path.join(d, "q.npy"))
+            self.assertEqual(f.shape, q.shape)
+            self.assertFalse(np.array_equal(f, q))  # quantization changes the numbers ...
+            self.assertLess(np.abs(f - q).max(), 0.25 * np.abs(f).max())  # ... but not much
+            b = cli_json("bench", LENET, "--config", cfg, "--runs", "3", "--warmup", "1",
+                         "--min-seconds", "0")
+            self.assertEqual(b["mode"], "simulated")
+            self.assertGreater(b["median_ms"], 0)
+
+
+class CliQuantizeErrors(unittest.TestCase):
+    def fails(self, *args):
+        rc, out, err = run_cli(*args, check=False)
+        self.assertEqual(rc, 1, f"{args}: {err}")
+        self.assertIn("error:", err)
+        return err
+
+    def test_bad_configurations_are_named(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "x.json")
+            base = ["quantize", LENET, "--data", "fashion-mnist:train", "--limit", "8", "-o", cfg]
+            self.assertIn("unknown node 'nope'", self.fails(*base, "--override", "nope=4"))
+            self.assertIn("weight bits 9 out of range", self.fails(*base, "--weights", "9"))
+            self.assertIn("does not divide", self.fails(*base, "--granularity", "group:7"))
+            self.assertIn("calibrator", self.fails(*base, "--calib", "median"))
+            self.assertFalse(os.path.exists(cfg))  # nothing half-written
+            with open(cfg, "w") as f:
+                f.write('{"format": "quantscope-quantization", "schema_version": 1, "weights": {"x": 1}}')
+            err = self.fails("eval", LENET, "--config", cfg, "--data", "fashion-mnist:test", "--limit", "8")
+            self.assertIn(cfg, err)
+            err = self.fails("eval", LENET, "--config", os.path.join(d, "missing.json"),
+                             "--data", "fashion-mnist:test", "--limit", "8")
+            self.assertIn("cannot open", err)
+            with open(cfg, "w") as f:
+                f.write('{"format": "quantscope-quantization", "schema_version": 1}')
+            self.assertIn("settings only", self.fails("run", LENET, "--config", cfg, "--input",
+                                                      "x.npy", "--output", "y.npy"))
+
+    @unittest.skipUnless(HAVE_DATA, "dataset-fashion-mnist is not installed")
+    def test_config_of_another_model_is_refused(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "lenet.json")
+            quantize(LENET, cfg, "--limit", "16")
+            err = self.fails("eval", os.path.join(MODELS_DIR, "vit.onnx"), "--config", cfg,
+                             "--data", "fashion-mnist:test", "--limit", "8")
+            self.assertIn("this model does not have", err)
+
+    def test_real_needs_integer_kernels(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "c.json")
+            quantize(LENET, cfg, "--limit", "16") if HAVE_DATA else self.skipTest("no data")
+            err = self.fails("eval", LENET, "--config", cfg, "--real", "--device", "cpu-ref",
+                             "--data", "fashion-mnist:test", "--limit", "8")
+            self.assertIn("no integer kernels", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
