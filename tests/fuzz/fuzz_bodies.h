@@ -14,6 +14,7 @@
 #include "quantscope/executor.h"
 #include "quantscope/model.h"
 #include "quantscope/npy.h"
+#include "quantscope/quant.h"
 
 namespace qs_fuzz {
 
@@ -102,6 +103,30 @@ inline int image(const std::uint8_t* data, std::size_t size) {
     options.preprocess.height = options.preprocess.width = 16;
     auto ds = qs::open_dataset("folder:" + dir.string(), options);
     ds->read(0, ds->size());
+  } catch (const qs::Error&) {
+  }
+  return 0;
+}
+
+// Fuzz target: quantization configuration JSON -> parsed, validated against the bundled LeNet,
+// and applied to it (the simulation graph is built, not run).
+inline int quant_config(const std::uint8_t* data, std::size_t size) {
+  static const qs::Graph* lenet = [] {
+    try {
+      return new qs::Graph(qs::load_model(std::string(QS_FUZZ_MODELS_DIR) + "/lenet.onnx"));
+    } catch (const qs::Error&) {
+      return static_cast<qs::Graph*>(nullptr);
+    }
+  }();
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    const qs::QuantizedModel q = qs::quantized_model_from_json(text);
+    qs::quantized_model_to_json(q);
+    if (lenet) {
+      qs::config_problems(q.config, *lenet);
+      qs::model_size_bytes(*lenet, &q);
+      qs::apply_quantization(*lenet, q);
+    }
   } catch (const qs::Error&) {
   }
   return 0;

@@ -42,3 +42,6 @@ TEST(FuzzRegressions, Idx) {
 TEST(FuzzRegressions, Image) {
   replay("image", qs_fuzz::image);
 }
+TEST(FuzzRegressions, QuantConfig) {
+  replay("quant_config", qs_fuzz::quant_config);
+}

@@ -1,7 +1,10 @@
 // The configuration file: JSON with a schema version. Settings (defaults and per-node
 // overrides) and, after calibration, the computed parameters: activation grids per tensor and
 // weight codes (base64, row-major matrix order) with their scales and zero points per node.
+#include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -16,6 +19,44 @@ namespace {
 using nlohmann::json;
 
 constexpr char kFormat[] = "quantscope-quantization";
+
+// Numbers are checked before conversion: a JSON number out of the target's range must be an
+// error, never undefined behaviour.
+std::int64_t int_of(const json& v, const std::string& where, std::int64_t lo, std::int64_t hi) {
+  if (!v.is_number_integer()) throw Error(where + " must be an integer");
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
+    throw Error(where + " is out of range");
+  const std::int64_t x = v.get<std::int64_t>();
+  if (x < lo || x > hi)
+    throw Error(where + " = " + std::to_string(x) + " is out of range " + std::to_string(lo) +
+                ".." + std::to_string(hi));
+  return x;
+}
+
+float float_of(const json& v, const std::string& where) {
+  if (!v.is_number()) throw Error(where + " must be a number");
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || std::abs(d) > std::numeric_limits<float>::max())
+    throw Error(where + " is not a finite 32-bit float");
+  return static_cast<float>(d);
+}
+
+const json& at(const json& obj, const char* key, const std::string& where) {
+  if (!obj.is_object()) throw Error(where + " must be an object");
+  auto it = obj.find(key);
+  if (it == obj.end()) throw Error(where + ": missing \"" + key + "\"");
+  return *it;
+}
+
+std::string string_of(const json& v, const std::string& where) {
+  if (!v.is_string()) throw Error(where + " must be a string");
+  return v.get<std::string>();
+}
+
+bool bool_of(const json& v, const std::string& where) {
+  if (!v.is_boolean()) throw Error(where + " must be true or false");
+  return v.get<bool>();
+}
 
 const char* granularity_name(QuantGranularity g) {
   switch (g) {
@@ -43,6 +84,8 @@ json bits_json(int bits) {
 int bits_from(const json& j, const std::string& where) {
   if (j.is_string() && j.get<std::string>() == "float") return 0;
   if (!j.is_number_integer()) throw Error(where + " must be a number of bits or \"float\"");
+  if (j.is_number_unsigned() && j.get<std::uint64_t>() > 64)
+    throw Error(where + " is out of range");
   const long long v = j.get<long long>();
   if (v < 0 || v > 64) throw Error(where + " = " + std::to_string(v) + " is out of range");
   return static_cast<int>(v);
@@ -124,7 +167,9 @@ json override_json(const LayerOverride& o) {
 LayerOverride override_from(const json& j, const std::string& where) {
   if (!j.is_object()) throw Error(where + " must be an object");
   LayerOverride o;
-  for (const auto& [key, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    const json& v = item.value();
     const std::string at = where + "." + key;
     auto str = [&]() {
       if (!v.is_string()) throw Error(at + " must be a string");
@@ -141,8 +186,7 @@ LayerOverride override_from(const json& j, const std::string& where) {
     else if (key == "granularity")
       o.granularity = granularity_from(str(), at);
     else if (key == "group_size") {
-      if (!v.is_number_integer()) throw Error(at + " must be an integer");
-      o.group_size = v.get<std::int64_t>();
+      o.group_size = int_of(v, at, 0, std::int64_t{1} << 40);
     } else if (key == "weight_symmetric")
       o.weight_symmetric = boolean();
     else if (key == "act_symmetric")
@@ -170,22 +214,23 @@ json config_json(const QuantConfig& c) {
               {"overrides", overrides}};
 }
 
-template <typename T>
-std::vector<T> array_from(const json& j, const std::string& where) {
+std::vector<float> floats_from(const json& j, const std::string& where) {
   if (!j.is_array()) throw Error(where + " must be an array");
-  std::vector<T> out;
+  std::vector<float> out;
   out.reserve(j.size());
-  for (const json& v : j) {
-    if (!v.is_number()) throw Error(where + " must hold numbers");
-    out.push_back(v.get<T>());
-  }
+  for (const json& v : j) out.push_back(float_of(v, where));
   return out;
 }
 
-const json& field(const json& j, const char* key, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end()) throw Error(where + ": missing \"" + key + "\"");
-  return *it;
+std::vector<std::int32_t> int32s_from(const json& j, const std::string& where) {
+  if (!j.is_array()) throw Error(where + " must be an array");
+  std::vector<std::int32_t> out;
+  out.reserve(j.size());
+  for (const json& v : j)
+    out.push_back(
+        static_cast<std::int32_t>(int_of(v, where, std::numeric_limits<std::int32_t>::min(),
+                                         std::numeric_limits<std::int32_t>::max())));
+  return out;
 }
 
 }  // namespace
@@ -236,11 +281,13 @@ QuantizedModel quantized_model_from_json(const std::string& text) {
   } catch (const json::exception& e) {
     throw Error(std::string("not valid JSON: ") + e.what());
   }
-  if (!j.is_object() || j.value("format", "") != kFormat)
+  const auto format = j.is_object() ? j.find("format") : j.end();
+  if (format == j.end() || !format->is_string() || format->get<std::string>() != kFormat)
     throw Error(std::string("not a quantization configuration (\"format\" is not \"") + kFormat +
                 "\")");
-  const json& version = field(j, "schema_version", "configuration");
-  if (!version.is_number_integer() || version.get<long long>() != QuantConfig::kSchemaVersion)
+  const json& version = at(j, "schema_version", "configuration");
+  if (!version.is_number_integer() ||
+      int_of(version, "schema_version", 0, 1 << 20) != QuantConfig::kSchemaVersion)
     throw Error("configuration schema_version " + version.dump() + " is not supported (this is " +
                 std::to_string(QuantConfig::kSchemaVersion) + ")");
   QuantizedModel q;
@@ -259,64 +306,67 @@ QuantizedModel quantized_model_from_json(const std::string& text) {
     for (const auto& [node, v] : o.items())
       q.config.overrides[node] = override_from(v, "overrides." + node);
   }
-  try {
-    q.model_name = j.value("model", "");
-    if (j.contains("calibration")) {
-      q.calibration_data = j["calibration"].value("data", "");
-      q.calibration_samples = j["calibration"].value("samples", std::int64_t{0});
-    }
-    if (j.contains("notes")) q.notes = j["notes"].get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    throw Error(std::string("bad model/calibration/notes fields: ") + e.what());
+  if (j.contains("model")) q.model_name = string_of(j["model"], "model");
+  if (j.contains("calibration")) {
+    const json& c = j["calibration"];
+    if (!c.is_object()) throw Error("calibration must be an object");
+    if (c.contains("data")) q.calibration_data = string_of(c["data"], "calibration.data");
+    if (c.contains("samples"))
+      q.calibration_samples = int_of(c["samples"], "calibration.samples", 0, INT64_MAX);
+  }
+  if (j.contains("notes")) {
+    if (!j["notes"].is_array()) throw Error("notes must be an array of strings");
+    for (const json& n : j["notes"]) q.notes.push_back(string_of(n, "notes"));
   }
   if (j.contains("activations")) {
-    for (const auto& [name, a] : j["activations"].items()) {
-      const std::string where = "activations." + name;
-      try {
-        ActQuantParams p;
-        p.bits = a.at("bits").get<int>();
-        p.is_signed = a.at("signed").get<bool>();
-        p.scale = a.at("scale").get<float>();
-        p.zero_point = a.at("zero_point").get<std::int32_t>();
-        p.lo = a.value("lo", 0.0f);
-        p.hi = a.value("hi", 0.0f);
-        p.calibrator = a.value("calibrator", "");
-        if (p.bits != 8 && p.bits != 16) throw Error(where + ": bits must be 8 or 16");
-        if (!(p.scale > 0) || !std::isfinite(p.scale))
-          throw Error(where + ": scale must be positive and finite");
-        q.activations[name] = p;
-      } catch (const json::exception& e) {
-        throw Error(where + ": " + e.what());
-      }
+    if (!j["activations"].is_object()) throw Error("activations must be an object");
+    for (const auto& item : j["activations"].items()) {
+      const std::string where = "activations." + item.key();
+      const json& a = item.value();
+      ActQuantParams p;
+      p.bits = static_cast<int>(int_of(at(a, "bits", where), where + ".bits", 8, 16));
+      p.is_signed = bool_of(at(a, "signed", where), where + ".signed");
+      p.scale = float_of(at(a, "scale", where), where + ".scale");
+      if (p.bits != 8 && p.bits != 16) throw Error(where + ": bits must be 8 or 16");
+      const std::int64_t qmin = p.is_signed ? -(std::int64_t{1} << (p.bits - 1)) : 0;
+      const std::int64_t qmax =
+          p.is_signed ? (std::int64_t{1} << (p.bits - 1)) - 1 : (std::int64_t{1} << p.bits) - 1;
+      p.zero_point = static_cast<std::int32_t>(
+          int_of(at(a, "zero_point", where), where + ".zero_point", qmin, qmax));
+      if (a.contains("lo")) p.lo = float_of(a["lo"], where + ".lo");
+      if (a.contains("hi")) p.hi = float_of(a["hi"], where + ".hi");
+      if (a.contains("calibrator"))
+        p.calibrator = string_of(a["calibrator"], where + ".calibrator");
+      if (!(p.scale > 0)) throw Error(where + ": scale must be positive");
+      q.activations[item.key()] = p;
     }
   }
   if (j.contains("weights")) {
-    for (const auto& [node, e] : j["weights"].items()) {
+    if (!j["weights"].is_object()) throw Error("weights must be an object");
+    for (const auto& item : j["weights"].items()) {
+      const std::string& node = item.key();
+      const json& e = item.value();
       const std::string where = "weights." + node;
       WeightQuantParams w;
-      try {
-        w.weight = e.at("weight").get<std::string>();
-        w.bits = e.at("bits").get<int>();
-        w.symmetric = e.at("symmetric").get<bool>();
-        w.granularity = granularity_from(e.at("granularity").get<std::string>(), where);
-        w.rows = e.at("rows").get<std::int64_t>();
-        w.cols = e.at("cols").get<std::int64_t>();
-        w.groups_per_row = e.at("groups_per_row").get<std::int64_t>();
-        w.rounding = e.value("rounding", "rtn");
-      } catch (const json::exception& ex) {
-        throw Error(where + ": " + ex.what());
-      }
-      w.scales = array_from<float>(field(e, "scales", where), where + ".scales");
-      w.zero_points =
-          array_from<std::int32_t>(field(e, "zero_points", where), where + ".zero_points");
-      const json& codes = field(e, "codes", where);
+      w.weight = string_of(at(e, "weight", where), where + ".weight");
+      w.bits = static_cast<int>(int_of(at(e, "bits", where), where + ".bits", 2, 8));
+      w.symmetric = bool_of(at(e, "symmetric", where), where + ".symmetric");
+      w.granularity =
+          granularity_from(string_of(at(e, "granularity", where), where + ".granularity"), where);
+      const std::int64_t limit = std::int64_t{1} << 31;
+      w.rows = int_of(at(e, "rows", where), where + ".rows", 1, limit);
+      w.cols = int_of(at(e, "cols", where), where + ".cols", 1, limit);
+      w.groups_per_row =
+          int_of(at(e, "groups_per_row", where), where + ".groups_per_row", 1, limit);
+      if (e.contains("rounding")) w.rounding = string_of(e["rounding"], where + ".rounding");
+      w.scales = floats_from(at(e, "scales", where), where + ".scales");
+      w.zero_points = int32s_from(at(e, "zero_points", where), where + ".zero_points");
+      const json& codes = at(e, "codes", where);
       if (!codes.is_string()) throw Error(where + ".codes must be base64 text");
       w.codes = unbase64(codes.get<std::string>(), where + ".codes");
-      if (e.contains("bias")) w.bias = array_from<float>(e["bias"], where + ".bias");
-      if (w.bits < 2 || w.bits > 8) throw Error(where + ": bits must be 2 to 8");
-      if (w.rows <= 0 || w.cols <= 0 || w.groups_per_row <= 0 || w.cols % w.groups_per_row != 0 ||
-          w.rows > (std::int64_t{1} << 31) || w.cols > (std::int64_t{1} << 31))
-        throw Error(where + ": bad rows/cols/groups_per_row");
+      if (e.contains("bias")) w.bias = floats_from(e["bias"], where + ".bias");
+      if (w.cols % w.groups_per_row != 0)
+        throw Error(where + ": groups_per_row does not divide cols");
       const std::int64_t n_grids = w.rows * w.groups_per_row;
       if (static_cast<std::int64_t>(w.codes.size()) != w.rows * w.cols)
         throw Error(where + ": " + std::to_string(w.codes.size()) + " codes for a " +
