@@ -47,6 +47,14 @@ const CommandEntry kCommands[] = {
      "  parameters to CONFIG.json (atomically). Defaults: 8-bit weights per channel,\n"
      "  symmetric; 8-bit activations, asymmetric; MSE calibration; round to nearest.\n"
      "  --symmetric/--asymmetric set both weights and activations.\n"},
+    {"sensitivity", qs::cli::cmd_sensitivity, "per-layer sensitivity: each layer alone at each bit width",
+     "usage: quantscope-cli sensitivity MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"
+     "         [--bits 2,3,4,5,6,8] [--what weights|acts|both] [--granularity ...]\n"
+     "         [--rounding rtn|gptq] [--calib ...] [--device NAME] [--batch B] [--json]\n"
+     "  Quantizes one layer at a time (its weights, its input activations, or both) at each\n"
+     "  bit width, the rest in float, and measures the change of the output against the\n"
+     "  float model: KL, SQNR, top-1 agreement, and top-1 with labels. Calibrates on --data\n"
+     "  and evaluates on --eval-data (default: the same samples).\n"},
     {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
      "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
      "                          --output PATH [--device NAME] [--config CONFIG.json [--real]]\n"

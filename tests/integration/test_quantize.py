@@ -147,3 +147,41 @@ class CliQuantizeErrors(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(HAVE_DATA, "dataset-fashion-mnist is not installed")
+class CliSensitivity(unittest.TestCase):
+    def test_json_has_every_layer_and_bit_width(self):
+        j = cli_json("sensitivity", LENET, "--data", "fashion-mnist:train", "--limit", "256",
+                     "--bits", "2,4,8", "--device", "cpu-onednn")
+        names = [l["name"] for l in cli_json("info", LENET)["layers"] if l["op"] in ("Conv", "Gemm")]
+        self.assertEqual([l["name"] for l in j["layers"]], names)
+        for l in j["layers"]:
+            self.assertEqual(set(l["bits"]), {"2", "4", "8"})
+            self.assertGreater(l["params"], 0)
+            # Fewer bits, more damage.
+            self.assertLess(l["bits"]["2"]["sqnr_db"], l["bits"]["8"]["sqnr_db"])
+            self.assertGreaterEqual(l["bits"]["2"]["kl"], l["bits"]["8"]["kl"])
+            for s in l["bits"].values():
+                for key in ["kl", "sqnr_db", "agreement", "top1", "hawq"]:
+                    self.assertIn(key, s)
+
+    def test_the_ranking_means_something(self):
+        """Quantizing the three layers ranked most sensitive to 2 bits costs more accuracy than
+        quantizing the three ranked least sensitive."""
+        for model in ["lenet", "mobilenet", "vit"]:
+            path = os.path.join(MODELS_DIR, model + ".onnx")
+            j = cli_json("sensitivity", path, "--data", "fashion-mnist:train", "--limit", "500",
+                         "--bits", "2", "--device", "cpu-onednn")
+            ranked = sorted(j["layers"], key=lambda l: l["bits"]["2"]["kl"], reverse=True)
+            top1 = {}
+            with TempDir() as d:
+                for which, chosen in [("most", ranked[:3]), ("least", ranked[-3:])]:
+                    cfg = os.path.join(d, which + ".json")
+                    overrides = []
+                    for l in chosen:
+                        overrides += ["--override", l["name"] + "=w2afloat"]
+                    quantize(path, cfg, "--weights", "float", "--acts", "float", *overrides,
+                             "--limit", "256")
+                    top1[which] = eval_config(path, cfg, "--device", "cpu-onednn")["top1"]
+            self.assertLess(top1["most"], top1["least"], f"{model}: {top1}")

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "quantscope/executor.h"
+#include "runtime/output_compare.h"
 
 namespace qs {
 
@@ -18,10 +19,6 @@ std::int64_t label_rank(const float* logits, std::int64_t classes, std::int64_t 
   for (std::int64_t j = 0; j < classes; ++j)
     if (logits[j] > target || (j < label && logits[j] == target)) ++rank;
   return rank;
-}
-
-std::int64_t argmax(const float* v, std::int64_t n) {
-  return std::max_element(v, v + n) - v;
 }
 
 void check_sample_shape(const Graph& graph, const Dataset& data) {
@@ -134,8 +131,8 @@ PairEvalResult evaluate_pair(const Graph& reference, const Graph& candidate, Dat
   const std::string cand_input = candidate.inputs[0].name, cand_output = candidate.outputs[0].name;
   Scorer ref_scorer(output, data.has_labels()), cand_scorer(cand_output, data.has_labels());
   PairEvalResult r;
-  double signal = 0, noise = 0, kl = 0, ref_seconds = 0, cand_seconds = 0;
-  std::int64_t agree = 0, compared = 0;
+  OutputComparison comparison;
+  double ref_seconds = 0, cand_seconds = 0;
   const std::int64_t total = data.size();
   for (std::int64_t first = 0; first < total; first += options.batch) {
     job.check();
@@ -149,50 +146,18 @@ PairEvalResult evaluate_pair(const Graph& reference, const Graph& candidate, Dat
     cand_seconds += seconds_since(start);
     const Tensor& a = ref_out.at(output);
     const Tensor& b = cand_out.at(cand_output);
-    if (a.shape() != b.shape() || a.dtype() != DType::f32 || b.dtype() != DType::f32)
-      throw Error("the two models' outputs differ in shape or type: " + shape_to_string(a.shape()) +
-                  " and " + shape_to_string(b.shape()));
     ref_scorer.add(a, batch, first);
     cand_scorer.add(b, batch, first);
-    const float* pa = a.data<float>();
-    const float* pb = b.data<float>();
-    for (std::int64_t i = 0; i < a.numel(); ++i) {
-      signal += double(pa[i]) * pa[i];
-      noise += double(pa[i] - pb[i]) * (pa[i] - pb[i]);
-    }
-    if (a.rank() == 2 && a.dim(0) == count && a.shape() != batch.inputs.shape()) {
-      r.classifier = true;
-      const std::int64_t classes = a.dim(1);
-      for (std::int64_t i = 0; i < count; ++i) {
-        const float* la = pa + i * classes;
-        const float* lb = pb + i * classes;
-        agree += argmax(la, classes) == argmax(lb, classes);
-        ++compared;
-        // KL(softmax(a) || softmax(b)), in a numerically stable form.
-        const double ma = *std::max_element(la, la + classes);
-        const double mb = *std::max_element(lb, lb + classes);
-        double za = 0, zb = 0;
-        for (std::int64_t j = 0; j < classes; ++j) {
-          za += std::exp(la[j] - ma);
-          zb += std::exp(lb[j] - mb);
-        }
-        const double lza = std::log(za) + ma, lzb = std::log(zb) + mb;
-        for (std::int64_t j = 0; j < classes; ++j) {
-          const double lpa = la[j] - lza, lpb = lb[j] - lzb;
-          kl += std::exp(lpa) * (lpa - lpb);
-        }
-      }
-    }
+    comparison.add(a, b, is_classifier_output(a.shape(), count, batch.inputs.shape()));
     job.report(double(first + count) / double(total),
                std::to_string(first + count) + "/" + std::to_string(total) + " samples");
   }
   r.reference = ref_scorer.finish(ref_seconds, reference_device.name());
   r.candidate = cand_scorer.finish(cand_seconds, candidate_device.name());
-  if (compared > 0) {
-    r.agreement = 100.0 * double(agree) / double(compared);
-    r.kl = kl / double(compared);
-  }
-  r.sqnr_db = noise > 0 ? 10.0 * std::log10(signal / noise) : INFINITY;
+  r.classifier = comparison.classifier();
+  r.agreement = comparison.agreement();
+  r.kl = comparison.kl();
+  r.sqnr_db = comparison.sqnr_db();
   return r;
 }
 

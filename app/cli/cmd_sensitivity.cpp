@@ -1,0 +1,113 @@
+// quantscope-cli sensitivity: each quantizable layer alone at each bit width, against float.
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli_common.h"
+#include "quantscope/analysis.h"
+#include "quantscope/model.h"
+
+namespace qs::cli {
+
+namespace {
+
+std::vector<int> parse_bits(const std::string& text) {
+  std::vector<int> bits;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty() || item.size() > 2 ||
+        item.find_first_not_of("0123456789") != std::string::npos)
+      throw UsageError{"--bits takes numbers separated by commas, got '" + text + "'"};
+    bits.push_back(std::stoi(item));
+  }
+  if (bits.empty()) throw UsageError{"--bits is empty"};
+  return bits;
+}
+
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+int cmd_sensitivity(const std::vector<std::string>& argv) {
+  Args args(argv,
+            {"data", "eval-data", "limit", "device", "batch", "bits", "what", "mean", "std",
+             "calib", "granularity", "rounding"},
+            {"json", "symmetric", "asymmetric"});
+  const std::string path = single_model_argument(args);
+  if (!args.has("data")) throw UsageError{"missing --data SPEC"};
+  SensitivityOptions options;
+  if (args.has("bits")) options.bits = parse_bits(args.get("bits"));
+  const std::string what = args.get("what", "weights");
+  if (what == "weights")
+    options.what = SensitivityTarget::weights;
+  else if (what == "acts")
+    options.what = SensitivityTarget::acts;
+  else if (what == "both")
+    options.what = SensitivityTarget::both;
+  else
+    throw UsageError{"--what takes weights, acts or both"};
+  options.batch = args.get_int("batch", 64, 1);
+  QuantConfig base;
+  if (args.has("calib")) base.defaults.calibrator = args.get("calib");
+  if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
+  if (args.has("rounding")) base.defaults.rounding = args.get("rounding");
+  if (args.flag("symmetric")) base.defaults.weight_symmetric = base.defaults.act_symmetric = true;
+  if (args.flag("asymmetric")) base.defaults.weight_symmetric = base.defaults.act_symmetric = false;
+
+  std::unique_ptr<Device> device = open_device(args);
+  const Graph g = load_model(path);
+  DataOptions data_options;
+  data_options.preprocess = preprocess_for(g, args);
+  data_options.limit = args.get_int("limit", -1, 1);
+  // Calibration and evaluation on the same data unless --eval-data is given.
+  auto data = open_dataset(args.get("data"), data_options);
+  std::unique_ptr<Dataset> eval_data =
+      args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
+  const SensitivityResult r = sensitivity_sweep(g, base, *data, eval_data ? *eval_data : *data,
+                                                *device, options, terminal_progress("sensitivity"));
+  if (args.flag("json")) {
+    nlohmann::json j{{"model", path},        {"data", args.get("data")}, {"what", what},
+                     {"samples", r.samples}, {"bits", options.bits},     {"notes", r.notes}};
+    j["fp32_top1"] = r.fp32_top1 >= 0 ? nlohmann::json(r.fp32_top1) : nlohmann::json(nullptr);
+    j["layers"] = nlohmann::json::array();
+    for (const LayerSensitivity& l : r.layers) {
+      nlohmann::json bits = nlohmann::json::object();
+      for (const auto& [b, s] : l.bits)
+        bits[std::to_string(b)] = {
+            {"kl", s.kl},
+            {"sqnr_db", number_or_null(s.sqnr_db)},
+            {"agreement", r.classifier ? nlohmann::json(s.agreement) : nlohmann::json(nullptr)},
+            {"top1", s.top1 >= 0 ? nlohmann::json(s.top1) : nlohmann::json(nullptr)},
+            {"hawq", nullptr}};
+      j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"params", l.params}, {"bits", bits}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model    %s\ndata     %s (%lld samples)\nswept    %s, one layer at a time\n",
+              path.c_str(), args.get("data").c_str(), static_cast<long long>(r.samples),
+              what.c_str());
+  if (r.fp32_top1 >= 0) std::printf("fp32     top-1 %.2f %%\n", r.fp32_top1);
+  std::printf("\noutput SQNR in dB (higher: less sensitive)%s\n",
+              r.classifier ? "; top-1 agreement in % below" : "");
+  std::printf("%-36s %-8s %8s", "layer", "op", "params");
+  for (int b : options.bits) std::printf(" %7d", b);
+  std::printf("\n");
+  for (const LayerSensitivity& l : r.layers) {
+    std::printf("%-36s %-8s %8lld", l.name.c_str(), l.op.c_str(), static_cast<long long>(l.params));
+    for (int b : options.bits) std::printf(" %7.1f", l.bits.at(b).sqnr_db);
+    std::printf("\n");
+    if (!r.classifier) continue;
+    std::printf("%-36s %-8s %8s", "", "", "");
+    for (int b : options.bits) std::printf(" %6.1f%%", l.bits.at(b).agreement);
+    std::printf("\n");
+  }
+  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+  return 0;
+}
+
+}  // namespace qs::cli
