@@ -47,7 +47,8 @@ const CommandEntry kCommands[] = {
      "  parameters to CONFIG.json (atomically). Defaults: 8-bit weights per channel,\n"
      "  symmetric; 8-bit activations, asymmetric; MSE calibration; round to nearest.\n"
      "  --symmetric/--asymmetric set both weights and activations.\n"},
-    {"sensitivity", qs::cli::cmd_sensitivity, "per-layer sensitivity: each layer alone at each bit width",
+    {"sensitivity", qs::cli::cmd_sensitivity,
+     "per-layer sensitivity: each layer alone at each bit width",
      "usage: quantscope-cli sensitivity MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"
      "         [--bits 2,3,4,5,6,8] [--what weights|acts|both] [--granularity ...]\n"
      "         [--rounding rtn|gptq] [--calib ...] [--device NAME] [--batch B] [--json]\n"
@@ -55,6 +56,12 @@ const CommandEntry kCommands[] = {
      "  bit width, the rest in float, and measures the change of the output against the\n"
      "  float model: KL, SQNR, top-1 agreement, and top-1 with labels. Calibrates on --data\n"
      "  and evaluates on --eval-data (default: the same samples).\n"},
+    {"errors", qs::cli::cmd_errors, "per layer: error introduced vs accumulated under a config",
+     "usage: quantscope-cli errors MODEL --config CONFIG.json --data SPEC [--limit N]\n"
+     "         [--device NAME] [--batch B] [--json]\n"
+     "  For each quantized layer: the SQNR of its output against the float model's when it\n"
+     "  alone is quantized with float inputs (the error it introduces), and inside the whole\n"
+     "  quantized model (the error it has accumulated): where error is born and where it grows.\n"},
     {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
      "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
      "                          --output PATH [--device NAME] [--config CONFIG.json [--real]]\n"

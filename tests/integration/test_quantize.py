@@ -166,6 +166,20 @@ class CliSensitivity(unittest.TestCase):
                 for key in ["kl", "sqnr_db", "agreement", "top1", "hawq"]:
                     self.assertIn(key, s)
 
+    def test_errors_introduced_and_accumulated(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "w4a8.json")
+            quantize(LENET, cfg, "--weights", "4", "--limit", "128")
+            j = cli_json("errors", LENET, "--config", cfg, "--data", "fashion-mnist:test",
+                         "--limit", "256", "--device", "cpu-onednn")
+            layers = j["layers"]
+            self.assertEqual(len(layers), 5)
+            # The first layer reads the input: what it accumulated is what it introduced.
+            self.assertAlmostEqual(layers[0]["introduced_sqnr_db"], layers[0]["accumulated_sqnr_db"], places=3)
+            # Further on, error inherited from earlier layers adds to a layer's own.
+            for l in layers[1:]:
+                self.assertLess(l["accumulated_sqnr_db"], l["introduced_sqnr_db"], l["name"])
+
     def test_the_ranking_means_something(self):
         """Quantizing the three layers ranked most sensitive to 2 bits costs more accuracy than
         quantizing the three ranked least sensitive."""

@@ -56,4 +56,18 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
                                     Dataset& eval, Device& device,
                                     const SensitivityOptions& options, const JobControl& job = {});
 
+// Where error is born and where it grows. For each layer the configuration quantizes: the SQNR
+// of its output against the float model's when it alone is quantized and reads float inputs
+// (the error it introduces), and when the whole configuration is applied (the error it has
+// accumulated, its own included).
+struct LayerError {
+  std::string name, op;
+  double introduced_sqnr_db = 0;
+  double accumulated_sqnr_db = 0;
+};
+
+std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedModel& q,
+                                          Dataset& data, Device& device, std::int64_t batch = 64,
+                                          const JobControl& job = {});
+
 }  // namespace qs

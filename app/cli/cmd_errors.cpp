@@ -1,0 +1,50 @@
+// quantscope-cli errors: per layer, the error a configuration introduces and the one it
+// accumulates.
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli_common.h"
+#include "quantscope/analysis.h"
+#include "quantscope/model.h"
+
+namespace qs::cli {
+
+int cmd_errors(const std::vector<std::string>& argv) {
+  Args args(argv, {"config", "data", "limit", "device", "batch", "mean", "std"}, {"json"});
+  const std::string path = single_model_argument(args);
+  if (!args.has("data")) throw UsageError{"missing --data SPEC"};
+  if (!args.has("config")) throw UsageError{"missing --config CONFIG.json"};
+  std::unique_ptr<Device> device = open_device(args);
+  const Graph g = load_model(path);
+  const QuantizedModel q = load_quantized_model(args.get("config"));
+  DataOptions data_options;
+  data_options.preprocess = preprocess_for(g, args);
+  data_options.limit = args.get_int("limit", -1, 1);
+  auto data = open_dataset(args.get("data"), data_options);
+  const std::vector<LayerError> errors = error_propagation(
+      g, q, *data, *device, args.get_int("batch", 64, 1), terminal_progress("errors"));
+  auto db = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  if (args.flag("json")) {
+    nlohmann::json j{{"model", path}, {"config", args.get("config")}, {"data", args.get("data")}};
+    j["layers"] = nlohmann::json::array();
+    for (const LayerError& e : errors)
+      j["layers"].push_back({{"name", e.name},
+                             {"op", e.op},
+                             {"introduced_sqnr_db", db(e.introduced_sqnr_db)},
+                             {"accumulated_sqnr_db", db(e.accumulated_sqnr_db)}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model   %s\nconfig  %s\n\n%-40s %-8s %16s %17s\n", path.c_str(),
+              args.get("config").c_str(), "layer", "op", "introduced (dB)", "accumulated (dB)");
+  for (const LayerError& e : errors)
+    std::printf("%-40s %-8s %16.2f %17.2f\n", e.name.c_str(), e.op.c_str(), e.introduced_sqnr_db,
+                e.accumulated_sqnr_db);
+  std::printf(
+      "\nSQNR of each layer's output against the float model's: alone with float inputs\n"
+      "(the error it introduces) and inside the quantized model (what it has accumulated).\n");
+  return 0;
+}
+
+}  // namespace qs::cli

@@ -1,0 +1,104 @@
+// error_propagation(): error introduced vs accumulated per layer (see quantscope/analysis.h).
+#include <cmath>
+#include <set>
+
+#include "quant/layers.h"
+#include "quantscope/analysis.h"
+#include "quantscope/error.h"
+#include "runtime/output_compare.h"
+
+namespace qs {
+
+namespace {
+
+// `g` with extra graph outputs.
+Graph with_outputs(Graph g, const std::vector<std::string>& names) {
+  std::set<std::string> present;
+  for (const ValueInfo& v : g.outputs) present.insert(v.name);
+  for (const std::string& n : names) {
+    if (present.count(n)) continue;
+    ValueInfo v;
+    v.name = n;
+    v.dtype = DType::f32;
+    g.outputs.push_back(v);
+    present.insert(n);
+  }
+  return g;
+}
+
+// The part of `q` that quantizes `node` alone.
+QuantizedModel only(const QuantizedModel& q, const quant::QuantLayer& layer) {
+  QuantizedModel one;
+  one.config.defaults.weight_bits = 0;
+  one.config.defaults.act_bits = 0;
+  const LayerQuantSettings s = q.config.settings_for(layer.node->name);
+  LayerOverride& o = one.config.overrides[layer.node->name];
+  o.weight_bits = s.weight_bits;
+  o.act_bits = s.act_bits;
+  auto w = q.weights.find(layer.node->name);
+  if (w != q.weights.end()) one.weights[w->first] = w->second;
+  if (s.act_bits > 0)
+    for (const std::string& t : layer.act_inputs) {
+      auto a = q.activations.find(t);
+      if (a != q.activations.end()) one.activations[t] = a->second;
+    }
+  return one;
+}
+
+}  // namespace
+
+std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedModel& q,
+                                          Dataset& data, Device& device, std::int64_t batch,
+                                          const JobControl& job) {
+  if (batch <= 0) throw Error("batch size must be positive");
+  if (graph.inputs.empty()) throw Error("the model has no inputs");
+  std::vector<const quant::QuantLayer*> chosen;
+  const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(graph);
+  std::vector<std::string> outputs;
+  for (const quant::QuantLayer& l : layers)
+    if (q.config.settings_for(l.node->name).quantized() &&
+        (q.weights.count(l.node->name) || !l.act_inputs.empty())) {
+      chosen.push_back(&l);
+      outputs.push_back(l.node->outputs[0]);
+    }
+  if (chosen.empty()) throw Error("the configuration quantizes no layer of this model");
+
+  // Float and fully quantized, with every chosen layer's output observed.
+  // Compiled graphs refer to their Graph: each is kept alive here.
+  const Graph observed = with_outputs(graph, outputs);
+  std::unique_ptr<CompiledGraph> fp = device.compile(observed);
+  const Graph full = with_outputs(apply_quantization(graph, q), outputs);
+  std::unique_ptr<CompiledGraph> qrun = device.compile(full);
+  std::vector<Graph> alone;
+  alone.reserve(chosen.size());
+  for (const quant::QuantLayer* l : chosen)
+    alone.push_back(with_outputs(apply_quantization(graph, only(q, *l)), {l->node->outputs[0]}));
+  std::vector<std::unique_ptr<CompiledGraph>> alone_runs;
+  for (const Graph& g : alone) alone_runs.push_back(device.compile(g));
+
+  std::vector<OutputComparison> introduced(chosen.size()), accumulated(chosen.size());
+  const std::string input = graph.inputs[0].name;
+  const std::int64_t total = data.size();
+  for (std::int64_t first = 0; first < total; first += batch) {
+    job.check();
+    job.report(double(first) / double(total),
+               std::to_string(first) + "/" + std::to_string(total) + " samples");
+    Batch b = data.read(first, std::min(batch, total - first));
+    const TensorMap ref = fp->run({{input, b.inputs}});
+    const TensorMap all = qrun->run({{input, b.inputs}});
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+      const std::string& out = chosen[i]->node->outputs[0];
+      accumulated[i].add(ref.at(out), all.at(out), false);
+      const TensorMap one = alone_runs[i]->run({{input, b.inputs}});
+      introduced[i].add(ref.at(out), one.at(out), false);
+    }
+  }
+  std::vector<LayerError> result;
+  for (std::size_t i = 0; i < chosen.size(); ++i)
+    result.push_back({chosen[i]->node->name, chosen[i]->node->op_type, introduced[i].sqnr_db(),
+                      accumulated[i].sqnr_db()});
+  job.report(1.0, "done");
+  return result;
+}
+
+}  // namespace qs
