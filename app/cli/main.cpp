@@ -62,6 +62,16 @@ const CommandEntry kCommands[] = {
      "  For each quantized layer: the SQNR of its output against the float model's when it\n"
      "  alone is quantized with float inputs (the error it introduces), and inside the whole\n"
      "  quantized model (the error it has accumulated): where error is born and where it grows.\n"},
+    {"search", qs::cli::cmd_search,
+     "mixed precision: the Pareto front of loss against size or BOPs",
+     "usage: quantscope-cli search MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"
+     "         [--objective size|bops] [--budget X [-o CONFIG.json]] [--bits 2,3,4,6,8]\n"
+     "         [--acts 8|16|float] [--rounding rtn|gptq] [--keep-ends] [--pin NODE=BITS ...]\n"
+     "         [--verify K] [--device NAME] [--batch B] [--json]\n"
+     "  Sweeps each layer's weight sensitivity, computes the exact Pareto front of predicted\n"
+     "  loss (sum of per-layer KL) against the cost, the uniform baselines, and evaluates K\n"
+     "  front points and the baselines for real. With --budget, the best point under it;\n"
+     "  -o writes its quantized configuration.\n"},
     {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
      "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
      "                          --output PATH [--device NAME] [--config CONFIG.json [--real]]\n"

@@ -1,0 +1,152 @@
+// quantscope-cli search: the Pareto front of predicted loss against size or BOPs, with
+// baselines, verified points and (with a budget) the chosen configuration.
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli_common.h"
+#include "quantscope/model.h"
+#include "quantscope/search.h"
+
+namespace qs::cli {
+
+namespace {
+
+std::vector<int> bits_list(const std::string& text) {
+  std::vector<int> bits;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (item.empty() || item.size() > 2 ||
+        item.find_first_not_of("0123456789") != std::string::npos)
+      throw UsageError{"--bits takes numbers separated by commas, got '" + text + "'"};
+    else
+      bits.push_back(std::stoi(item));
+  return bits;
+}
+
+nlohmann::json finite(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json point_json(const SearchPoint& p) {
+  nlohmann::json m = nullptr;
+  if (p.measured.measured)
+    m = {{"top1", p.measured.top1 >= 0 ? nlohmann::json(p.measured.top1) : nlohmann::json(nullptr)},
+         {"agreement", p.measured.agreement},
+         {"kl", p.measured.kl},
+         {"sqnr_db", finite(p.measured.sqnr_db)},
+         {"latency_ms", nullptr}};
+  return {{"label", p.label},
+          {"cost", p.cost},
+          {"predicted_loss", p.predicted_loss},
+          {"measured", m},
+          {"config", p.bits}};
+}
+
+}  // namespace
+
+int cmd_search(const std::vector<std::string>& argv) {
+  Args args(argv,
+            {"data", "eval-data", "limit", "device", "batch", "objective", "budget", "bits",
+             "estimate", "rounding", "acts", "verify", "pin", "o", "mean", "std", "granularity"},
+            {"json", "keep-ends"});
+  const std::string path = single_model_argument(args);
+  if (!args.has("data")) throw UsageError{"missing --data SPEC"};
+  SearchOptions options;
+  const std::string objective = args.get("objective", "size");
+  if (objective == "size")
+    options.objective = SearchObjective::size;
+  else if (objective == "bops")
+    options.objective = SearchObjective::bops;
+  else if (objective.rfind("latency", 0) == 0)
+    throw Error(
+        "--objective latency needs per-layer latency tables, which are not built yet; "
+        "use size or bops");
+  else
+    throw UsageError{"--objective takes size or bops"};
+  if (args.get("estimate", "kl") != "kl")
+    throw Error("--estimate hawq needs Hessian traces, which are not computed yet; use kl");
+  if (args.has("bits")) options.bits = bits_list(args.get("bits"));
+  const std::string acts = args.get("acts", "8");
+  options.act_bits = acts == "float" ? 0 : static_cast<int>(args.get_int("acts", 8, 0));
+  options.keep_ends_at_8 = args.flag("keep-ends");
+  options.verify = static_cast<int>(args.get_int("verify", 6, 0));
+  options.batch = args.get_int("batch", 64, 1);
+  if (args.has("budget")) options.budget = args.get_floats("budget").at(0);
+  if (args.has("o") && !args.has("budget")) throw UsageError{"-o needs --budget"};
+  for (const std::string& pin : args.all("pin")) {
+    const std::size_t eq = pin.rfind('=');
+    if (eq == std::string::npos) throw UsageError{"--pin takes NODE=BITS"};
+    options.pinned[pin.substr(0, eq)] = std::stoi(pin.substr(eq + 1));
+  }
+  QuantConfig base;
+  base.defaults.rounding = args.get("rounding", "rtn");
+  if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
+
+  std::unique_ptr<Device> device = open_device(args);
+  const Graph g = load_model(path);
+  DataOptions data_options;
+  data_options.preprocess = preprocess_for(g, args);
+  data_options.limit = args.get_int("limit", -1, 1);
+  auto data = open_dataset(args.get("data"), data_options);
+  std::unique_ptr<Dataset> eval_data =
+      args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
+  const SearchResult r = mixed_precision_search(g, base, *data, eval_data ? *eval_data : *data,
+                                                *device, options, terminal_progress("search"));
+  if (r.best >= 0 && args.has("o")) {
+    const SearchPoint& best = r.front[static_cast<std::size_t>(r.best)];
+    QuantizedModel q =
+        quantize_model(g, config_for_bits(base, best.bits, options.act_bits), *data, *device);
+    save_quantized_model(args.get("o"), q);
+  }
+  if (args.flag("json")) {
+    nlohmann::json j{
+        {"model", path},
+        {"objective", objective},
+        {"fp32_cost", r.fp32_cost},
+        {"fp32_top1", r.fp32_top1 >= 0 ? nlohmann::json(r.fp32_top1) : nlohmann::json(nullptr)},
+        {"rank_correlation", finite(r.rank_correlation)},
+        {"notes", r.notes}};
+    j["front"] = nlohmann::json::array();
+    for (const SearchPoint& p : r.front) j["front"].push_back(point_json(p));
+    j["baselines"] = nlohmann::json::array();
+    for (const SearchPoint& p : r.baselines) j["baselines"].push_back(point_json(p));
+    j["best"] = r.best >= 0 ? point_json(r.front[static_cast<std::size_t>(r.best)])
+                            : nlohmann::json(nullptr);
+    if (r.best >= 0 && args.has("o")) j["written"] = args.get("o");
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  const char* unit = options.objective == SearchObjective::size ? "bytes" : "BOPs";
+  std::printf("model      %s\nobjective  %s (float model: %.4g %s)\nfront      %zu points\n",
+              path.c_str(), objective.c_str(), r.fp32_cost, unit, r.front.size());
+  if (r.fp32_top1 >= 0) std::printf("fp32       top-1 %.2f %%\n", r.fp32_top1);
+  std::printf("\n%-18s %12s %8s %10s %8s %8s %10s\n", "point", unit, "% fp32", "pred. KL", "top-1",
+              "agree", "meas. KL");
+  auto row = [&](const SearchPoint& p) {
+    std::printf("%-18s %12.4g %8.1f %10.5f", p.label.c_str(), p.cost, 100 * p.cost / r.fp32_cost,
+                p.predicted_loss);
+    if (p.measured.measured)
+      std::printf(" %8.2f %8.2f %10.5f", p.measured.top1, p.measured.agreement, p.measured.kl);
+    std::printf("\n");
+  };
+  for (const SearchPoint& p : r.front)
+    if (p.measured.measured) row(p);
+  for (const SearchPoint& p : r.baselines) row(p);
+  if (std::isfinite(r.rank_correlation))
+    std::printf("\nrank correlation, predicted vs measured KL on the verified front: %.3f\n",
+                r.rank_correlation);
+  if (r.best >= 0) {
+    std::printf("\nbest under the budget:");
+    for (const auto& [layer, b] : r.front[static_cast<std::size_t>(r.best)].bits)
+      std::printf(" %s=%d", layer.c_str(), b);
+    std::printf("\n");
+    if (args.has("o")) std::printf("written    %s\n", args.get("o").c_str());
+  }
+  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+  return 0;
+}
+
+}  // namespace qs::cli

@@ -1,0 +1,104 @@
+// Mixed-precision search: which bit width per layer gives the least predicted loss for a cost.
+//
+// Each layer has options (a bit width with its cost and predicted loss). Costs and losses are
+// taken as additive over layers (stated with every result, and checked by verifying points for
+// real). The Pareto front is exact: the options are merged layer by layer, keeping after each
+// layer only the partial assignments that no other beats in both cost and loss (dominance
+// pruning). Memory and time grow with the front's size, not with the product of the options.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "quantscope/analysis.h"
+#include "quantscope/graph.h"
+#include "quantscope/quant.h"
+
+namespace qs {
+
+struct BitOption {
+  int bits = 8;
+  double cost = 0;
+  double loss = 0;
+};
+
+struct LayerOptions {
+  std::string layer;
+  std::vector<BitOption> options;
+};
+
+struct ParetoPoint {
+  double cost = 0;  // sum over layers, plus the fixed cost
+  double predicted_loss = 0;
+  std::map<std::string, int> bits;  // by layer
+};
+
+// The exact front, by increasing cost (and decreasing loss). `fixed_cost` is added to every
+// point (e.g. the bytes of what is not quantized). Throws Error when a layer has no options.
+std::vector<ParetoPoint> pareto_front(const std::vector<LayerOptions>& layers,
+                                      double fixed_cost = 0);
+
+enum class SearchObjective { size, bops };
+
+// Per-layer options from a weight sensitivity sweep: cost of each bit width by `objective`
+// (size: bytes of the weights at that width plus one 4-byte scale per output channel (8 with a
+// zero point); bops: MACs per sample x weight bits x activation bits), predicted loss = the
+// measured KL of that layer alone at that width. `pinned`: layers held at one width (first and
+// last at 8 when asked). `act_bits`: 0 for float activations (32 in BOPs).
+std::vector<LayerOptions> layer_options(const Graph& graph, const SensitivityResult& sensitivity,
+                                        SearchObjective objective, int act_bits,
+                                        const std::map<std::string, int>& pinned);
+// The cost of everything the options do not cover: float bytes of the other initializers
+// (size), 0 (bops).
+double fixed_cost(const Graph& graph, const std::vector<LayerOptions>& layers,
+                  SearchObjective objective);
+
+// Spearman's rank correlation of two equally long series (ties get their mean rank).
+double spearman(const std::vector<double>& a, const std::vector<double>& b);
+
+// The whole search: a weight sensitivity sweep, the front, baselines (uniform widths, and first
+// and last layers at 8 bits with the rest uniform), and real evaluation of chosen points.
+struct SearchOptions {
+  SearchObjective objective = SearchObjective::size;
+  std::vector<int> bits{2, 3, 4, 6, 8};
+  int act_bits = 8;  // activations of every quantized layer; 0: float (weight-only)
+  bool keep_ends_at_8 = false;
+  std::map<std::string, int> pinned;  // layer -> bits
+  int verify = 6;                     // front points evaluated for real, spread along it
+  double budget = -1;                 // >= 0: the best point under it is verified and returned
+  std::int64_t batch = 64;
+};
+
+struct MeasuredLoss {
+  bool measured = false;
+  double top1 = -1;  // percent, with labels
+  double agreement = 0, kl = 0, sqnr_db = 0;
+};
+
+struct SearchPoint {
+  std::string label;  // "front", "uniform 4", "8-first-last 4", "budget"
+  double cost = 0, predicted_loss = 0;
+  std::map<std::string, int> bits;
+  MeasuredLoss measured;
+};
+
+struct SearchResult {
+  std::vector<SearchPoint> front, baselines;
+  int best = -1;  // index into front of the best point under the budget, -1 without one
+  double fp32_top1 = -1;
+  double fp32_cost = 0;           // the float model's size (size objective) or BOPs
+  double rank_correlation = NAN;  // Spearman, predicted vs measured KL over verified points
+  std::vector<std::string> notes;
+};
+
+// `base` supplies every setting except the weight and activation bits.
+QuantConfig config_for_bits(const QuantConfig& base, const std::map<std::string, int>& bits,
+                            int act_bits);
+SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base, Dataset& calib,
+                                    Dataset& eval, Device& device, const SearchOptions& options,
+                                    const JobControl& job = {});
+
+}  // namespace qs

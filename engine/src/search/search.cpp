@@ -1,0 +1,163 @@
+// mixed_precision_search(): sweep, front, baselines, verification (see quantscope/search.h).
+#include <algorithm>
+#include <set>
+
+#include "quantscope/error.h"
+#include "quantscope/evaluate.h"
+#include "quantscope/model_info.h"
+#include "quantscope/search.h"
+
+namespace qs {
+
+QuantConfig config_for_bits(const QuantConfig& base, const std::map<std::string, int>& bits,
+                            int act_bits) {
+  QuantConfig c = base;
+  c.defaults.weight_bits = 0;
+  c.defaults.act_bits = 0;
+  c.overrides.clear();
+  for (const auto& [layer, b] : bits) {
+    LayerOverride o = base.overrides.count(layer) ? base.overrides.at(layer) : LayerOverride{};
+    o.weight_bits = b;
+    o.act_bits = act_bits;
+    c.overrides[layer] = o;
+  }
+  return c;
+}
+
+namespace {
+
+// The point's cost and predicted loss under the options, with `bits` per layer.
+SearchPoint evaluate_choice(const std::vector<LayerOptions>& layers, double fixed,
+                            const std::map<std::string, int>& bits, const std::string& label) {
+  SearchPoint p;
+  p.label = label;
+  p.cost = fixed;
+  p.bits = bits;
+  for (const LayerOptions& l : layers) {
+    const int b = bits.at(l.layer);
+    auto o = std::find_if(l.options.begin(), l.options.end(),
+                          [&](const BitOption& x) { return x.bits == b; });
+    if (o == l.options.end()) throw Error("no option of " + std::to_string(b) + " bits");
+    p.cost += o->cost;
+    p.predicted_loss += o->loss;
+  }
+  return p;
+}
+
+}  // namespace
+
+SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base, Dataset& calib,
+                                    Dataset& eval, Device& device, const SearchOptions& options,
+                                    const JobControl& job) {
+  if (options.act_bits != 0 && options.act_bits != 8 && options.act_bits != 16)
+    throw Error("activation bits must be 8, 16 or float");
+  SearchResult r;
+  JobControl sweep_job = job;
+  sweep_job.progress = [&job](double f, const std::string& m) { job.report(0.5 * f, m); };
+  SensitivityOptions so;
+  so.bits = options.bits;
+  so.what = SensitivityTarget::weights;
+  so.batch = options.batch;
+  const SensitivityResult sens = sensitivity_sweep(graph, base, calib, eval, device, so, sweep_job);
+  r.fp32_top1 = sens.fp32_top1;
+  r.notes = sens.notes;
+  r.notes.push_back(
+      "predicted loss: the sum over layers of each layer's KL when quantized alone (additive "
+      "model; the verified points show how well it holds)");
+
+  std::map<std::string, int> pinned = options.pinned;
+  std::vector<LayerOptions> probe =
+      layer_options(graph, sens, options.objective, options.act_bits, {});
+  if (options.keep_ends_at_8 && !probe.empty()) {
+    if (std::find(options.bits.begin(), options.bits.end(), 8) == options.bits.end())
+      throw Error("keeping the first and last layers at 8 bits needs 8 among the bit widths");
+    pinned[probe.front().layer] = 8;
+    pinned[probe.back().layer] = 8;
+  }
+  const std::vector<LayerOptions> layers =
+      layer_options(graph, sens, options.objective, options.act_bits, pinned);
+  const double fixed = fixed_cost(graph, layers, options.objective);
+  {
+    // The float model's cost: 4 bytes per weight, or BOPs at 32 x 32 bits.
+    const ModelInfo info = describe_model(graph);
+    if (options.objective == SearchObjective::size) {
+      r.fp32_cost = double(info.weight_bytes);
+    } else {
+      for (const LayerOptions& l : layers)
+        for (const LayerInfo& li : info.layers)
+          if (li.name == l.layer) r.fp32_cost += double(li.macs) * 32 * 32;
+    }
+  }
+  for (const ParetoPoint& p : pareto_front(layers, fixed))
+    r.front.push_back({"front", p.cost, p.predicted_loss, p.bits, {}});
+
+  // Baselines on the same costs.
+  for (int b : options.bits) {
+    std::map<std::string, int> uniform, ends;
+    bool fits = true;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      auto pin = pinned.find(layers[i].layer);
+      const int want = pin != pinned.end() ? pin->second : b;
+      uniform[layers[i].layer] = want;
+      ends[layers[i].layer] = (i == 0 || i + 1 == layers.size()) ? 8 : want;
+      fits = fits && (pin == pinned.end() || pin->second == b);
+    }
+    if (fits)
+      r.baselines.push_back(
+          evaluate_choice(layers, fixed, uniform, "uniform " + std::to_string(b)));
+    if (b != 8 && std::find(options.bits.begin(), options.bits.end(), 8) != options.bits.end() &&
+        !options.keep_ends_at_8)
+      r.baselines.push_back(
+          evaluate_choice(layers, fixed, ends, "8-first-last " + std::to_string(b)));
+  }
+
+  // Which points to verify: spread along the front, and the best under the budget.
+  std::set<std::size_t> chosen;
+  const std::size_t n = r.front.size();
+  if (options.verify > 0 && n > 0) {
+    const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(options.verify), n);
+    for (std::size_t i = 0; i < k; ++i) chosen.insert(k == 1 ? n - 1 : i * (n - 1) / (k - 1));
+  }
+  if (options.budget >= 0) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (r.front[i].cost <= options.budget) r.best = static_cast<int>(i);  // least loss: last
+    if (r.best < 0)
+      r.notes.push_back("no configuration fits the budget " + std::to_string(options.budget));
+    else
+      chosen.insert(static_cast<std::size_t>(r.best));
+  }
+  const std::size_t total = chosen.size() + r.baselines.size();
+  std::size_t done = 0;
+  auto measure = [&](SearchPoint& p) {
+    job.check();
+    job.report(0.5 + 0.5 * double(done++) / double(std::max<std::size_t>(1, total)),
+               "verifying " + p.label);
+    const QuantConfig c = config_for_bits(base, p.bits, options.act_bits);
+    CalibrationOptions co;
+    co.batch = options.batch;
+    const QuantizedModel q = quantize_model(graph, c, calib, device, co);
+    const Graph g = apply_quantization(graph, q);
+    EvalOptions eo;
+    eo.batch = options.batch;
+    const PairEvalResult e = evaluate_pair(graph, g, eval, device, device, eo);
+    p.measured.measured = true;
+    p.measured.top1 = e.candidate.has_labels && e.classifier ? e.candidate.top1 : -1;
+    p.measured.agreement = e.agreement;
+    p.measured.kl = e.kl;
+    p.measured.sqnr_db = e.sqnr_db;
+  };
+  for (std::size_t i : chosen) measure(r.front[i]);
+  for (SearchPoint& p : r.baselines) measure(p);
+
+  std::vector<double> predicted, measured;
+  for (const SearchPoint& p : r.front)
+    if (p.measured.measured) {
+      predicted.push_back(p.predicted_loss);
+      measured.push_back(p.measured.kl);
+    }
+  r.rank_correlation = spearman(predicted, measured);
+  job.report(1.0, "done");
+  return r;
+}
+
+}  // namespace qs
