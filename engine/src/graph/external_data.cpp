@@ -14,10 +14,12 @@ namespace fs = std::filesystem;
 std::string read_external_data(const std::string& tensor_name, const std::string& location,
                                std::int64_t offset, std::int64_t length,
                                const ExternalDataContext& ctx) {
+  if (location.empty())
+    throw Error("tensor '" + tensor_name + "': external data without a 'location' (file name)");
   const std::string what = "tensor '" + tensor_name + "': external data '" + location + "'";
   if (ctx.base_dir.empty()) throw Error(what + " cannot be read: the model has no folder");
   fs::path rel(location);
-  if (location.empty() || rel.is_absolute() || location.find('\\') != std::string::npos)
+  if (rel.is_absolute() || location.find('\\') != std::string::npos)
     throw Error(what + " is refused: it must be a relative path inside the model's folder");
   for (const fs::path& part : rel)
     if (part == "..") throw Error(what + " is refused: '..' leaves the model's folder");
@@ -35,7 +37,8 @@ std::string read_external_data(const std::string& tensor_name, const std::string
   if (st.st_nlink > 1)
     throw Error(what + " is refused: it is a hard link, which may lead outside the model's folder");
   const std::int64_t file_size = st.st_size;
-  if (offset < 0 || offset > file_size)
+  if (offset < 0) throw Error(what + ": offset " + std::to_string(offset) + " is negative");
+  if (offset > file_size)
     throw Error(what + ": offset " + std::to_string(offset) + " is past the end of the file");
   if (length < 0) length = file_size - offset;
   if (length > file_size - offset)
@@ -44,6 +47,11 @@ std::string read_external_data(const std::string& tensor_name, const std::string
                 std::to_string(file_size) + " bytes)");
   if (length > ctx.max_bytes)
     throw Error(what + ": " + std::to_string(length) + " bytes is too large");
+  if (length > ctx.max_bytes - ctx.external_bytes_read)
+    throw Error(what + ": " + std::to_string(length) +
+                " more bytes would take the model's external data past the limit of " +
+                std::to_string(ctx.max_bytes) + " bytes");
+  ctx.external_bytes_read += length;
   std::ifstream in(full, std::ios::binary);
   in.seekg(offset);
   std::string data(static_cast<std::size_t>(length), '\0');

@@ -1,4 +1,5 @@
 // ONNX protobuf -> IR, then the import passes (see passes.h).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -74,6 +75,9 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const ExternalDataCon
       type = A::INTS;
     else if (a.strings_size())
       type = A::STRINGS;
+    else if (!a.has_g() && !a.graphs_size() && !a.has_sparse_tensor() && !a.sparse_tensors_size() &&
+             !a.has_tp() && !a.type_protos_size() && !a.tensors_size())
+      throw Error(where + ": attribute '" + a.name() + "' has no value");
   }
   Attribute out;
   switch (type) {
@@ -119,6 +123,7 @@ ValueInfo convert_value_info(const onnx::ValueInfoProto& v) {
     throw Unsupported("graph value '" + v.name() + "': " + e.what());
   }
   info.has_shape = tt.has_shape();
+  Shape fixed;  // dynamic dimensions taken as 1, as shape inference does
   for (const auto& d : tt.shape().dim()) {
     if (d.has_dim_value()) {
       if (d.dim_value() < 0) throw Error("graph value '" + v.name() + "' has a negative dimension");
@@ -128,12 +133,23 @@ ValueInfo convert_value_info(const onnx::ValueInfoProto& v) {
       info.shape.push_back(-1);
       info.dim_names.push_back(d.dim_param());
     }
+    fixed.push_back(std::max<std::int64_t>(info.shape.back(), 1));
+  }
+  try {
+    shape_numel(fixed);
+  } catch (const Error& e) {
+    throw Error("graph value '" + v.name() + "': " + e.what());
   }
   return info;
 }
 
 Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ctx) {
   Graph g;
+  if (!model.has_graph()) throw Error("not an ONNX model: it has no graph");
+  if (model.opset_import_size() == 0)
+    throw Unsupported(
+        "the model declares no opset (opset_import is empty; models before ONNX IR version 3 "
+        "are not supported)");
   bool has_default_domain = false;
   for (const auto& op : model.opset_import()) {
     if (op.domain().empty() || op.domain() == "ai.onnx") {
@@ -184,6 +200,7 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
     node.domain = n.domain() == "ai.onnx" ? "" : n.domain();
     node.inputs.assign(n.input().begin(), n.input().end());
     node.outputs.assign(n.output().begin(), n.output().end());
+    if (node.op_type.empty()) throw Error("node '" + node.name + "' has no op_type");
     const std::string where = "node '" + node.name + "' (" + node.op_type + ")";
     for (const auto& a : n.attribute()) {
       if (node.attributes.count(a.name()))
@@ -200,10 +217,13 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
 
 Graph load_model_from_bytes(const std::string& bytes, const std::string& base_dir,
                             const std::string& display_name, const LoadOptions& options) {
+  if (bytes.empty()) throw Error(display_name + ": the file is empty, not an ONNX model");
   onnx::ModelProto model;
+  // Protobuf refuses messages nested more than 100 deep (its default recursion limit).
   if (!model.ParseFromString(bytes))
     throw Error(display_name +
-                ": not a valid ONNX model (the protobuf data is malformed or truncated)");
+                ": not a valid ONNX model (the protobuf data is malformed, truncated, or nested "
+                "more than 100 levels deep)");
   ExternalDataContext ctx{base_dir, options.max_bytes};
   try {
     Graph g = convert_model(model, ctx);

@@ -39,17 +39,26 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const ExternalDataConte
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
     std::int64_t offset = 0, length = -1;
-    for (const auto& entry : proto.external_data()) {
+    // The whole value must be a decimal number ("16abc" is not 16).
+    auto number = [&](const onnx::StringStringEntryProto& entry) {
+      std::size_t used = 0;
+      std::int64_t value = 0;
       try {
-        if (entry.key() == "location")
-          location = entry.value();
-        else if (entry.key() == "offset")
-          offset = std::stoll(entry.value());
-        else if (entry.key() == "length")
-          length = std::stoll(entry.value());
+        value = std::stoll(entry.value(), &used);
       } catch (const std::exception&) {
-        throw Error(what + ": external data field '" + entry.key() + "' is not a number");
+        used = 0;
       }
+      if (used == 0 || used != entry.value().size())
+        throw Error(what + ": external data field '" + entry.key() + "' is not a number");
+      return value;
+    };
+    for (const auto& entry : proto.external_data()) {
+      if (entry.key() == "location")
+        location = entry.value();
+      else if (entry.key() == "offset")
+        offset = number(entry);
+      else if (entry.key() == "length")
+        length = number(entry);
     }
     external = read_external_data(name, location, offset, length, ctx);
     raw = &external;

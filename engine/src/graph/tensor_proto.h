@@ -11,7 +11,10 @@ namespace qs {
 
 struct ExternalDataContext {
   std::string base_dir;        // the model's folder; empty: external data is refused
-  std::int64_t max_bytes = 0;  // largest tensor accepted
+  std::int64_t max_bytes = 0;  // largest tensor, and most external data in all, accepted
+  // External data read so far for this model: many tensors naming the same file may not
+  // together read more than max_bytes.
+  mutable std::int64_t external_bytes_read = 0;
 };
 
 // Converts a TensorProto. Throws Error naming the tensor when dims are negative or overflow,

@@ -30,8 +30,17 @@ std::int64_t shape_numel(const Shape& shape) {
 }
 
 std::string shape_to_string(const Shape& shape) {
+  // Messages stay one short line even for a hostile list of 10^5 values: the middle of a long
+  // list is elided ("[1,2,...(99990 more)...,9]").
+  constexpr std::size_t kHead = 8, kTail = 2;
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape.size() > kHead + kTail + 1 && i == kHead) {
+      const std::size_t skipped = shape.size() - kHead - kTail;
+      s += ",...(" + std::to_string(skipped) + " more)...";
+      i += skipped - 1;
+      continue;
+    }
     if (i) s += ",";
     s += shape[i] < 0 ? std::string("?") : std::to_string(shape[i]);
   }
