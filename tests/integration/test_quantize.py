@@ -180,6 +180,34 @@ class CliSensitivity(unittest.TestCase):
             for l in layers[1:]:
                 self.assertLess(l["accumulated_sqnr_db"], l["introduced_sqnr_db"], l["name"])
 
+    def test_search_front_budget_and_baselines(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "best.json")
+            j = cli_json("search", LENET, "--data", "fashion-mnist:train", "--limit", "300",
+                         "--bits", "2,4,8", "--verify", "3", "--budget", "30000", "-o", cfg,
+                         "--device", "cpu-onednn")
+            front = j["front"]
+            self.assertGreater(len(front), 3)
+            costs = [p["cost"] for p in front]
+            losses = [p["predicted_loss"] for p in front]
+            self.assertEqual(costs, sorted(costs))
+            self.assertTrue(all(a > b for a, b in zip(losses, losses[1:])))
+            # The front is exact: no baseline beats it in predicted loss at its cost.
+            for b in j["baselines"]:
+                best = min(p["predicted_loss"] for p in front if p["cost"] <= b["cost"] + 1e-6)
+                self.assertLessEqual(best, b["predicted_loss"] + 1e-12, b["label"])
+                self.assertIsNotNone(b["measured"])
+            # Three points spread along the front, plus the best under the budget.
+            self.assertIn(sum(1 for p in front if p["measured"]), (3, 4))
+            self.assertLessEqual(j["best"]["cost"], 30000)
+            self.assertIsNotNone(j["rank_correlation"])
+            # The written configuration is the best point's, and evaluates.
+            with open(cfg) as f:
+                saved = json.load(f)
+            self.assertEqual({n: w["bits"] for n, w in saved["weights"].items()}, j["best"]["config"])
+            e = eval_config(LENET, cfg, "--device", "cpu-onednn", limit="300")
+            self.assertGreater(e["agreement"], 50)  # 2- and 4-bit layers at ~12 % of the size
+
     def test_the_ranking_means_something(self):
         """Quantizing the three layers ranked most sensitive to 2 bits costs more accuracy than
         quantizing the three ranked least sensitive."""
