@@ -7,6 +7,7 @@
 #include "cli_common.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
+#include "sensitivity_json.h"
 
 namespace qs::cli {
 
@@ -26,16 +27,12 @@ std::vector<int> parse_bits(const std::string& text) {
   return bits;
 }
 
-nlohmann::json number_or_null(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
-
 }  // namespace
 
 int cmd_sensitivity(const std::vector<std::string>& argv) {
   Args args(argv,
             {"data", "eval-data", "limit", "device", "batch", "bits", "what", "mean", "std",
-             "calib", "granularity", "rounding"},
+             "calib", "granularity", "rounding", "shard"},
             {"json", "symmetric", "asymmetric"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
@@ -51,6 +48,16 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   else
     throw UsageError{"--what takes weights, acts or both"};
   options.batch = args.get_int("batch", 64, 1);
+  if (args.has("shard")) {
+    const std::string shard = args.get("shard");
+    const std::size_t slash = shard.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == shard.size() ||
+        shard.find_first_not_of("0123456789/") != std::string::npos || slash > 6 ||
+        shard.size() - slash > 7)
+      throw UsageError{"--shard takes i/n (for example 0/4), got '" + shard + "'"};
+    options.shard_index = std::stoi(shard.substr(0, slash));
+    options.shard_count = std::stoi(shard.substr(slash + 1));
+  }
   QuantConfig base;
   if (args.has("calib")) base.defaults.calibrator = args.get("calib");
   if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
@@ -70,21 +77,12 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   const SensitivityResult r = sensitivity_sweep(g, base, *data, eval_data ? *eval_data : *data,
                                                 *device, options, terminal_progress("sensitivity"));
   if (args.flag("json")) {
-    nlohmann::json j{{"model", path},        {"data", args.get("data")}, {"what", what},
-                     {"samples", r.samples}, {"bits", options.bits},     {"notes", r.notes}};
-    j["fp32_top1"] = r.fp32_top1 >= 0 ? nlohmann::json(r.fp32_top1) : nlohmann::json(nullptr);
-    j["layers"] = nlohmann::json::array();
-    for (const LayerSensitivity& l : r.layers) {
-      nlohmann::json bits = nlohmann::json::object();
-      for (const auto& [b, s] : l.bits)
-        bits[std::to_string(b)] = {
-            {"kl", s.kl},
-            {"sqnr_db", number_or_null(s.sqnr_db)},
-            {"agreement", r.classifier ? nlohmann::json(s.agreement) : nlohmann::json(nullptr)},
-            {"top1", s.top1 >= 0 ? nlohmann::json(s.top1) : nlohmann::json(nullptr)},
-            {"hawq", nullptr}};
-      j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"params", l.params}, {"bits", bits}});
-    }
+    nlohmann::json j = sensitivity_to_json(r);
+    j["model"] = path;
+    j["data"] = args.get("data");
+    j["what"] = what;
+    j["bits"] = options.bits;
+    j["shard"] = std::to_string(options.shard_index) + "/" + std::to_string(options.shard_count);
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -99,11 +97,13 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   std::printf("\n");
   for (const LayerSensitivity& l : r.layers) {
     std::printf("%-36s %-8s %8lld", l.name.c_str(), l.op.c_str(), static_cast<long long>(l.params));
-    for (int b : options.bits) std::printf(" %7.1f", l.bits.at(b).sqnr_db);
+    for (int b : options.bits)
+      l.bits.count(b) ? std::printf(" %7.1f", l.bits.at(b).sqnr_db) : std::printf(" %7s", "-");
     std::printf("\n");
     if (!r.classifier) continue;
     std::printf("%-36s %-8s %8s", "", "", "");
-    for (int b : options.bits) std::printf(" %6.1f%%", l.bits.at(b).agreement);
+    for (int b : options.bits)
+      l.bits.count(b) ? std::printf(" %6.1f%%", l.bits.at(b).agreement) : std::printf(" %7s", "-");
     std::printf("\n");
   }
   for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());

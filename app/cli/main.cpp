@@ -51,11 +51,18 @@ const CommandEntry kCommands[] = {
      "per-layer sensitivity: each layer alone at each bit width",
      "usage: quantscope-cli sensitivity MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"
      "         [--bits 2,3,4,5,6,8] [--what weights|acts|both] [--granularity ...]\n"
-     "         [--rounding rtn|gptq] [--calib ...] [--device NAME] [--batch B] [--json]\n"
+     "         [--rounding rtn|gptq] [--calib ...] [--shard i/n] [--device NAME] [--batch B]\n"
+     "         [--json]\n"
      "  Quantizes one layer at a time (its weights, its input activations, or both) at each\n"
      "  bit width, the rest in float, and measures the change of the output against the\n"
      "  float model: KL, SQNR, top-1 agreement, and top-1 with labels. Calibrates on --data\n"
-     "  and evaluates on --eval-data (default: the same samples).\n"},
+     "  and evaluates on --eval-data (default: the same samples). --shard i/n computes every\n"
+     "  n-th point only (a job array); 'merge' joins the parts.\n"},
+    {"merge", qs::cli::cmd_merge, "join the shards of a sensitivity sweep",
+     "usage: quantscope-cli merge SHARD.json SHARD.json ... [-o MERGED.json]\n"
+     "  Joins the JSON of 'sensitivity --shard i/n --json' runs of one sweep into the JSON\n"
+     "  the unsharded sweep prints. Shards of different sweeps, or missing or repeated\n"
+     "  points, are errors.\n"},
     {"errors", qs::cli::cmd_errors, "per layer: error introduced vs accumulated under a config",
      "usage: quantscope-cli errors MODEL --config CONFIG.json --data SPEC [--limit N]\n"
      "         [--device NAME] [--batch B] [--json]\n"

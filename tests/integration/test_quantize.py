@@ -208,6 +208,25 @@ class CliSensitivity(unittest.TestCase):
             e = eval_config(LENET, cfg, "--device", "cpu-onednn", limit="300")
             self.assertGreater(e["agreement"], 50)  # 2- and 4-bit layers at ~12 % of the size
 
+    def test_shards_merge_into_the_unsharded_sweep(self):
+        args = ["sensitivity", LENET, "--data", "fashion-mnist:train", "--limit", "128",
+                "--bits", "2,4,8", "--device", "cpu-onednn"]
+        whole = cli_json(*args)
+        with TempDir() as d:
+            parts = []
+            for i in range(3):
+                part = os.path.join(d, f"part{i}.json")
+                with open(part, "w") as f:
+                    f.write(run_cli(*args, "--shard", f"{i}/3", "--json")[1])
+                parts.append(part)
+            merged = json.loads(run_cli("merge", *parts)[1])
+            self.assertEqual(merged["layers"], whole["layers"])
+            rc, _, err = run_cli("merge", parts[0], parts[0], check=False)
+            self.assertEqual(rc, 1)
+            self.assertIn("in two shards", err)
+            rc, _, err = run_cli("merge", parts[0], parts[1], check=False)
+            self.assertEqual(rc, 0)  # a partial merge is allowed; missing points are absent
+
     def test_the_ranking_means_something(self):
         """Quantizing the three layers ranked most sensitive to 2 bits costs more accuracy than
         quantizing the three ranked least sensitive."""

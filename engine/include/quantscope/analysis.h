@@ -22,6 +22,11 @@ struct SensitivityOptions {
   std::vector<int> bits{2, 3, 4, 5, 6, 8};
   SensitivityTarget what = SensitivityTarget::weights;
   std::int64_t batch = 64;
+  // Sharding for job arrays: this run computes the points (layer, bits) whose index in
+  // layer-major order is shard_index modulo shard_count; merge the parts with
+  // merge_sensitivity().
+  int shard_index = 0;
+  int shard_count = 1;
 };
 
 struct BitSensitivity {
@@ -45,6 +50,10 @@ struct SensitivityResult {
   std::vector<LayerSensitivity> layers;  // graph order
   std::vector<std::string> notes;        // how ranges were found, fallbacks
 };
+
+// Combines the shards of one sweep (same model, data and settings) into the whole result.
+// Throws Error when they disagree on the layers or a point is missing or given twice.
+SensitivityResult merge_sensitivity(const std::vector<SensitivityResult>& shards);
 
 // The sweep over quantizable layers x bit widths. Settings other than the bits (granularity,
 // symmetry, calibrator, rounding) come from `base`'s defaults and overrides. Activation ranges

@@ -67,6 +67,10 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
       throw Error("bit width " + std::to_string(b) + " out of range: 2 to " +
                   (weights ? "8 for weights" : "16 for activations"));
   if (graph.inputs.empty() || graph.outputs.empty()) throw Error("the model has no inputs");
+  if (options.shard_count < 1 || options.shard_index < 0 ||
+      options.shard_index >= options.shard_count)
+    throw Error("shard " + std::to_string(options.shard_index) + "/" +
+                std::to_string(options.shard_count) + " is not valid: i/n with 0 <= i < n");
   if (eval.size() <= 0) throw Error("the evaluation data are empty");
 
   SensitivityResult result;
@@ -129,9 +133,11 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
       result.fp32_top1 = 100.0 * double(top1) / double(result.samples);
   }
 
-  std::size_t points = 0, done = 0;
+  std::size_t points = 0, done = 0, index = 0;
   for (const quant::QuantLayer& l : layers)
     if (acts || l.kind != quant::LayerKind::matmul_acts) points += options.bits.size();
+  points = (points + static_cast<std::size_t>(options.shard_count) - 1) /
+           static_cast<std::size_t>(options.shard_count);
   for (const quant::QuantLayer& l : layers) {
     const std::string& name = l.node->name;
     if (!acts && l.kind == quant::LayerKind::matmul_acts) continue;  // no weights
@@ -141,6 +147,9 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
     for (const LayerInfo& li : info.layers)
       if (li.name == name) ls.params = li.params;
     for (int b : options.bits) {
+      if (index++ % static_cast<std::size_t>(options.shard_count) !=
+          static_cast<std::size_t>(options.shard_index))
+        continue;
       job.check();
       job.report(calib_share + (1 - calib_share) * double(done++) / double(points),
                  name + " at " + std::to_string(b) + " bits");
@@ -176,6 +185,26 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
   }
   job.report(1.0, "done");
   return result;
+}
+
+SensitivityResult merge_sensitivity(const std::vector<SensitivityResult>& shards) {
+  if (shards.empty()) throw Error("no shards to merge");
+  SensitivityResult merged = shards[0];
+  for (std::size_t s = 1; s < shards.size(); ++s) {
+    const SensitivityResult& part = shards[s];
+    if (part.layers.size() != merged.layers.size() || part.samples != merged.samples)
+      throw Error("shard " + std::to_string(s) + " is of another sweep (layers or samples differ)");
+    for (std::size_t i = 0; i < part.layers.size(); ++i) {
+      if (part.layers[i].name != merged.layers[i].name)
+        throw Error("shard " + std::to_string(s) + " has layer '" + part.layers[i].name +
+                    "' where the others have '" + merged.layers[i].name + "'");
+      for (const auto& [bits, m] : part.layers[i].bits)
+        if (!merged.layers[i].bits.emplace(bits, m).second)
+          throw Error("layer '" + part.layers[i].name + "' at " + std::to_string(bits) +
+                      " bits is in two shards");
+    }
+  }
+  return merged;
 }
 
 }  // namespace qs
