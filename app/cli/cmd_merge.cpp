@@ -32,7 +32,14 @@ int cmd_merge(const std::vector<std::string>& argv) {
       throw Error(path + ": a shard of another sweep (model, data or target differ)");
     parts.push_back(sensitivity_from_json(j, path));
   }
-  nlohmann::json out = sensitivity_to_json(merge_sensitivity(parts));
+  const SensitivityResult merged = merge_sensitivity(parts);
+  if (first.contains("bits") && first["bits"].is_array())
+    for (const LayerSensitivity& l : merged.layers)
+      for (const auto& b : first["bits"])
+        if (b.is_number_integer() && !l.bits.count(b.get<int>()))
+          throw Error("layer '" + l.name + "' at " + std::to_string(b.get<int>()) +
+                      " bits is in no shard: a shard is missing");
+  nlohmann::json out = sensitivity_to_json(merged);
   for (const char* key : {"model", "data", "what", "bits"})
     if (first.contains(key)) out[key] = first[key];
   out["shard"] = "merged from " + std::to_string(parts.size());

@@ -225,7 +225,8 @@ class CliSensitivity(unittest.TestCase):
             self.assertEqual(rc, 1)
             self.assertIn("in two shards", err)
             rc, _, err = run_cli("merge", parts[0], parts[1], check=False)
-            self.assertEqual(rc, 0)  # a partial merge is allowed; missing points are absent
+            self.assertEqual(rc, 1)
+            self.assertIn("a shard is missing", err)
 
     def test_the_ranking_means_something(self):
         """Quantizing the three layers ranked most sensitive to 2 bits costs more accuracy than
