@@ -64,6 +64,21 @@ void use_integer_kernels_if_asked(Device& device, const Args& args) {
                 "--device cpu-onednn");
 }
 
+std::vector<int> parse_bit_list(const std::string& name, const std::string& text) {
+  std::vector<int> bits;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    if (item.empty() || item.size() > 2 ||
+        item.find_first_not_of("0123456789") != std::string::npos)
+      throw UsageError{"--" + name + " takes numbers separated by commas, got '" + text + "'"};
+    bits.push_back(std::stoi(item));
+    start = comma + 1;
+  }
+  return bits;
+}
+
 std::string single_model_argument(const Args& args) {
   if (args.positional().size() != 1)
     throw UsageError{args.positional().empty()

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli_common.h"
 #include "quantscope/model.h"
@@ -12,19 +11,6 @@
 namespace qs::cli {
 
 namespace {
-
-std::vector<int> bits_list(const std::string& text) {
-  std::vector<int> bits;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (item.empty() || item.size() > 2 ||
-        item.find_first_not_of("0123456789") != std::string::npos)
-      throw UsageError{"--bits takes numbers separated by commas, got '" + text + "'"};
-    else
-      bits.push_back(std::stoi(item));
-  return bits;
-}
 
 nlohmann::json finite(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
@@ -68,7 +54,7 @@ int cmd_search(const std::vector<std::string>& argv) {
     throw UsageError{"--objective takes size or bops"};
   if (args.get("estimate", "kl") != "kl")
     throw Error("--estimate hawq needs Hessian traces, which are not computed yet; use kl");
-  if (args.has("bits")) options.bits = bits_list(args.get("bits"));
+  if (args.has("bits")) options.bits = parse_bit_list("bits", args.get("bits"));
   const std::string acts = args.get("acts", "8");
   options.act_bits = acts == "float" ? 0 : static_cast<int>(args.get_int("acts", 8, 0));
   options.keep_ends_at_8 = args.flag("keep-ends");

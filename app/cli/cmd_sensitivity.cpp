@@ -2,7 +2,6 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli_common.h"
 #include "quantscope/analysis.h"
@@ -10,24 +9,6 @@
 #include "sensitivity_json.h"
 
 namespace qs::cli {
-
-namespace {
-
-std::vector<int> parse_bits(const std::string& text) {
-  std::vector<int> bits;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (item.empty() || item.size() > 2 ||
-        item.find_first_not_of("0123456789") != std::string::npos)
-      throw UsageError{"--bits takes numbers separated by commas, got '" + text + "'"};
-    bits.push_back(std::stoi(item));
-  }
-  if (bits.empty()) throw UsageError{"--bits is empty"};
-  return bits;
-}
-
-}  // namespace
 
 int cmd_sensitivity(const std::vector<std::string>& argv) {
   Args args(argv,
@@ -37,7 +18,7 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   SensitivityOptions options;
-  if (args.has("bits")) options.bits = parse_bits(args.get("bits"));
+  if (args.has("bits")) options.bits = parse_bit_list("bits", args.get("bits"));
   const std::string what = args.get("what", "weights");
   if (what == "weights")
     options.what = SensitivityTarget::weights;

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <set>
 
+#include "graph/passes.h"
 #include "quant/layers.h"
 #include "quantscope/analysis.h"
 #include "quantscope/error.h"
@@ -10,21 +11,6 @@
 namespace qs {
 
 namespace {
-
-// `g` with extra graph outputs.
-Graph with_outputs(Graph g, const std::vector<std::string>& names) {
-  std::set<std::string> present;
-  for (const ValueInfo& v : g.outputs) present.insert(v.name);
-  for (const std::string& n : names) {
-    if (present.count(n)) continue;
-    ValueInfo v;
-    v.name = n;
-    v.dtype = DType::f32;
-    g.outputs.push_back(v);
-    present.insert(n);
-  }
-  return g;
-}
 
 // The part of `q` that quantizes `node` alone.
 QuantizedModel only(const QuantizedModel& q, const quant::QuantLayer& layer) {
@@ -65,14 +51,15 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
 
   // Float and fully quantized, with every chosen layer's output observed.
   // Compiled graphs refer to their Graph: each is kept alive here.
-  const Graph observed = with_outputs(graph, outputs);
+  const Graph observed = with_observed_outputs(graph, outputs);
   std::unique_ptr<CompiledGraph> fp = device.compile(observed);
-  const Graph full = with_outputs(apply_quantization(graph, q), outputs);
+  const Graph full = with_observed_outputs(apply_quantization(graph, q), outputs);
   std::unique_ptr<CompiledGraph> qrun = device.compile(full);
   std::vector<Graph> alone;
   alone.reserve(chosen.size());
   for (const quant::QuantLayer* l : chosen)
-    alone.push_back(with_outputs(apply_quantization(graph, only(q, *l)), {l->node->outputs[0]}));
+    alone.push_back(
+        with_observed_outputs(apply_quantization(graph, only(q, *l)), {l->node->outputs[0]}));
   std::vector<std::unique_ptr<CompiledGraph>> alone_runs;
   for (const Graph& g : alone) alone_runs.push_back(device.compile(g));
 

@@ -23,4 +23,7 @@ void drop_unused_initializers(Graph& graph);
 // failure there and leaves the shapes that depend on it unknown.
 void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems = nullptr);
 
+// `graph` with these intermediate tensors also as graph outputs (float32), so that any device
+// returns them; names already inputs or outputs are skipped. For calibration and analysis.
+Graph with_observed_outputs(Graph graph, const std::vector<std::string>& names);
 }  // namespace qs

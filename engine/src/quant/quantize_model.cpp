@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "graph/passes.h"
 #include "quant/grid.h"
 #include "quant/layer_stats.h"
 #include "quant/layers.h"
@@ -31,23 +32,6 @@ quant::WeightSpec weight_spec(const LayerQuantSettings& s) {
   spec.group_size = s.group_size;
   spec.mse_range = s.weight_range == "mse";
   return spec;
-}
-
-// The observed float graph: the original outputs plus the tensors to observe.
-Graph observed_graph(const Graph& graph, const std::vector<std::string>& tensors) {
-  Graph g = graph;
-  std::set<std::string> present;
-  for (const ValueInfo& v : g.outputs) present.insert(v.name);
-  for (const ValueInfo& v : g.inputs) present.insert(v.name);
-  for (const std::string& t : tensors) {
-    if (present.count(t)) continue;
-    ValueInfo v;
-    v.name = t;
-    v.dtype = DType::f32;
-    g.outputs.push_back(v);
-    present.insert(t);
-  }
-  return g;
 }
 
 }  // namespace
@@ -114,7 +98,7 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
     }
   }
 
-  const Graph g = observed_graph(graph, observed);
+  const Graph g = with_observed_outputs(graph, observed);
   std::unique_ptr<CompiledGraph> run = observed.empty() ? nullptr : device.compile(g);
   const std::string input = graph.inputs[0].name;
   const std::int64_t total = data.size();
