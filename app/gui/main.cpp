@@ -1,0 +1,79 @@
+// quantscope: the workbench window. Without arguments it opens the bundled sample (LeNet on
+// Fashion-MNIST); `quantscope FILE.onnx` opens that model; `--screenshots DIR` renders every page.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QQmlApplicationEngine>
+#include <QQmlContext>
+#include <QQmlExtensionPlugin>
+#include <QQuickStyle>
+#include <cstdio>
+
+#include "quantscope/registry.h"
+#include "screenshots.h"
+#include "workbench.h"
+
+Q_IMPORT_QML_PLUGIN(QuantscopePlugin)
+
+namespace {
+
+// The bundled sample: beside an installed program, else in the source tree it was built from.
+QString sampleModel() {
+  const QString installed =
+      QCoreApplication::applicationDirPath() + QStringLiteral("/../share/quantscope/models");
+  for (const QString& dir : {installed, QStringLiteral(QS_SOURCE_MODELS_DIR)}) {
+    const QString path = dir + QStringLiteral("/lenet.onnx");
+    if (QFileInfo::exists(path)) return QDir::cleanPath(path);
+  }
+  return QStringLiteral(QS_SOURCE_MODELS_DIR "/lenet.onnx");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Qt Charts draws with QGraphicsView, so the application must be a QApplication.
+  QApplication app(argc, argv);
+  QApplication::setApplicationName(QStringLiteral("Quantscope"));
+  QApplication::setApplicationVersion(QStringLiteral(QS_VERSION));
+  QQuickStyle::setStyle(QStringLiteral("Fusion"));
+
+  QCommandLineParser parser;
+  parser.setApplicationDescription(
+      QStringLiteral("The Quantscope workbench: quantize, analyze and search bit widths."));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  const QCommandLineOption screenshots(
+      QStringLiteral("screenshots"),
+      QStringLiteral("Compute every page, write DIR/<page>.png and exit (1 if a page shows an "
+                     "error)."),
+      QStringLiteral("DIR"));
+  const QCommandLineOption limit(QStringLiteral("limit"),
+                                 QStringLiteral("Samples taken from each data set (default 1000)."),
+                                 QStringLiteral("N"), QStringLiteral("1000"));
+  parser.addOption(screenshots);
+  parser.addOption(limit);
+  parser.addPositionalArgument(QStringLiteral("model"),
+                               QStringLiteral("An ONNX model (default: the bundled sample)."));
+  parser.process(app);
+
+  auto* images = new qs::gui::SampleImageProvider;  // the engine owns it
+  qs::gui::Workbench workbench(std::make_unique<qs::Registry>(qs::make_default_registry()), images);
+  const QStringList positional = parser.positionalArguments();
+  workbench.openModel(positional.isEmpty() ? sampleModel() : positional.first());
+  workbench.setData(QStringLiteral("fashion-mnist:train"), QStringLiteral("fashion-mnist:test"),
+                    parser.value(limit).toInt());
+
+  QQmlApplicationEngine engine;
+  engine.addImageProvider(QStringLiteral("samples"), images);
+  engine.addImportPath(QStringLiteral("qrc:/"));
+  engine.rootContext()->setContextProperty(QStringLiteral("workbench"), &workbench);
+  engine.load(QUrl(QStringLiteral("qrc:/Quantscope/Main.qml")));
+  if (engine.rootObjects().isEmpty()) {
+    std::fprintf(stderr, "quantscope: the window could not be created (see the QML errors)\n");
+    return 1;
+  }
+  if (parser.isSet(screenshots))
+    return qs::gui::takeScreenshots(engine, workbench, parser.value(screenshots));
+  return app.exec();
+}

@@ -1,0 +1,72 @@
+#include "screenshots.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QImage>
+#include <QQuickWindow>
+#include <QTimer>
+#include <cstdio>
+
+#include "workbench.h"
+
+namespace qs::gui {
+
+namespace {
+
+void settle(int milliseconds) {
+  QEventLoop loop;
+  QTimer::singleShot(milliseconds, &loop, &QEventLoop::quit);
+  loop.exec();
+}
+
+void runJob(Workbench& workbench, const char* name, const std::function<void()>& start) {
+  QElapsedTimer timer;
+  timer.start();
+  std::fprintf(stderr, "screenshots: %s…\n", name);
+  start();
+  workbench.jobs()->waitForIdle();
+  std::fprintf(stderr, "screenshots: %s took %.1f s\n", name, timer.elapsed() / 1000.0);
+}
+
+}  // namespace
+
+int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const QString& dir) {
+  if (engine.rootObjects().isEmpty()) return 1;
+  auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().first());
+  if (!window) return 1;
+  if (!QDir().mkpath(dir)) {
+    std::fprintf(stderr, "screenshots: cannot create %s\n", qPrintable(dir));
+    return 1;
+  }
+  window->resize(1280, 800);
+  window->show();
+
+  runJob(workbench, "quantize", [&] { workbench.quantize({}); });
+  runJob(workbench, "analyze", [&] { workbench.analyze(); });
+  runJob(workbench, "search", [&] { workbench.search(); });
+
+  int status = 0;
+  const QStringList pages = window->property("pageNames").toStringList();
+  for (int i = 0; i < pages.size(); ++i) {
+    window->setProperty("currentPage", i);
+    settle(400);
+    const QImage image = window->grabWindow();
+    const QString path = QDir(dir).filePath(pages[i].toLower() + QStringLiteral(".png"));
+    if (image.isNull() || !image.save(path)) {
+      std::fprintf(stderr, "screenshots: could not write %s\n", qPrintable(path));
+      status = 1;
+    } else {
+      std::printf("%s\n", qPrintable(path));
+    }
+  }
+  const QVariantMap errors = workbench.errors();
+  for (auto it = errors.begin(); it != errors.end(); ++it) {
+    std::fprintf(stderr, "screenshots: the %s page shows an error: %s\n", qPrintable(it.key()),
+                 qPrintable(it.value().toString()));
+    status = 1;
+  }
+  return status;
+}
+
+}  // namespace qs::gui

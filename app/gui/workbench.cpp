@@ -1,0 +1,194 @@
+#include "workbench.h"
+
+#include <QUrl>
+#include <algorithm>
+
+#include "quantscope/error.h"
+#include "quantscope/model.h"
+
+namespace qs::gui {
+
+namespace {
+
+QString describeValue(const qs::ValueInfo& v) {
+  QString text = QString::fromStdString(v.name) + QStringLiteral("  ") +
+                 QString::fromStdString(qs::dtype_name(v.dtype));
+  if (v.has_shape) text += ' ' + QString::fromStdString(qs::shape_to_string(v.shape));
+  return text;
+}
+
+// Fashion-MNIST's classes, in label order.
+QString labelName(const std::string& spec, std::int64_t label) {
+  static const char* fashion[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                  "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  if (spec.rfind("fashion-mnist", 0) == 0 && label >= 0 && label < 10)
+    return QString::fromLatin1(fashion[label]);
+  return QStringLiteral("label %1").arg(label);
+}
+
+}  // namespace
+
+Workbench::Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider* images,
+                     QObject* parent)
+    : QObject(parent),
+      registry_(std::move(registry)),
+      images_(images),
+      jobs_(new JobRunner(this)),
+      layerModel_(new LayerTableModel(this)),
+      layerProxy_(new QSortFilterProxyModel(this)),
+      sensitivity_(new SensitivityTableModel(this)) {
+  layerProxy_->setSourceModel(layerModel_);
+  layerProxy_->setSortRole(Qt::UserRole);
+  layerProxy_->setFilterKeyColumn(-1);
+  layerProxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+  for (const std::string& name : registry_->device_names()) {
+    try {
+      if (registry_->create_device(name)->status().usable)
+        devices_.append(QString::fromStdString(name));
+    } catch (const std::exception&) {
+      // A device that cannot even be created is not offered.
+    }
+  }
+  // The fast CPU device when it is here, else the reference kernels.
+  device_ = devices_.contains(QStringLiteral("cpu-onednn")) ? QStringLiteral("cpu-onednn")
+                                                            : QStringLiteral("cpu-ref");
+  connect(jobs_, &JobRunner::finished, this, &Workbench::onJobFinished);
+}
+
+Workbench::~Workbench() = default;
+
+void Workbench::setError(const QString& page, const QString& text) {
+  if (text.isEmpty() ? !errors_.contains(page) : errors_.value(page).toString() == text) return;
+  if (text.isEmpty())
+    errors_.remove(page);
+  else
+    errors_[page] = text;
+  emit errorsChanged();
+}
+
+bool Workbench::openModel(const QString& pathOrUrl) {
+  const QUrl url(pathOrUrl);
+  const QString path = url.isLocalFile() ? url.toLocalFile() : pathOrUrl;
+  try {
+    auto graph = std::make_shared<const qs::Graph>(qs::load_model(path.toStdString()));
+    info_ = qs::describe_model(*graph);
+    preprocess_ = qs::preprocess_from_model(*graph);
+    graph_ = std::move(graph);
+  } catch (const std::exception& e) {
+    setError(QStringLiteral("model"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  modelPath_ = path;
+  inputs_.clear();
+  outputs_.clear();
+  for (const qs::ValueInfo& v : info_.inputs) inputs_.append(describeValue(v));
+  for (const qs::ValueInfo& v : info_.outputs) outputs_.append(describeValue(v));
+  QStringList ops;
+  for (const auto& [op, count] : info_.op_histogram)
+    ops.append(QStringLiteral("%1 × %2").arg(op.c_str()).arg(count));
+  summary_ = {{"name", QString::fromStdString(graph_->name)},
+              {"params", groupedNumber(info_.total_params)},
+              {"macs", groupedNumber(info_.total_macs)},
+              {"weightBytes", qint64(info_.weight_bytes)},
+              {"opset", qint64(info_.opset)},
+              {"layerCount", int(info_.layers.size())},
+              {"ops", ops.join(QStringLiteral(", "))}};
+  setError(QStringLiteral("model"), {});
+  quantResult_.clear();
+  analysis_.clear();
+  searchResult_.clear();
+  sensitivity_->setResult({});
+  updatePlacement();
+  emit modelChanged();
+  emit quantResultChanged();
+  emit analysisChanged();
+  emit searchResultChanged();
+  if (!calibration_.empty())
+    setData(QString::fromStdString(calibration_), QString::fromStdString(evaluation_), int(limit_));
+  return true;
+}
+
+void Workbench::setDevice(const QString& name) {
+  if (name == device_) return;
+  device_ = name;
+  updatePlacement();
+  emit deviceChanged();
+}
+
+void Workbench::updatePlacement() {
+  if (!graph_) return;
+  std::vector<qs::Placement> placements;
+  try {
+    placements = qs::placement(*registry_->create_device(device_.toStdString()), *graph_);
+  } catch (const std::exception& e) {
+    setError(QStringLiteral("model"), QString::fromUtf8(e.what()));
+  }
+  layerModel_->setLayers(info_.layers, placements);
+}
+
+bool Workbench::setData(const QString& calibration, const QString& evaluation, int limit) {
+  calibration_ = calibration.toStdString();
+  evaluation_ = evaluation.toStdString();
+  limit_ = limit > 0 ? limit : -1;
+  data_.clear();
+  samples_.clear();
+  const QString page = QStringLiteral("data");
+  if (!graph_) return false;
+  try {
+    qs::DataOptions options{preprocess_, limit_};
+    auto calib = qs::open_dataset(calibration_, options);
+    auto eval = qs::open_dataset(evaluation_, options);
+    QStringList mean, std;
+    for (float m : preprocess_.mean) mean.append(QString::number(m));
+    for (float s : preprocess_.std) std.append(QString::number(s));
+    data_ = {{"calibration", calibration},
+             {"evaluation", evaluation},
+             {"limit", limit},
+             {"calibrationInfo", QString::fromStdString(calib->describe())},
+             {"evaluationInfo", QString::fromStdString(eval->describe())},
+             {"calibrationSamples", qint64(calib->size())},
+             {"evaluationSamples", qint64(eval->size())},
+             {"sampleShape", QString::fromStdString(qs::shape_to_string(eval->sample_shape()))},
+             {"preprocess", QStringLiteral("pixels scaled to [0, 1], then (x − %1) / %2")
+                                .arg(mean.join(", "), std.join(", "))}};
+    const qs::Batch batch = eval->read(0, std::min<std::int64_t>(32, eval->size()));
+    images_->setImages(images_from_batch(batch, preprocess_));
+    ++sampleGeneration_;
+    for (std::int64_t i = 0; i < batch.inputs.dim(0); ++i) {
+      const std::size_t n = static_cast<std::size_t>(i);
+      samples_.append(QVariantMap{
+          {"source", QStringLiteral("image://samples/%1?%2").arg(i).arg(sampleGeneration_)},
+          {"label",
+           n < batch.labels.size() ? labelName(evaluation_, batch.labels[n]) : tr("no label")}});
+    }
+    setError(page, {});
+  } catch (const std::exception& e) {
+    setError(page, QString::fromUtf8(e.what()));
+  }
+  emit dataChanged();
+  return !errors_.contains(page);
+}
+
+QStringList Workbench::calibrators() const {
+  return {QStringLiteral("mse"), QStringLiteral("minmax"), QStringLiteral("percentile"),
+          QStringLiteral("entropy")};
+}
+
+Workbench::JobInputs Workbench::jobInputs() const {
+  return {graph_, calibration_, evaluation_,    device_.toStdString(),
+          limit_, preprocess_,  registry_.get()};
+}
+
+bool Workbench::ready(const QString& page) {
+  if (!graph_) {
+    setError(page, tr("Open a model first (Model page)."));
+    return false;
+  }
+  if (calibration_.empty() || errors_.contains(QStringLiteral("data"))) {
+    setError(page, tr("The data sets could not be opened; fix them on the Data page."));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace qs::gui

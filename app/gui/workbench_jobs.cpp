@@ -1,0 +1,185 @@
+// The Workbench's jobs: each copies what it needs, runs the engine on the worker thread, and
+// returns a closure that installs the finished result on the GUI thread.
+#include <QStringList>
+#include <cmath>
+
+#include "quantscope/analysis.h"
+#include "quantscope/evaluate.h"
+#include "quantscope/quant.h"
+#include "quantscope/search.h"
+#include "workbench.h"
+
+namespace qs::gui {
+
+namespace {
+
+// Maps a phase's 0..1 progress onto [from, to] of the whole job, with a label in front.
+qs::JobControl phase(const qs::JobControl& job, double from, double to, const std::string& label) {
+  qs::JobControl part;
+  part.cancel = job.cancel;
+  part.progress = [&job, from, to, label](double fraction, const std::string& message) {
+    job.report(from + (to - from) * fraction, label + ": " + message);
+  };
+  return part;
+}
+
+std::unique_ptr<qs::Device> openDevice(const qs::Registry& registry, const std::string& name) {
+  std::unique_ptr<qs::Device> device = registry.create_device(name);
+  const qs::DeviceStatus status = device->status();
+  if (!status.usable) throw qs::Error("device '" + name + "' is not usable here: " + status.reason);
+  return device;
+}
+
+QVariant finiteOrNull(double v) {
+  return std::isfinite(v) ? QVariant(v) : QVariant();
+}
+
+QVariantMap pointMap(const qs::SearchPoint& p) {
+  QStringList bits;
+  for (const auto& [layer, b] : p.bits)
+    bits.append(QStringLiteral("%1=%2").arg(layer.c_str()).arg(b));
+  return {{"label", QString::fromStdString(p.label)},
+          {"costBytes", p.cost},
+          {"predictedKl", p.predicted_loss},
+          {"measured", p.measured.measured},
+          {"measuredKl", p.measured.kl},
+          {"top1", p.measured.top1},
+          {"agreement", p.measured.agreement},
+          {"sqnrDb", finiteOrNull(p.measured.sqnr_db)},
+          {"bits", bits.join(QStringLiteral("  "))}};
+}
+
+QStringList notesList(const std::vector<std::string>& notes) {
+  QStringList list;
+  for (const std::string& n : notes) list.append(QString::fromStdString(n));
+  return list;
+}
+
+}  // namespace
+
+void Workbench::quantize(const QVariantMap& settings) {
+  const QString page = QStringLiteral("quantize");
+  if (!ready(page)) return;
+  qs::QuantConfig config;
+  try {
+    qs::LayerQuantSettings& d = config.defaults;
+    d.weight_bits = settings.value("weightBits", 8).toInt();
+    d.act_bits = settings.value("actBits", 8).toInt();
+    qs::parse_granularity(settings.value("granularity", "channel").toString().toStdString(), d);
+    d.calibrator = settings.value("calibrator", "mse").toString().toStdString();
+    d.rounding = settings.value("rounding", "rtn").toString().toStdString();
+  } catch (const std::exception& e) {
+    setError(page, QString::fromUtf8(e.what()));
+    return;
+  }
+  setError(page, {});
+  const JobInputs in = jobInputs();
+  jobs_->start(page, [this, in, config](const qs::JobControl& job) -> JobRunner::Deliver {
+    const qs::Graph& g = *in.graph;
+    const std::vector<std::string> problems = qs::config_problems(config, g);
+    if (!problems.empty()) throw qs::Error("the settings do not fit the model: " + problems[0]);
+    qs::DataOptions options{in.preprocess, in.limit};
+    auto calib = qs::open_dataset(in.calibration, options);
+    auto eval = qs::open_dataset(in.evaluation, options);
+    auto device = openDevice(*in.registry, in.device);
+    auto candidate_device = openDevice(*in.registry, in.device);
+    qs::QuantizedModel q =
+        qs::quantize_model(g, config, *calib, *device, {}, phase(job, 0.0, 0.5, "calibrate"));
+    const qs::Graph simulated = qs::apply_quantization(g, q);
+    const qs::PairEvalResult pair = qs::evaluate_pair(
+        g, simulated, *eval, *device, *candidate_device, {}, phase(job, 0.5, 1.0, "evaluate"));
+    const auto& s = config.defaults;
+    QVariantMap result{
+        {"config",
+         QStringLiteral("W%1A%2 %3, %4, %5")
+             .arg(s.weight_bits ? QString::number(s.weight_bits) : "float")
+             .arg(s.act_bits ? QString::number(s.act_bits) : "float")
+             .arg(s.granularity == qs::QuantGranularity::per_tensor    ? "per tensor"
+                  : s.granularity == qs::QuantGranularity::per_channel ? "per channel"
+                                                                       : "per group")
+             .arg(QString::fromStdString(s.calibrator), QString::fromStdString(s.rounding))},
+        {"hasTop1", pair.reference.has_labels && pair.classifier},
+        {"floatTop1", pair.reference.top1},
+        {"quantTop1", pair.candidate.top1},
+        {"classifier", pair.classifier},
+        {"agreement", pair.agreement},
+        {"kl", pair.kl},
+        {"sqnrDb", finiteOrNull(pair.sqnr_db)},
+        {"samples", qint64(pair.reference.samples)},
+        {"calibrationSamples", qint64(q.calibration_samples)},
+        {"floatBytes", qint64(qs::model_size_bytes(g))},
+        {"quantBytes", qint64(qs::model_size_bytes(g, &q))},
+        {"layers", int(q.weights.size())},
+        {"device", QString::fromStdString(in.device)},
+        {"notes", notesList(q.notes)}};
+    return [this, result] {
+      quantResult_ = result;
+      emit quantResultChanged();
+    };
+  });
+}
+
+void Workbench::analyze() {
+  const QString page = QStringLiteral("analyze");
+  if (!ready(page)) return;
+  setError(page, {});
+  const JobInputs in = jobInputs();
+  jobs_->start(page, [this, in](const qs::JobControl& job) -> JobRunner::Deliver {
+    qs::DataOptions options{in.preprocess, in.limit};
+    auto calib = qs::open_dataset(in.calibration, options);
+    auto eval = qs::open_dataset(in.evaluation, options);
+    auto device = openDevice(*in.registry, in.device);
+    qs::SensitivityOptions sweep;
+    sweep.bits = {2, 3, 4, 5, 6, 8};
+    const qs::SensitivityResult r =
+        qs::sensitivity_sweep(*in.graph, qs::QuantConfig{}, *calib, *eval, *device, sweep, job);
+    QVariantMap info{{"fp32Top1", r.fp32_top1},
+                     {"samples", qint64(r.samples)},
+                     {"layers", int(r.layers.size())},
+                     {"device", QString::fromStdString(in.device)},
+                     {"notes", notesList(r.notes)}};
+    return [this, r, info] {
+      sensitivity_->setResult(r);
+      analysis_ = info;
+      emit analysisChanged();
+    };
+  });
+}
+
+void Workbench::search() {
+  const QString page = QStringLiteral("search");
+  if (!ready(page)) return;
+  setError(page, {});
+  const JobInputs in = jobInputs();
+  jobs_->start(page, [this, in](const qs::JobControl& job) -> JobRunner::Deliver {
+    qs::DataOptions options{in.preprocess, in.limit};
+    auto calib = qs::open_dataset(in.calibration, options);
+    auto eval = qs::open_dataset(in.evaluation, options);
+    auto device = openDevice(*in.registry, in.device);
+    qs::SearchOptions search;
+    search.verify = 5;
+    const qs::SearchResult r = qs::mixed_precision_search(*in.graph, qs::QuantConfig{}, *calib,
+                                                          *eval, *device, search, job);
+    QVariantList front, baselines;
+    for (const qs::SearchPoint& p : r.front) front.append(pointMap(p));
+    for (const qs::SearchPoint& p : r.baselines) baselines.append(pointMap(p));
+    QVariantMap result{{"front", front},
+                       {"baselines", baselines},
+                       {"fp32Bytes", r.fp32_cost},
+                       {"fp32Top1", r.fp32_top1},
+                       {"rankCorrelation", finiteOrNull(r.rank_correlation)},
+                       {"device", QString::fromStdString(in.device)},
+                       {"notes", notesList(r.notes)}};
+    return [this, result] {
+      searchResult_ = result;
+      emit searchResultChanged();
+    };
+  });
+}
+
+void Workbench::onJobFinished(const QString& kind, bool ok, const QString& error) {
+  if (!ok)
+    setError(kind, error == tr("cancelled") ? tr("Cancelled; press Run to start again.") : error);
+}
+
+}  // namespace qs::gui

@@ -1,0 +1,157 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Dialogs
+import QtQuick.Layouts
+import Quantscope
+
+// The workbench window: tool bar (model, device, running job), the steps of the user's path in
+// the side bar, the current page, and a status bar with the current configuration.
+ApplicationWindow {
+    id: window
+    width: 1280
+    height: 800
+    minimumWidth: 1024
+    minimumHeight: 680
+    visible: true
+    color: Theme.window
+    font.pixelSize: Theme.fontSize
+    title: "Quantscope — " + (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model")
+
+    property int currentPage: 0
+    readonly property var pageNames: ["Model", "Data", "Quantize", "Analyze", "Search", "Tune",
+                                      "Compare", "Measure", "Export"]
+    readonly property var quant: workbench.quantResult
+
+    function openModelDialog() { fileDialog.open() }
+    function runCurrentPage() {
+        const page = pages.children[currentPage]
+        if (page && page.run) page.run()
+    }
+
+    FileDialog {
+        id: fileDialog
+        title: "Open an ONNX model"
+        nameFilters: ["ONNX models (*.onnx)", "All files (*)"]
+        onAccepted: workbench.openModel(selectedFile)
+    }
+
+    Shortcut { sequence: "Ctrl+O"; onActivated: window.openModelDialog() }
+    Shortcut { sequence: "Ctrl+R"; onActivated: window.runCurrentPage() }
+    Shortcut { sequence: "Esc"; onActivated: workbench.jobs.cancel() }
+    Shortcut { sequence: "Ctrl+Q"; onActivated: Qt.quit() }
+    Shortcut { sequence: "Ctrl+1"; onActivated: window.currentPage = 0 }
+    Shortcut { sequence: "Ctrl+2"; onActivated: window.currentPage = 1 }
+    Shortcut { sequence: "Ctrl+3"; onActivated: window.currentPage = 2 }
+    Shortcut { sequence: "Ctrl+4"; onActivated: window.currentPage = 3 }
+    Shortcut { sequence: "Ctrl+5"; onActivated: window.currentPage = 4 }
+    Shortcut { sequence: "Ctrl+6"; onActivated: window.currentPage = 5 }
+    Shortcut { sequence: "Ctrl+7"; onActivated: window.currentPage = 6 }
+    Shortcut { sequence: "Ctrl+8"; onActivated: window.currentPage = 7 }
+    Shortcut { sequence: "Ctrl+9"; onActivated: window.currentPage = 8 }
+
+    header: ToolBar {
+        background: Rectangle { color: "#161a22" }
+        implicitHeight: 48
+        RowLayout {
+            anchors.fill: parent
+            anchors.leftMargin: 14
+            anchors.rightMargin: 14
+            spacing: 14
+            Label { text: "Quantscope"; color: "white"; font.bold: true; font.pixelSize: 16 }
+            Label {
+                text: workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model"
+                color: "#aeb6c4"
+            }
+            Item { Layout.fillWidth: true }
+            JobBar {}
+            Label { text: "device"; color: "#aeb6c4" }
+            ComboBox {
+                model: workbench.devices
+                currentIndex: workbench.devices.indexOf(workbench.device)
+                onActivated: workbench.device = currentText
+                Layout.preferredWidth: 150
+            }
+        }
+    }
+
+    footer: Rectangle {
+        implicitHeight: 28
+        color: "#e6e9ee"
+        border.color: Theme.border
+        Label {
+            anchors.fill: parent
+            anchors.leftMargin: 12
+            verticalAlignment: Text.AlignVCenter
+            color: Theme.text
+            elide: Text.ElideRight
+            text: {
+                let s = (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model") + " · " + (workbench.summary.params || "–")
+                        + " params · float " + Theme.bytes(workbench.summary.weightBytes)
+                if (window.quant.config !== undefined)
+                    s += "   |   " + window.quant.config + " · " + Theme.bytes(window.quant.quantBytes)
+                         + " (" + (100 * window.quant.quantBytes / window.quant.floatBytes).toFixed(0) + " % of float)"
+                         + (window.quant.hasTop1 ? " · top-1 " + window.quant.quantTop1.toFixed(2) + " % (float "
+                                                    + window.quant.floatTop1.toFixed(2) + " %)" : "")
+                else
+                    s += "   |   not quantized yet"
+                return s + "   |   device " + workbench.device
+            }
+        }
+    }
+
+    RowLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        Sidebar {
+            Layout.fillHeight: true
+            currentIndex: window.currentPage
+            onSelected: index => window.currentPage = index
+            pages: [
+                { name: "Model", built: true, done: workbench.modelPath !== "" },
+                { name: "Data", built: true, done: workbench.samples.length > 0 },
+                { name: "Quantize", built: true, done: window.quant.config !== undefined },
+                { name: "Analyze", built: true, done: workbench.analysis.layers !== undefined },
+                { name: "Search", built: true, done: workbench.searchResult.front !== undefined },
+                { name: "Tune", built: false, done: false },
+                { name: "Compare", built: false, done: false },
+                { name: "Measure", built: false, done: false },
+                { name: "Export", built: false, done: false }
+            ]
+        }
+
+        StackLayout {
+            id: pages
+            currentIndex: window.currentPage
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            Layout.margins: 16
+
+            ModelPage {}
+            DataPage {}
+            QuantizePage {}
+            AnalyzePage {}
+            SearchPage {}
+            NotBuiltPage {
+                title: "Tune"
+                willShow: "The per-layer bit-width table. Changing one layer's bits updates the predicted loss, size and latency at once; “Measure” evaluates the configuration for real and shows predicted and measured side by side."
+                meanwhile: "Per-layer bits can be set from the command line: <tt>quantscope-cli quantize MODEL --data SPEC --override NODE=4 -o config.json</tt>, then <tt>quantscope-cli eval MODEL --config config.json --data SPEC</tt>."
+            }
+            NotBuiltPage {
+                title: "Compare"
+                willShow: "Float and quantized outputs for a chosen sample side by side (top-k bars, or for image outputs both images and the error map), and activation and weight histograms for a chosen layer."
+                meanwhile: "Where error is born and where it grows, per layer: <tt>quantscope-cli errors MODEL --config config.json --data SPEC</tt>."
+            }
+            NotBuiltPage {
+                title: "Measure"
+                willShow: "The devices and their status, latency per layer as a chart, and end-to-end statistics (warm-up, runs, spread) for the float and quantized models."
+                meanwhile: "Latency is measured today by <tt>quantscope-cli bench MODEL --device NAME</tt>."
+            }
+            NotBuiltPage {
+                title: "Export"
+                willShow: "A package that runs on the target: the QDQ ONNX model, a manifest, and a report."
+                meanwhile: "The exporter has not landed in the engine yet, so there is nothing to export from here or from the command line."
+            }
+        }
+    }
+}

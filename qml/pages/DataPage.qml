@@ -1,0 +1,85 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Quantscope
+
+// The calibration and evaluation sets and the first samples as the model sees them.
+ColumnLayout {
+    id: root
+    property var info: workbench.data
+    function run() { workbench.setData(calibration.text, evaluation.text, limit.value) }
+    spacing: Theme.spacing
+
+    PageHeader {
+        title: "Data"
+        subtitle: "Calibration sets the quantization ranges; evaluation scores float and quantized models. Specs: fashion-mnist:train|test, idx:IMAGES[,LABELS], folder:DIR, npy:X.npy[,Y.npy]."
+    }
+    ErrorBanner { text: workbench.errors.data || "" }
+
+    RowLayout {
+        spacing: Theme.spacing
+        Layout.fillWidth: true
+        Section {
+            title: "Calibration set"
+            Layout.fillWidth: true
+            Layout.preferredWidth: 1
+            TextField { id: calibration; text: root.info.calibration || "fashion-mnist:train"; Layout.fillWidth: true }
+            Label { text: root.info.calibrationInfo || ""; color: Theme.muted; wrapMode: Text.Wrap; Layout.fillWidth: true }
+        }
+        Section {
+            title: "Evaluation set"
+            Layout.fillWidth: true
+            Layout.preferredWidth: 1
+            TextField { id: evaluation; text: root.info.evaluation || "fashion-mnist:test"; Layout.fillWidth: true }
+            Label { text: root.info.evaluationInfo || ""; color: Theme.muted; wrapMode: Text.Wrap; Layout.fillWidth: true }
+        }
+        Section {
+            title: "Samples taken"
+            Layout.preferredWidth: 220
+            SpinBox { id: limit; from: 10; to: 100000; stepSize: 100; editable: true; value: root.info.limit || 1000 }
+            Button { text: "Apply (Ctrl+R)"; onClicked: root.run() }
+        }
+    }
+    Label {
+        text: "Preprocessing: " + (root.info.preprocess || "–") + " · sample shape " + (root.info.sampleShape || "–")
+        color: Theme.muted
+    }
+    Label {
+        text: "First " + workbench.samples.length + " evaluation samples, as the model sees them, with their labels"
+        font.bold: true
+    }
+    GridView {
+        id: grid
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+        clip: true
+        cellWidth: 120
+        cellHeight: 122
+        model: workbench.samples
+        ScrollBar.vertical: ScrollBar {}
+        delegate: Column {
+            width: grid.cellWidth
+            spacing: 4
+            Rectangle {
+                width: 96; height: 96
+                anchors.horizontalCenter: parent.horizontalCenter
+                color: "black"
+                border.color: Theme.border
+                Image {
+                    anchors.fill: parent
+                    anchors.margins: 1
+                    source: modelData.source
+                    smooth: false
+                    fillMode: Image.PreserveAspectFit
+                    cache: false
+                }
+            }
+            Label {
+                width: parent.width
+                horizontalAlignment: Text.AlignHCenter
+                text: modelData.label
+                elide: Text.ElideRight
+            }
+        }
+    }
+}

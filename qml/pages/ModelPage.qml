@@ -1,0 +1,67 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Quantscope
+
+// What the model is made of: totals, inputs and outputs, and every layer with the device that
+// runs it.
+ColumnLayout {
+    id: root
+    property var summary: workbench.summary
+    function run() {}
+    spacing: Theme.spacing
+
+    PageHeader {
+        title: "Model"
+        subtitle: workbench.modelPath !== "" ? workbench.modelPath : "No model open. Press Ctrl+O to open an ONNX file."
+        Button { text: "Open model…"; onClicked: window.openModelDialog() }
+    }
+    ErrorBanner { text: workbench.errors.model || "" }
+
+    RowLayout {
+        spacing: Theme.spacing
+        visible: workbench.modelPath !== ""
+        StatTile { label: "Parameters"; value: root.summary.params || "–"; Layout.fillWidth: true }
+        StatTile { label: "MACs per sample"; value: root.summary.macs || "–"; Layout.fillWidth: true }
+        StatTile { label: "Size in float"; value: Theme.bytes(root.summary.weightBytes); detail: "all initializers"; Layout.fillWidth: true }
+        StatTile { label: "Layers"; value: root.summary.layerCount || 0; detail: "ONNX opset " + root.summary.opset; Layout.fillWidth: true }
+    }
+
+    Section {
+        title: "Inputs and outputs"
+        Layout.fillWidth: true
+        visible: workbench.modelPath !== ""
+        GridLayout {
+            columns: 2
+            columnSpacing: 16
+            Label { text: "inputs"; color: Theme.muted }
+            Label { text: workbench.inputs.join("\n"); font.family: "monospace" }
+            Label { text: "outputs"; color: Theme.muted }
+            Label { text: workbench.outputs.join("\n"); font.family: "monospace" }
+            Label { text: "ops"; color: Theme.muted }
+            Label { text: root.summary.ops || ""; wrapMode: Text.Wrap; Layout.fillWidth: true }
+        }
+    }
+
+    RowLayout {
+        Layout.fillWidth: true
+        Label { text: "Layers"; font.bold: true; font.pixelSize: Theme.fontSize + 1 }
+        Label {
+            text: "· click a header to sort · “Runs on” is for the device " + workbench.device
+            color: Theme.muted
+            Layout.fillWidth: true
+        }
+        TextField {
+            placeholderText: "Filter by name or op"
+            Layout.preferredWidth: 240
+            onTextChanged: workbench.layers.setFilterFixedString(text)
+        }
+    }
+    SortableTable {
+        model: workbench.layers
+        columnWidths: [0.30, 0.11, 0.12, 0.14, 0.17, 0.16]
+        rightAligned: [2, 3]
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+    }
+}

@@ -1,0 +1,127 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Quantscope
+
+// Post-training quantization with one set of defaults for every layer: calibrate, quantize,
+// then score float and quantized on the evaluation set.
+RowLayout {
+    id: root
+    property var result: workbench.quantResult
+    readonly property bool hasResult: result.config !== undefined
+    function run() {
+        workbench.quantize({ weightBits: weightBits.value, actBits: actBits.value,
+                             granularity: granularity.value, calibrator: calibrator.value,
+                             rounding: rounding.value })
+    }
+    spacing: Theme.spacing * 2
+
+    ColumnLayout {
+        Layout.preferredWidth: 260
+        Layout.maximumWidth: 260
+        Layout.fillHeight: true
+        spacing: Theme.spacing
+        Label { text: "Quantize"; font.pixelSize: Theme.titleSize; font.bold: true }
+        Label {
+            text: "Defaults for every quantizable layer (Conv, Gemm, MatMul). Per-layer settings come with the Tune page."
+            color: Theme.muted
+            wrapMode: Text.Wrap
+            Layout.fillWidth: true
+        }
+        LabeledCombo { id: weightBits; label: "Weight bits"; model: ["8", "6", "4", "3", "2"]; values: [8, 6, 4, 3, 2]; Layout.fillWidth: true }
+        LabeledCombo { id: actBits; label: "Activation bits"; model: ["8", "16", "float (weight-only)"]; values: [8, 16, 0]; Layout.fillWidth: true }
+        LabeledCombo { id: granularity; label: "Weight granularity"; model: ["per channel", "per tensor"]; values: ["channel", "tensor"]; Layout.fillWidth: true }
+        LabeledCombo { id: calibrator; label: "Calibrator (activation ranges)"; model: workbench.calibrators(); Layout.fillWidth: true }
+        LabeledCombo { id: rounding; label: "Rounding"; model: ["round to nearest (RTN)", "GPTQ"]; values: ["rtn", "gptq"]; Layout.fillWidth: true }
+        Button {
+            text: "Quantize  (Ctrl+R)"
+            highlighted: true
+            enabled: workbench.modelPath !== ""
+            Layout.fillWidth: true
+            onClicked: root.run()
+        }
+        Label {
+            text: "Runs on " + workbench.device + " with " + (workbench.data.calibrationSamples || 0)
+                  + " calibration and " + (workbench.data.evaluationSamples || 0) + " evaluation samples."
+            color: Theme.muted
+            wrapMode: Text.Wrap
+            Layout.fillWidth: true
+        }
+        Item { Layout.fillHeight: true }
+    }
+
+    ColumnLayout {
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+        spacing: Theme.spacing
+        ErrorBanner { text: workbench.errors.quantize || "" }
+        Label {
+            visible: !root.hasResult
+            text: workbench.jobs.busy && workbench.jobs.kind === "quantize"
+                  ? "Quantizing… the result appears here."
+                  : "No result yet. Choose the settings and press Quantize."
+            color: Theme.muted
+            font.pixelSize: Theme.fontSize + 2
+        }
+        Label {
+            visible: root.hasResult
+            text: "Result for " + (root.result.config || "") + " on " + (root.result.device || "")
+                  + " · " + (root.result.samples || 0) + " evaluation samples"
+            font.bold: true
+            font.pixelSize: Theme.fontSize + 2
+        }
+        GridLayout {
+            visible: root.hasResult
+            columns: 3
+            columnSpacing: Theme.spacing
+            rowSpacing: Theme.spacing
+            Layout.fillWidth: true
+            StatTile {
+                label: "Top-1, float"
+                value: root.result.hasTop1 ? Theme.percent(root.result.floatTop1, 2) : "–"
+                detail: "with the evaluation labels"
+                Layout.fillWidth: true
+            }
+            StatTile {
+                readonly property real delta: (root.result.quantTop1 || 0) - (root.result.floatTop1 || 0)
+                label: "Top-1, quantized"
+                value: root.result.hasTop1 ? Theme.percent(root.result.quantTop1, 2) : "–"
+                detail: root.result.hasTop1 ? (delta >= 0 ? "+" : "−") + Math.abs(delta).toFixed(2) + " points vs float" : ""
+                valueColor: delta < -1 ? Theme.bad : Theme.text
+                Layout.fillWidth: true
+            }
+            StatTile {
+                label: "Top-1 agreement"
+                value: Theme.percent(root.result.agreement, 1)
+                detail: "samples whose class is the float model's"
+                Layout.fillWidth: true
+            }
+            StatTile {
+                label: "Size"
+                value: Theme.bytes(root.result.quantBytes)
+                detail: "float " + Theme.bytes(root.result.floatBytes) + " · "
+                        + (100 * root.result.quantBytes / Math.max(1, root.result.floatBytes)).toFixed(0) + " % of float"
+                Layout.fillWidth: true
+            }
+            StatTile {
+                label: "Output KL vs float"
+                value: root.result.kl !== undefined ? root.result.kl.toExponential(2) : "–"
+                detail: "nats, mean over samples"
+                Layout.fillWidth: true
+            }
+            StatTile {
+                label: "Output SQNR"
+                value: root.result.sqnrDb !== undefined && root.result.sqnrDb !== null ? root.result.sqnrDb.toFixed(1) + " dB" : "∞"
+                detail: root.result.layers + " layers quantized"
+                Layout.fillWidth: true
+            }
+        }
+        Section {
+            title: "Notes"
+            visible: root.hasResult && root.result.notes.length > 0
+            Layout.fillWidth: true
+            Label { text: (root.result.notes || []).join("\n"); wrapMode: Text.Wrap; Layout.fillWidth: true }
+        }
+        Item { Layout.fillHeight: true }
+    }
+}
