@@ -93,6 +93,16 @@ bool add_gelu(FusionContext& ctx, Group& g, int& last) {
   return false;
 }
 
+// oneDNN 2.6's jit kernels run every eltwise post-op of one algorithm with the alpha and beta of
+// the first (Clip(0, 6) then Clip(0, 2) clips to 6): such an op ends the chain.
+bool repeats_algorithm(const Group& g, const std::vector<EltwiseOp>& ops) {
+  for (const EltwiseOp& e : ops)
+    for (const PostOp& post : g.post)
+      for (const EltwiseOp& f : post.eltwise)
+        if (f.alg == e.alg && (f.alpha != e.alpha || f.beta != e.beta)) return true;
+  return false;
+}
+
 // Adds node j as a post-op of a value of `shape`; false when it cannot be one.
 bool add_post_op(FusionContext& ctx, Group& g, int anchor, int j, const std::string& value,
                  const Shape& shape) {
@@ -102,7 +112,7 @@ bool add_post_op(FusionContext& ctx, Group& g, int anchor, int j, const std::str
   if (!out || out->shape() != shape) return false;
   PostOp post;
   if (eltwise_ops(ctx.graph, n, post.eltwise).empty()) {
-    if (n.inputs[0] != value) return false;
+    if (n.inputs[0] != value || repeats_algorithm(g, post.eltwise)) return false;
   } else if (is_binary_op(n.op_type)) {
     const bool first = n.inputs[0] == value;
     if (n.inputs[0] == n.inputs[1]) return false;

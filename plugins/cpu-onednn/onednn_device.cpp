@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include "int8.h"
 #include "plan.h"
 
 namespace qs::onednn {
@@ -54,26 +55,38 @@ std::string runtime_name(unsigned runtime) {
 
 class OnednnGraph : public CompiledGraph {
  public:
-  explicit OnednnGraph(const Graph& graph)
-      : graph_(graph), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+  OnednnGraph(const Graph& graph, bool integer)
+      : graph_(graph), integer_(integer), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
   TensorMap run(const TensorMap& inputs) override {
     check_inputs(graph_, inputs);
-    std::vector<Shape> key;
-    for (const ValueInfo& info : graph_.inputs) key.push_back(inputs.at(info.name).shape());
-    auto it = plans_.find(key);
-    if (it == plans_.end())
-      it = plans_.emplace(key, std::make_unique<Plan>(graph_, engine_, stream_, inputs)).first;
-    return it->second->run(inputs, profiling_, timings_);
+    // The same shapes as the last run (the usual case) find their plan without a lookup.
+    bool same = last_ != nullptr;
+    for (std::size_t i = 0; same && i < graph_.inputs.size(); ++i)
+      same = inputs.at(graph_.inputs[i].name).shape() == (*last_key_)[i];
+    if (!same) {
+      std::vector<Shape> key;
+      for (const ValueInfo& info : graph_.inputs) key.push_back(inputs.at(info.name).shape());
+      auto it = plans_.find(key);
+      if (it == plans_.end())
+        it = plans_.emplace(key, std::make_unique<Plan>(graph_, engine_, stream_, inputs, integer_))
+                 .first;
+      last_key_ = &it->first;
+      last_ = it->second.get();
+    }
+    return last_->run(inputs, profiling_, timings_);
   }
   void set_profiling(bool on) override { profiling_ = on; }
   std::vector<NodeTiming> last_timings() const override { return timings_; }
 
  private:
   const Graph& graph_;
+  bool integer_;  // quantized layers on integer kernels
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  const std::vector<Shape>* last_key_ = nullptr;  // in plans_, with last_
+  Plan* last_ = nullptr;
   bool profiling_ = false;
   std::vector<NodeTiming> timings_;
 };
@@ -87,7 +100,7 @@ std::string onednn_version() {
 }
 
 std::string OnednnDevice::description() const {
-  return onednn_version() + " on the CPU (fp32)";
+  return onednn_version() + " on the CPU (fp32; int8 for quantized graphs with integer kernels)";
 }
 
 DeviceStatus OnednnDevice::status() const {
@@ -106,6 +119,12 @@ std::string OnednnDevice::unsupported_reason(const Graph& graph, const Node& nod
     auto init = graph.initializers.find(name);
     return init != graph.initializers.end() ? &init->second : nullptr;
   };
+  // With integer kernels every FakeQuant runs on oneDNN (int8.h).
+  if (integer_ && is_fake_quant(node)) {
+    const Tensor* x = shape_of(node.inputs[0]);
+    ActGrid grid;
+    if (x && x->dtype() == DType::f32 && read_act_grid(node, grid)) return "";
+  }
   std::string reason = unsupported(graph, node, shape_of);
   if (!reason.empty() && node.op_type == "Erf" && node.inputs.size() == 1) {
     // The Erf of an exact GELU runs inside one oneDNN eltwise_gelu_erf.
@@ -121,7 +140,7 @@ std::string OnednnDevice::unsupported_reason(const Graph& graph, const Node& nod
 std::unique_ptr<CompiledGraph> OnednnDevice::compile(const Graph& graph) {
   const DeviceStatus s = status();
   if (!s.usable) throw Error("device cpu-onednn: " + s.reason);
-  return std::make_unique<OnednnGraph>(graph);
+  return std::make_unique<OnednnGraph>(graph, integer_);
 }
 
 int OnednnDevice::set_threads(int threads) {

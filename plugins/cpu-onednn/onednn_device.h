@@ -15,6 +15,14 @@ class OnednnDevice : public Device {
   std::map<std::string, std::string> environment() const override;
   // oneDNN here runs on OpenMP: the count applies to graphs run afterwards on the calling thread.
   int set_threads(int threads) override;
+  // Integer kernels (int8.h) for graphs compiled afterwards.
+  bool use_integer_kernels(bool on) override {
+    integer_ = on;
+    return on;
+  }
+
+ private:
+  bool integer_ = false;
 };
 
 // "oneDNN 2.6.3"

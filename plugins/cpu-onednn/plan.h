@@ -2,6 +2,7 @@
 // weights reordered once, memory allocated once; reference kernels for the other nodes.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -38,6 +39,7 @@ struct Step {
   std::vector<Exec> execs;
   const Node* ref_node = nullptr;  // a node on the reference kernels
   std::vector<int> ref_inputs, ref_outputs;
+  std::function<void()> host;  // work on the CPU after the execs (quantizing, unpacking weights)
 };
 
 // What a fused step computes after its main primitive.
@@ -55,6 +57,9 @@ struct Group {
   bool gelu = false;   // nodes are an exact-GELU decomposition run as one eltwise_gelu_erf
 };
 
+struct FusionContext;
+struct IntegerPlan;  // int8.h
+
 // Sets the OpenMP thread count for a scope (nothing when 0); restores it after.
 class ThreadScope {
  public:
@@ -67,8 +72,9 @@ class ThreadScope {
 
 class Plan {
  public:
+  // `integer`: quantized layers on integer kernels where they have them (int8.h).
   Plan(const Graph& graph, const dnnl::engine& engine, dnnl::stream& stream,
-       const TensorMap& inputs);
+       const TensorMap& inputs, bool integer = false);
   TensorMap run(const TensorMap& inputs, bool profile, std::vector<NodeTiming>& timings);
 
   // Builder interface for the step makers (plan_build.cpp).
@@ -108,9 +114,28 @@ class Plan {
   void add_reorder(const dnnl::memory& from, const dnnl::memory& to, Step& step, bool now);
   void build_step(const Group& group);
   void add_ref_step(const Node& node);
+  // Integer mode (int8_build.cpp): builds node i's steps where integer kernels change them;
+  // false when the float path applies.
+  bool build_integer(FusionContext& ctx, int i);
+  bool build_weight_only(FusionContext& ctx, int i);
+  // Node i's fused group on the float path, its step's op name + `suffix`; false when it fell
+  // back to the reference kernels.
+  bool build_float(FusionContext& ctx, int i, const std::string& suffix);
+  std::shared_ptr<IntegerPlan> int8_;  // integer mode only
   dnnl::memory wrap(int s, const dnnl::memory::desc& md);
   std::vector<std::pair<std::string, int>> inputs_, outputs_;
+  // Each step's execs with their arguments as the C API takes them, made once when the plan is
+  // complete (the memory objects stay; only their data handles change between runs), so that a
+  // run builds no argument list.
+  struct Ready {
+    dnnl_primitive_t prim;
+    std::vector<dnnl_exec_arg_t> args;
+  };
+  std::vector<std::vector<Ready>> ready_;
 };
+
+// What integer mode does with each node of `graph` (int8_plan.cpp).
+std::shared_ptr<IntegerPlan> integer_plan(const Graph& graph, const ShapeOf& shape_of);
 
 // A binary operand's view against a destination viewed as [M, N]: full size, one row or one
 // value; false when it broadcasts otherwise.

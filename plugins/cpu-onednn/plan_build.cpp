@@ -8,7 +8,8 @@ namespace {
 constexpr std::int64_t kSmallWork = std::int64_t{1} << 18;  // values written by a run
 }  // namespace
 
-Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorMap& inputs)
+Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorMap& inputs,
+           bool integer)
     : graph(g), engine(e), stream(s) {
   TensorMap meta_in;
   for (const auto& [name, t] : inputs) meta_in[name] = Tensor::meta(t.dtype(), t.shape());
@@ -27,8 +28,10 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
   };
   for (const ValueInfo& info : graph.inputs) inputs_.push_back({info.name, slot(info.name)});
   FusionContext ctx = make_fusion_context(graph, shape_of);
+  if (integer) int8_ = integer_plan(graph, shape_of);
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
     if (ctx.claimed[i]) continue;
+    if (int8_ && build_integer(ctx, static_cast<int>(i))) continue;
     const Node& node = graph.nodes[i];
     bool built = false;
     if (unsupported(graph, node, shape_of).empty()) {
@@ -52,14 +55,21 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
     }
     if (!built) add_ref_step(node);
   }
-  Step last{"outputs", "Reorder", {}, nullptr, {}, {}};
+  Step last{"outputs", "Reorder", {}, nullptr, {}, {}, {}};
   for (const ValueInfo& out : graph.outputs)
     outputs_.push_back({out.name, plain(slot(out.name), last)});
   if (!last.execs.empty()) steps.push_back(std::move(last));
+  for (const Step& step : steps) {
+    std::vector<Ready>& ready = ready_.emplace_back();
+    for (const Exec& exec : step.execs) {
+      Ready& r = ready.emplace_back(Ready{exec.prim.get(), {}});
+      for (const auto& [arg, mem] : exec.args) r.args.push_back({arg, mem.get()});
+    }
+  }
 }
 
 void Plan::add_ref_step(const Node& node) {
-  Step step{node.name, node.op_type, {}, &node, {}, {}};
+  Step step{node.name, node.op_type, {}, &node, {}, {}, {}};
   for (const std::string& name : node.inputs)
     step.ref_inputs.push_back(name.empty() ? -1 : plain(slot(name), step));
   for (const std::string& name : node.outputs)
@@ -69,7 +79,7 @@ void Plan::add_ref_step(const Node& node) {
 
 void Plan::build_step(const Group& group) {
   const Node& first = *group.nodes[0];
-  Step step{first.name, "", {}, nullptr, {}, {}};
+  Step step{first.name, "", {}, nullptr, {}, {}, {}};
   for (const Node* n : group.nodes) step.op += (step.op.empty() ? "" : "+") + n->op_type;
   const std::string& op = first.op_type;
   if (group.gelu)

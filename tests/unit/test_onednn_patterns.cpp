@@ -212,6 +212,34 @@ TEST(OnednnDevice, BatchedMatMulWithConstantWeights) {
   }
 }
 
+TEST(OnednnDevice, FewChannelConvAfterBlockedProducer) {
+  REQUIRE_ONEDNN(dev);
+  // A first conv writes a blocked layout; the next conv, with few input channels (here 6 and 8:
+  // LeNet's shape), reads a row-major copy (steps_compute.cpp), through a pool and directly.
+  for (std::int64_t channels : {6, 8}) {
+    SCOPED_TRACE(channels);
+    ModelBuilder m(13);
+    m.input("x", {-1, 1, 12, 12});
+    init(m, "w1", {channels, 1, 3, 3}, 1);
+    init(m, "b1", {channels}, 2);
+    init(m, "w2", {16, channels, 3, 3}, 3);
+    init(m, "b2", {16}, 4);
+    init(m, "w3", {channels, channels, 3, 3}, 5);
+    set_attr(m.node("Conv", {"x", "w1", "b1"}, {"c1"}), "pads",
+             std::vector<std::int64_t>{1, 1, 1, 1});
+    m.node("Relu", {"c1"}, {"r1"});
+    auto& pool = m.node("MaxPool", {"r1"}, {"p1"});
+    set_attr(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
+    set_attr(pool, "strides", std::vector<std::int64_t>{2, 2});
+    m.node("Conv", {"p1", "w2", "b2"}, {"c2"});
+    m.node("Relu", {"c2"}, {"y"});
+    m.node("Conv", {"r1", "w3"}, {"z"});
+    m.output("y");
+    m.output("z");
+    check(*dev, m.load(), {"Conv", "MaxPool"}, {1, 7}, -1.f, 1.f, "Conv+Relu MaxPool Conv+Relu");
+  }
+}
+
 TEST(OnednnDevice, BundledModels) {
   REQUIRE_ONEDNN(dev);
   for (const char* name : {"lenet", "mobilenet", "vit", "autoencoder"}) {
