@@ -40,6 +40,8 @@ JobControl terminal_progress(const std::string& label);
 Graph graph_for_config(const Graph& graph, const Args& args, QuantizedModel* quantized = nullptr);
 // With --real: switches the device to its integer kernels, or throws Error when it has none.
 void use_integer_kernels_if_asked(Device& device, const Args& args);
+// "2,3,4" -> {2, 3, 4} for option --name; UsageError naming it otherwise.
+std::vector<int> parse_bit_list(const std::string& name, const std::string& text);
 // Exactly one positional argument (the model path), else a UsageError.
 std::string single_model_argument(const Args& args);
 
