@@ -362,8 +362,10 @@ void make_fake_quant(Plan& p, const Node& n, const ActGrid& g, bool codes, bool 
           std::uint8_t* py = y + (b * count_pixels + k) * channels;
           for (std::int64_t c = 0; c < channels; c += 16) {
             const int width = static_cast<int>(std::min<std::int64_t>(16, channels - c));
-            if (width == 16 || k + 1 < count_pixels) {
-              // Bytes past the channels land on the next pixel, written after this one.
+            // A full 16-byte store only where 16 bytes of this sample's row remain: the bytes
+            // past the channels land on the next pixel of the same sample, written after this
+            // one, never on another sample (another thread's) or past the buffer.
+            if ((count_pixels - k) * channels - c >= 16) {
               q.codes16(px + c / 16 * sc, py + c, width);
             } else {
               std::uint8_t block[16];
