@@ -8,39 +8,11 @@
 #include "quantscope/dataset.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/quant.h"
+#include "random_dataset.h"
 
 using namespace onednn_test;
 
 namespace {
-
-// Random samples [n, features...] (mean 0.5, sd 1), no labels.
-class NormalDataset : public Dataset {
- public:
-  NormalDataset(std::int64_t n, Shape sample, unsigned seed) : n_(n), sample_(std::move(sample)) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.5f, 1.0f);
-    values_.resize(static_cast<std::size_t>(n * shape_numel(sample_)));
-    for (float& v : values_) v = d(rng);
-  }
-  std::int64_t size() const override { return n_; }
-  bool has_labels() const override { return false; }
-  Shape sample_shape() const override { return sample_; }
-  std::string describe() const override { return "normal"; }
-  Batch read(std::int64_t first, std::int64_t count) override {
-    Shape s{count};
-    s.insert(s.end(), sample_.begin(), sample_.end());
-    Tensor t(DType::f32, s);
-    const std::int64_t per = shape_numel(sample_);
-    std::copy(values_.begin() + first * per, values_.begin() + (first + count) * per,
-              t.data<float>());
-    return {t, {}};
-  }
-
- private:
-  std::int64_t n_;
-  Shape sample_;
-  std::vector<float> values_;
-};
 
 std::unique_ptr<Device> cpu_ref() {
   return registry().create_device("cpu-ref");
@@ -56,7 +28,7 @@ std::unique_ptr<Device> onednn_int8() {
 
 // The simulation graph of `g` under `config`, calibrated on random samples.
 Graph simulate(const Graph& g, const QuantConfig& config, const Shape& sample) {
-  NormalDataset data(64, sample, 7);
+  qs::test::RandomDataset data(64, sample, 7);
   auto device = cpu_ref();
   return apply_quantization(g, quantize_model(g, config, data, *device));
 }
@@ -118,7 +90,7 @@ Outputs run_both(Device& dev, const Graph& sim, std::int64_t batch, unsigned see
   const ValueInfo& in = sim.inputs[0];
   Shape s = in.shape;
   for (auto& d : s) d = d < 0 ? batch : d;
-  NormalDataset data(batch, Shape(s.begin() + 1, s.end()), seed);
+  qs::test::RandomDataset data(batch, Shape(s.begin() + 1, s.end()), seed);
   const TensorMap inputs{{in.name, data.read(0, batch).inputs}};
   Outputs o;
   o.want = ReferenceExecutor(sim).run(inputs).at(sim.outputs[0].name);

@@ -14,40 +14,12 @@
 #include "quantscope/model.h"
 #include "quantscope/quant.h"
 #include "quantscope/registry.h"
+#include "random_dataset.h"
 
 using namespace qs;
 using qs::test::ModelBuilder;
 
 namespace {
-
-// Random samples [n, features...], no labels.
-class RandomDataset : public Dataset {
- public:
-  RandomDataset(std::int64_t n, Shape sample, unsigned seed) : n_(n), sample_(std::move(sample)) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.5f, 1.0f);
-    values_.resize(static_cast<std::size_t>(n * shape_numel(sample_)));
-    for (float& v : values_) v = d(rng);
-  }
-  std::int64_t size() const override { return n_; }
-  bool has_labels() const override { return false; }
-  Shape sample_shape() const override { return sample_; }
-  std::string describe() const override { return "random"; }
-  Batch read(std::int64_t first, std::int64_t count) override {
-    Shape s{count};
-    s.insert(s.end(), sample_.begin(), sample_.end());
-    Tensor t(DType::f32, s);
-    const std::int64_t per = shape_numel(sample_);
-    std::copy(values_.begin() + first * per, values_.begin() + (first + count) * per,
-              t.data<float>());
-    return {t, {}};
-  }
-
- private:
-  std::int64_t n_;
-  Shape sample_;
-  std::vector<float> values_;
-};
 
 std::vector<float> random_values(std::size_t n, unsigned seed, float sd = 0.5f) {
   std::mt19937 rng(seed);
@@ -80,7 +52,7 @@ std::unique_ptr<Device> cpu_ref() {
 }
 
 QuantizedModel quantize(const Graph& g, const QuantConfig& c, std::int64_t samples = 64) {
-  RandomDataset data(samples, {2, 6, 6}, 7);
+  qs::test::RandomDataset data(samples, {2, 6, 6}, 7);
   auto device = cpu_ref();
   return quantize_model(g, c, data, *device);
 }
@@ -90,7 +62,7 @@ Tensor run(const Graph& g, const Tensor& x) {
 }
 
 Tensor sample_input(std::int64_t n) {
-  RandomDataset data(n, {2, 6, 6}, 11);
+  qs::test::RandomDataset data(n, {2, 6, 6}, 11);
   return data.read(0, n).inputs;
 }
 
@@ -155,7 +127,7 @@ TEST(QuantConfig, ProblemsAreNamed) {
   EXPECT_NE(problems_of(names).find("unknown rounding 'adaround'"), std::string::npos);
   EXPECT_NE(problems_of(names).find("percentile:0"), std::string::npos);
 
-  RandomDataset data(8, {2, 6, 6}, 1);
+  qs::test::RandomDataset data(8, {2, 6, 6}, 1);
   auto device = cpu_ref();
   EXPECT_THROW(quantize_model(g, c, data, *device), Error);
 }
@@ -207,7 +179,7 @@ TEST(QuantSimulation, CloseToFloatAt8BitsAndGraphStaysRunnable) {
   int fake_quants = 0;
   for (const Node& n : sim.nodes) fake_quants += n.op_type == "FakeQuant";
   EXPECT_EQ(fake_quants, 2);
-  RandomDataset data(64, {2, 6, 6}, 3);
+  qs::test::RandomDataset data(64, {2, 6, 6}, 3);
   auto device = cpu_ref();
   const PairEvalResult r = evaluate_pair(g, sim, data, *device, *device, EvalOptions{});
   EXPECT_GT(r.sqnr_db, 25.0);
