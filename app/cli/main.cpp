@@ -94,6 +94,16 @@ const CommandEntry kCommands[] = {
      "  min, mean, the coefficient of variation (flagged above 5 %) and throughput, with\n"
      "  the environment (CPU, ISA, threads). --per-layer also times each node, in\n"
      "  separate profiled runs.\n"},
+    {"export", qs::cli::cmd_export, "deployment package: QDQ ONNX, manifest, report, self-check",
+     "usage: quantscope-cli export MODEL --config CONFIG.json -o DIR|FILE.zip [--data SPEC]\n"
+     "                             [--limit N] [--opset N] [--class-threshold P] [--samples K]\n"
+     "                             [--bench DEVICE[,DEVICE]] [--batch B] [--threads T] [--json]\n"
+     "  Writes model.onnx (QuantizeLinear/DequantizeLinear that ONNX Runtime, TensorRT and\n"
+     "  OpenVINO fuse into integer kernels; opset 21 for int4 weights, 16-bit activations or\n"
+     "  per-group scales), manifest.json, report.html, checksums.sha256 and selfcheck/ (K\n"
+     "  reference inputs, Quantscope's outputs, and scripts for Node or Python ONNX Runtime).\n"
+     "  With --data: float vs quantized accuracy, per class; classes that move by more than\n"
+     "  P points (default 2) are flagged. --bench times fp32 and quantized on the devices.\n"},
     {"plugins", qs::cli::cmd_plugins, "devices and plugins: loaded, refused and why",
      "usage: quantscope-cli plugins [--json]\n"
      "  Lists the devices (usable or not, and why), the plugin folders, and each plugin\n"

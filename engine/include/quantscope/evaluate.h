@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "quantscope/dataset.h"
 #include "quantscope/device.h"
@@ -20,6 +21,8 @@ struct EvalResult {
   bool has_labels = false;
   double top1 = 0;  // percent, when has_labels and the model is a classifier
   double top5 = 0;
+  // Per class (indexed by label), when has_labels and the model is a classifier.
+  std::vector<std::int64_t> class_samples, class_correct;
   bool image_output = false;  // output has the input's shape: psnr_db is set
   double psnr_db = 0;         // output vs input, pixels de-normalized to [0,1]
   double seconds = 0;         // wall time of the forward passes

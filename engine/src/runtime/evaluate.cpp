@@ -63,6 +63,12 @@ class Scorer {
                       " is outside the model's " + std::to_string(classes) + " classes");
         const std::int64_t rank = label_rank(out.data<float>() + i * classes, classes, label);
         top1_ += rank < 1;
+        if (result_.class_samples.size() < static_cast<std::size_t>(classes)) {
+          result_.class_samples.resize(static_cast<std::size_t>(classes));
+          result_.class_correct.resize(static_cast<std::size_t>(classes));
+        }
+        ++result_.class_samples[static_cast<std::size_t>(label)];
+        result_.class_correct[static_cast<std::size_t>(label)] += rank < 1;
         top5_ += rank < 5;
         ++scored_;
       }
