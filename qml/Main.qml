@@ -116,7 +116,7 @@ ApplicationWindow {
                 { name: "Tune", built: false, done: false },
                 { name: "Compare", built: false, done: false },
                 { name: "Measure", built: false, done: false },
-                { name: "Export", built: false, done: false }
+                { name: "Export", built: true, done: workbench.exportResult.path !== undefined }
             ]
         }
 
@@ -147,11 +147,7 @@ ApplicationWindow {
                 willShow: "The devices and their status, latency per layer as a chart, and end-to-end statistics (warm-up, runs, spread) for the float and quantized models."
                 meanwhile: "Latency is measured today by <tt>quantscope-cli bench MODEL --device NAME</tt>."
             }
-            NotBuiltPage {
-                title: "Export"
-                willShow: "A package that runs on the target: the QDQ ONNX model, a manifest, and a report."
-                meanwhile: "The exporter has not landed in the engine yet, so there is nothing to export from here or from the command line."
-            }
+            ExportPage {}
         }
     }
 }

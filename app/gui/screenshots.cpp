@@ -5,6 +5,7 @@
 #include <QEventLoop>
 #include <QImage>
 #include <QQuickWindow>
+#include <QTemporaryDir>
 #include <QTimer>
 #include <cstdio>
 
@@ -45,6 +46,9 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   runJob(workbench, "quantize", [&] { workbench.quantize({}); });
   runJob(workbench, "analyze", [&] { workbench.analyze(); });
   runJob(workbench, "search", [&] { workbench.search(); });
+  QTemporaryDir packages;  // the exported package is shown, not kept
+  const QString package = packages.filePath(QStringLiteral("lenet-w8a8"));
+  runJob(workbench, "export", [&] { workbench.exportPackage(package); });
 
   int status = 0;
   const QStringList pages = window->property("pageNames").toStringList();

@@ -95,6 +95,8 @@ bool Workbench::openModel(const QString& pathOrUrl) {
               {"ops", ops.join(QStringLiteral(", "))}};
   setError(QStringLiteral("model"), {});
   quantResult_.clear();
+  quantized_.reset();
+  exportResult_.clear();
   analysis_.clear();
   searchResult_.clear();
   sensitivity_->setResult({});
@@ -103,6 +105,7 @@ bool Workbench::openModel(const QString& pathOrUrl) {
   emit quantResultChanged();
   emit analysisChanged();
   emit searchResultChanged();
+  emit exportResultChanged();
   if (!calibration_.empty())
     setData(QString::fromStdString(calibration_), QString::fromStdString(evaluation_), int(limit_));
   return true;

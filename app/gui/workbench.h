@@ -15,6 +15,7 @@
 #include "quantscope/dataset.h"
 #include "quantscope/graph.h"
 #include "quantscope/model_info.h"
+#include "quantscope/quant.h"
 #include "quantscope/registry.h"
 #include "sample_images.h"
 #include "sensitivity_table_model.h"
@@ -38,6 +39,8 @@ class Workbench : public QObject {
   Q_PROPERTY(QVariantMap analysis READ analysis NOTIFY analysisChanged)
   Q_PROPERTY(QVariantMap searchResult READ searchResult NOTIFY searchResultChanged)
   Q_PROPERTY(QVariantMap errors READ errors NOTIFY errorsChanged)
+  Q_PROPERTY(QVariantMap exportResult READ exportResult NOTIFY exportResultChanged)
+  Q_PROPERTY(QString suggestedExportPath READ suggestedExportPath NOTIFY quantResultChanged)
 
  public:
   Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider* images,
@@ -53,6 +56,9 @@ class Workbench : public QObject {
   Q_INVOKABLE void quantize(const QVariantMap& settings);
   Q_INVOKABLE void analyze();
   Q_INVOKABLE void search();
+  // Writes the deployment package of the last quantization (a folder, or a .zip) and
+  // evaluates it on the evaluation set; the "export" error says why when it cannot.
+  Q_INVOKABLE void exportPackage(const QString& output);
   Q_INVOKABLE QStringList calibrators() const;
 
   QString modelPath() const { return modelPath_; }
@@ -71,6 +77,8 @@ class Workbench : public QObject {
   QVariantMap analysis() const { return analysis_; }
   QVariantMap searchResult() const { return searchResult_; }
   QVariantMap errors() const { return errors_; }
+  QVariantMap exportResult() const { return exportResult_; }
+  QString suggestedExportPath() const;
 
  signals:
   void modelChanged();
@@ -80,6 +88,7 @@ class Workbench : public QObject {
   void analysisChanged();
   void searchResultChanged();
   void errorsChanged();
+  void exportResultChanged();
 
  private:
   // What a job needs, copied so the job never touches the Workbench from its thread.
@@ -108,7 +117,8 @@ class Workbench : public QObject {
   qs::Preprocess preprocess_;
   QString modelPath_, device_;
   QStringList devices_, inputs_, outputs_;
-  QVariantMap summary_, data_, quantResult_, analysis_, searchResult_, errors_;
+  QVariantMap summary_, data_, quantResult_, analysis_, searchResult_, errors_, exportResult_;
+  std::shared_ptr<const qs::QuantizedModel> quantized_;  // of the last quantize job
   QVariantList samples_;
   std::string calibration_, evaluation_;
   std::int64_t limit_ = -1;

@@ -1,10 +1,13 @@
 // The Workbench's jobs: each copies what it needs, runs the engine on the worker thread, and
 // returns a closure that installs the finished result on the GUI thread.
+#include <QDir>
+#include <QFileInfo>
 #include <QStringList>
 #include <cmath>
 
 #include "quantscope/analysis.h"
 #include "quantscope/evaluate.h"
+#include "quantscope/export_package.h"
 #include "quantscope/quant.h"
 #include "quantscope/search.h"
 #include "workbench.h"
@@ -112,9 +115,13 @@ void Workbench::quantize(const QVariantMap& settings) {
         {"layers", int(q.weights.size())},
         {"device", QString::fromStdString(in.device)},
         {"notes", notesList(q.notes)}};
-    return [this, result] {
+    auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(q));
+    return [this, result, quantized] {
       quantResult_ = result;
+      quantized_ = quantized;
+      exportResult_.clear();
       emit quantResultChanged();
+      emit exportResultChanged();
     };
   });
 }
@@ -175,6 +182,76 @@ void Workbench::search() {
       emit searchResultChanged();
     };
   });
+}
+
+QString Workbench::suggestedExportPath() const {
+  if (!graph_) return {};
+  const QString model = QFileInfo(modelPath_).completeBaseName();
+  const auto& d = quantized_ ? quantized_->config.defaults : qs::LayerQuantSettings{};
+  const QString tag = QStringLiteral("w%1a%2")
+                          .arg(d.weight_bits ? QString::number(d.weight_bits) : "f")
+                          .arg(d.act_bits ? QString::number(d.act_bits) : "f");
+  return QDir(QDir::homePath()).filePath(QStringLiteral("quantscope-export/%1-%2").arg(model, tag));
+}
+
+void Workbench::exportPackage(const QString& output) {
+  const QString page = QStringLiteral("export");
+  if (!ready(page)) return;
+  if (!quantized_) {
+    setError(page,
+             tr("Quantize the model first (Quantize page): the package carries that result."));
+    return;
+  }
+  const QString target = output.trimmed();
+  if (target.isEmpty()) {
+    setError(page, tr("Give a folder, or a file ending in .zip, to write the package to."));
+    return;
+  }
+  QDir().mkpath(QFileInfo(target).absolutePath());  // the folder the package goes into
+  setError(page, {});
+  const JobInputs in = jobInputs();
+  const std::shared_ptr<const qs::QuantizedModel> q = quantized_;
+  const std::string source = modelPath_.toStdString();
+  jobs_->start(page,
+               [this, in, q, source, target](const qs::JobControl& job) -> JobRunner::Deliver {
+                 qs::DataOptions options{in.preprocess, in.limit};
+                 auto eval = qs::open_dataset(in.evaluation, options);
+                 auto device = openDevice(*in.registry, in.device);
+                 qs::PackageOptions po;
+                 po.output = target.toStdString();
+                 po.source_path = source;
+                 po.data = eval.get();
+                 po.data_description = eval->describe();
+                 po.device = device.get();
+                 po.tool_version = QS_VERSION;
+                 const qs::PackageResult r = qs::export_package(*in.graph, *q, po, job);
+                 QVariantList classes;
+                 for (const qs::ClassAccuracy& c : r.classes)
+                   classes.append(QVariantMap{{"label", qint64(c.label)},
+                                              {"samples", qint64(c.samples)},
+                                              {"floatTop1", c.float_top1},
+                                              {"quantTop1", c.quantized_top1},
+                                              {"flagged", c.flagged}});
+                 QStringList files;
+                 for (const std::string& f : r.files) files.append(QString::fromStdString(f));
+                 QVariantMap result{{"path", QString::fromStdString(r.path)},
+                                    {"zip", target.endsWith(QStringLiteral(".zip"))},
+                                    {"files", files},
+                                    {"opset", qint64(r.opset)},
+                                    {"evaluated", r.evaluated},
+                                    {"floatTop1", r.metrics.reference.top1},
+                                    {"quantTop1", r.metrics.candidate.top1},
+                                    {"agreement", r.metrics.agreement},
+                                    {"samples", qint64(r.metrics.candidate.samples)},
+                                    {"classes", classes},
+                                    {"flagged", int(r.flagged_classes.size())},
+                                    {"threshold", po.class_threshold},
+                                    {"notes", notesList(r.notes)}};
+                 return [this, result] {
+                   exportResult_ = result;
+                   emit exportResultChanged();
+                 };
+               });
 }
 
 void Workbench::onJobFinished(const QString& kind, bool ok, const QString& error) {

@@ -34,9 +34,12 @@ def peer_available():
     return shutil.which("node") is not None and os.path.isdir(os.path.join(PEER_DIR, "node_modules", "onnxruntime-node"))
 
 
-def run_ort(model, inputs, out_dir):
-    """Runs ONNX Runtime on {name: path.npy}; returns the folder with <output>.npy files."""
-    args = ["node", os.path.join(PEER_DIR, "ort_run.mjs"), model, out_dir]
+def run_ort(model, inputs, out_dir, optimized=None):
+    """Runs ONNX Runtime on {name: path.npy}; returns the folder with <output>.npy files. With
+    `optimized` (a path), at full optimization, saving the optimized graph there."""
+    args = ["node", os.path.join(PEER_DIR, "ort_run.mjs")]
+    args += [f"--optimize={optimized}"] if optimized else []
+    args += [model, out_dir]
     args += [f"{name}={path}" for name, path in inputs.items()]
     p = subprocess.run(args, capture_output=True, text=True, timeout=300)
     if p.returncode != 0:

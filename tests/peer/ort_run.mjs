@@ -1,5 +1,7 @@
 // Runs an ONNX model in ONNX Runtime (CPU) on .npy inputs and writes each output as .npy.
-// usage: node ort_run.mjs MODEL.onnx OUT_DIR NAME=INPUT.npy [NAME=INPUT.npy ...]
+// usage: node ort_run.mjs [--optimize=SAVED.onnx] MODEL.onnx OUT_DIR NAME=INPUT.npy [...]
+// Without --optimize ONNX Runtime runs the graph as written; with it, at its full optimization
+// level (QDQ fusion into integer kernels), saving the optimized graph to SAVED.onnx.
 // Peer check for Quantscope: the integration tests compare these outputs with quantscope-cli run.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,12 +40,16 @@ function writeNpy(path, tensor) {
   writeFileSync(path, Buffer.concat([head, Buffer.from(header, 'latin1'), body]));
 }
 
-const [model, outDir, ...inputs] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const optimize = args[0] && args[0].startsWith('--optimize=') ? args.shift().slice('--optimize='.length) : null;
+const [model, outDir, ...inputs] = args;
 if (!model || !outDir) {
   console.error('usage: node ort_run.mjs MODEL.onnx OUT_DIR NAME=INPUT.npy ...');
   process.exit(2);
 }
-const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'disabled' });
+const session = await ort.InferenceSession.create(model, optimize
+  ? { graphOptimizationLevel: 'all', optimizedModelFilePath: optimize, logSeverityLevel: 3 }
+  : { graphOptimizationLevel: 'disabled' });
 const feeds = {};
 for (const spec of inputs) {
   const eq = spec.indexOf('=');

@@ -65,6 +65,22 @@ void upgrade_opset(Graph& graph, std::int64_t target) {
                   " would need a conversion Quantscope does not make; re-export the source model "
                   "at opset " +
                   std::to_string(changed) + " or later");
+    if ((n.op_type == "Softmax" || n.op_type == "LogSoftmax" || n.op_type == "Hardmax") &&
+        crosses(13)) {
+      // Before 13 these flattened the input to 2-D at `axis` (default 1); from 13 they work
+      // along that one axis (default -1). The same only when the axis is the last one.
+      auto shape = graph.value_info.find(n.inputs.at(0));
+      const std::int64_t rank =
+          shape == graph.value_info.end() ? -1 : static_cast<std::int64_t>(shape->second.rank());
+      std::int64_t axis = n.attr_int("axis", 1);
+      if (axis < 0 && rank > 0) axis += rank;
+      if (rank < 0 || axis != rank - 1)
+        throw Error("node '" + n.name + "' (" + n.op_type + "): before opset 13 it normalizes " +
+                    "over all dimensions from axis " + std::to_string(n.attr_int("axis", 1)) +
+                    " on, which opset 13 and later cannot say in one node; re-export the "
+                    "source model at opset 13 or later");
+      n.attributes["axis"] = {axis};
+    }
     if ((n.op_type == "Squeeze" || n.op_type == "Unsqueeze" || n.op_type == "ReduceSum") &&
         crosses(13))
       attribute_to_input(graph, n, "axes", 1);

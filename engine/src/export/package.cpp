@@ -117,7 +117,8 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
                              const PackageOptions& options, const JobControl& job) {
   if (options.output.empty()) throw Error("export: no output path given (-o DIR or FILE.zip)");
   const bool zip = ends_with(options.output, ".zip");
-  const fs::path out = fs::absolute(options.output);
+  fs::path out = fs::absolute(options.output).lexically_normal();
+  if (out.filename().empty()) out = out.parent_path();  // "pkg/" names the folder pkg
   if (!zip) check_folder_output(out);
   std::error_code ec;
   if (!fs::is_directory(out.parent_path(), ec))
