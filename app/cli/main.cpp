@@ -104,6 +104,13 @@ const CommandEntry kCommands[] = {
      "  reference inputs, Quantscope's outputs, and scripts for Node or Python ONNX Runtime).\n"
      "  With --data: float vs quantized accuracy, per class; classes that move by more than\n"
      "  P points (default 2) are flagged. --bench times fp32 and quantized on the devices.\n"},
+    {"import", qs::cli::cmd_import, "a QDQ model or package back into a float model and a config",
+     "usage: quantscope-cli import MODEL.onnx|PACKAGE_DIR|PACKAGE.zip --config CONFIG.json\n"
+     "                             --float-model FLOAT.onnx [--json]\n"
+     "  Reads a QDQ ONNX model (Quantscope's exports and others') and writes the float model\n"
+     "  (weights dequantized, activation Q/DQ pairs removed, folded Relu/Clip put back) and the\n"
+     "  quantization recovered from the Q/DQ nodes, so that eval/sensitivity/search/export\n"
+     "  FLOAT.onnx --config CONFIG.json continue from it.\n"},
     {"plugins", qs::cli::cmd_plugins, "devices and plugins: loaded, refused and why",
      "usage: quantscope-cli plugins [--json]\n"
      "  Lists the devices (usable or not, and why), the plugin folders, and each plugin\n"

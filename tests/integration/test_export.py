@@ -208,6 +208,53 @@ class ExportPackage(unittest.TestCase):
                 rc, out = selfcheck(pkg)
                 self.assertEqual(rc, 0, out)
 
+    def import_and_compare(self, source, config, tag, foreign=False):
+        """quantscope-cli import, then the recovered model under the recovered configuration
+        must compute exactly what the original simulation computes."""
+        images, labels = fashion_test(300)
+        x = f"{self.dir}/xi.npy"
+        np.save(x, preprocess(self.model, images))
+        cfg, flt = f"{self.dir}/{tag}.json", f"{self.dir}/{tag}.onnx"
+        out = json.loads(run_cli("import", source, "--config", cfg, "--float-model", flt, "--json")[1])
+        run_cli("run", self.model, "--config", config, "--input", x, "--output", f"{self.dir}/a.npy")
+        run_cli("run", flt, "--config", cfg, "--input", x, "--output", f"{self.dir}/b.npy")
+        run_cli("run", self.model, "--input", x, "--output", f"{self.dir}/f.npy")
+        run_cli("run", flt, "--input", x, "--output", f"{self.dir}/g.npy")
+        a, b = np.load(f"{self.dir}/a.npy"), np.load(f"{self.dir}/b.npy")
+        f, g = np.load(f"{self.dir}/f.npy"), np.load(f"{self.dir}/g.npy")
+        np.testing.assert_array_equal(a, b, err_msg=f"{tag}: the recovered quantization computes something else")
+        # The float model: the original's nodes (the folded Relus back), weights dequantized.
+        if foreign:
+            self.assertTrue(any("Relu/Clip" in n for n in out["notes"]), out["notes"])
+            return out
+        self.assertEqual(sorted(n.name for n in onnx.load(flt).graph.node),
+                         sorted(n.name for n in onnx.load(self.model).graph.node), tag)
+        self.assertLess(float(np.abs(f - g).max()), float(np.abs(f).max()), tag)
+        return out
+
+    def test_import_round_trip(self):
+        for source in (self.pkg, f"{self.dir}/rt.zip"):
+            with self.subTest(source=source):
+                if source.endswith(".zip"):
+                    run_cli("export", self.model, "--config", self.config, "-o", source)
+                out = self.import_and_compare(source, self.config, "rt")
+                self.assertEqual(out["quantized_weights"], 5)
+                self.assertEqual(out["notes"], [])
+        # W4A8 at opset 21 (INT4 weights), and a QDQ model from elsewhere: no Quantscope metadata,
+        # so the bits, granularity and symmetry are read off the nodes.
+        config = f"{self.dir}/w4.json"
+        quantize(self.model, config, "--weights", "4", "--granularity", "tensor", "--asymmetric")
+        run_cli("export", self.model, "--config", config, "-o", f"{self.dir}/w4pkg")
+        self.import_and_compare(f"{self.dir}/w4pkg", config, "w4-imported")
+        m = onnx.load(f"{self.dir}/pkg/model.onnx")
+        del m.metadata_props[:]
+        onnx.save(m, f"{self.dir}/foreign.onnx")
+        self.import_and_compare(f"{self.dir}/foreign.onnx", self.config, "foreign", foreign=True)
+        with open(f"{self.dir}/foreign.json") as f:
+            q = json.load(f)
+        bits = {o.get("weight_bits") for o in q["overrides"].values()}
+        self.assertEqual(bits, {8})
+
     def test_errors(self):
         with TempDir() as d:
             keep = os.path.join(d, "notes.txt")

@@ -40,4 +40,23 @@ struct QdqModel {
 QdqModel export_qdq(const Graph& graph, const QuantizedModel& q,
                     const QdqExportOptions& options = {});
 
+// The graph as an ONNX file's bytes (its own opset; the float model of an import, for example).
+std::string write_onnx_model(const Graph& graph);
+
+// A QDQ model read back: the float model (weights dequantized, activation QuantizeLinear/
+// DequantizeLinear pairs removed, and the Relu/Clip nodes an export folded put back) and the
+// quantization recovered from the Q/DQ nodes, such that apply_quantization(graph, quantized)
+// computes what the QDQ model computes. Settings come from the configuration Quantscope stores
+// in its exports' metadata; for other QDQ models they are read off the nodes (bits from the
+// codes' type and range, granularity from the scales' shape).
+struct QdqImport {
+  Graph graph;
+  QuantizedModel quantized;
+  std::vector<std::string> notes;  // what could not be recovered, and why
+};
+
+// Opens a QDQ ONNX file, a package folder (its model.onnx) or a package .zip. Throws Error
+// naming the file and what is wrong.
+QdqImport import_qdq(const std::string& path);
+
 }  // namespace qs

@@ -69,6 +69,8 @@ struct Graph {
   std::string source_path;
   // Only with LoadOptions::require_supported = false: "node 'x' (Op): reason" per problem.
   std::vector<std::string> problems;
+  // Initializers read from a narrower ONNX type (LoadOptions::widen_narrow_types): name -> type.
+  std::map<std::string, int> widened_types;
 
   const Node* find_node(const std::string& name) const;
 };

@@ -14,6 +14,9 @@ struct LoadOptions {
   // When false, nodes with unsupported ops (or shapes that cannot be inferred) are listed in
   // Graph::problems instead of failing the load; such a graph can be described, not run.
   bool require_supported = true;
+  // Accept INT4/UINT4/INT16/UINT16 initializers, widened to int8/uint8/int32 and listed in
+  // Graph::widened_types (for reading QDQ models back: import_qdq). Off: refused as unsupported.
+  bool widen_narrow_types = false;
   // Refuse files and external data larger than this (hostile size claims).
   std::int64_t max_bytes = std::int64_t{8} << 30;
 };

@@ -6,6 +6,8 @@
 #include <limits>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "export/opset_upgrade.h"
 #include "graph/onnx_write.h"
 #include "graph/passes.h"
@@ -42,6 +44,8 @@ class QdqBuilder {
   void quantize_activations(QdqModel& result);
   Graph finish();
   const std::map<std::string, int>& stored_as() const { return stored_as_; }
+  // The folded Relu/Clip nodes, for the model's metadata: re-import puts them back.
+  std::string folded_json() const { return folded_.dump(); }
 
  private:
   std::string fresh(const std::string& base) {
@@ -83,6 +87,18 @@ class QdqBuilder {
   std::map<std::string, int> stored_as_;
   std::vector<Node> added_;     // new nodes, sorted into place by finish()
   std::set<std::size_t> dead_;  // indices into g_.nodes removed by folding
+  nlohmann::json folded_ = nlohmann::json::array();
+
+  void record_fold(const Node& p) {
+    nlohmann::json f{
+        {"name", p.name}, {"op", p.op_type}, {"input", p.inputs[0]}, {"output", p.outputs[0]}};
+    for (int i = 1; i <= 2; ++i) {
+      if (!p.has_input(i)) continue;
+      const Tensor& t = g_.initializers.at(p.inputs[static_cast<std::size_t>(i)]);
+      f[i == 1 ? "min" : "max"] = t.data<float>()[0];
+    }
+    folded_.push_back(std::move(f));
+  }
 };
 
 std::vector<std::size_t> QdqBuilder::consumers(const std::string& tensor) const {
@@ -280,6 +296,7 @@ void QdqBuilder::walk_back(std::size_t q_index, const ActGrid& grid, const std::
     const std::string x = prod.inputs[0];
     if (g_.initializers.count(x) || is_graph_output(x) || consumers(x).size() != 1) return;
     if (folds_into(prod, grid)) {
+      record_fold(prod);
       dead_.insert(*p);
       added_[q_index].inputs[0] = x;
       ++result.folded_activations;
@@ -401,6 +418,7 @@ QdqModel export_qdq(const Graph& graph, const QuantizedModel& q, const QdqExport
   builder.quantize_activations(result);
   Graph out = builder.finish();
   out.metadata["quantscope.quantization"] = quant_config_to_json(q.config);
+  out.metadata["quantscope.folded"] = builder.folded_json();
   OnnxWriteOptions write;
   write.opset = result.opset;
   write.stored_as = builder.stored_as();

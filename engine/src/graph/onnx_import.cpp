@@ -225,8 +225,12 @@ Graph load_model_from_bytes(const std::string& bytes, const std::string& base_di
                 ": not a valid ONNX model (the protobuf data is malformed, truncated, or nested "
                 "more than 100 levels deep)");
   ExternalDataContext ctx{base_dir, options.max_bytes};
+  std::map<std::string, int> widened;
+  ctx.widen_narrow_types = options.widen_narrow_types;
+  ctx.widened = &widened;
   try {
     Graph g = convert_model(model, ctx);
+    g.widened_types = std::move(widened);
     g.source_path = display_name;
     sort_and_validate(g);
     if (!options.require_supported) {

@@ -1,5 +1,7 @@
 #include "graph/tensor_proto.h"
 
+#include "graph/onnx_write.h"
+
 #include <cstring>
 
 namespace qs {
@@ -11,12 +13,78 @@ void copy_field(const Field& field, T* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(field.Get(static_cast<int>(i)));
 }
 
+bool is_narrow_type(int type) {
+  return type == onnx_type::kInt4 || type == onnx_type::kUint4 || type == onnx_type::kInt16 ||
+         type == onnx_type::kUint16;
+}
+
+// INT4/UINT4 (two per byte, low nibble first, in raw_data or int32_data) into int8/uint8;
+// INT16/UINT16 (raw_data, or one per int32_data entry) into int32.
+Tensor widened_from_proto(const onnx::TensorProto& proto, const std::string& what,
+                          std::int64_t max_bytes) {
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL)
+    throw Unsupported(what + ": 4- and 16-bit tensors in external data are not supported");
+  Shape shape(proto.dims().begin(), proto.dims().end());
+  std::int64_t numel;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    throw Error(what + ": " + e.what());
+  }
+  if (numel > max_bytes) throw Error(what + ": shape " + shape_to_string(shape) + " is too large");
+  const int type = proto.data_type();
+  const bool four = type == onnx_type::kInt4 || type == onnx_type::kUint4;
+  const bool is_signed = type == onnx_type::kInt4 || type == onnx_type::kInt16;
+  std::string bytes;
+  if (proto.has_raw_data()) {
+    bytes = proto.raw_data();
+  } else if (four) {
+    for (int i = 0; i < proto.int32_data_size(); ++i)
+      bytes += static_cast<char>(proto.int32_data(i) & 0xFF);
+  } else {
+    for (int i = 0; i < proto.int32_data_size(); ++i) {
+      const auto v = static_cast<std::uint32_t>(proto.int32_data(i));
+      bytes += static_cast<char>(v & 0xFF);
+      bytes += static_cast<char>((v >> 8) & 0xFF);
+    }
+  }
+  const std::int64_t need = four ? (numel + 1) / 2 : numel * 2;
+  if (static_cast<std::int64_t>(bytes.size()) != need)
+    throw Error(what + ": shape " + shape_to_string(shape) + " needs " + std::to_string(need) +
+                " bytes of " + onnx_type_name(type) + " data, the file holds " +
+                std::to_string(bytes.size()));
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (four) {
+    Tensor t(is_signed ? DType::i8 : DType::u8, shape);
+    for (std::int64_t i = 0; i < numel; ++i) {
+      const int nibble = (b[i / 2] >> (i % 2 ? 4 : 0)) & 0x0F;
+      if (is_signed)
+        t.data<std::int8_t>()[i] = static_cast<std::int8_t>(nibble >= 8 ? nibble - 16 : nibble);
+      else
+        t.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(nibble);
+    }
+    return t;
+  }
+  Tensor t(DType::i32, shape);
+  for (std::int64_t i = 0; i < numel; ++i) {
+    const auto u = static_cast<std::uint16_t>(b[2 * i] | (b[2 * i + 1] << 8));
+    t.data<std::int32_t>()[i] =
+        is_signed ? static_cast<std::int16_t>(u) : static_cast<std::int32_t>(u);
+  }
+  return t;
+}
+
 }  // namespace
 
 Tensor tensor_from_proto(const onnx::TensorProto& proto, const ExternalDataContext& ctx) {
   const std::string name = proto.name().empty() ? std::string("<unnamed>") : proto.name();
   const std::string what = "tensor '" + name + "'";
   if (proto.has_segment()) throw Unsupported(what + ": segmented tensors are not supported");
+  if (ctx.widen_narrow_types && is_narrow_type(proto.data_type())) {
+    Tensor t = widened_from_proto(proto, what, ctx.max_bytes);
+    if (ctx.widened) (*ctx.widened)[name] = proto.data_type();
+    return t;
+  }
   DType dtype;
   try {
     dtype = dtype_from_onnx(proto.data_type());

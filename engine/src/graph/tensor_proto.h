@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "graph/onnx_proto.h"
@@ -15,6 +16,10 @@ struct ExternalDataContext {
   // External data read so far for this model: many tensors naming the same file may not
   // together read more than max_bytes.
   mutable std::int64_t external_bytes_read = 0;
+  // Accept 4- and 16-bit integers (INT4, UINT4, INT16, UINT16), widened into int8, uint8 and
+  // int32 containers; each such tensor's ONNX type is recorded here by name. Off: refused.
+  bool widen_narrow_types = false;
+  mutable std::map<std::string, int>* widened = nullptr;
 };
 
 // Converts a TensorProto. Throws Error naming the tensor when dims are negative or overflow,
