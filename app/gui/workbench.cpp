@@ -1,9 +1,11 @@
 #include "workbench.h"
 
+#include <QFileInfo>
 #include <QUrl>
 #include <algorithm>
 
 #include "quantscope/error.h"
+#include "quantscope/export.h"
 #include "quantscope/model.h"
 
 namespace qs::gui {
@@ -69,8 +71,35 @@ void Workbench::setError(const QString& page, const QString& text) {
 bool Workbench::openModel(const QString& pathOrUrl) {
   const QUrl url(pathOrUrl);
   const QString path = url.isLocalFile() ? url.toLocalFile() : pathOrUrl;
+  std::shared_ptr<const qs::QuantizedModel> imported;
+  QString importNote;
   try {
-    auto graph = std::make_shared<const qs::Graph>(qs::load_model(path.toStdString()));
+    std::shared_ptr<const qs::Graph> graph;
+    // A package (folder or .zip) or a QDQ model opens as its float model with the
+    // quantization recovered from its Q/DQ nodes.
+    auto import = [&](const qs::QdqImport& r) {
+      graph = std::make_shared<const qs::Graph>(r.graph);
+      imported = std::make_shared<const qs::QuantizedModel>(r.quantized);
+      importNote = tr("A quantized (QDQ) model: opened as its float model with weights "
+                      "dequantized, and its quantization (%1 weights, %2 activations) recovered "
+                      "from the Q/DQ nodes, ready to export again or to requantize.")
+                       .arg(r.quantized.weights.size())
+                       .arg(r.quantized.activations.size());
+    };
+    const std::string p = path.toStdString();
+    if (QFileInfo(path).isDir() || path.endsWith(QStringLiteral(".zip"))) {
+      import(qs::import_qdq(p));
+    } else {
+      try {
+        graph = std::make_shared<const qs::Graph>(qs::load_model(p));
+      } catch (const qs::Unsupported&) {
+        import(qs::import_qdq(p));  // int4/int16 tensors load only this way; else its error
+      }
+      const bool qdq = std::any_of(graph->nodes.begin(), graph->nodes.end(), [](const qs::Node& n) {
+        return n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear";
+      });
+      if (qdq && !imported) import(qs::import_qdq(p));
+    }
     info_ = qs::describe_model(*graph);
     preprocess_ = qs::preprocess_from_model(*graph);
     graph_ = std::move(graph);
@@ -93,9 +122,10 @@ bool Workbench::openModel(const QString& pathOrUrl) {
               {"opset", qint64(info_.opset)},
               {"layerCount", int(info_.layers.size())},
               {"ops", ops.join(QStringLiteral(", "))}};
+  if (!importNote.isEmpty()) summary_["imported"] = importNote;
   setError(QStringLiteral("model"), {});
   quantResult_.clear();
-  quantized_.reset();
+  quantized_ = imported;
   exportResult_.clear();
   analysis_.clear();
   searchResult_.clear();

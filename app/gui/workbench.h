@@ -41,6 +41,9 @@ class Workbench : public QObject {
   Q_PROPERTY(QVariantMap errors READ errors NOTIFY errorsChanged)
   Q_PROPERTY(QVariantMap exportResult READ exportResult NOTIFY exportResultChanged)
   Q_PROPERTY(QString suggestedExportPath READ suggestedExportPath NOTIFY quantResultChanged)
+  // What the Export page packages: the last quantize job's result, or the quantization
+  // recovered from an opened QDQ model; empty when there is none.
+  Q_PROPERTY(QString quantizationLabel READ quantizationLabel NOTIFY quantResultChanged)
 
  public:
   Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider* images,
@@ -79,6 +82,7 @@ class Workbench : public QObject {
   QVariantMap errors() const { return errors_; }
   QVariantMap exportResult() const { return exportResult_; }
   QString suggestedExportPath() const;
+  QString quantizationLabel() const;
 
  signals:
   void modelChanged();

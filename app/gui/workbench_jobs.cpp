@@ -194,6 +194,13 @@ QString Workbench::suggestedExportPath() const {
   return QDir(QDir::homePath()).filePath(QStringLiteral("quantscope-export/%1-%2").arg(model, tag));
 }
 
+QString Workbench::quantizationLabel() const {
+  if (!quantized_) return {};
+  if (quantResult_.contains(QStringLiteral("config")))
+    return quantResult_.value(QStringLiteral("config")).toString();
+  return tr("recovered from %1").arg(QFileInfo(modelPath_).fileName());
+}
+
 void Workbench::exportPackage(const QString& output) {
   const QString page = QStringLiteral("export");
   if (!ready(page)) return;

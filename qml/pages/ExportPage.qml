@@ -9,7 +9,7 @@ RowLayout {
     id: root
     property var result: workbench.exportResult
     readonly property bool hasResult: result.path !== undefined
-    readonly property bool quantized: workbench.quantResult.config !== undefined
+    readonly property bool quantized: workbench.quantizationLabel !== ""
     function run() { workbench.exportPackage(output.text) }
     spacing: Theme.spacing * 2
 
@@ -21,7 +21,7 @@ RowLayout {
         Label { text: "Export"; font.pixelSize: Theme.titleSize; font.bold: true }
         Label {
             text: root.quantized
-                  ? "Packages the last quantization (" + workbench.quantResult.config + ")."
+                  ? "Packages the quantization " + workbench.quantizationLabel + "."
                   : "Quantize the model first (Quantize page): the package carries that result."
             color: Theme.muted
             wrapMode: Text.Wrap

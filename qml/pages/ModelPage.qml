@@ -17,6 +17,7 @@ ColumnLayout {
         Button { text: "Open model…"; onClicked: window.openModelDialog() }
     }
     ErrorBanner { text: workbench.errors.model || "" }
+    ErrorBanner { notice: true; text: root.summary.imported || "" }
 
     RowLayout {
         spacing: Theme.spacing

@@ -2,7 +2,9 @@
 // job runs while the event loop keeps turning, Cancel stops a real sweep, and a broken model
 // gives an error in words.
 #include <QAbstractItemModelTester>
+#include <QFile>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
 
@@ -68,6 +70,42 @@ class TestWorkbench : public QObject {
     QCOMPARE(finished.first().at(1).toBool(), false);
     QVERIFY(w->analysis().isEmpty());
     QVERIFY(w->errors().value("analyze").toString().contains("Cancelled"));
+  }
+
+  // Quantize, export a package, open the package again: its quantization comes back and exports
+  // again to the same model file.
+  void exportsAndReopensAPackage() {
+    auto w = makeWorkbench();
+    QVERIFY(w->openModel(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(w->setData("fashion-mnist:train", "fashion-mnist:test", 200));
+    QVERIFY(w->quantizationLabel().isEmpty());
+    QSignalSpy quantized(w.get(), &Workbench::quantResultChanged);
+    w->quantize({{"weightBits", 8}, {"actBits", 8}});
+    QVERIFY(quantized.wait(120000));
+    QVERIFY(!w->quantizationLabel().isEmpty());
+    QTemporaryDir dir;
+    const QString first = dir.filePath("first"), second = dir.filePath("second");
+    QSignalSpy exported(w.get(), &Workbench::exportResultChanged);
+    w->exportPackage(first);
+    QVERIFY(exported.wait(120000));
+    QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("export").toString()));
+    const QVariantMap r = w->exportResult();
+    QCOMPARE(r.value("classes").toList().size(), 10);
+    QVERIFY(r.value("files").toStringList().contains("model.onnx"));
+
+    QVERIFY(w->openModel(first));
+    QVERIFY(w->summary().value("imported").toString().contains("recovered"));
+    QVERIFY(w->quantizationLabel().contains("recovered"));
+    w->exportPackage(second);
+    QVERIFY2(exported.wait(120000), qPrintable(w->errors().value("export").toString()));
+    QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("export").toString()));
+    auto bytes = [](const QString& path) {
+      QFile f(path);
+      return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+    };
+    const QByteArray a = bytes(first + "/selfcheck/expected_logits.npy");
+    QVERIFY(!a.isEmpty());
+    QCOMPARE(bytes(second + "/selfcheck/expected_logits.npy"), a);
   }
 
   void aMissingModelIsAnErrorInWords() {

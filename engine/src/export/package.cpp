@@ -208,7 +208,11 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
   c.result = &result;
   c.source_name =
       options.source_path.empty() ? graph.name : fs::path(options.source_path).filename().string();
-  c.source_sha256 = options.source_path.empty() ? "" : exporter::sha256_file(options.source_path);
+  // A package opened as the source: its model file is what is fingerprinted.
+  std::string source_file = options.source_path;
+  if (!source_file.empty() && fs::is_directory(source_file, ec))
+    source_file = (fs::path(source_file) / "model.onnx").string();
+  c.source_sha256 = source_file.empty() ? "" : exporter::sha256_file(source_file);
   c.model_sha256 = exporter::sha256_hex(qdq.onnx);
   c.created_utc = utc_now();
   c.float_bytes = model_size_bytes(graph);
