@@ -97,13 +97,15 @@ const CommandEntry kCommands[] = {
     {"export", qs::cli::cmd_export, "deployment package: QDQ ONNX, manifest, report, self-check",
      "usage: quantscope-cli export MODEL --config CONFIG.json -o DIR|FILE.zip [--data SPEC]\n"
      "                             [--limit N] [--opset N] [--class-threshold P] [--samples K]\n"
-     "                             [--bench DEVICE[,DEVICE]] [--batch B] [--threads T] [--json]\n"
+     "                             [--bench DEVICE[,DEVICE]] [--batch B] [--threads T]\n"
+     "                             [--sensitivity SENS.json] [--search SEARCH.json] [--json]\n"
      "  Writes model.onnx (QuantizeLinear/DequantizeLinear that ONNX Runtime, TensorRT and\n"
      "  OpenVINO fuse into integer kernels; opset 21 for int4 weights, 16-bit activations or\n"
      "  per-group scales), manifest.json, report.html, checksums.sha256 and selfcheck/ (K\n"
      "  reference inputs, Quantscope's outputs, and scripts for Node or Python ONNX Runtime).\n"
      "  With --data: float vs quantized accuracy, per class; classes that move by more than\n"
-     "  P points (default 2) are flagged. --bench times fp32 and quantized on the devices.\n"},
+     "  P points (default 2) are flagged. --bench times fp32 and quantized on the devices.\n"
+     "  --sensitivity / --search: the JSON of those commands, drawn in report.html.\n"},
     {"import", qs::cli::cmd_import, "a QDQ model or package back into a float model and a config",
      "usage: quantscope-cli import MODEL.onnx|PACKAGE_DIR|PACKAGE.zip --config CONFIG.json\n"
      "                             --float-model FLOAT.onnx [--json]\n"

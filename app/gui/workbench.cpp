@@ -126,6 +126,8 @@ bool Workbench::openModel(const QString& pathOrUrl) {
   setError(QStringLiteral("model"), {});
   quantResult_.clear();
   quantized_ = imported;
+  sensitivityResult_.reset();
+  searchRaw_.reset();
   exportResult_.clear();
   analysis_.clear();
   searchResult_.clear();

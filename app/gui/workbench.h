@@ -12,11 +12,13 @@
 
 #include "job_runner.h"
 #include "layer_table_model.h"
+#include "quantscope/analysis.h"
 #include "quantscope/dataset.h"
 #include "quantscope/graph.h"
 #include "quantscope/model_info.h"
 #include "quantscope/quant.h"
 #include "quantscope/registry.h"
+#include "quantscope/search.h"
 #include "sample_images.h"
 #include "sensitivity_table_model.h"
 
@@ -123,6 +125,9 @@ class Workbench : public QObject {
   QStringList devices_, inputs_, outputs_;
   QVariantMap summary_, data_, quantResult_, analysis_, searchResult_, errors_, exportResult_;
   std::shared_ptr<const qs::QuantizedModel> quantized_;  // of the last quantize job
+  // The last analysis and search, for the export's report.
+  std::shared_ptr<const qs::SensitivityResult> sensitivityResult_;
+  std::shared_ptr<const qs::SearchResult> searchRaw_;
   QVariantList samples_;
   std::string calibration_, evaluation_;
   std::int64_t limit_ = -1;

@@ -146,6 +146,7 @@ void Workbench::analyze() {
                      {"device", QString::fromStdString(in.device)},
                      {"notes", notesList(r.notes)}};
     return [this, r, info] {
+      sensitivityResult_ = std::make_shared<const qs::SensitivityResult>(r);
       sensitivity_->setResult(r);
       analysis_ = info;
       emit analysisChanged();
@@ -177,7 +178,9 @@ void Workbench::search() {
                        {"rankCorrelation", finiteOrNull(r.rank_correlation)},
                        {"device", QString::fromStdString(in.device)},
                        {"notes", notesList(r.notes)}};
-    return [this, result] {
+    auto raw = std::make_shared<const qs::SearchResult>(r);
+    return [this, result, raw] {
+      searchRaw_ = raw;
       searchResult_ = result;
       emit searchResultChanged();
     };
@@ -219,8 +222,11 @@ void Workbench::exportPackage(const QString& output) {
   const JobInputs in = jobInputs();
   const std::shared_ptr<const qs::QuantizedModel> q = quantized_;
   const std::string source = modelPath_.toStdString();
+  const auto analysed = sensitivityResult_;
+  const auto searched = searchRaw_;
   jobs_->start(page,
-               [this, in, q, source, target](const qs::JobControl& job) -> JobRunner::Deliver {
+               [this, in, q, source, target, analysed,
+                searched](const qs::JobControl& job) -> JobRunner::Deliver {
                  qs::DataOptions options{in.preprocess, in.limit};
                  auto eval = qs::open_dataset(in.evaluation, options);
                  auto device = openDevice(*in.registry, in.device);
@@ -231,6 +237,8 @@ void Workbench::exportPackage(const QString& output) {
                  po.data_description = eval->describe();
                  po.device = device.get();
                  po.tool_version = QS_VERSION;
+                 po.sensitivity = analysed.get();
+                 po.search = searched.get();
                  const qs::PackageResult r = qs::export_package(*in.graph, *q, po, job);
                  QVariantList classes;
                  for (const qs::ClassAccuracy& c : r.classes)

@@ -6,7 +6,9 @@ import json
 import os
 import shutil
 import subprocess
+import re
 import unittest
+import xml.dom.minidom
 import zipfile
 
 import numpy as np
@@ -149,6 +151,34 @@ class ExportPackage(unittest.TestCase):
         self.assertIn("<svg", report)
         self.assertIn("/conv1/Conv", report)
         self.assertNotIn("<script", report)
+        self.assertNotIn("Pareto", report)  # nothing drawn that was not given
+
+    def test_report_draws_sensitivity_and_the_front(self):
+        sens, search = f"{self.dir}/sens.json", f"{self.dir}/search.json"
+        for cmd, path in (("sensitivity", sens), ("search", search)):
+            _, text, _ = run_cli(cmd, self.model, "--data", "fashion-mnist:train", "--limit", "100", "--json")
+            with open(path, "w") as f:
+                f.write(text)
+        pkg = f"{self.dir}/drawn"
+        run_cli("export", self.model, "--config", self.config, "-o", pkg, "--sensitivity", sens, "--search", search)
+        with open(f"{pkg}/report.html") as f:
+            report = f.read()
+        svgs = re.findall(r"<svg.*?</svg>", report, re.S)
+        labels = [re.search(r"aria-label='([^']*)'", svg).group(1) for svg in svgs]
+        self.assertEqual(labels, ["per-layer sensitivity", "Pareto front"])
+        for svg in svgs:
+            xml.dom.minidom.parseString(svg)
+        with open(sens) as f:
+            layers = json.load(f)["layers"]
+        cells = re.findall(r"<title>([^<]*) at (\d+) bits: KL", svgs[0])
+        self.assertEqual(len(cells), sum(len(l["bits"]) for l in layers))
+        with open(search) as f:
+            front = json.load(f)["front"]
+        self.assertEqual(svgs[1].count("<title>front:"), len(front))
+        rc, _, err = run_cli("export", self.model, "--config", self.config, "-o", f"{self.dir}/bad",
+                             "--search", sens, check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("search --json", err)
 
     def test_flags_classes_that_move(self):
         config = f"{self.dir}/w2.json"

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "quantscope/analysis.h"
 #include "quantscope/bench.h"
 #include "quantscope/dataset.h"
 #include "quantscope/device.h"
@@ -20,6 +21,7 @@
 #include "quantscope/export.h"
 #include "quantscope/job.h"
 #include "quantscope/quant.h"
+#include "quantscope/search.h"
 
 namespace qs {
 
@@ -38,6 +40,9 @@ struct PackageOptions {
   double class_threshold = 2.0;        // percentage points a class may move before it is flagged
   std::int64_t reference_samples = 8;  // inputs in selfcheck/ (from the data, else random)
   std::vector<PackageLatency> latency;  // measured by the caller, written as given
+  // Earlier analysis of this model, drawn in the report when given (not owned).
+  const SensitivityResult* sensitivity = nullptr;
+  const SearchResult* search = nullptr;
   std::string tool_version;
 };
 

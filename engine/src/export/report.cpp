@@ -1,6 +1,7 @@
 // report.html: one self-contained page (inline CSS and SVG, no scripts, nothing fetched) that a
 // reviewer can open from the package: what was quantized, how accuracy moved, per class and per
 // layer, and what the target measured.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -77,6 +78,116 @@ std::string class_chart(const std::vector<ClassAccuracy>& classes) {
   s << "<text x='" << left << "' y='" << top + height + 32
     << "' font-size='10'>blue: float, orange: quantized, red: moved more than the threshold</text>";
   s << "</svg>";
+  return s.str();
+}
+
+// Layers x bit widths, each cell coloured by the output KL when that layer alone is quantized
+// (log scale, from green to red), the value in its tooltip.
+std::string sensitivity_chart(const SensitivityResult& r) {
+  std::set<int> bit_set;
+  double lo = INFINITY, hi = 0;
+  for (const LayerSensitivity& l : r.layers)
+    for (const auto& [b, v] : l.bits) {
+      bit_set.insert(b);
+      if (v.kl > 0) {
+        lo = std::min(lo, v.kl);
+        hi = std::max(hi, v.kl);
+      }
+    }
+  const std::vector<int> bits(bit_set.begin(), bit_set.end());
+  const int cell_w = 54, cell_h = 20, left = 260, top = 24;
+  const int width = std::max(left + cell_w * static_cast<int>(bits.size()) + 10, 720);
+  const int height = top + cell_h * static_cast<int>(r.layers.size()) + 30;
+  std::ostringstream s;
+  s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
+    << "' role='img' aria-label='per-layer sensitivity'>";
+  for (std::size_t j = 0; j < bits.size(); ++j)
+    s << "<text x='" << left + cell_w * static_cast<int>(j) + cell_w / 2 << "' y='" << top - 8
+      << "' font-size='11' text-anchor='middle'>" << bits[j] << " bit</text>";
+  for (std::size_t i = 0; i < r.layers.size(); ++i) {
+    const LayerSensitivity& l = r.layers[i];
+    const int y = top + cell_h * static_cast<int>(i);
+    s << "<text x='" << left - 6 << "' y='" << y + 14 << "' font-size='11' text-anchor='end'>"
+      << esc(l.name) << "</text>";
+    for (std::size_t j = 0; j < bits.size(); ++j) {
+      auto v = l.bits.find(bits[j]);
+      if (v == l.bits.end()) continue;
+      const double t = hi > lo && v->second.kl > 0
+                           ? std::clamp(std::log(v->second.kl / lo) / std::log(hi / lo), 0.0, 1.0)
+                           : 0.0;
+      const int red = static_cast<int>(60 + 190 * t), green = static_cast<int>(180 - 120 * t);
+      s << "<rect x='" << left + cell_w * static_cast<int>(j) << "' y='" << y << "' width='"
+        << cell_w - 2 << "' height='" << cell_h - 2 << "' fill='rgb(" << red << "," << green
+        << ",90)'><title>" << esc(l.name) << " at " << bits[j] << " bits: KL " << v->second.kl
+        << ", agreement " << num(v->second.agreement) << "%</title></rect>";
+    }
+  }
+  s << "<text x='" << left << "' y='" << height - 8
+    << "' font-size='10'>output KL vs float when the layer alone is quantized (log colour scale: "
+       "green low, red high)</text></svg>";
+  return s.str();
+}
+
+// The Pareto front (predicted loss against cost) with the baselines and the measured points.
+std::string pareto_chart(const SearchResult& r) {
+  std::vector<const SearchPoint*> all;
+  for (const SearchPoint& p : r.front) all.push_back(&p);
+  for (const SearchPoint& p : r.baselines) all.push_back(&p);
+  double xmax = 0, ylo = INFINITY, yhi = 0;
+  auto loss = [](const SearchPoint& p) {
+    return p.measured.measured ? p.measured.kl : p.predicted_loss;
+  };
+  for (const SearchPoint* p : all) {
+    xmax = std::max(xmax, p->cost);
+    for (double v : {p->predicted_loss, loss(*p)})
+      if (v > 0) {
+        ylo = std::min(ylo, v);
+        yhi = std::max(yhi, v);
+      }
+  }
+  if (!(yhi > 0)) ylo = yhi = 1;
+  if (ylo == yhi) yhi = ylo * 10;
+  const int w = 640, h = 330, left = 60, bottom = 40, top = 24;
+  auto X = [&](double c) { return left + (w - left - 10) * (xmax > 0 ? c / xmax : 0); };
+  auto Y = [&](double v) {
+    const double t = v > 0 ? std::log(v / ylo) / std::log(yhi / ylo) : 0;
+    return top + (h - top - bottom) * (1.0 - std::clamp(t, 0.0, 1.0));
+  };
+  std::ostringstream s;
+  s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h
+    << "' role='img' aria-label='Pareto front'>";
+  s << "<line x1='" << left << "' y1='" << h - bottom << "' x2='" << w - 10 << "' y2='"
+    << h - bottom << "' stroke='#888'/><line x1='" << left << "' y1='" << top << "' x2='" << left
+    << "' y2='" << h - bottom << "' stroke='#888'/>";
+  s << "<text x='" << (left + w) / 2 << "' y='" << h - 8
+    << "' font-size='11' text-anchor='middle'>cost (0 to " << num(xmax, 0)
+    << "); lower left is better</text>";
+  char lo_text[32], hi_text[32];
+  std::snprintf(lo_text, sizeof lo_text, "%.2g", ylo);
+  std::snprintf(hi_text, sizeof hi_text, "%.2g", yhi);
+  s << "<text x='" << left << "' y='12' font-size='11'>output KL vs float (log scale)</text>";
+  s << "<text x='" << left - 4 << "' y='" << top + 4 << "' font-size='10' text-anchor='end'>"
+    << hi_text << "</text><text x='" << left - 4 << "' y='" << h - bottom
+    << "' font-size='10' text-anchor='end'>" << lo_text << "</text>";
+  std::string path;
+  for (const SearchPoint& p : r.front)
+    path += (path.empty() ? "M" : " L") + num(X(p.cost), 1) + " " + num(Y(p.predicted_loss), 1);
+  if (!path.empty()) s << "<path d='" << path << "' fill='none' stroke='#4c78a8'/>";
+  for (const SearchPoint& p : r.front) {
+    s << "<circle cx='" << X(p.cost) << "' cy='" << Y(p.predicted_loss)
+      << "' r='3' fill='#4c78a8'><title>front: cost " << num(p.cost, 0) << ", predicted KL "
+      << p.predicted_loss << "</title></circle>";
+    if (p.measured.measured)
+      s << "<circle cx='" << X(p.cost) << "' cy='" << Y(p.measured.kl)
+        << "' r='5' fill='none' stroke='#e45756'><title>measured: KL " << p.measured.kl
+        << ", top-1 " << num(p.measured.top1) << "%</title></circle>";
+  }
+  for (const SearchPoint& p : r.baselines)
+    s << "<rect x='" << X(p.cost) - 4 << "' y='" << Y(loss(p)) - 4
+      << "' width='8' height='8' fill='#f58518'><title>" << esc(p.label) << ": cost "
+      << num(p.cost, 0) << ", KL " << loss(p) << "</title></rect>";
+  s << "</svg><p class='note'>Blue: the front (predicted KL); red rings: measured; orange "
+       "squares: uniform and 8-first-last baselines.</p>";
   return s.str();
 }
 
@@ -177,6 +288,13 @@ std::string report_html(const PackageContents& c) {
   }
   h << "</table>";
 
+  if (o.sensitivity && !o.sensitivity->layers.empty()) {
+    h << "<h2>Sensitivity</h2><p class='note'>Measured on " << o.sensitivity->samples
+      << " samples.</p>" << sensitivity_chart(*o.sensitivity);
+  }
+  if (o.search && !o.search->front.empty()) {
+    h << "<h2>Pareto front</h2>" << pareto_chart(*o.search);
+  }
   if (!o.latency.empty()) {
     h << "<h2>Latency</h2><table><tr><th>device</th><th>precision</th><th>batch</th>"
          "<th>threads</th><th>median (ms)</th><th>p90 (ms)</th><th>ISA</th></tr>";
