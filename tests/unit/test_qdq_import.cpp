@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "export/zip_reader.h"
+#include "export/zip_writer.h"
 #include "quantscope/error.h"
 #include "quantscope/executor.h"
 #include "quantscope/export.h"
@@ -103,6 +105,31 @@ TEST(QdqImportErrors, NamesWhatIsWrong) {
     EXPECT_NE(std::string(e.what()).find("broken.zip"), std::string::npos) << e.what();
   }
   fs::remove_all(dir);
+}
+
+// Hostile archives: offsets that wrap in 32 bits, sizes past the end, a deflate bomb's claim.
+TEST(QdqImportErrors, HostileZipIsRefusedInWords) {
+  const std::string good = exporter::zip_archive({{"model.onnx", std::string(64, 'x')}});
+  const std::size_t central = good.size() - 22 - (46 + 10);  // the one central record
+  auto patched = [&](std::size_t at, std::uint32_t v) {
+    std::string z = good;
+    for (int i = 0; i < 4; ++i) z[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+    return z;
+  };
+  const std::vector<std::string> hostile = {
+      patched(central + 42, 0xFFFFFFF0u),  // local header offset wraps around
+      patched(central + 20, 0xFFFFFF00u),  // compressed size past the end
+      good.substr(0, good.size() - 30),    // truncated
+  };
+  for (const std::string& z : hostile) {
+    try {
+      exporter::zip_entry(z, "model.onnx", "hostile.zip", std::size_t{1} << 30);
+      ADD_FAILURE() << "a hostile archive was read";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("hostile.zip"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(exporter::zip_entry(good, "model.onnx", "good.zip", 1024), std::string(64, 'x'));
 }
 
 }  // namespace

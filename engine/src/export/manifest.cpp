@@ -82,7 +82,7 @@ std::string manifest_json(const PackageContents& c) {
   m["latency"] = latency;
   m["selfcheck"] = nlohmann::json::parse(c.selfcheck_json);
   m["notes"] = r.notes;
-  return m.dump(2) + "\n";
+  return m.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace qs::exporter

@@ -2,6 +2,7 @@
 // the output, so that a failure or a kill leaves the previous package (or nothing) in place.
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -104,6 +105,13 @@ TensorMap reference_inputs(const Graph& graph, Dataset* data, std::int64_t count
   return inputs;
 }
 
+// Process id, a per-process counter and the time: two exports at once never share a folder.
+std::string unique_suffix() {
+  static std::atomic<unsigned> counter{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
 std::string file_safe(const std::string& name) {
   std::string s = name;
   for (char& c : s)
@@ -163,8 +171,7 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
   job.report(0.92, "writing the package");
 
   Staging staging;
-  staging.dir = out.parent_path() /
-                ("." + out.filename().string() + ".staging-" + std::to_string(::getpid()));
+  staging.dir = out.parent_path() / ("." + out.filename().string() + ".staging-" + unique_suffix());
   fs::remove_all(staging.dir, ec);
   fs::create_directories(staging.dir / "selfcheck", ec);
   if (ec) throw Error(staging.dir.string() + ": cannot create the folder: " + ec.message());
@@ -178,14 +185,17 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
   check["model"] = "model.onnx";
   check["inputs"] = nlohmann::json::array();
   check["outputs"] = nlohmann::json::array();
+  int index = 0;  // in the file names: two tensor names may map to one safe name
   for (const auto& [name, t] : inputs) {
-    const std::string file = "selfcheck/input_" + file_safe(name) + ".npy";
+    const std::string file =
+        "selfcheck/input_" + std::to_string(index++) + "_" + file_safe(name) + ".npy";
     write_npy((staging.dir / file).string(), t);
     check["inputs"].push_back({{"name", name}, {"file", file}});
   }
   for (const ValueInfo& o : graph.outputs) {
     const Tensor& t = expected.at(o.name);
-    const std::string file = "selfcheck/expected_" + file_safe(o.name) + ".npy";
+    const std::string file =
+        "selfcheck/expected_" + std::to_string(index++) + "_" + file_safe(o.name) + ".npy";
     write_npy((staging.dir / file).string(), t);
     // Runtimes with integer kernels round some intermediate codes the other way (ties, float
     // order); 1% of the output's range bounds what that moves, while a wrong model or runtime
@@ -247,7 +257,7 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
   }
   // Swap the staging folder in; an earlier package moves aside first and comes back on failure.
   const fs::path old =
-      out.parent_path() / ("." + out.filename().string() + ".old-" + std::to_string(::getpid()));
+      out.parent_path() / ("." + out.filename().string() + ".old-" + unique_suffix());
   const bool had = fs::exists(out, ec);
   if (had) {
     fs::rename(out, old, ec);
@@ -255,9 +265,10 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
   }
   fs::rename(staging.dir, out, ec);
   if (ec) {
-    std::error_code ignored;
-    if (had) fs::rename(old, out, ignored);
-    throw Error(out.string() + ": cannot move the package into place: " + ec.message());
+    std::error_code restore;
+    if (had) fs::rename(old, out, restore);
+    throw Error(out.string() + ": cannot move the package into place: " + ec.message() +
+                (had && restore ? "; the earlier package is in " + old.string() : ""));
   }
   staging.dir.clear();
   if (had) fs::remove_all(old, ec);

@@ -45,7 +45,9 @@ class QdqBuilder {
   Graph finish();
   const std::map<std::string, int>& stored_as() const { return stored_as_; }
   // The folded Relu/Clip nodes, for the model's metadata: re-import puts them back.
-  std::string folded_json() const { return folded_.dump(); }
+  std::string folded_json() const {
+    return folded_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
 
  private:
   std::string fresh(const std::string& base) {
@@ -265,7 +267,10 @@ void QdqBuilder::quantize_weights(QdqModel& result) {
 // A Relu or Clip whose effect the quantize node's clamping already has: removing it gives the
 // same codes. Relu: the lowest code dequantizes to >= 0. Clip(lo, hi): the grid lies within it.
 bool QdqBuilder::folds_into(const Node& p, const ActGrid& grid) const {
-  const float lowest = grid.dequantize(grid.qmin), highest = grid.dequantize(grid.qmax);
+  // ONNX QuantizeLinear saturates at the type's limits (-128 for int8), not at the restricted
+  // symmetric range, so that is the lowest value the file can produce.
+  const std::int32_t onnx_min = grid.qmin < 0 ? -(1 << (grid.bits - 1)) : grid.qmin;
+  const float lowest = grid.dequantize(onnx_min), highest = grid.dequantize(grid.qmax);
   if (p.op_type == "Relu") return lowest >= 0.0f;
   if (p.op_type != "Clip") return false;
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();

@@ -3,6 +3,7 @@
 // configuration's weight parameters; QuantizeLinear -> DequantizeLinear pairs on activations
 // become activation parameters; Relu/Clip nodes an export folded come back from the metadata.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -31,13 +32,15 @@ struct ParamMap {
     if (per_tensor) return 0;
     const std::int64_t i = k % inner, a = (k / inner) % dim;
     if (block == 0) return a;
-    const std::int64_t o = k / (inner * dim), blocks = (dim + block - 1) / block;
+    const std::int64_t o = k / (inner * dim), blocks = dim / block + (dim % block != 0);
     return (o * blocks + a / block) * inner + i;
   }
 };
 
 ParamMap param_map(const Shape& x, const Tensor& scale, std::int64_t axis, std::int64_t block) {
   ParamMap m;
+  if (block < 0)
+    throw Error("DequantizeLinear block_size " + std::to_string(block) + " is negative");
   if (block == 0 && scale.numel() == 1) return m;
   const auto rank = static_cast<std::int64_t>(x.size());
   if (axis < 0) axis += rank;
@@ -47,7 +50,8 @@ ParamMap param_map(const Shape& x, const Tensor& scale, std::int64_t axis, std::
   m.dim = x[static_cast<std::size_t>(axis)];
   for (std::int64_t d = 0; d < axis; ++d) m.outer *= x[static_cast<std::size_t>(d)];
   for (std::int64_t d = axis + 1; d < rank; ++d) m.inner *= x[static_cast<std::size_t>(d)];
-  const std::int64_t needed = block ? m.outer * ((m.dim + block - 1) / block) * m.inner : m.dim;
+  const std::int64_t needed =
+      block ? m.outer * (m.dim / block + (m.dim % block != 0)) * m.inner : m.dim;
   if (scale.numel() != needed) throw Error("DequantizeLinear scale size does not fit its input");
   return m;
 }
@@ -128,8 +132,18 @@ void Importer::take_weights() {
     }
     const Tensor& x = g_.initializers.at(n.inputs[0]);
     const Tensor& scale = g_.initializers.at(n.inputs[1]);
-    if (scale.dtype() != DType::f32)
-      throw Error("node '" + n.name + "': only float32 scales are supported");
+    const std::string where = "node '" + n.name + "' (DequantizeLinear)";
+    if (scale.dtype() != DType::f32) throw Error(where + ": only float32 scales are supported");
+    if (x.dtype() != DType::i8 && x.dtype() != DType::u8 && x.dtype() != DType::i32)
+      throw Error(where + ": input of type " + dtype_name(x.dtype()) + " is not an integer code");
+    if (n.has_input(2)) {
+      const Tensor& z = g_.initializers.at(n.inputs[2]);
+      if (z.numel() != scale.numel() ||
+          stored_type(g_, n.inputs[2]) != stored_type(g_, n.inputs[0]))
+        throw Error(where + ": its zero point (" + std::to_string(z.numel()) +
+                    " values) does not match its scale (" + std::to_string(scale.numel()) +
+                    " values) or its input's type");
+    }
     WeightCodes w;
     w.map = param_map(x.shape(), scale, n.attr_int("axis", 1),
                       g_.opset >= 21 ? n.attr_int("block_size", 0) : 0);
@@ -144,7 +158,13 @@ void Importer::take_weights() {
       values[k] = static_cast<float>(w.codes[k] - w.zero_points[p]) * w.scales[p];
     }
     g_.initializers[n.outputs[0]] = Tensor::from_vector<float>(x.shape(), values);
-    weights_[n.outputs[0]] = std::move(w);
+    const bool sane = std::all_of(w.scales.begin(), w.scales.end(),
+                                  [](float v) { return std::isfinite(v) && v > 0; });
+    if (sane)
+      weights_[n.outputs[0]] = std::move(w);
+    else
+      notes_.push_back(where + ": a scale is not a positive finite number; the weight is kept " +
+                       "as its float values");
   }
   g_.nodes = std::move(kept);
 }
@@ -182,6 +202,24 @@ void Importer::take_activation_pairs() {
     if (scale.numel() != 1 || scale.dtype() != DType::f32) continue;  // per-tensor only
     const Tensor* zp =
         q.has_input(2) && initializer(q.inputs[2]) ? &g_.initializers.at(q.inputs[2]) : nullptr;
+    // The grid's type: the zero point's, else output_dtype (opset 21), else uint8.
+    int type = static_cast<int>(DType::u8);
+    if (zp)
+      type = stored_type(g_, q.inputs[2]);
+    else if (g_.opset >= 21 && q.attr_int("output_dtype", 0) != 0)
+      type = static_cast<int>(q.attr_int("output_dtype", 0));
+    int bits = 0;
+    if (type == static_cast<int>(DType::u8) || type == static_cast<int>(DType::i8)) bits = 8;
+    if (type == 4 /* UINT16 */ || type == 5 /* INT16 */) bits = 16;
+    const bool is_signed = type == static_cast<int>(DType::i8) || type == 5;
+    const float scale_value = scale.data<float>()[0];
+    if (bits == 0 || (zp && zp->numel() != 1) || !std::isfinite(scale_value) ||
+        !(scale_value > 0)) {
+      notes_.push_back("node '" + q.name + "' (QuantizeLinear): its grid (" + onnx_type_name(type) +
+                       ", scale " + std::to_string(scale_value) +
+                       ") is not one Quantscope simulates; left as it is");
+      continue;
+    }
     std::vector<const Node*> dqs;
     bool pairs_only = true;
     for (const Node& c : g_.nodes) {
@@ -210,11 +248,10 @@ void Importer::take_activation_pairs() {
       dropped.insert(dq->name);
     }
     dropped.insert(q.name);
-    const int type = zp ? stored_type(g_, q.inputs[2]) : static_cast<int>(DType::u8);
     ActQuantParams a;
-    a.bits = type == static_cast<int>(DType::u8) || type == static_cast<int>(DType::i8) ? 8 : 16;
-    a.is_signed = type == static_cast<int>(DType::i8) || type == 5 /* INT16 */;
-    a.scale = scale.data<float>()[0];
+    a.bits = bits;
+    a.is_signed = is_signed;
+    a.scale = scale_value;
     a.zero_point = zp ? static_cast<std::int32_t>(zp->to_i64()[0]) : 0;
     const std::int32_t qmin = a.is_signed ? -(1 << (a.bits - 1)) + 1 : 0;
     const std::int32_t qmax = a.is_signed ? (1 << (a.bits - 1)) - 1 : (1 << a.bits) - 1;
@@ -247,6 +284,7 @@ std::optional<WeightQuantParams> Importer::weight_params(const quant::QuantLayer
   const Shape& shape = g_.initializers.at(l.weight).shape();
   const std::vector<std::int64_t> index = quant::matrix_to_weight_index(l, shape);
   const std::int64_t rows = l.rows, cols = l.cols;
+  if (rows <= 0 || cols <= 0) return std::nullopt;
   auto param = [&](std::int64_t r, std::int64_t c) {
     return w.map.index(index[static_cast<std::size_t>(r * cols + c)]);
   };
@@ -309,13 +347,32 @@ std::optional<WeightQuantParams> Importer::weight_params(const quant::QuantLayer
   return p;
 }
 
+// The ops this pass rewrites must have the inputs and outputs their definitions require.
+void check_arity(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    const bool qdq = n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear";
+    if (!n.domain.empty() || (!qdq && n.op_type != "Reshape")) continue;
+    if (!n.has_input(0) || !n.has_input(1) || n.outputs.size() != 1 || n.outputs[0].empty())
+      throw Error("node '" + n.name + "' (" + n.op_type + ") lacks a required input or output");
+  }
+}
+
 QdqImport Importer::run(const std::string& path) {
+  check_arity(g_);
   if (g_.metadata.count("quantscope.folded")) {
     const nlohmann::json f =
         nlohmann::json::parse(g_.metadata["quantscope.folded"], nullptr, false);
+    auto text = [](const nlohmann::json& e, const char* key) {
+      return e.contains(key) && e[key].is_string();
+    };
+    auto number = [](const nlohmann::json& e, const char* key) {
+      return !e.contains(key) || e[key].is_number();
+    };
     if (f.is_array())
       for (const nlohmann::json& e : f)
-        if (e.is_object() && e.contains("input") && e["input"].is_string())
+        if (e.is_object() && text(e, "input") && text(e, "output") && text(e, "name") &&
+            text(e, "op") && (e["op"] == "Relu" || e["op"] == "Clip") && number(e, "min") &&
+            number(e, "max"))
           folded_[e["input"].get<std::string>()] = e;
   }
   std::optional<QuantConfig> stored;

@@ -44,15 +44,20 @@ std::string zip_entry(const std::string& zip, const std::string& name, const std
     const std::uint32_t name_len = get16(zip, at + 28), extra = get16(zip, at + 30),
                         comment = get16(zip, at + 32);
     const std::uint32_t local = get32(zip, at + 42);
-    if (at + 46 + name_len > zip.size()) throw bad("broken central directory");
+    if (std::size_t{at} + 46 + name_len > zip.size()) throw bad("broken central directory");
     const std::string entry = zip.substr(at + 46, name_len);
     at += 46 + name_len + extra + comment;
     if (entry != name) continue;
     if (size > max_bytes) throw Error(archive + ": '" + name + "' is too large");
-    if (local + 30 > zip.size() || get32(zip, local) != 0x04034b50)
+    const std::size_t header = local;  // sums in size_t: no 32-bit wrap-around
+    if (header + 30 > zip.size() || get32(zip, header) != 0x04034b50)
       throw bad("broken local header");
-    const std::size_t data = local + 30 + get16(zip, local + 26) + get16(zip, local + 28);
-    if (data + packed > zip.size()) throw bad("'" + name + "' runs past the end");
+    const std::size_t data = header + 30 + get16(zip, header + 26) + get16(zip, header + 28);
+    if (data > zip.size() || std::size_t{packed} > zip.size() - data)
+      throw bad("'" + name + "' runs past the end");
+    // Deflate expands at most about 1032:1; a larger claim is a lie, not worth allocating.
+    if (method == 8 && std::size_t{size} > std::size_t{packed} * 1032 + 1024)
+      throw bad("'" + name + "' claims more data than its compressed size can hold");
     std::string out;
     if (method == 0) {
       if (packed != size) throw bad("stored entry with two sizes");
