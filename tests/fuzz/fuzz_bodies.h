@@ -12,6 +12,7 @@
 #include "fuzz_file_util.h"
 #include "quantscope/dataset.h"
 #include "quantscope/executor.h"
+#include "quantscope/export.h"
 #include "quantscope/model.h"
 #include "quantscope/npy.h"
 #include "quantscope/quant.h"
@@ -38,6 +39,20 @@ inline int onnx_import(const std::uint8_t* data, std::size_t size) {
       inputs[in.name] = qs::Tensor(in.dtype, shape);
     }
     qs::ReferenceExecutor(g).run(inputs);
+  } catch (const qs::Error&) {
+  }
+  return 0;
+}
+
+// Fuzz target: a QDQ model (or, starting with "PK", a package .zip) -> import_qdq, then the
+// simulation graph of what it recovered.
+inline int qdq_import(const std::uint8_t* data, std::size_t size) {
+  qs::set_max_tensor_bytes(std::size_t{1} << 24);
+  const bool zip = size >= 2 && data[0] == 'P' && data[1] == 'K';
+  const std::string path = fuzz_input_file(data, size, zip ? ".zip" : ".onnx");
+  try {
+    const qs::QdqImport r = qs::import_qdq(path);
+    qs::apply_quantization(r.graph, r.quantized);
   } catch (const qs::Error&) {
   }
   return 0;

@@ -3,13 +3,13 @@
 # SECONDS (default 60) on its seed corpus. A crash leaves its input in build-fuzz/artifacts/ and
 # fails the run: add that file to tests/fuzz/regressions/<target>/ with the fix, and the unit
 # test FuzzRegressions replays it from then on.
-# usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: onnx_import npy npz idx image quant_config)
+# usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: onnx_import npy npz idx image quant_config qdq_import)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx_import npy npz idx image quant_config)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx_import npy npz idx image quant_config qdq_import)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
@@ -21,6 +21,11 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   # Seeds: small files kept in the repo, plus real models for the importer.
   [ -d "tests/fuzz/seeds/$t" ] && cp -n tests/fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
+  if [ "$t" = qdq_import ]; then
+    for d in /usr/share/libonnx-testdata/data/node/test_*quantizelinear*; do
+      [ -f "$d/model.onnx" ] && cp -n "$d/model.onnx" "$corpus/$(basename "$d").onnx" 2>/dev/null || true
+    done
+  fi
   if [ "$t" = onnx_import ]; then
     cp -n resources/models/*.onnx tests/models/*.onnx "$corpus"/ 2>/dev/null || true
     for d in /usr/share/libonnx-testdata/data/node/test_*; do

@@ -45,3 +45,6 @@ TEST(FuzzRegressions, Image) {
 TEST(FuzzRegressions, QuantConfig) {
   replay("quant_config", qs_fuzz::quant_config);
 }
+TEST(FuzzRegressions, QdqImport) {
+  replay("qdq_import", qs_fuzz::qdq_import);
+}
