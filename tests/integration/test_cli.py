@@ -273,6 +273,14 @@ class CliDevices(unittest.TestCase):
 
 
 class BadInput(unittest.TestCase):
+    def test_a_job_larger_than_memory_is_refused_in_words(self):
+        env = dict(os.environ, QUANTSCOPE_MEMORY_LIMIT="1M")
+        p = subprocess.run([CLI, "eval", os.path.join(MODELS_DIR, "vit.onnx"), "--data", "fashion-mnist:test",
+                            "--limit", "64"], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("evaluating the model needs about", p.stderr)
+        self.assertIn("--batch", p.stderr)
+
     def assert_fails(self, code, *args):
         rc, out, err = run_cli(*args, check=False)
         self.assertEqual(rc, code, f"{args}: {err}")

@@ -6,6 +6,7 @@
 #include "quant/layers.h"
 #include "quantscope/analysis.h"
 #include "quantscope/error.h"
+#include "quantscope/memory.h"
 #include "quantscope/model_info.h"
 #include "runtime/output_compare.h"
 
@@ -72,6 +73,11 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
     throw Error("shard " + std::to_string(options.shard_index) + "/" +
                 std::to_string(options.shard_count) + " is not valid: i/n with 0 <= i < n");
   if (eval.size() <= 0) throw Error("the evaluation data are empty");
+  // The float model, the model with one layer quantized, and the calibration run with every
+  // intermediate tensor observed.
+  check_memory(
+      "the sensitivity sweep",
+      estimate_run_bytes(graph, std::min(options.batch, std::max(eval.size(), calib.size())), 3));
 
   SensitivityResult result;
   const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(graph);

@@ -15,6 +15,7 @@
 #include "quant/observer.h"
 #include "quant/weight_quant.h"
 #include "quantscope/error.h"
+#include "quantscope/memory.h"
 #include "quantscope/quant.h"
 
 namespace qs {
@@ -48,6 +49,15 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   if (graph.inputs.empty()) throw Error("the model has no inputs");
   if (options.batch <= 0) throw Error("batch size must be positive");
   if (data.size() <= 0) throw Error("the calibration data is empty");
+  {
+    // Calibration runs the model with every intermediate tensor observed; GPTQ keeps one
+    // Hessian (inputs x inputs, doubles) per layer.
+    std::int64_t hessians = 0;
+    for (const quant::QuantLayer& l : quant::find_quant_layers(graph))
+      if (config.settings_for(l.node->name).rounding == "gptq") hessians += l.cols * l.cols * 8;
+    check_memory("calibration",
+                 estimate_run_bytes(graph, std::min(options.batch, data.size()), 2) + hessians);
+  }
 
   QuantizedModel q;
   q.config = config;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "quantscope/executor.h"
+#include "quantscope/memory.h"
 #include "runtime/output_compare.h"
 
 namespace qs {
@@ -106,6 +107,9 @@ EvalResult evaluate(const Graph& graph, Dataset& data, Device& device, const Eva
                     const JobControl& job) {
   if (options.batch <= 0) throw Error("batch size must be positive");
   check_sample_shape(graph, data);
+  check_memory(
+      "evaluating the model",
+      estimate_run_bytes(graph, std::min(options.batch, std::max<std::int64_t>(data.size(), 1))));
   std::unique_ptr<CompiledGraph> executor = device.compile(graph);
   const std::string input = graph.inputs[0].name, output = graph.outputs[0].name;
   Scorer scorer(output, data.has_labels());
@@ -131,6 +135,11 @@ PairEvalResult evaluate_pair(const Graph& reference, const Graph& candidate, Dat
   if (options.batch <= 0) throw Error("batch size must be positive");
   check_sample_shape(reference, data);
   check_sample_shape(candidate, data);
+  const std::int64_t largest_batch =
+      std::min(options.batch, std::max<std::int64_t>(data.size(), 1));
+  check_memory(
+      "evaluating the float and the quantized model",
+      estimate_run_bytes(reference, largest_batch) + estimate_run_bytes(candidate, largest_batch));
   std::unique_ptr<CompiledGraph> ref_exec = reference_device.compile(reference);
   std::unique_ptr<CompiledGraph> cand_exec = candidate_device.compile(candidate);
   const std::string input = reference.inputs[0].name, output = reference.outputs[0].name;

@@ -1,0 +1,26 @@
+// Memory a job needs, checked against the machine before the job starts, so that a job too large
+// for it ends in a clear message instead of an out-of-memory kill.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "quantscope/graph.h"
+
+namespace qs {
+
+// Bytes to run `graph` on `batch` samples: its constants plus every tensor it computes at that
+// batch (an upper bound: executors free a tensor after its last reader), times `copies` (the
+// float and the quantized model side by side: 2).
+std::int64_t estimate_run_bytes(const Graph& graph, std::int64_t batch, int copies = 1);
+
+// What jobs may use now: MemAvailable from /proc/meminfo, or QUANTSCOPE_MEMORY_LIMIT (bytes, or
+// with a K/M/G suffix) when that is set and smaller. -1 when neither is known.
+std::int64_t available_memory_bytes();
+
+// Throws Error when `need` exceeds `available` (>= 0), naming the job, both amounts and what to
+// change ("use a smaller --batch or --limit").
+void check_memory(const std::string& job, std::int64_t need,
+                  std::int64_t available = available_memory_bytes());
+
+}  // namespace qs

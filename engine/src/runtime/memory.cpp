@@ -1,0 +1,85 @@
+#include "quantscope/memory.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "quantscope/error.h"
+
+namespace qs {
+
+namespace {
+
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max()
+                                                          : a + b;
+}
+
+std::int64_t saturating_mul(std::int64_t a, std::int64_t b) {
+  if (a == 0 || b == 0) return 0;
+  return a > std::numeric_limits<std::int64_t>::max() / b ? std::numeric_limits<std::int64_t>::max()
+                                                          : a * b;
+}
+
+std::string gib(std::int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / double(std::int64_t{1} << 30));
+  return buf;
+}
+
+// "512M", "2G", "1000000": bytes, or -1 when it is not such a number.
+std::int64_t parse_size(const char* text) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text || !(v > 0)) return -1;
+  double scale = 1;
+  if (*end == 'K' || *end == 'k')
+    scale = 1024.0, ++end;
+  else if (*end == 'M' || *end == 'm')
+    scale = 1024.0 * 1024, ++end;
+  else if (*end == 'G' || *end == 'g')
+    scale = 1024.0 * 1024 * 1024, ++end;
+  if (*end != '\0') return -1;
+  return static_cast<std::int64_t>(v * scale);
+}
+
+}  // namespace
+
+std::int64_t estimate_run_bytes(const Graph& graph, std::int64_t batch, int copies) {
+  std::int64_t constants = 0, per_sample = 0;
+  for (const auto& [name, t] : graph.initializers)
+    constants = saturating_add(constants, static_cast<std::int64_t>(t.size_bytes()));
+  // value_info holds every tensor's shape at batch 1.
+  for (const auto& [name, t] : graph.value_info)
+    if (!graph.initializers.count(name))
+      per_sample = saturating_add(per_sample, static_cast<std::int64_t>(t.size_bytes()));
+  const std::int64_t one = saturating_add(constants, saturating_mul(per_sample, batch));
+  return saturating_mul(one, copies);
+}
+
+std::int64_t available_memory_bytes() {
+  std::int64_t available = -1;
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("MemAvailable:", 0) != 0) continue;
+    std::istringstream s(line.substr(13));
+    std::int64_t kib = 0;
+    if (s >> kib) available = kib * 1024;
+    break;
+  }
+  if (const char* limit = std::getenv("QUANTSCOPE_MEMORY_LIMIT")) {
+    const std::int64_t cap = parse_size(limit);
+    if (cap > 0 && (available < 0 || cap < available)) available = cap;
+  }
+  return available;
+}
+
+void check_memory(const std::string& job, std::int64_t need, std::int64_t available) {
+  if (available < 0 || need <= available) return;
+  throw Error(job + " needs about " + gib(need) + " of memory, and " + gib(available) +
+              " is available; use a smaller --batch or --limit, or close other programs");
+}
+
+}  // namespace qs
