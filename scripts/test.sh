@@ -28,8 +28,8 @@ fi
 if [ "${CI:-}" = "true" ] || [ "${QS_SANITIZERS:-}" = "1" ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan
-  # A test that fails is run once more: LeakSanitizer's tracer itself sometimes crashes at exit
-  # under load ("Tracer caught signal 11" after the test passed), while a real ASan or UBSan
-  # error repeats on the same input.
+  # Leak detection is off in the asan preset for now: LeakSanitizer's tracer crashes at exit
+  # ("Tracer caught signal 11") after OnednnDevice.TransposeReshapeAndReduceMean has passed, in
+  # CI only (alone it is clean); ASan's memory errors and UBSan stay on. To be found and undone.
   ctest --preset asan -j2 --repeat until-pass:2
 fi
