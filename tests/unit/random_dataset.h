@@ -10,6 +10,15 @@
 
 namespace qs::test {
 
+// n values from N(0, sd^2), reproducible from the seed.
+inline std::vector<float> random_values(std::size_t n, unsigned seed, float sd = 0.5f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, sd);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
 class RandomDataset : public Dataset {
  public:
   RandomDataset(std::int64_t n, Shape sample, unsigned seed) : n_(n), sample_(std::move(sample)) {

@@ -42,13 +42,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-std::vector<float> random_values(std::size_t n, unsigned seed, float sd = 0.5f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, sd);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using qs::test::random_values;
 
 TensorMap run_cpu_ref(const Graph& g, const TensorMap& inputs) {
   auto device = make_default_registry().create_device("cpu-ref");

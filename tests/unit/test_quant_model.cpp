@@ -21,13 +21,7 @@ using qs::test::ModelBuilder;
 
 namespace {
 
-std::vector<float> random_values(std::size_t n, unsigned seed, float sd = 0.5f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, sd);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using qs::test::random_values;
 
 // x[N,2,6,6] -> Conv(4, 3x3, pad 1) -> Relu -> Flatten -> Gemm(144 -> 5, transB) -> y
 Graph small_cnn() {

@@ -13,6 +13,17 @@ void copy_field(const Field& field, T* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(field.Get(static_cast<int>(i)));
 }
 
+// The tensor's shape and element count; Error naming the tensor when dims overflow or are negative.
+Shape checked_shape(const onnx::TensorProto& proto, const std::string& what, std::int64_t& numel) {
+  Shape shape(proto.dims().begin(), proto.dims().end());
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    throw Error(what + ": " + e.what());
+  }
+  return shape;
+}
+
 bool is_narrow_type(int type) {
   return type == onnx_type::kInt4 || type == onnx_type::kUint4 || type == onnx_type::kInt16 ||
          type == onnx_type::kUint16;
@@ -24,13 +35,8 @@ Tensor widened_from_proto(const onnx::TensorProto& proto, const std::string& wha
                           std::int64_t max_bytes) {
   if (proto.data_location() == onnx::TensorProto::EXTERNAL)
     throw Unsupported(what + ": 4- and 16-bit tensors in external data are not supported");
-  Shape shape(proto.dims().begin(), proto.dims().end());
-  std::int64_t numel;
-  try {
-    numel = shape_numel(shape);
-  } catch (const Error& e) {
-    throw Error(what + ": " + e.what());
-  }
+  std::int64_t numel = 0;
+  const Shape shape = checked_shape(proto, what, numel);
   if (numel > max_bytes) throw Error(what + ": shape " + shape_to_string(shape) + " is too large");
   const int type = proto.data_type();
   const bool four = type == onnx_type::kInt4 || type == onnx_type::kUint4;
@@ -91,13 +97,8 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const ExternalDataConte
   } catch (const Unsupported& e) {
     throw Unsupported(what + ": " + e.what());
   }
-  Shape shape(proto.dims().begin(), proto.dims().end());
-  std::int64_t numel;
-  try {
-    numel = shape_numel(shape);
-  } catch (const Error& e) {
-    throw Error(what + ": " + e.what());
-  }
+  std::int64_t numel = 0;
+  const Shape shape = checked_shape(proto, what, numel);
   const std::int64_t bytes = numel * static_cast<std::int64_t>(dtype_size(dtype));
   if (numel > ctx.max_bytes || bytes > ctx.max_bytes)
     throw Error(what + ": shape " + shape_to_string(shape) + " is too large");
