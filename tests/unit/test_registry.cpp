@@ -31,7 +31,7 @@ TEST(Registry, BuiltinsHaveTheReferenceDevice) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("cpu-ref"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(r.add_device("cpu-ref", "again", nullptr), Error);
+  EXPECT_THROW(r.add_device("cpu-ref", "again", Registry::DeviceFactory{}), Error);
 }
 
 TEST(Registry, SkeletonLoadsAndBrokenPluginsAreRefusedWithReasons) {

@@ -34,6 +34,9 @@ class CompiledGraph {
   // When on, run() records the time of each node (or fused group of nodes), at some cost.
   virtual void set_profiling(bool on) { (void)on; }
   virtual std::vector<NodeTiming> last_timings() const { return {}; }
+  // The last run's time on the device as the device's own clock measured it (GPU timestamps),
+  // in ms; negative when the device keeps no such clock.
+  virtual double last_device_ms() const { return -1.0; }
 };
 
 class Device {

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#define QS_PLUGIN_ABI_VERSION 2
+#define QS_PLUGIN_ABI_VERSION 3
 #define QS_PLUGIN_ENTRY_POINT "quantscope_plugin"
 
 namespace qs {

@@ -25,15 +25,19 @@ struct PluginRecord {
 class Registry {
  public:
   using DeviceFactory = std::function<std::unique_ptr<Device>()>;
+  // For devices with numbered instances: "vulkan:1" calls the factory of "vulkan" with "1"
+  // ("" for plain "vulkan"). It throws Error for a variant it does not know.
+  using VariantFactory = std::function<std::unique_ptr<Device>(const std::string& variant)>;
 
   // Adds a device; `origin` is "built-in" or the plugin's path. A second device with the same
   // name is refused with an Error.
   void add_device(const std::string& name, const std::string& description, DeviceFactory factory);
+  void add_device(const std::string& name, const std::string& description, VariantFactory factory);
   std::vector<std::string> device_names() const;
   std::string device_description(const std::string& name) const;
   std::string device_origin(const std::string& name) const;
-  // Creates a device by name ("cpu-ref"; "vulkan:1" passes ":1" on to the device's factory
-  // later). Throws Error listing the known names when there is none.
+  // Creates a device by name ("cpu-ref"; "vulkan:1" passes "1" to the factory of "vulkan").
+  // Throws Error listing the known names when there is none.
   std::unique_ptr<Device> create_device(const std::string& name) const;
 
   // Loads every plugin library (qsplugin_*.so) in the folders, in order. Failures are recorded,
@@ -44,7 +48,8 @@ class Registry {
  private:
   struct DeviceEntry {
     std::string name, description, origin;
-    DeviceFactory factory;
+    VariantFactory factory;
+    bool variants = false;  // accepts name:variant
   };
   std::vector<DeviceEntry> devices_;
   std::vector<PluginRecord> plugins_;

@@ -1,0 +1,33 @@
+// Shared by the op builders: checks and small helpers.
+#pragma once
+
+#include <string>
+
+#include "plan.h"
+
+namespace qs::vk {
+
+// gemm.comp's and depthwise.comp's ACT values for a fused activation node (0: none), with the
+// Clip bounds; false when the node is not one of them or its bounds are not constants.
+bool activation_code(const Graph& graph, const Node& node, int& act, float& lo, float& hi);
+// Clip's bounds: attributes before opset 11, constant inputs after; false when not constant.
+bool clip_bounds(const Graph& graph, const Node& node, float& lo, float& hi);
+
+// 2-D (or 1-D, as height 1) geometry of Conv and pooling, with pads resolved from auto_pad.
+struct Geometry2d {
+  int kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0, peh = 0, pew = 0;
+};
+// `x`: the input shape as 4-D, `kernel`: the spatial kernel dims (2), `out`: the inferred output
+// shape as 4-D; `one_d`: the node is 1-D (its attributes name the width axis only).
+std::string geometry(const Node& node, const Shape& x, const Shape& kernel, const Shape& out,
+                     Geometry2d& g, bool one_d = false);
+
+// Conv, Gemm and MatMul (ops_matmul.cpp).
+std::string matmul_unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of,
+                               bool packed);
+void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act, float lo,
+                  float hi);
+
+constexpr std::int64_t kMaxElements = (std::int64_t{1} << 31) - 1;
+
+}  // namespace qs::vk

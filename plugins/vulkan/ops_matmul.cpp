@@ -1,0 +1,252 @@
+// Conv (grouped, depthwise), Gemm and MatMul on gemm.comp and depthwise.comp.
+#include <algorithm>
+
+#include "ops.h"
+
+namespace qs::vk {
+
+namespace {
+
+struct GemmPush {
+  std::int32_t M, N, K;
+  std::int32_t a_sm, a_sk, b_sn, b_sk, c_sm, c_sn;
+  float lo, hi, alpha, beta;
+  std::int32_t bias_sm, bias_sn;
+  std::int32_t group_size, groups_per_row, k_words;
+  std::int32_t C_in, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, O_total;
+};
+static_assert(sizeof(GemmPush) <= kPushBytes);
+
+struct DepthwisePush {
+  std::int32_t total, C, H, W, O, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, mult;
+  float lo, hi;
+};
+
+std::uint32_t groups_for(std::int64_t n, std::int64_t tile) {
+  return static_cast<std::uint32_t>((n + tile - 1) / tile);
+}
+
+std::int64_t numel(const Shape& s) {
+  std::int64_t n = 1;
+  for (std::int64_t d : s) n *= d;
+  return n;
+}
+
+bool is_f32(const Tensor* t) {
+  return t && t->dtype() == DType::f32;
+}
+
+// Conv's input, weight and output as 4-D (1-D convolutions get height 1).
+Shape as_4d(const Shape& s) {
+  if (s.size() == 3) return {s[0], s[1], 1, s[2]};
+  return s;
+}
+
+// Depthwise: one input channel per group (the output channels may be a multiple of it).
+bool is_depthwise(const Shape& x, const Shape& w, std::int64_t group) {
+  return group > 1 && group == x[1] && w[1] == 1;
+}
+
+}  // namespace
+
+std::string matmul_unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of,
+                               bool packed) {
+  const std::string& op = node.op_type;
+  const Tensor* a = shape_of(node.inputs[0]);
+  const Tensor* b = node.inputs.size() > 1 ? shape_of(node.inputs[1]) : nullptr;
+  const Tensor* y = shape_of(node.outputs[0]);
+  if (!is_f32(a) || !is_f32(b) || !is_f32(y)) return "dtype";
+  if (numel(a->shape()) > kMaxElements || numel(y->shape()) > kMaxElements) return "size";
+  if (node.inputs.size() > 2 && !node.inputs[2].empty() && !is_f32(shape_of(node.inputs[2])))
+    return "bias dtype";
+  if (op == "Conv") {
+    if (a->rank() != 4 && a->rank() != 3) return "Conv of rank " + std::to_string(a->rank());
+    Geometry2d g;
+    const Shape w = as_4d(b->shape());
+    const std::string why =
+        geometry(node, as_4d(a->shape()), {w[2], w[3]}, as_4d(y->shape()), g, a->rank() == 3);
+    if (!why.empty()) return why;
+    if (node.inputs.size() > 2 && !node.inputs[2].empty() &&
+        numel(shape_of(node.inputs[2])->shape()) != w[0])
+      return "bias size";
+    return "";
+  }
+  if (op == "Gemm") {
+    if (a->rank() != 2 || b->rank() != 2) return "Gemm of rank other than 2";
+    if (node.inputs.size() > 2 && !node.inputs[2].empty() && shape_of(node.inputs[2])->rank() > 2)
+      return "Gemm C of rank above 2";
+    return "";
+  }
+  if (op == "MatMul") {
+    if (a->rank() < 1 || b->rank() < 1 || y->rank() > 6) return "MatMul rank";
+    if (packed && b->rank() != 2) return "weight-only MatMul of rank other than 2";
+    return "";
+  }
+  return "op " + op;
+}
+
+void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act, float lo,
+                  float hi) {
+  const Shape& ys = p.shape(node.outputs[0]);
+  const bool has_bias = node.inputs.size() > 2 && !node.inputs[2].empty();
+  GemmPush pc{};
+  pc.lo = lo;
+  pc.hi = hi;
+  pc.alpha = 1.0f;
+  pc.beta = 1.0f;
+  pc.bias_sn = 1;
+  std::shared_ptr<Buffer> x = p.in(node.inputs[0]);
+  std::shared_ptr<Buffer> bias = has_bias ? p.in(node.inputs[2]) : p.dummy();
+  std::shared_ptr<Buffer> weights, scales = p.dummy(), zeros = p.dummy();
+  if (packed) {
+    weights = p.upload(packed->words.data(), packed->words.size() * 4);
+    scales = p.upload(packed->scales.data(), packed->scales.size() * 4);
+    zeros = p.upload(packed->zero_points.data(), packed->zero_points.size() * 4);
+    pc.group_size = static_cast<std::int32_t>(packed->k / packed->groups_per_row);
+    pc.groups_per_row = static_cast<std::int32_t>(packed->groups_per_row);
+    pc.k_words = static_cast<std::int32_t>(packed->k_words);
+  }
+  const int wfmt = packed ? packed->format : 0;
+
+  if (node.op_type == "Conv") {
+    const Shape xs = as_4d(p.shape(node.inputs[0]));
+    const Shape ws = as_4d(p.shape(node.inputs[1]));
+    const Shape os = as_4d(ys);
+    Geometry2d g;
+    geometry(node, xs, {ws[2], ws[3]}, os, g, p.shape(node.inputs[0]).size() == 3);
+    const std::int64_t group = node.attr_int("group", 1);
+    std::shared_ptr<Buffer> y = p.out(node.outputs[0]);
+    if (is_depthwise(xs, ws, group)) {
+      DepthwisePush d{};
+      d.total = static_cast<std::int32_t>(numel(os));
+      d.C = static_cast<std::int32_t>(xs[1]);
+      d.H = static_cast<std::int32_t>(xs[2]);
+      d.W = static_cast<std::int32_t>(xs[3]);
+      d.O = static_cast<std::int32_t>(os[1]);
+      d.OH = static_cast<std::int32_t>(os[2]);
+      d.OW = static_cast<std::int32_t>(os[3]);
+      d.KH = g.kh;
+      d.KW = g.kw;
+      d.SH = g.sh;
+      d.SW = g.sw;
+      d.PH = g.ph;
+      d.PW = g.pw;
+      d.DH = g.dh;
+      d.DW = g.dw;
+      d.mult = static_cast<std::int32_t>(os[1] / xs[1]);
+      d.lo = lo;
+      d.hi = hi;
+      // The simulation graph's weights are the dequantized codes: depthwise layers read them.
+      const Kernel& k = p.ctx().kernel("depthwise", 4, {act, has_bias ? 1 : 0});
+      p.dispatch_1d(k, {x, p.in(node.inputs[1]), bias, y}, &d, sizeof d, d.total);
+      return;
+    }
+    if (!packed) weights = p.in(node.inputs[1]);
+    pc.M = static_cast<std::int32_t>(xs[0] * os[2] * os[3]);
+    pc.N = static_cast<std::int32_t>(ws[0] / group);
+    pc.K = static_cast<std::int32_t>(ws[1] * ws[2] * ws[3]);
+    pc.C_in = static_cast<std::int32_t>(xs[1]);
+    pc.H = static_cast<std::int32_t>(xs[2]);
+    pc.W = static_cast<std::int32_t>(xs[3]);
+    pc.OH = static_cast<std::int32_t>(os[2]);
+    pc.OW = static_cast<std::int32_t>(os[3]);
+    pc.KH = g.kh;
+    pc.KW = g.kw;
+    pc.SH = g.sh;
+    pc.SW = g.sw;
+    pc.PH = g.ph;
+    pc.PW = g.pw;
+    pc.DH = g.dh;
+    pc.DW = g.dw;
+    pc.O_total = static_cast<std::int32_t>(ws[0]);
+    const Kernel& k = p.ctx().kernel("gemm", 7, {1, wfmt, act, has_bias ? 1 : 0});
+    p.dispatch(k, {x, weights, bias, y, p.dummy(), scales, zeros}, &pc, sizeof pc,
+               groups_for(pc.N, 64), groups_for(pc.M, 64), static_cast<std::uint32_t>(group));
+    return;
+  }
+
+  // Gemm and MatMul: C[m, n] = sum_k A[m, k] B[n, k] with strides, per batch.
+  Shape as = p.shape(node.inputs[0]), bs = p.shape(node.inputs[1]);
+  std::vector<std::int32_t> offsets;
+  if (node.op_type == "Gemm") {
+    const bool ta = node.attr_int("transA", 0) != 0, tb = node.attr_int("transB", 0) != 0;
+    pc.M = static_cast<std::int32_t>(ta ? as[1] : as[0]);
+    pc.K = static_cast<std::int32_t>(ta ? as[0] : as[1]);
+    pc.N = static_cast<std::int32_t>(tb ? bs[0] : bs[1]);
+    pc.a_sm = ta ? 1 : static_cast<std::int32_t>(as[1]);
+    pc.a_sk = ta ? static_cast<std::int32_t>(as[1]) : 1;
+    pc.b_sn = tb ? static_cast<std::int32_t>(bs[1]) : 1;
+    pc.b_sk = tb ? 1 : static_cast<std::int32_t>(bs[1]);
+    pc.alpha = node.attr_float("alpha", 1.0f);
+    pc.beta = node.attr_float("beta", 1.0f);
+    pc.c_sm = pc.N;
+    pc.c_sn = 1;
+    offsets = {0, 0, 0};
+    if (has_bias) {  // C broadcasts to [M, N]: a scalar, a row, a column or the whole matrix
+      Shape cs = p.shape(node.inputs[2]);
+      while (cs.size() < 2) cs.insert(cs.begin(), 1);
+      pc.bias_sm = cs[0] == 1 ? 0 : static_cast<std::int32_t>(cs[1]);
+      pc.bias_sn = cs[1] == 1 ? 0 : 1;
+    }
+  } else {
+    // numpy matmul: 1-D operands gain a dimension, batch dims broadcast.
+    const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+    if (a_vec) as.insert(as.begin(), 1);
+    if (b_vec) bs.push_back(1);
+    const std::size_t ra = as.size(), rb = bs.size();
+    pc.M = static_cast<std::int32_t>(as[ra - 2]);
+    pc.K = static_cast<std::int32_t>(as[ra - 1]);
+    pc.N = static_cast<std::int32_t>(bs[rb - 1]);
+    pc.a_sm = pc.K;
+    pc.a_sk = 1;
+    pc.b_sn = 1;
+    pc.b_sk = pc.N;
+    pc.c_sm = pc.N;
+    pc.c_sn = 1;
+    const std::size_t batch_rank = std::max(ra, rb) - 2;
+    Shape batch(batch_rank, 1), sa(batch_rank, 0), sb(batch_rank, 0);
+    std::int64_t stride_a = std::int64_t{pc.M} * pc.K, stride_b = std::int64_t{pc.K} * pc.N;
+    for (std::size_t i = 0; i < batch_rank; ++i) {
+      const std::size_t d = batch_rank - 1 - i;  // from the innermost batch dim
+      const std::int64_t da = i < ra - 2 ? as[ra - 3 - i] : 1;
+      const std::int64_t db = i < rb - 2 ? bs[rb - 3 - i] : 1;
+      batch[d] = std::max(da, db);
+      sa[d] = da == 1 ? 0 : stride_a;
+      sb[d] = db == 1 ? 0 : stride_b;
+      stride_a *= da;
+      stride_b *= db;
+    }
+    const std::int64_t batches = numel(batch);
+    for (std::int64_t bi = 0; bi < batches; ++bi) {
+      std::int64_t rest = bi, oa = 0, ob = 0;
+      for (std::size_t d = batch_rank; d-- > 0;) {
+        const std::int64_t c = rest % batch[d];
+        rest /= batch[d];
+        oa += c * sa[d];
+        ob += c * sb[d];
+      }
+      offsets.push_back(static_cast<std::int32_t>(oa));
+      offsets.push_back(static_cast<std::int32_t>(ob));
+      offsets.push_back(static_cast<std::int32_t>(bi * pc.M * pc.N));
+    }
+    // A weight [K, N] of a batch of rows (the usual Linear) is one product of all the rows.
+    if (batches > 1 && rb == 2 && !b_vec && !a_vec) {
+      pc.M = static_cast<std::int32_t>(pc.M * batches);
+      offsets = {0, 0, 0};
+    }
+  }
+  if (packed) {
+    // Codes are stored [N, K]: one row per output column.
+    pc.b_sn = pc.K;
+    pc.b_sk = 1;
+  } else {
+    weights = p.in(node.inputs[1]);
+  }
+  std::shared_ptr<Buffer> offs = p.upload(offsets.data(), offsets.size() * 4);
+  std::shared_ptr<Buffer> y = p.out(node.outputs[0]);
+  const Kernel& k = p.ctx().kernel("gemm", 7, {0, wfmt, act, has_bias ? 1 : 0});
+  p.dispatch(k, {x, weights, bias, y, offs, scales, zeros}, &pc, sizeof pc, groups_for(pc.N, 64),
+             groups_for(pc.M, 64), static_cast<std::uint32_t>(offsets.size() / 3));
+}
+
+}  // namespace qs::vk
