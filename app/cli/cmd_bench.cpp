@@ -50,6 +50,13 @@ int cmd_bench(const std::vector<std::string>& argv) {
                      {"throughput_per_s", r.throughput_per_s},
                      {"isa", r.environment.count("isa") ? r.environment.at("isa") : "unknown"},
                      {"environment", r.environment}};
+    if (r.device_time.runs > 0)
+      j["device_time"] = {{"median_ms", r.device_time.median_ms},
+                          {"p90_ms", r.device_time.p90_ms},
+                          {"min_ms", r.device_time.min_ms},
+                          {"runs", r.device_time.runs}};
+    else
+      j["device_time"] = nullptr;
     if (options.per_layer) {
       j["layers"] = nlohmann::json::array();
       for (const LayerLatency& l : r.layers)
@@ -71,6 +78,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
               static_cast<long long>(s.runs), options.warmup,
               r.unstable ? "  UNSTABLE: cv above 5 %, the machine was busy; rerun" : "");
   std::printf("throughput %.0f samples/s\n", r.throughput_per_s);
+  if (r.device_time.runs > 0)
+    std::printf("on device  median %.3f ms   p90 %.3f   min %.3f (the device's timestamps)\n",
+                r.device_time.median_ms, r.device_time.p90_ms, r.device_time.min_ms);
   if (options.per_layer) {
     std::printf("\n%-44s %-22s %10s\n", "layer", "op", "median ms");
     for (const LayerLatency& l : r.layers)

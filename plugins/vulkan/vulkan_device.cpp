@@ -129,6 +129,7 @@ std::map<std::string, std::string> VulkanDevice::environment() const {
     return env;
   }
   const DeviceInfo& d = probe().devices[static_cast<std::size_t>(index_)];
+  env["isa"] = "vulkan (" + d.name + ")";
   env["gpu"] = d.name;
   env["gpu_type"] = d.type;
   env["vulkan_api"] = d.api_version;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "model_builder.h"
@@ -22,7 +23,11 @@ Registry& registry() {
   static Registry* r = [] {
     auto* reg = new Registry;
     register_builtins(*reg);
+    // The build tree's plugins, or those beside the program where it was copied (gpu-check).
     reg->load_plugins({QS_PLUGIN_DIR});
+    const std::vector<std::string> names = reg->device_names();
+    if (std::find(names.begin(), names.end(), "vulkan") == names.end())
+      reg->load_plugins({default_plugin_folders().front()});
     return reg;
   }();
   return *r;
@@ -48,8 +53,10 @@ Tensor random_tensor(const Shape& shape, unsigned seed) {
   return t;
 }
 
+// The bundled models: QS_MODELS_DIR where the tests run away from the source tree.
 Graph bundled(const std::string& name) {
-  return load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/" + name + ".onnx");
+  const char* dir = std::getenv("QS_MODELS_DIR");
+  return load_model(std::string(dir ? dir : QS_RESOURCES_MODELS_DIR) + "/" + name + ".onnx");
 }
 
 TensorMap random_inputs(const Graph& g, std::int64_t batch, unsigned seed) {

@@ -40,6 +40,9 @@ struct BenchResult {
   int threads = 1;
   double cold_ms = 0;  // the first run, apart: it includes one-time preparation
   LatencyStats end_to_end;
+  // The same runs on the device's own clock (GPU timestamps: the kernels without the host's
+  // submission and copies); runs == 0 when the device keeps no such clock.
+  LatencyStats device_time;
   double throughput_per_s = 0;       // samples per second at the median
   bool unstable = false;             // cv above kUnstableCv: the machine was busy, rerun
   std::vector<LayerLatency> layers;  // with per_layer

@@ -59,7 +59,7 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
   job.report(0.0, "warming up");
   for (int i = 0; i < options.warmup; ++i) compiled->run(inputs);
 
-  std::vector<double> samples;
+  std::vector<double> samples, device_samples;
   const auto began = Clock::now();
   while (static_cast<int>(samples.size()) < options.runs ||
          std::chrono::duration<double>(Clock::now() - began).count() < options.min_seconds) {
@@ -67,6 +67,7 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
     const auto t0 = Clock::now();
     compiled->run(inputs);
     samples.push_back(ms_since(t0));
+    if (const double d = compiled->last_device_ms(); d >= 0) device_samples.push_back(d);
     const double elapsed = std::chrono::duration<double>(Clock::now() - began).count();
     job.report(
         std::min(1.0, std::max(double(samples.size()) / options.runs,
@@ -74,6 +75,7 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
         std::to_string(samples.size()) + " runs");
   }
   result.end_to_end = latency_stats(samples);
+  if (!device_samples.empty()) result.device_time = latency_stats(device_samples);
   result.unstable = result.end_to_end.cv > kUnstableCv;
   result.throughput_per_s = result.end_to_end.median_ms > 0
                                 ? 1000.0 * double(options.batch) / result.end_to_end.median_ms
