@@ -191,6 +191,7 @@ std::vector<Found> enumerate(const InstanceHolder& h) {
     d.vendor_id = p.vendorID;
     d.device_id = p.deviceID;
     d.max_storage_buffer_range = p.limits.maxStorageBufferRange;
+    d.min_offset_alignment = std::max<std::uint64_t>(4, p.limits.minStorageBufferOffsetAlignment);
     d.max_shared_memory = p.limits.maxComputeSharedMemorySize;
     d.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
     for (std::uint32_t i = 0; i < m.memoryHeapCount; ++i)

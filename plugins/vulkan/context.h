@@ -20,6 +20,7 @@ struct DeviceInfo {
   std::string name, type, driver, api_version;
   std::uint32_t vendor_id = 0, device_id = 0;
   std::uint64_t max_storage_buffer_range = 0;
+  std::uint64_t min_offset_alignment = 256;  // of a storage buffer binding
   std::uint32_t max_shared_memory = 0, max_workgroup_invocations = 0;
   std::uint64_t device_local_bytes = 0;
   double timestamp_period_ns = 0;  // 0: no timestamps on the compute queue

@@ -95,9 +95,9 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
   pc.alpha = 1.0f;
   pc.beta = 1.0f;
   pc.bias_sn = 1;
-  std::shared_ptr<Buffer> x = p.in(node.inputs[0]);
-  std::shared_ptr<Buffer> bias = has_bias ? p.in(node.inputs[2]) : p.dummy();
-  std::shared_ptr<Buffer> weights, scales = p.dummy(), zeros = p.dummy();
+  Binding x = p.in(node.inputs[0]);
+  Binding bias = has_bias ? p.in(node.inputs[2]) : p.dummy();
+  Binding weights = p.dummy(), scales = p.dummy(), zeros = p.dummy();
   if (packed) {
     weights = p.upload(packed->words.data(), packed->words.size() * 4);
     scales = p.upload(packed->scales.data(), packed->scales.size() * 4);
@@ -115,7 +115,7 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     Geometry2d g;
     geometry(node, xs, {ws[2], ws[3]}, os, g, p.shape(node.inputs[0]).size() == 3);
     const std::int64_t group = node.attr_int("group", 1);
-    std::shared_ptr<Buffer> y = p.out(node.outputs[0]);
+    Binding y = p.out(node.outputs[0]);
     if (is_depthwise(xs, ws, group)) {
       DepthwisePush d{};
       d.total = static_cast<std::int32_t>(numel(os));
@@ -242,8 +242,8 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
   } else {
     weights = p.in(node.inputs[1]);
   }
-  std::shared_ptr<Buffer> offs = p.upload(offsets.data(), offsets.size() * 4);
-  std::shared_ptr<Buffer> y = p.out(node.outputs[0]);
+  Binding offs = p.upload(offsets.data(), offsets.size() * 4);
+  Binding y = p.out(node.outputs[0]);
   const Kernel& k = p.ctx().kernel("gemm", 7, {0, wfmt, act, has_bias ? 1 : 0});
   p.dispatch(k, {x, weights, bias, y, offs, scales, zeros}, &pc, sizeof pc, groups_for(pc.N, 64),
              groups_for(pc.M, 64), static_cast<std::uint32_t>(offsets.size() / 3));

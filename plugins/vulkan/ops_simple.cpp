@@ -135,9 +135,9 @@ struct CopyPush {
 };
 
 // A strided copy of `dims` (up to 6, left-padded with 1s).
-void copy(Plan& p, const std::shared_ptr<Buffer>& src, const std::shared_ptr<Buffer>& dst,
-          const Shape& dims, const std::vector<std::int64_t>& ss,
-          const std::vector<std::int64_t>& ds, std::int64_t src_base, std::int64_t dst_base) {
+void copy(Plan& p, const Binding& src, const Binding& dst, const Shape& dims,
+          const std::vector<std::int64_t>& ss, const std::vector<std::int64_t>& ds,
+          std::int64_t src_base, std::int64_t dst_base) {
   CopyPush c{};
   c.n = static_cast<std::int32_t>(numel(dims));
   if (c.n == 0) return;
@@ -156,8 +156,7 @@ struct RowsPush {
   std::int32_t rows, r, inner;
 };
 
-void rows_dispatch(Plan& p, const Kernel& k, std::vector<std::shared_ptr<Buffer>> b,
-                   const RowsPush& rp) {
+void rows_dispatch(Plan& p, const Kernel& k, std::vector<Binding> b, const RowsPush& rp) {
   const std::int64_t x = std::min<std::int64_t>(rp.rows, 65535);
   p.dispatch(k, std::move(b), &rp, sizeof rp, static_cast<std::uint32_t>(x),
              static_cast<std::uint32_t>((rp.rows + x - 1) / x));
@@ -363,7 +362,7 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
   }
   const Shape& xs = p.shape(node.inputs[0]);
   const Shape& ys = p.shape(node.outputs[0]);
-  std::shared_ptr<Buffer> x = p.in(node.inputs[0]);
+  Binding x = p.in(node.inputs[0]);
   if (node.domain == "ai.quantscope") {  // FakeQuant
     struct {
       std::int32_t n;
@@ -452,7 +451,7 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
   if (op == "Concat") {
     std::int64_t axis = node.attr_int("axis", 0);
     if (axis < 0) axis += static_cast<std::int64_t>(ys.size());
-    std::shared_ptr<Buffer> y = p.out(node.outputs[0]);
+    Binding y = p.out(node.outputs[0]);
     const std::vector<std::int64_t> sy = strides_of(ys);
     std::int64_t offset = 0;
     for (const std::string& in : node.inputs) {
@@ -509,9 +508,8 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
          node.attr_float("epsilon", 1e-5f)};
     const bool has_bias = node.inputs.size() > 2 && !node.inputs[2].empty();
     const Kernel& k = p.ctx().kernel("layer_norm", 4, {has_bias ? 1 : 0});
-    std::vector<std::shared_ptr<Buffer>> b{x, p.in(node.inputs[1]),
-                                           has_bias ? p.in(node.inputs[2]) : p.dummy(),
-                                           p.out(node.outputs[0])};
+    std::vector<Binding> b{x, p.in(node.inputs[1]), has_bias ? p.in(node.inputs[2]) : p.dummy(),
+                           p.out(node.outputs[0])};
     const std::int64_t gx = std::min<std::int64_t>(pc.rows, 65535);
     p.dispatch(k, std::move(b), &pc, sizeof pc, static_cast<std::uint32_t>(gx),
                static_cast<std::uint32_t>((pc.rows + gx - 1) / gx));
@@ -545,6 +543,50 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
     return;
   }
   throw Error("vulkan: no kernel for " + op);
+}
+
+}  // namespace qs::vk
+
+namespace qs::vk {
+
+bool batch_separable(const Graph& graph, const Node& node, const ShapeOf& shape_of) {
+  const Tensor* y = shape_of(node.outputs[0]);
+  if (!y || y->rank() < 1) return false;
+  const std::int64_t batch = y->shape()[0];
+  // No constant may be indexed by the batch, and batched inputs must be batched alike.
+  for (const std::string& in : node.inputs) {
+    if (in.empty()) continue;
+    const Tensor* t = shape_of(in);
+    if (!t) return false;
+    const bool batched = t->rank() == y->rank() && t->shape()[0] == batch && batch > 1;
+    if (batched && graph.initializers.count(in)) return false;
+    if (t->rank() == y->rank() && t->shape()[0] != batch && t->shape()[0] != 1) return false;
+  }
+  const std::string& op = node.op_type;
+  const int rank = y->rank();
+  auto axis_attr = [&](std::int64_t fallback) {
+    std::int64_t a = node.attr_int("axis", fallback);
+    return a < 0 ? a + rank : a;
+  };
+  if (node.domain == "ai.quantscope") return true;  // FakeQuant
+  if (index_of(kUnaryOps, op) >= 0 || index_of(kBinaryOps, op) >= 0) return true;
+  if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
+      op == "GlobalMaxPool")
+    return true;
+  if (op == "Gemm") return node.attr_int("transA", 0) == 0;
+  if (op == "MatMul") return shape_of(node.inputs[0])->rank() >= 2;
+  if (op == "Softmax" || op == "LogSoftmax") return axis_attr(graph.opset >= 13 ? -1 : 1) > 0;
+  if (op == "LayerNormalization") return axis_attr(-1) > 0;
+  if (op == "Concat") return axis_attr(0) > 0;
+  if (op == "Transpose") {
+    const std::vector<std::int64_t> perm = node.attr_ints("perm");
+    return !perm.empty() && perm[0] == 0;
+  }
+  if (index_of(kReduceOps, op) >= 0) {
+    int first = 0, last = 0;
+    return reduce_range(graph, node, shape_of(node.inputs[0])->rank(), first, last) && first > 0;
+  }
+  return false;  // Slice and the rest: kept whole
 }
 
 }  // namespace qs::vk

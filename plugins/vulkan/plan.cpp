@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 #include "quantscope/reference.h"
 
@@ -51,6 +53,9 @@ Plan::Plan(std::shared_ptr<Context> ctx, const Graph& graph, const TensorMap& in
   for (const Node& n : graph_.nodes)
     for (const std::string& i : n.inputs) reader_of[i] = &n;
 
+  std::uint64_t range = ctx_->info().max_storage_buffer_range;
+  if (const char* cap = std::getenv("QS_VULKAN_MAX_BINDING"))  // for tests: a smaller limit
+    range = std::min<std::uint64_t>(range, std::strtoull(cap, nullptr, 10));
   std::vector<bool> fused(graph_.nodes.size(), false);
   for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
     if (fused[i]) continue;
@@ -59,6 +64,13 @@ Plan::Plan(std::shared_ptr<Context> ctx, const Graph& graph, const TensorMap& in
     const PackedLayer* layer = pk == packed.end() ? nullptr : pk->second.get();
     std::string reason = unsupported(graph_, node, shape_of, layer != nullptr);
     if (reason.empty() && is_view(node) && !value(node.inputs[0]).on_device) reason = "host view";
+    // Tensors larger than one binding may hold run in slices of the batch, or on the host.
+    std::int64_t slice = 0;
+    std::vector<std::string> split;
+    if (reason.empty() && !is_view(node)) {
+      slice = slice_size(node, range, split);
+      if (slice < 0) reason = "tensors over the binding range";
+    }
     if (!reason.empty()) {
       make_host_step(node);
       continue;
@@ -74,7 +86,23 @@ Plan::Plan(std::shared_ptr<Context> ctx, const Graph& graph, const TensorMap& in
     std::string op = node.op_type + (activation ? "+" + activation->op_type : "");
     if (layer) op += layer->format == 2 ? " (w4)" : " (w8)";
     steps_.push_back(Step{node.name, op, {}, nullptr, {}, {}});
-    build_node(*this, node, layer, activation);
+    if (slice == 0) {
+      build_node(*this, node, layer, activation);
+    } else {
+      const std::int64_t batch = shape(node.outputs[0])[0];
+      for (std::int64_t begin = 0; begin < batch; begin += slice) {
+        slice_ = Slice{begin, std::min(slice, batch - begin), split};
+        for (const std::string& v : split) {
+          Shape s = shape(v);
+          s[0] = slice_.count;
+          sliced_shapes_[v] = s;
+        }
+        build_node(*this, node, layer, activation);
+        slice_ = Slice{};
+        sliced_shapes_.clear();
+      }
+      steps_.back().op += " (" + std::to_string((batch + slice - 1) / slice) + " slices)";
+    }
     if (activation) view(activation->outputs[0], node.outputs[0]);
   }
   // Device results the caller receives are downloaded after the last device step.
@@ -117,7 +145,7 @@ Plan::Plan(std::shared_ptr<Context> ctx, const Graph& graph, const TensorMap& in
         std::vector<VkDescriptorBufferInfo> infos(d.bindings.size());
         std::vector<VkWriteDescriptorSet> writes(d.bindings.size());
         for (std::size_t b = 0; b < d.bindings.size(); ++b) {
-          infos[b] = {d.bindings[b]->handle(), 0, VK_WHOLE_SIZE};
+          infos[b] = {d.bindings[b].buffer->handle(), d.bindings[b].offset, d.bindings[b].range};
           writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
           writes[b].dstSet = d.set;
           writes[b].dstBinding = static_cast<std::uint32_t>(b);
@@ -160,6 +188,8 @@ Plan::Value& Plan::value(const std::string& name) {
 }
 
 const Shape& Plan::shape(const std::string& name) const {
+  if (auto sliced = sliced_shapes_.find(name); sliced != sliced_shapes_.end())
+    return sliced->second;
   auto it = values_.find(name);
   if (it != values_.end()) return it->second.shape;
   auto m = metas_.find(name);
@@ -195,8 +225,60 @@ std::shared_ptr<Buffer> Plan::upload(const void* data, std::uint64_t bytes) {
   return buffer;
 }
 
-std::shared_ptr<Buffer> Plan::in(const std::string& name) {
+bool Plan::in_slice(const std::string& name) const {
+  return std::find(slice_.split.begin(), slice_.split.end(), name) != slice_.split.end();
+}
+
+std::int64_t Plan::slice_size(const Node& node, std::uint64_t range,
+                              std::vector<std::string>& split) {
+  std::uint64_t largest = 0;
+  std::vector<std::string> names;
+  for (const std::string& n : node.inputs)
+    if (!n.empty()) names.push_back(n);
+  for (const std::string& n : node.outputs)
+    if (!n.empty()) names.push_back(n);
+  for (const std::string& n : names) largest = std::max(largest, bytes_of(shape(n)));
+  if (largest <= range) return 0;
+  const ShapeOf shape_of = [&](const std::string& name) -> const Tensor* {
+    auto it = metas_.find(name);
+    if (it != metas_.end()) return &it->second;
+    auto init = graph_.initializers.find(name);
+    return init != graph_.initializers.end() ? &init->second : nullptr;
+  };
+  if (!batch_separable(graph_, node, shape_of)) return -1;
+  const std::int64_t batch = shape(node.outputs[0])[0];
+  std::uint64_t sample = 0;  // the largest per-sample size of a split value
+  for (const std::string& n : names) {
+    const Shape& s = shape(n);
+    if (!constant(n) && !s.empty() && s[0] == batch && batch > 1) {
+      split.push_back(n);
+      sample = std::max(sample, bytes_of(s) / static_cast<std::uint64_t>(batch));
+    } else if (bytes_of(s) > range) {
+      return -1;  // a weight or a broadcast operand too large to bind
+    }
+  }
+  // Slices start at a multiple of the offset alignment in every split value.
+  std::uint64_t step = 1;
+  const std::uint64_t align = ctx_->info().min_offset_alignment;
+  for (const std::string& n : split) {
+    const std::uint64_t per = bytes_of(shape(n)) / static_cast<std::uint64_t>(batch);
+    const std::uint64_t need = align / std::gcd(per, align);
+    step = std::lcm(step, need);
+  }
+  std::uint64_t count = range / std::max<std::uint64_t>(sample, 1);
+  count -= count % step;
+  if (count == 0) return -1;
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(count, static_cast<std::uint64_t>(batch)));
+}
+
+Binding Plan::in(const std::string& name) {
   Value& v = value(name);
+  if (v.buffer && in_slice(name)) {
+    const std::uint64_t per = bytes_of(v.shape) / static_cast<std::uint64_t>(v.shape[0]);
+    return Binding(v.buffer, per * static_cast<std::uint64_t>(slice_.begin),
+                   per * static_cast<std::uint64_t>(slice_.count));
+  }
   if (v.buffer) return v.buffer;
   if (const Tensor* c = constant(name)) {
     if (c->dtype() != DType::f32) throw Error("vulkan: constant '" + name + "' is not float");
@@ -208,26 +290,25 @@ std::shared_ptr<Buffer> Plan::in(const std::string& name) {
   v.buffer = std::make_shared<Buffer>(*ctx_, bytes_of(v.shape), false);
   v.upload = true;
   steps_.back().uploads.push_back(name);
-  return v.buffer;
+  return in(name);
 }
 
-std::shared_ptr<Buffer> Plan::out(const std::string& name) {
+Binding Plan::out(const std::string& name) {
   Value& v = value(name);
   if (!v.buffer) v.buffer = std::make_shared<Buffer>(*ctx_, bytes_of(v.shape), false);
   v.on_device = true;
-  return v.buffer;
+  return in(name);
 }
 
 void Plan::view(const std::string& name, const std::string& source) {
-  std::shared_ptr<Buffer> b = in(source);
+  std::shared_ptr<Buffer> b = in(source).buffer;
   Value& v = value(name);
   v.buffer = b;
   v.on_device = true;
 }
 
-void Plan::dispatch(const Kernel& kernel, std::vector<std::shared_ptr<Buffer>> bindings,
-                    const void* push, std::size_t push_bytes, std::uint32_t gx, std::uint32_t gy,
-                    std::uint32_t gz) {
+void Plan::dispatch(const Kernel& kernel, std::vector<Binding> bindings, const void* push,
+                    std::size_t push_bytes, std::uint32_t gx, std::uint32_t gy, std::uint32_t gz) {
   if (static_cast<int>(bindings.size()) != kernel.bindings)
     throw Error("vulkan: a kernel got the wrong number of buffers");
   Dispatch d;
@@ -240,9 +321,8 @@ void Plan::dispatch(const Kernel& kernel, std::vector<std::shared_ptr<Buffer>> b
   steps_.back().dispatches.push_back(std::move(d));
 }
 
-void Plan::dispatch_1d(const Kernel& kernel, std::vector<std::shared_ptr<Buffer>> bindings,
-                       const void* push, std::size_t push_bytes, std::int64_t count,
-                       std::int64_t group_size) {
+void Plan::dispatch_1d(const Kernel& kernel, std::vector<Binding> bindings, const void* push,
+                       std::size_t push_bytes, std::int64_t count, std::int64_t group_size) {
   const std::int64_t groups = std::max<std::int64_t>(1, (count + group_size - 1) / group_size);
   const std::int64_t x = std::min<std::int64_t>(groups, 65535);
   const std::int64_t y = (groups + x - 1) / x;

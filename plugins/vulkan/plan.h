@@ -30,9 +30,19 @@ struct PackedLayer {
   std::int64_t rows = 0, k = 0, k_words = 0, groups_per_row = 1;
 };
 
+// A buffer bound to a kernel: all of it, or the part [offset, offset + range) (a slice of a
+// batch too large to bind whole).
+struct Binding {
+  Binding(std::shared_ptr<Buffer> b) : buffer(std::move(b)) {}  // NOLINT: implicit on purpose
+  Binding(std::shared_ptr<Buffer> b, std::uint64_t off, std::uint64_t len)
+      : buffer(std::move(b)), offset(off), range(len) {}
+  std::shared_ptr<Buffer> buffer;
+  std::uint64_t offset = 0, range = VK_WHOLE_SIZE;
+};
+
 struct Dispatch {
   const Kernel* kernel = nullptr;
-  std::vector<std::shared_ptr<Buffer>> bindings;
+  std::vector<Binding> bindings;
   std::array<std::uint32_t, kPushBytes / 4> push{};
   std::uint32_t groups[3] = {1, 1, 1};
   VkDescriptorSet set = VK_NULL_HANDLE;
@@ -63,24 +73,24 @@ class Plan {
   const Shape& shape(const std::string& value) const;
   // A constant's contents (an initializer), or nullptr.
   const Tensor* constant(const std::string& value) const;
-  // The device buffer of a value computed before, or of a constant (uploaded now).
-  std::shared_ptr<Buffer> in(const std::string& value);
-  // The buffer the current node writes `value` into.
-  std::shared_ptr<Buffer> out(const std::string& value);
+  // The device buffer of a value computed before, or of a constant (uploaded now); within a
+  // batch slice (see below), the slice's part of a value split along the batch.
+  Binding in(const std::string& value);
+  // The buffer the current node writes `value` into (likewise).
+  Binding out(const std::string& value);
   // `value` is `source` seen with another shape (Reshape, Flatten, Squeeze...): no copy.
   void view(const std::string& value, const std::string& source);
   // A buffer with these contents, uploaded now.
   std::shared_ptr<Buffer> upload(const void* data, std::uint64_t bytes);
   // A 4-byte buffer for bindings a kernel does not read.
-  std::shared_ptr<Buffer> dummy() { return dummy_; }
+  Binding dummy() { return dummy_; }
   // Appends a dispatch to the current step.
-  void dispatch(const Kernel& kernel, std::vector<std::shared_ptr<Buffer>> bindings,
-                const void* push, std::size_t push_bytes, std::uint32_t gx, std::uint32_t gy = 1,
+  void dispatch(const Kernel& kernel, std::vector<Binding> bindings, const void* push,
+                std::size_t push_bytes, std::uint32_t gx, std::uint32_t gy = 1,
                 std::uint32_t gz = 1);
   // Dispatches over `count` invocations in 256-wide groups, spread over y when needed.
-  void dispatch_1d(const Kernel& kernel, std::vector<std::shared_ptr<Buffer>> bindings,
-                   const void* push, std::size_t push_bytes, std::int64_t count,
-                   std::int64_t group_size = 256);
+  void dispatch_1d(const Kernel& kernel, std::vector<Binding> bindings, const void* push,
+                   std::size_t push_bytes, std::int64_t count, std::int64_t group_size = 256);
   Step& step() { return steps_.back(); }
 
  private:
@@ -101,6 +111,17 @@ class Plan {
     std::vector<std::string> uploads, downloads;
     std::uint32_t first_query = 0;
   };
+  // A node whose tensors are too large to bind whole runs as slices of its batch: while a slice
+  // is built, shape() and in()/out() of the values in `split` see samples [begin, begin+count).
+  struct Slice {
+    std::int64_t begin = 0, count = 0;
+    std::vector<std::string> split;
+  };
+  bool in_slice(const std::string& name) const;
+  // Samples per slice for `node` (0: it cannot be split), given the largest range to bind.
+  std::int64_t slice_size(const Node& node, std::uint64_t range, std::vector<std::string>& split);
+  Slice slice_;
+  std::map<std::string, Shape> sliced_shapes_;  // of the values in slice_.split
   Value& value(const std::string& name);
   void build_segments();
   void record(Segment& seg);
@@ -134,5 +155,8 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
 bool can_fuse_activation(const Plan& p, const Node& node, const Node& activation);
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity: the output is the input seen anew.
 bool is_view(const Node& node);
+// Whether `node` computes each sample of its batch (the first dimension of its output) from
+// the same sample of its batched inputs alone, so that it can run in slices of the batch.
+bool batch_separable(const Graph& graph, const Node& node, const ShapeOf& shape_of);
 
 }  // namespace qs::vk

@@ -122,6 +122,29 @@ TEST(Vulkan, BundledModelsMatchReference) {
   }
 }
 
+// Tensors larger than one binding may hold (lavapipe: 128 MiB) run in slices of the batch;
+// here the limit is lowered to 48 KiB so that the bundled models at batch 24 need slices.
+TEST(Vulkan, OversizedTensorsRunInBatchSlices) {
+  REQUIRE_VULKAN(dev);
+  setenv("QS_VULKAN_MAX_BINDING", "49152", 1);
+  for (const char* name : {"lenet", "mobilenet", "vit"}) {
+    SCOPED_TRACE(name);
+    const Graph g = bundled(name);
+    std::unique_ptr<CompiledGraph> compiled = dev->compile(g);
+    compiled->set_profiling(true);
+    const TensorMap inputs = random_inputs(g, 24, 5);
+    const TensorMap want = ReferenceExecutor(g).run(inputs);
+    const TensorMap got = compiled->run(inputs);
+    for (const ValueInfo& o : g.outputs)
+      EXPECT_LE(relative_error(got.at(o.name), want.at(o.name)), 1e-3) << o.name;
+    int sliced = 0;
+    for (const NodeTiming& t : compiled->last_timings())
+      sliced += t.op.find(" slices)") != std::string::npos;
+    EXPECT_GT(sliced, 0);
+  }
+  unsetenv("QS_VULKAN_MAX_BINDING");
+}
+
 // Weight-only layers read their int8 or int4 codes (dequantized in the shader) and compute what
 // the simulation graph computes with the dequantized weights.
 TEST(Vulkan, WeightOnlyCodesMatchSimulation) {
