@@ -80,6 +80,8 @@ class Context {
   VkQueue queue() const { return queue_; }
   std::uint32_t queue_family() const { return family_; }
   const DeviceInfo& info() const { return info_; }
+  // Held while submitting: graphs compiled on several threads share the one queue.
+  std::mutex& queue_mutex() { return queue_mutex_; }
   // The pipeline of `shader` with `spec` as specialization constants 0, 1, ...; made once.
   const Kernel& kernel(const std::string& shader, int bindings, const std::vector<int>& spec);
   // A memory type with `required` flags, preferring `preferred` ones too.
@@ -96,7 +98,7 @@ class Context {
   std::uint32_t family_ = 0;
   DeviceInfo info_;
   VkPhysicalDeviceMemoryProperties memory_{};
-  std::mutex kernels_mutex_;
+  std::mutex kernels_mutex_, queue_mutex_;
   std::map<std::pair<std::string, std::vector<int>>, Kernel> kernels_;
 };
 

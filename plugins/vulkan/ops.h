@@ -22,7 +22,12 @@ struct Geometry2d {
 std::string geometry(const Node& node, const Shape& x, const Shape& kernel, const Shape& out,
                      Geometry2d& g, bool one_d = false);
 
-// Conv, Gemm and MatMul (ops_matmul.cpp).
+// ConvTranspose's geometry: pads from the attributes, or (output_shape, SAME_*) from the
+// inferred output's size as the reference kernels compute them.
+std::string transpose_geometry(const Node& node, const Shape& x, const Shape& kernel,
+                               const Shape& out, Geometry2d& g);
+
+// Conv, ConvTranspose, Gemm and MatMul (ops_matmul.cpp).
 std::string matmul_unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of,
                                bool packed);
 void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act, float lo,

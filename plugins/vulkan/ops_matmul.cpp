@@ -71,6 +71,21 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
       return "bias size";
     return "";
   }
+  if (op == "ConvTranspose") {
+    if (a->rank() != 4) return "ConvTranspose of rank " + std::to_string(a->rank());
+    const Shape& w = b->shape();
+    const std::int64_t group = node.attr_int("group", 1);
+    if (group < 1 || a->shape()[1] % group != 0 || w[0] != a->shape()[1] ||
+        w[1] * group != y->shape()[1])
+      return "ConvTranspose channels";
+    Geometry2d g;
+    const std::string why = transpose_geometry(node, a->shape(), {w[2], w[3]}, y->shape(), g);
+    if (!why.empty()) return why;
+    if (node.inputs.size() > 2 && !node.inputs[2].empty() &&
+        numel(shape_of(node.inputs[2])->shape()) != y->shape()[1])
+      return "bias size";
+    return "";
+  }
   if (op == "Gemm") {
     if (a->rank() != 2 || b->rank() != 2) return "Gemm of rank other than 2";
     if (node.inputs.size() > 2 && !node.inputs[2].empty() && shape_of(node.inputs[2])->rank() > 2)
@@ -108,6 +123,37 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
   }
   const int wfmt = packed ? packed->format : 0;
 
+  if (node.op_type == "ConvTranspose") {
+    const Shape& xs = p.shape(node.inputs[0]);
+    const Shape& ws = p.shape(node.inputs[1]);
+    Geometry2d g;
+    transpose_geometry(node, xs, {ws[2], ws[3]}, ys, g);
+    struct {
+      std::int32_t total, C, H, W, O, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, group;
+      float lo, hi;
+    } d{static_cast<std::int32_t>(numel(ys)),
+        static_cast<std::int32_t>(xs[1]),
+        static_cast<std::int32_t>(xs[2]),
+        static_cast<std::int32_t>(xs[3]),
+        static_cast<std::int32_t>(ys[1]),
+        static_cast<std::int32_t>(ys[2]),
+        static_cast<std::int32_t>(ys[3]),
+        g.kh,
+        g.kw,
+        g.sh,
+        g.sw,
+        g.ph,
+        g.pw,
+        g.dh,
+        g.dw,
+        static_cast<std::int32_t>(node.attr_int("group", 1)),
+        lo,
+        hi};
+    const Kernel& k = p.ctx().kernel("conv_transpose", 4, {act, has_bias ? 1 : 0});
+    p.dispatch_1d(k, {x, p.in(node.inputs[1]), bias, p.out(node.outputs[0])}, &d, sizeof d,
+                  d.total);
+    return;
+  }
   if (node.op_type == "Conv") {
     const Shape xs = as_4d(p.shape(node.inputs[0]));
     const Shape ws = as_4d(p.shape(node.inputs[1]));

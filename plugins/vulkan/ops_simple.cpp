@@ -258,6 +258,33 @@ std::string geometry(const Node& node, const Shape& x, const Shape& kernel, cons
   return "";
 }
 
+std::string transpose_geometry(const Node& node, const Shape& x, const Shape& kernel,
+                               const Shape& out, Geometry2d& g) {
+  // Strides, dilations and explicit pads read as for Conv; the output is not derived from them.
+  std::string why = geometry(node, x, kernel, {out[0], out[1], 1, 1}, g);
+  if (!why.empty() && why != "empty output") return why;
+  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
+  std::vector<std::int64_t> output_padding = node.attr_ints("output_padding");
+  if (output_padding.empty()) output_padding = {0, 0};
+  if (output_padding.size() != 2) return "output_padding";
+  const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+  const int stride[2] = {g.sh, g.sw}, dil[2] = {g.dh, g.dw};
+  int* begin[2] = {&g.ph, &g.pw};
+  for (int i = 0; i < 2; ++i) {
+    const std::int64_t extent = (kernel[static_cast<std::size_t>(i)] - 1) * dil[i] + 1;
+    const std::int64_t full = stride[i] * (x[static_cast<std::size_t>(i) + 2] - 1) +
+                              output_padding[static_cast<std::size_t>(i)] + extent;
+    if (node.has_attr("output_shape") || same) {
+      const std::int64_t total =
+          std::max<std::int64_t>(0, full - out[static_cast<std::size_t>(i) + 2]);
+      *begin[i] = static_cast<int>(auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2);
+    } else if (auto_pad == "VALID") {
+      *begin[i] = 0;
+    }
+  }
+  return "";
+}
+
 bool is_view(const Node& node) {
   const std::string& op = node.op_type;
   return node.domain.empty() && (op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
@@ -280,15 +307,22 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (!is_f32(x) || !is_f32(y)) return "dtype " + dtype_name(is_f32(x) ? y->dtype() : x->dtype());
   if (x->rank() > 6 || y->rank() > 6) return "rank above 6";
   if (numel(x->shape()) > kMaxElements || numel(y->shape()) > kMaxElements) return "size";
+  // LayerNormalization may also return its Mean and InvStdDev; other ops one output.
+  const bool stats = op == "LayerNormalization" && node.outputs.size() == 3 &&
+                     !node.outputs[1].empty() && !node.outputs[2].empty();
   for (std::size_t i = 1; i < node.outputs.size(); ++i)
-    if (!node.outputs[i].empty()) return "second output";
-  if (op == "Conv" || op == "Gemm" || op == "MatMul")
+    if (!node.outputs[i].empty() && !stats) return "second output";
+  if (op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul")
     return matmul_unsupported(graph, node, shape_of, packed);
   if (is_view(node)) return "";
   if (const int u = index_of(kUnaryOps, op); u >= 0) {
     if (op == "Clip") {
       float lo, hi;
-      if (!clip_bounds(graph, node, lo, hi)) return "Clip bounds not constant";
+      if (!clip_bounds(graph, node, lo, hi))  // bounds computed at run time: one value each
+        for (std::size_t i = 1; i < node.inputs.size() && i < 3; ++i)
+          if (!node.inputs[i].empty() &&
+              (!is_f32(shape_of(node.inputs[i])) || shape_of(node.inputs[i])->numel() != 1))
+            return "Clip bounds";
     }
     if (op == "Gelu" && node.attr_string("approximate", "none") != "none")
       return "Gelu approximate";
@@ -343,13 +377,14 @@ bool can_fuse_activation(const Plan& p, const Node& node, const Node& activation
   float lo, hi;
   if (!activation_code(p.graph(), activation, act, lo, hi)) return false;
   if (activation.inputs.empty() || activation.inputs[0] != node.outputs[0]) return false;
-  return node.op_type == "Conv" || node.op_type == "Gemm" || node.op_type == "MatMul";
+  return node.op_type == "Conv" || node.op_type == "ConvTranspose" || node.op_type == "Gemm" ||
+         node.op_type == "MatMul";
 }
 
 void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node* activation) {
   const std::string& op = node.op_type;
   const Graph& graph = p.graph();
-  if (op == "Conv" || op == "Gemm" || op == "MatMul") {
+  if (op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul") {
     int act = 0;
     float lo = 0, hi = 0;
     if (activation) activation_code(graph, *activation, act, lo, hi);
@@ -373,6 +408,18 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
     pc.inv_scale = 1.0f / pc.scale;
     p.dispatch_1d(p.ctx().kernel("fake_quant", 2, {}), {x, p.out(node.outputs[0])}, &pc, sizeof pc,
                   pc.n);
+    return;
+  }
+  float clip_lo = 0, clip_hi = 0;
+  if (op == "Clip" && !clip_bounds(graph, node, clip_lo, clip_hi)) {
+    auto bound = [&](std::size_t i) {
+      return node.inputs.size() > i && !node.inputs[i].empty() ? p.in(node.inputs[i]) : p.dummy();
+    };
+    const bool has_lo = node.inputs.size() > 1 && !node.inputs[1].empty();
+    const bool has_hi = node.inputs.size() > 2 && !node.inputs[2].empty();
+    const std::int32_t n = static_cast<std::int32_t>(numel(xs));
+    p.dispatch_1d(p.ctx().kernel("clip", 4, {has_lo ? 1 : 0, has_hi ? 1 : 0}),
+                  {x, bound(1), bound(2), p.out(node.outputs[0])}, &n, sizeof n, n);
     return;
   }
   if (const int u = index_of(kUnaryOps, op); u >= 0) {
@@ -507,9 +554,14 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
          static_cast<std::int32_t>(product(xs, static_cast<int>(axis), rank)),
          node.attr_float("epsilon", 1e-5f)};
     const bool has_bias = node.inputs.size() > 2 && !node.inputs[2].empty();
-    const Kernel& k = p.ctx().kernel("layer_norm", 4, {has_bias ? 1 : 0});
-    std::vector<Binding> b{x, p.in(node.inputs[1]), has_bias ? p.in(node.inputs[2]) : p.dummy(),
-                           p.out(node.outputs[0])};
+    const bool stats = node.outputs.size() == 3 && !node.outputs[1].empty();
+    const Kernel& k = p.ctx().kernel("layer_norm", 6, {has_bias ? 1 : 0, stats ? 1 : 0});
+    std::vector<Binding> b{x,
+                           p.in(node.inputs[1]),
+                           has_bias ? p.in(node.inputs[2]) : p.dummy(),
+                           p.out(node.outputs[0]),
+                           stats ? p.out(node.outputs[1]) : p.dummy(),
+                           stats ? p.out(node.outputs[2]) : p.dummy()};
     const std::int64_t gx = std::min<std::int64_t>(pc.rows, 65535);
     p.dispatch(k, std::move(b), &pc, sizeof pc, static_cast<std::uint32_t>(gx),
                static_cast<std::uint32_t>((pc.rows + gx - 1) / gx));
@@ -570,8 +622,8 @@ bool batch_separable(const Graph& graph, const Node& node, const ShapeOf& shape_
   };
   if (node.domain == "ai.quantscope") return true;  // FakeQuant
   if (index_of(kUnaryOps, op) >= 0 || index_of(kBinaryOps, op) >= 0) return true;
-  if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
-      op == "GlobalMaxPool")
+  if (op == "Conv" || op == "ConvTranspose" || op == "MaxPool" || op == "AveragePool" ||
+      op == "GlobalAveragePool" || op == "GlobalMaxPool")
     return true;
   if (op == "Gemm") return node.attr_int("transA", 0) == 0;
   if (op == "MatMul") return shape_of(node.inputs[0])->rank() >= 2;

@@ -446,7 +446,10 @@ void Plan::submit_and_wait(VkCommandBuffer cb) {
   si.commandBufferCount = 1;
   si.pCommandBuffers = &cb;
   check(f.vkResetFences(ctx_->device(), 1, &fence_), "vkResetFences");
-  check(f.vkQueueSubmit(ctx_->queue(), 1, &si, fence_), "vkQueueSubmit");
+  {
+    std::lock_guard lock(ctx_->queue_mutex());
+    check(f.vkQueueSubmit(ctx_->queue(), 1, &si, fence_), "vkQueueSubmit");
+  }
   check(f.vkWaitForFences(ctx_->device(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
 }
 

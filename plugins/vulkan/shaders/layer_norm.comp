@@ -6,11 +6,14 @@ layout(local_size_x = 64) in;
 #include "common.glsl"
 
 layout(constant_id = 0) const int HAS_BIAS = 0;
+layout(constant_id = 1) const int HAS_STATS = 0;  // also write Mean and InvStdDev
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Scale { float gamma[]; };
 layout(std430, set = 0, binding = 2) readonly buffer Bias { float beta[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 4) writeonly buffer Mean { float mean_out[]; };
+layout(std430, set = 0, binding = 5) writeonly buffer InvStd { float inv_std_out[]; };
 
 layout(push_constant) uniform Params {
   int rows, d;
@@ -45,6 +48,10 @@ void main() {
     q += c * c;
   }
   float inv = 1.0 / sqrt(row_sum(q, t) / float(p.d) + p.eps);
+  if (HAS_STATS != 0 && t == 0) {
+    mean_out[row] = mean;
+    inv_std_out[row] = inv;
+  }
   for (int j = t; j < p.d; j += 64) {
     float v = (x[base + j] - mean) * inv * gamma[j];
     y[base + j] = HAS_BIAS != 0 ? v + beta[j] : v;
