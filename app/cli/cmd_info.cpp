@@ -105,6 +105,7 @@ int cmd_info(const std::vector<std::string>& argv) {
   ModelInfo info = describe_model(g);
   if (!args.flag("json")) {
     print_text(path, g, info, device->name(), placements_of(*device, g));
+    std::printf("device: %s\n", device->description().c_str());
     return 0;
   }
   nlohmann::json j;
@@ -117,6 +118,7 @@ int cmd_info(const std::vector<std::string>& argv) {
   for (const ValueInfo& v : info.outputs) j["outputs"].push_back(value_json(v));
   j["op_histogram"] = info.op_histogram;
   j["device"] = device->name();
+  j["device_description"] = device->description();
   j["layers"] = nlohmann::json::array();
   const std::vector<Placement> where = placements_of(*device, g);
   for (std::size_t i = 0; i < info.layers.size(); ++i) {

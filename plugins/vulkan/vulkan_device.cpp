@@ -64,6 +64,16 @@ std::string mib(std::uint64_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
 }
 
+// "NVIDIA H200 (discrete GPU, Vulkan 1.4.312; storage buffers up to ...)"
+std::string describe(const DeviceInfo& d) {
+  std::ostringstream out;
+  out << d.name << " (" << d.type << ", Vulkan " << d.api_version << "; storage buffers up to "
+      << mib(d.max_storage_buffer_range) << ", " << d.max_shared_memory / 1024
+      << " KiB shared memory, " << mib(d.device_local_bytes) << " device memory, timestamps "
+      << (d.timestamp_period_ns > 0 ? "yes" : "no") << ")";
+  return out.str();
+}
+
 }  // namespace
 
 VulkanDevice::VulkanDevice(int index) {
@@ -98,7 +108,7 @@ VulkanDevice::VulkanDevice(int index) {
 std::string VulkanDevice::description() const {
   if (index_ < 0) return "Vulkan compute (unusable: " + why_not_ + ")";
   const DeviceInfo& d = probe().devices[static_cast<std::size_t>(index_)];
-  return "Vulkan compute on " + d.name + " (" + d.type + ")";
+  return "Vulkan compute on vulkan:" + std::to_string(d.index) + ", " + describe(d);
 }
 
 DeviceStatus VulkanDevice::status() const {
@@ -144,10 +154,7 @@ std::string describe_devices() {
   if (!p.error.empty()) return "no Vulkan: " + p.error;
   std::ostringstream out;
   for (const DeviceInfo& d : p.devices) {
-    out << "vulkan:" << d.index << " " << d.name << " (" << d.type << ", Vulkan " << d.api_version
-        << "; storage buffers up to " << mib(d.max_storage_buffer_range) << ", "
-        << d.max_shared_memory / 1024 << " KiB shared memory, " << mib(d.device_local_bytes)
-        << " device memory, timestamps " << (d.timestamp_period_ns > 0 ? "yes" : "no") << ")";
+    out << "vulkan:" << d.index << " " << describe(d);
     if (!d.usable) out << ": unusable, " << d.reason;
     out << "\n";
   }
