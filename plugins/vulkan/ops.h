@@ -14,8 +14,14 @@ bool activation_code(const Graph& graph, const Node& node, int& act, float& lo, 
 bool clip_bounds(const Graph& graph, const Node& node, float& lo, float& hi);
 
 // 2-D (or 1-D, as height 1) geometry of Conv and pooling, with pads resolved from auto_pad.
+// The kernel window of a Conv or pool as the shaders read it: KH, KW, SH, SW, PH, PW, DH, DW,
+// eight consecutive push constants.
+struct Taps {
+  std::int32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+};
 struct Geometry2d {
-  int kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0, peh = 0, pew = 0;
+  Taps taps;
+  std::int32_t peh = 0, pew = 0;  // the end pads
 };
 // `x`: the input shape as 4-D, `kernel`: the spatial kernel dims (2), `out`: the inferred output
 // shape as 4-D; `one_d`: the node is 1-D (its attributes name the width axis only).
@@ -32,6 +38,11 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
                                bool packed);
 void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act, float lo,
                   float hi);
+
+// A dimension as a push constant (tensors are checked to stay under kMaxElements).
+inline std::int32_t i32(std::int64_t v) {
+  return static_cast<std::int32_t>(v);
+}
 
 constexpr std::int64_t kMaxElements = (std::int64_t{1} << 31) - 1;
 

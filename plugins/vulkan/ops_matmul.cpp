@@ -13,12 +13,18 @@ struct GemmPush {
   float lo, hi, alpha, beta;
   std::int32_t bias_sm, bias_sn;
   std::int32_t group_size, groups_per_row, k_words;
-  std::int32_t C_in, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, O_total;
+  std::int32_t C_in, H, W, OH, OW;
+  Taps taps;
+  std::int32_t O_total;
 };
 static_assert(sizeof(GemmPush) <= kPushBytes);
 
-struct DepthwisePush {
-  std::int32_t total, C, H, W, O, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, mult;
+// depthwise.comp's and conv_transpose.comp's parameters (`extra`: the channel multiplier, or
+// the group count).
+struct WindowPush {
+  std::int32_t total, C, H, W, O, OH, OW;
+  Taps taps;
+  std::int32_t extra;
   float lo, hi;
 };
 
@@ -128,27 +134,17 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     const Shape& ws = p.shape(node.inputs[1]);
     Geometry2d g;
     transpose_geometry(node, xs, {ws[2], ws[3]}, ys, g);
-    struct {
-      std::int32_t total, C, H, W, O, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, group;
-      float lo, hi;
-    } d{static_cast<std::int32_t>(numel(ys)),
-        static_cast<std::int32_t>(xs[1]),
-        static_cast<std::int32_t>(xs[2]),
-        static_cast<std::int32_t>(xs[3]),
-        static_cast<std::int32_t>(ys[1]),
-        static_cast<std::int32_t>(ys[2]),
-        static_cast<std::int32_t>(ys[3]),
-        g.kh,
-        g.kw,
-        g.sh,
-        g.sw,
-        g.ph,
-        g.pw,
-        g.dh,
-        g.dw,
-        static_cast<std::int32_t>(node.attr_int("group", 1)),
-        lo,
-        hi};
+    const WindowPush d{i32(numel(ys)),
+                       i32(xs[1]),
+                       i32(xs[2]),
+                       i32(xs[3]),
+                       i32(ys[1]),
+                       i32(ys[2]),
+                       i32(ys[3]),
+                       g.taps,
+                       i32(node.attr_int("group", 1)),
+                       lo,
+                       hi};
     const Kernel& k = p.ctx().kernel("conv_transpose", 4, {act, has_bias ? 1 : 0});
     p.dispatch_1d(k, {x, p.in(node.inputs[1]), bias, p.out(node.outputs[0])}, &d, sizeof d,
                   d.total);
@@ -163,25 +159,9 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     const std::int64_t group = node.attr_int("group", 1);
     Binding y = p.out(node.outputs[0]);
     if (is_depthwise(xs, ws, group)) {
-      DepthwisePush d{};
-      d.total = static_cast<std::int32_t>(numel(os));
-      d.C = static_cast<std::int32_t>(xs[1]);
-      d.H = static_cast<std::int32_t>(xs[2]);
-      d.W = static_cast<std::int32_t>(xs[3]);
-      d.O = static_cast<std::int32_t>(os[1]);
-      d.OH = static_cast<std::int32_t>(os[2]);
-      d.OW = static_cast<std::int32_t>(os[3]);
-      d.KH = g.kh;
-      d.KW = g.kw;
-      d.SH = g.sh;
-      d.SW = g.sw;
-      d.PH = g.ph;
-      d.PW = g.pw;
-      d.DH = g.dh;
-      d.DW = g.dw;
-      d.mult = static_cast<std::int32_t>(os[1] / xs[1]);
-      d.lo = lo;
-      d.hi = hi;
+      const WindowPush d{i32(numel(os)),     i32(xs[1]), i32(xs[2]), i32(xs[3]),
+                         i32(os[1]),         i32(os[2]), i32(os[3]), g.taps,
+                         i32(os[1] / xs[1]), lo,         hi};
       // The simulation graph's weights are the dequantized codes: depthwise layers read them.
       const Kernel& k = p.ctx().kernel("depthwise", 4, {act, has_bias ? 1 : 0});
       p.dispatch_1d(k, {x, p.in(node.inputs[1]), bias, y}, &d, sizeof d, d.total);
@@ -191,19 +171,12 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     pc.M = static_cast<std::int32_t>(xs[0] * os[2] * os[3]);
     pc.N = static_cast<std::int32_t>(ws[0] / group);
     pc.K = static_cast<std::int32_t>(ws[1] * ws[2] * ws[3]);
-    pc.C_in = static_cast<std::int32_t>(xs[1]);
-    pc.H = static_cast<std::int32_t>(xs[2]);
-    pc.W = static_cast<std::int32_t>(xs[3]);
-    pc.OH = static_cast<std::int32_t>(os[2]);
-    pc.OW = static_cast<std::int32_t>(os[3]);
-    pc.KH = g.kh;
-    pc.KW = g.kw;
-    pc.SH = g.sh;
-    pc.SW = g.sw;
-    pc.PH = g.ph;
-    pc.PW = g.pw;
-    pc.DH = g.dh;
-    pc.DW = g.dw;
+    pc.C_in = i32(xs[1]);
+    pc.H = i32(xs[2]);
+    pc.W = i32(xs[3]);
+    pc.OH = i32(os[2]);
+    pc.OW = i32(os[3]);
+    pc.taps = g.taps;
     pc.O_total = static_cast<std::int32_t>(ws[0]);
     const Kernel& k = p.ctx().kernel("gemm", 7, {1, wfmt, act, has_bias ? 1 : 0});
     p.dispatch(k, {x, weights, bias, y, p.dummy(), scales, zeros}, &pc, sizeof pc,

@@ -245,16 +245,10 @@ std::string geometry(const Node& node, const Shape& x, const Shape& kernel, cons
       return "auto_pad " + auto_pad;
     }
   }
-  g.kh = static_cast<int>(kernel[0]);
-  g.kw = static_cast<int>(kernel[1]);
-  g.sh = static_cast<int>(strides[0]);
-  g.sw = static_cast<int>(strides[1]);
-  g.dh = static_cast<int>(dil[0]);
-  g.dw = static_cast<int>(dil[1]);
-  g.ph = static_cast<int>(pads[0]);
-  g.pw = static_cast<int>(pads[1]);
-  g.peh = static_cast<int>(pads[2]);
-  g.pew = static_cast<int>(pads[3]);
+  g.taps = Taps{i32(kernel[0]), i32(kernel[1]), i32(strides[0]), i32(strides[1]),
+                i32(pads[0]),   i32(pads[1]),   i32(dil[0]),     i32(dil[1])};
+  g.peh = i32(pads[2]);
+  g.pew = i32(pads[3]);
   return "";
 }
 
@@ -268,8 +262,8 @@ std::string transpose_geometry(const Node& node, const Shape& x, const Shape& ke
   if (output_padding.empty()) output_padding = {0, 0};
   if (output_padding.size() != 2) return "output_padding";
   const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
-  const int stride[2] = {g.sh, g.sw}, dil[2] = {g.dh, g.dw};
-  int* begin[2] = {&g.ph, &g.pw};
+  const int stride[2] = {g.taps.sh, g.taps.sw}, dil[2] = {g.taps.dh, g.taps.dw};
+  std::int32_t* begin[2] = {&g.taps.ph, &g.taps.pw};
   for (int i = 0; i < 2; ++i) {
     const std::int64_t extent = (kernel[static_cast<std::size_t>(i)] - 1) * dil[i] + 1;
     const std::int64_t full = stride[i] * (x[static_cast<std::size_t>(i) + 2] - 1) +
@@ -277,7 +271,7 @@ std::string transpose_geometry(const Node& node, const Shape& x, const Shape& ke
     if (node.has_attr("output_shape") || same) {
       const std::int64_t total =
           std::max<std::int64_t>(0, full - out[static_cast<std::size_t>(i) + 2]);
-      *begin[i] = static_cast<int>(auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2);
+      *begin[i] = i32(auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2);
     } else if (auto_pad == "VALID") {
       *begin[i] = 0;
     }
@@ -572,22 +566,10 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
     Geometry2d g;
     geometry(node, xs, {k[0], k[1]}, ys, g);
     struct {
-      std::int32_t total, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, PEH, PEW;
-    } pc{static_cast<std::int32_t>(numel(ys)),
-         static_cast<std::int32_t>(xs[2]),
-         static_cast<std::int32_t>(xs[3]),
-         static_cast<std::int32_t>(ys[2]),
-         static_cast<std::int32_t>(ys[3]),
-         g.kh,
-         g.kw,
-         g.sh,
-         g.sw,
-         g.ph,
-         g.pw,
-         g.dh,
-         g.dw,
-         g.peh,
-         g.pew};
+      std::int32_t total, H, W, OH, OW;
+      Taps taps;
+      std::int32_t peh, pew;
+    } pc{i32(numel(ys)), i32(xs[2]), i32(xs[3]), i32(ys[2]), i32(ys[3]), g.taps, g.peh, g.pew};
     const bool max = op == "MaxPool";
     const int count_pad = !max && node.attr_int("count_include_pad", 0) != 0 ? 1 : 0;
     p.dispatch_1d(p.ctx().kernel("pool", 2, {max ? 1 : 0, count_pad}), {x, p.out(node.outputs[0])},
