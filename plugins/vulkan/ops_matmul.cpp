@@ -32,6 +32,27 @@ std::uint32_t groups_for(std::int64_t n, std::int64_t tile) {
   return static_cast<std::uint32_t>((n + tile - 1) / tile);
 }
 
+// gemm.comp's rows and columns per invocation for an M x N product: narrow tiles where one
+// side is small, so that a 64-wide tile is not mostly idle.
+struct Tile {
+  int rm, rn;
+};
+Tile tile_for(std::int64_t m, std::int64_t n) {
+  if (n <= 16 && m > 64) return {16, 1};
+  if (n <= 32 && m > 64) return {8, 2};
+  if (m <= 16 && n > 64) return {1, 16};
+  return {4, 4};
+}
+
+// Dispatches gemm.comp over an M x N product with `z` work groups deep.
+void dispatch_gemm(Plan& p, int mode, int wfmt, int act, bool bias, std::vector<Binding> b,
+                   const void* push, std::size_t bytes, std::int64_t m, std::int64_t n,
+                   std::uint32_t z) {
+  const Tile t = tile_for(m, n);
+  const Kernel& k = p.ctx().kernel("gemm", 7, {mode, wfmt, act, bias ? 1 : 0, t.rm, t.rn});
+  p.dispatch(k, std::move(b), push, bytes, groups_for(n, 16 * t.rn), groups_for(m, 16 * t.rm), z);
+}
+
 std::int64_t numel(const Shape& s) {
   std::int64_t n = 1;
   for (std::int64_t d : s) n *= d;
@@ -178,9 +199,8 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     pc.OW = i32(os[3]);
     pc.taps = g.taps;
     pc.O_total = static_cast<std::int32_t>(ws[0]);
-    const Kernel& k = p.ctx().kernel("gemm", 7, {1, wfmt, act, has_bias ? 1 : 0});
-    p.dispatch(k, {x, weights, bias, y, p.dummy(), scales, zeros}, &pc, sizeof pc,
-               groups_for(pc.N, 64), groups_for(pc.M, 64), static_cast<std::uint32_t>(group));
+    dispatch_gemm(p, 1, wfmt, act, has_bias, {x, weights, bias, y, p.dummy(), scales, zeros}, &pc,
+                  sizeof pc, pc.M, pc.N, static_cast<std::uint32_t>(group));
     return;
   }
 
@@ -263,9 +283,8 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
   }
   Binding offs = p.upload(offsets.data(), offsets.size() * 4);
   Binding y = p.out(node.outputs[0]);
-  const Kernel& k = p.ctx().kernel("gemm", 7, {0, wfmt, act, has_bias ? 1 : 0});
-  p.dispatch(k, {x, weights, bias, y, offs, scales, zeros}, &pc, sizeof pc, groups_for(pc.N, 64),
-             groups_for(pc.M, 64), static_cast<std::uint32_t>(offsets.size() / 3));
+  dispatch_gemm(p, 0, wfmt, act, has_bias, {x, weights, bias, y, offs, scales, zeros}, &pc,
+                sizeof pc, pc.M, pc.N, static_cast<std::uint32_t>(offsets.size() / 3));
 }
 
 }  // namespace qs::vk

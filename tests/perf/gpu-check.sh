@@ -57,6 +57,12 @@ for model in ${QS_CHECK_MODELS:-lenet mobilenet vit}; do
     done
   done
 done
+# Where the GPU time goes: each node on the device's timestamps, largest batch.
+for model in ${QS_CHECK_MODELS:-lenet mobilenet vit}; do
+  "$cli" bench "$models/$model.onnx" --device vulkan --batch 256 --runs 20 --warmup 3 \
+    --min-seconds 0.2 --per-layer --json > "$out/layers-$model-vulkan-b256.json" 2>/dev/null &&
+    python3 -c "import json,sys; j=json.load(open(sys.argv[1])); ls=sorted(j['layers'], key=lambda l: -l['median_ms']); print(sys.argv[2], 'batch 256, slowest nodes:', ', '.join('%s %s %.3f ms' % (l['name'], l['op'], l['median_ms']) for l in ls[:4]))" "$out/layers-$model-vulkan-b256.json" "$model"
+done
 python3 - "$out" "${runs[@]}" <<'PY'
 import json, os, sys
 out, files = sys.argv[1], sys.argv[2:]

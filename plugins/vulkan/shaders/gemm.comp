@@ -1,6 +1,7 @@
 #version 450
-// C = act(A x B^T + bias), tiled 64 x 64 x 16 through shared memory, each of the 256
-// invocations computing a 4 x 4 block. MODE 0: strided batched matrix product (Gemm, MatMul),
+// C = act(A x B^T + bias), tiled (16 RM) x (16 RN) x 16 through shared memory, each of the
+// 256 invocations computing an RM x RN block: 4 x 4 in general, 16 x 1 for products with few
+// columns (a first Conv's handful of channels), 1 x 16 for few rows (one sample's Gemm). MODE 0: strided batched matrix product (Gemm, MatMul),
 // one batch per work group z, with the batch's offsets in `offsets`. MODE 1: convolution as an
 // implicit GEMM (rows: batch x output pixels, columns: output channels of one group, k: input
 // channels x kernel taps), one group per work group z. B holds fp32 values, or int8 / int4
@@ -13,6 +14,8 @@ layout(constant_id = 0) const int MODE = 0;      // 0 matmul, 1 conv
 layout(constant_id = 1) const int WFMT = 0;      // 0 fp32, 1 int8 codes, 2 int4 codes
 layout(constant_id = 2) const int ACT = 0;       // common.glsl ACT_*
 layout(constant_id = 3) const int HAS_BIAS = 0;
+layout(constant_id = 4) const int RM = 4;        // rows per invocation
+layout(constant_id = 5) const int RN = 4;        // columns per invocation
 
 layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
 layout(std430, set = 0, binding = 1) readonly buffer B { uint b[]; };
@@ -33,7 +36,7 @@ layout(push_constant) uniform Params {
   int C_in, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, O_total;
 } p;
 
-const int BM = 64, BN = 64, BK = 16;
+const int BM = 16 * RM, BN = 16 * RN, BK = 16;
 shared float As[BK][BM];
 shared float Bs[BK][BN];
 
@@ -78,32 +81,33 @@ void main() {
   int tx = int(gl_LocalInvocationID.x), ty = int(gl_LocalInvocationID.y);
   int tid = ty * 16 + tx;
   int m0 = int(gl_WorkGroupID.y) * BM, n0 = int(gl_WorkGroupID.x) * BN;
-  float acc[4][4];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) acc[i][j] = 0.0;
+  float acc[RM][RN];
+  for (int i = 0; i < RM; ++i)
+    for (int j = 0; j < RN; ++j) acc[i][j] = 0.0;
   for (int k0 = 0; k0 < p.K; k0 += BK) {
-    // 64 x 16 values of each tile, 4 per invocation; consecutive invocations walk k for A
-    // (contiguous in an input row) and for B (contiguous in a weight row).
-    for (int e = 0; e < 4; ++e) {
-      int idx = tid + e * 256;
+    // Consecutive invocations walk k, contiguous in an input row (A) and a weight row (B).
+    for (int idx = tid; idx < BM * BK; idx += 256) {
       int kk = idx % BK, rr = idx / BK;
       As[kk][rr] = load_a(m0 + rr, k0 + kk, z);
+    }
+    for (int idx = tid; idx < BN * BK; idx += 256) {
+      int kk = idx % BK, rr = idx / BK;
       Bs[kk][rr] = load_b(n0 + rr, k0 + kk, z);
     }
     barrier();
     for (int kk = 0; kk < BK; ++kk) {
-      float av[4], bv[4];
-      for (int i = 0; i < 4; ++i) av[i] = As[kk][ty + 16 * i];
-      for (int j = 0; j < 4; ++j) bv[j] = Bs[kk][tx + 16 * j];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
+      float av[RM], bv[RN];
+      for (int i = 0; i < RM; ++i) av[i] = As[kk][ty + 16 * i];
+      for (int j = 0; j < RN; ++j) bv[j] = Bs[kk][tx + 16 * j];
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) acc[i][j] += av[i] * bv[j];
     }
     barrier();
   }
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < RM; ++i) {
     int m = m0 + ty + 16 * i;
     if (m >= p.M) continue;
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < RN; ++j) {
       int n = n0 + tx + 16 * j;
       if (n >= p.N) continue;
       int channel = MODE == 0 ? n : z * p.N + n;
