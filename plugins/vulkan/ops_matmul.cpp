@@ -33,14 +33,18 @@ std::uint32_t groups_for(std::int64_t n, std::int64_t tile) {
 }
 
 // gemm.comp's rows and columns per invocation for an M x N product: narrow tiles where one
-// side is small, so that a 64-wide tile is not mostly idle.
+// side is small, so that a 64-wide tile is not mostly idle, as long as enough work groups remain
+// to fill a GPU (a CPU implementation such as lavapipe runs few, larger groups best).
 struct Tile {
   int rm, rn;
 };
-Tile tile_for(std::int64_t m, std::int64_t n) {
-  if (n <= 16 && m > 64) return {16, 1};
-  if (n <= 32 && m > 64) return {8, 2};
-  if (m <= 16 && n > 64) return {1, 16};
+Tile tile_for(std::int64_t m, std::int64_t n, bool cpu) {
+  auto enough = [&](int rm, int rn) {
+    return cpu || (m + 16 * rm - 1) / (16 * rm) * ((n + 16 * rn - 1) / (16 * rn)) >= 256;
+  };
+  if (n <= 16 && m > 64 && enough(16, 1)) return {16, 1};
+  if (n <= 32 && m > 64 && enough(8, 2)) return {8, 2};
+  if (m <= 16 && n > 64 && enough(1, 16)) return {1, 16};
   return {4, 4};
 }
 
@@ -48,7 +52,7 @@ Tile tile_for(std::int64_t m, std::int64_t n) {
 void dispatch_gemm(Plan& p, int mode, int wfmt, int act, bool bias, std::vector<Binding> b,
                    const void* push, std::size_t bytes, std::int64_t m, std::int64_t n,
                    std::uint32_t z) {
-  const Tile t = tile_for(m, n);
+  const Tile t = tile_for(m, n, p.ctx().info().type == "CPU");
   const Kernel& k = p.ctx().kernel("gemm", 7, {mode, wfmt, act, bias ? 1 : 0, t.rm, t.rn});
   p.dispatch(k, std::move(b), push, bytes, groups_for(n, 16 * t.rn), groups_for(m, 16 * t.rm), z);
 }

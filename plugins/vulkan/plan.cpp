@@ -297,6 +297,7 @@ Binding Plan::out(const std::string& name) {
   Value& v = value(name);
   if (!v.buffer) v.buffer = std::make_shared<Buffer>(*ctx_, bytes_of(v.shape), false);
   v.on_device = true;
+  steps_.back().writes.push_back(v.buffer.get());
   return in(name);
 }
 
@@ -375,7 +376,10 @@ void Plan::build_segments() {
     qi.queryCount = queries;
     check(f.vkCreateQueryPool(ctx_->device(), &qi, nullptr, &queries_), "vkCreateQueryPool");
   }
-  for (Segment& seg : segments_) record(seg);
+  for (Segment& seg : segments_) {
+    seg.commands[0] = record(seg, false);
+    seg.commands[1] = record(seg, true);
+  }
 }
 
 namespace {
@@ -390,20 +394,20 @@ void barrier(const Functions& f, VkCommandBuffer cb, VkPipelineStageFlags src,
 
 }  // namespace
 
-void Plan::record(Segment& seg) {
+VkCommandBuffer Plan::record(const Segment& seg, bool profiled) {
   const Functions& f = ctx_->fn();
   VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   ai.commandPool = commands_;
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   ai.commandBufferCount = 1;
-  check(f.vkAllocateCommandBuffers(ctx_->device(), &ai, &seg.commands), "vkAllocateCommandBuffers");
-  VkCommandBuffer cb = seg.commands;
+  VkCommandBuffer cb = VK_NULL_HANDLE;
+  check(f.vkAllocateCommandBuffers(ctx_->device(), &ai, &cb), "vkAllocateCommandBuffers");
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   check(f.vkBeginCommandBuffer(cb, &bi), "vkBeginCommandBuffer");
   const std::uint32_t steps = static_cast<std::uint32_t>(seg.last - seg.first);
   if (queries_) f.vkCmdResetQueryPool(cb, queries_, seg.first_query, steps + 1);
   for (const std::string& name : seg.uploads) {
-    Value& v = values_.at(name);
+    const Value& v = values_.at(name);
     VkBufferCopy region{0, 0, bytes_of(v.shape)};
     f.vkCmdCopyBuffer(cb, v.staging->handle(), v.buffer->handle(), 1, &region);
   }
@@ -412,32 +416,54 @@ void Plan::record(Segment& seg) {
           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
   if (queries_)
     f.vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, seg.first_query);
+  // Without profiling, a barrier goes only before a dispatch that reads what an earlier one
+  // wrote since the last barrier (every value has its own buffer, written once per run).
+  std::vector<const Buffer*> pending;
+  auto compute_barrier = [&] {
+    barrier(f, cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+    pending.clear();
+  };
   for (std::size_t s = seg.first; s < seg.last; ++s) {
-    for (const Dispatch& d : steps_[s].dispatches) {
+    const Step& step = steps_[s];
+    for (const Dispatch& d : step.dispatches) {
+      if (!profiled) {
+        bool depends = false;
+        for (const Binding& b : d.bindings)
+          depends |= std::find(pending.begin(), pending.end(), b.buffer.get()) != pending.end() &&
+                     std::find(step.writes.begin(), step.writes.end(), b.buffer.get()) ==
+                         step.writes.end();
+        if (depends) compute_barrier();
+      }
       f.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.kernel->pipeline);
       f.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.kernel->layout, 0, 1, &d.set,
                                 0, nullptr);
       f.vkCmdPushConstants(cb, d.kernel->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushBytes,
                            d.push.data());
       f.vkCmdDispatch(cb, d.groups[0], d.groups[1], d.groups[2]);
-      barrier(f, cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-              VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-              VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+      if (profiled) compute_barrier();
     }
-    if (queries_)
+    for (const Buffer* w : step.writes) pending.push_back(w);
+    if (queries_ && profiled)
       f.vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_,
                             seg.first_query + static_cast<std::uint32_t>(s - seg.first) + 1);
   }
   barrier(f, cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-          VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+          VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+          VK_ACCESS_TRANSFER_READ_BIT);
+  if (queries_ && !profiled)
+    f.vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_,
+                          seg.first_query + steps);
   for (const std::string& name : seg.downloads) {
-    Value& v = values_.at(name);
+    const Value& v = values_.at(name);
     VkBufferCopy region{0, 0, bytes_of(v.shape)};
     f.vkCmdCopyBuffer(cb, v.buffer->handle(), v.staging->handle(), 1, &region);
   }
   barrier(f, cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
           VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
   check(f.vkEndCommandBuffer(cb), "vkEndCommandBuffer");
+  return cb;
 }
 
 void Plan::submit_and_wait(VkCommandBuffer cb) {
@@ -453,7 +479,7 @@ void Plan::submit_and_wait(VkCommandBuffer cb) {
   check(f.vkWaitForFences(ctx_->device(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
 }
 
-TensorMap Plan::run(const TensorMap& inputs) {
+TensorMap Plan::run(const TensorMap& inputs, bool profile) {
   using clock = std::chrono::steady_clock;
   const Functions& f = ctx_->fn();
   for (const ValueInfo& in : graph_.inputs) {
@@ -495,7 +521,7 @@ TensorMap Plan::run(const TensorMap& inputs) {
                     shape_to_string(v.shape));
       std::memcpy(v.staging->mapped(), v.host.raw(), v.host.size_bytes());
     }
-    submit_and_wait(seg.commands);
+    submit_and_wait(seg.commands[profile ? 1 : 0]);
     for (const std::string& name : seg.downloads) {
       Value& v = values_.at(name);
       Tensor t(DType::f32, v.shape);
@@ -504,14 +530,20 @@ TensorMap Plan::run(const TensorMap& inputs) {
     }
     const std::uint32_t count = static_cast<std::uint32_t>(seg.last - seg.first) + 1;
     std::vector<std::uint64_t> stamps(count, 0);
-    if (queries_)
-      check(f.vkGetQueryPoolResults(ctx_->device(), queries_, seg.first_query, count,
-                                    count * sizeof(std::uint64_t), stamps.data(),
+    auto read = [&](std::uint32_t first, std::uint32_t n) {
+      check(f.vkGetQueryPoolResults(ctx_->device(), queries_, seg.first_query + first, n,
+                                    n * sizeof(std::uint64_t), stamps.data() + first,
                                     sizeof(std::uint64_t),
                                     VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
             "vkGetQueryPoolResults");
+    };
+    if (queries_ && profile) read(0, count);
+    if (queries_ && !profile) {  // only the first and the last were written
+      read(0, 1);
+      read(count - 1, 1);
+    }
     const double period = ctx_->info().timestamp_period_ns * 1e-6;
-    for (std::size_t k = seg.first; k < seg.last; ++k) {
+    for (std::size_t k = seg.first; k < seg.last && profile; ++k) {
       if (steps_[k].dispatches.empty()) continue;  // a view costs nothing
       const std::size_t q = k - seg.first;
       const double ms = queries_ ? static_cast<double>(stamps[q + 1] - stamps[q]) * period : 0;

@@ -54,6 +54,7 @@ struct Step {
   const Node* host = nullptr;          // a node on the reference kernels
   std::vector<std::string> uploads;    // host values this step reads, uploaded before it
   std::vector<std::string> downloads;  // device values needed on the host after this step
+  std::vector<const Buffer*> writes;   // buffers its dispatches write
 };
 
 class Plan {
@@ -61,8 +62,10 @@ class Plan {
   Plan(std::shared_ptr<Context> ctx, const Graph& graph, const TensorMap& inputs,
        const std::map<const Node*, std::shared_ptr<const PackedLayer>>& packed);
   ~Plan();
-  TensorMap run(const TensorMap& inputs);
-  // Per step (nodes on the host included, timed on the host) of the last run.
+  // `profile`: time every step (a timestamp and a full barrier after each); otherwise only the
+  // whole run is timed and dispatches that do not depend on each other may overlap.
+  TensorMap run(const TensorMap& inputs, bool profile);
+  // Per step (nodes on the host included, timed on the host) of the last profiled run.
   const std::vector<NodeTiming>& timings() const { return timings_; }
   // GPU time of the last run's dispatches, from timestamps; -1 without timestamps.
   double device_ms() const { return device_ms_; }
@@ -106,8 +109,8 @@ class Plan {
     Tensor host;
   };
   struct Segment {
-    std::size_t first = 0, last = 0;  // steps [first, last)
-    VkCommandBuffer commands = VK_NULL_HANDLE;
+    std::size_t first = 0, last = 0;                                 // steps [first, last)
+    VkCommandBuffer commands[2] = {VK_NULL_HANDLE, VK_NULL_HANDLE};  // plain, profiled
     std::vector<std::string> uploads, downloads;
     std::uint32_t first_query = 0;
   };
@@ -124,7 +127,7 @@ class Plan {
   std::map<std::string, Shape> sliced_shapes_;  // of the values in slice_.split
   Value& value(const std::string& name);
   void build_segments();
-  void record(Segment& seg);
+  VkCommandBuffer record(const Segment& seg, bool profiled);
   void make_host_step(const Node& node);
   void submit_and_wait(VkCommandBuffer commands);
 

@@ -43,7 +43,7 @@ class VulkanGraph : public CompiledGraph {
       plan_ = std::make_unique<Plan>(ctx_, graph_, inputs, packed_);
       shapes_ = std::move(shapes);
     }
-    return plan_->run(inputs);
+    return plan_->run(inputs, profiling_);
   }
   void set_profiling(bool on) override { profiling_ = on; }
   std::vector<NodeTiming> last_timings() const override {
