@@ -1,4 +1,4 @@
-// quantscope-cli search: the Pareto front of predicted loss against size or BOPs, with
+// quantscope-cli search: the Pareto front of predicted loss against size, BOPs or latency, with
 // baselines, verified points and (with a budget) the chosen configuration.
 #include <cmath>
 #include <cstdio>
@@ -23,35 +23,57 @@ nlohmann::json point_json(const SearchPoint& p) {
          {"agreement", p.measured.agreement},
          {"kl", p.measured.kl},
          {"sqnr_db", finite(p.measured.sqnr_db)},
-         {"latency_ms", nullptr}};
-  return {{"label", p.label},
-          {"cost", p.cost},
-          {"predicted_loss", p.predicted_loss},
-          {"measured", m},
-          {"config", p.bits}};
+         {"latency_ms", p.measured.latency_ms >= 0 ? nlohmann::json(p.measured.latency_ms)
+                                                   : nlohmann::json(nullptr)}};
+  return {{"label", p.label}, {"cost", p.cost},
+          {"cost2", p.cost2}, {"predicted_loss", p.predicted_loss},
+          {"measured", m},    {"config", p.bits}};
+}
+
+// "size", "bops" or "latency:DEVICE" (the device in `latency_device`).
+SearchObjective parse_objective(const std::string& text, const std::string& option,
+                                std::string& latency_device) {
+  if (text == "size") return SearchObjective::size;
+  if (text == "bops") return SearchObjective::bops;
+  if (text.rfind("latency", 0) == 0) {
+    if (text.size() < 9 || text[7] != ':')
+      throw UsageError{option + " latency needs a device: latency:cpu-onednn"};
+    if (!latency_device.empty() && latency_device != text.substr(8))
+      throw UsageError{"both costs are latency on different devices"};
+    latency_device = text.substr(8);
+    return SearchObjective::latency;
+  }
+  throw UsageError{option + " takes size, bops or latency:DEVICE"};
+}
+
+const char* unit_of(SearchObjective o) {
+  return o == SearchObjective::size ? "bytes" : o == SearchObjective::bops ? "BOPs" : "ms";
 }
 
 }  // namespace
 
 int cmd_search(const std::vector<std::string>& argv) {
-  Args args(argv,
-            {"data", "eval-data", "limit", "device", "batch", "objective", "budget", "bits",
-             "estimate", "rounding", "acts", "verify", "pin", "o", "mean", "std", "granularity"},
+  Args args(argv, {"data",         "eval-data",   "limit", "device",      "batch",
+                   "objective",    "budget",      "bits",  "estimate",    "rounding",
+                   "acts",         "verify",      "pin",   "o",           "mean",
+                   "std",          "granularity", "also",  "also-budget", "latency-table",
+                   "latency-batch"},
             {"json", "keep-ends"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   SearchOptions options;
   const std::string objective = args.get("objective", "size");
-  if (objective == "size")
-    options.objective = SearchObjective::size;
-  else if (objective == "bops")
-    options.objective = SearchObjective::bops;
-  else if (objective.rfind("latency", 0) == 0)
-    throw Error(
-        "--objective latency needs per-layer latency tables, which are not built yet; "
-        "use size or bops");
-  else
-    throw UsageError{"--objective takes size or bops"};
+  std::string latency_device;
+  options.objective = parse_objective(objective, "--objective", latency_device);
+  if (args.has("also")) {
+    options.has_second = true;
+    options.second = parse_objective(args.get("also"), "--also", latency_device);
+    if (options.second == options.objective) throw UsageError{"--also names the same cost"};
+    if (!args.has("also-budget")) throw UsageError{"--also needs --also-budget"};
+    options.budget2 = args.get_floats("also-budget").at(0);
+  } else if (args.has("also-budget")) {
+    throw UsageError{"--also-budget needs --also"};
+  }
   if (args.get("estimate", "kl") != "kl")
     throw Error("--estimate hawq needs Hessian traces, which are not computed yet; use kl");
   if (args.has("bits")) options.bits = parse_bit_list("bits", args.get("bits"));
@@ -79,6 +101,36 @@ int cmd_search(const std::vector<std::string>& argv) {
   auto data = open_dataset(args.get("data"), data_options);
   std::unique_ptr<Dataset> eval_data =
       args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
+  // Latency: the table (read, or built now on the device) and the device verified points run on.
+  LatencyTable table;
+  std::unique_ptr<Device> timer;
+  if (!latency_device.empty()) {
+    timer = registry().create_device(latency_device);
+    if (const DeviceStatus st = timer->status(); !st.usable)
+      throw Error("device '" + latency_device + "' is not usable here: " + st.reason);
+    if (args.has("latency-table")) {
+      table = load_latency_table(args.get("latency-table"));
+      if (table.device != timer->name())
+        throw Error(args.get("latency-table") + " was measured on " + table.device + ", not " +
+                    latency_device);
+    } else {
+      BenchOptions b;
+      b.batch = args.get_int("latency-batch", 1, 1);
+      b.runs = 20;
+      b.warmup = 5;
+      b.min_seconds = 0.2;
+      table = build_latency_table(g, base, *data, *device, *timer, options.bits, options.act_bits,
+                                  b, terminal_progress("latency-table"));
+    }
+    options.latency = &table;
+    options.latency_device = timer.get();
+    options.latency_bench.batch = table.batch;
+    options.latency_bench.runs = 20;
+    options.latency_bench.warmup = 5;
+    options.latency_bench.min_seconds = 0.2;
+  } else if (args.has("latency-table")) {
+    throw UsageError{"--latency-table needs a latency objective (--objective or --also)"};
+  }
   const SearchResult r = mixed_precision_search(g, base, *data, eval_data ? *eval_data : *data,
                                                 *device, options, terminal_progress("search"));
   if (r.best >= 0 && args.has("o")) {
@@ -91,7 +143,8 @@ int cmd_search(const std::vector<std::string>& argv) {
     nlohmann::json j{
         {"model", path},
         {"objective", objective},
-        {"fp32_cost", r.fp32_cost},
+        {"also", args.has("also") ? nlohmann::json(args.get("also")) : nlohmann::json(nullptr)},
+        {"fp32_cost", finite(r.fp32_cost)},
         {"fp32_top1", r.fp32_top1 >= 0 ? nlohmann::json(r.fp32_top1) : nlohmann::json(nullptr)},
         {"rank_correlation", finite(r.rank_correlation)},
         {"notes", r.notes}};
@@ -105,19 +158,32 @@ int cmd_search(const std::vector<std::string>& argv) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  const char* unit = options.objective == SearchObjective::size ? "bytes" : "BOPs";
-  std::printf("model      %s\nobjective  %s (float model: %.4g %s)\nfront      %zu points\n",
-              path.c_str(), objective.c_str(), r.fp32_cost, unit, r.front.size());
+  const char* unit = unit_of(options.objective);
+  std::printf("model      %s\nobjective  %s", path.c_str(), objective.c_str());
+  if (std::isfinite(r.fp32_cost)) std::printf(" (float model: %.4g %s)", r.fp32_cost, unit);
+  if (options.has_second)
+    std::printf("\nalso       %s under %.4g %s", args.get("also").c_str(), options.budget2,
+                unit_of(options.second));
+  std::printf("\nfront      %zu points\n", r.front.size());
   if (r.fp32_top1 >= 0) std::printf("fp32       top-1 %.2f %%\n", r.fp32_top1);
-  std::printf("\n%-18s %12s %8s %10s %8s %8s %10s\n", "point", unit, "% fp32", "pred. KL", "top-1",
-              "agree", "meas. KL");
+  const bool share = std::isfinite(r.fp32_cost), two = options.has_second;
+  std::printf("\n%-18s %12s", "point", unit);
+  if (share) std::printf(" %8s", "% fp32");
+  if (two) std::printf(" %12s", unit_of(options.second));
+  std::printf(" %10s %8s %8s %10s%s\n", "pred. KL", "top-1", "agree", "meas. KL",
+              timer ? "   meas. ms" : "");
   auto row = [&](const SearchPoint& p) {
-    std::printf("%-18s %12.4g %8.1f %10.5f", p.label.c_str(), p.cost, 100 * p.cost / r.fp32_cost,
-                p.predicted_loss);
-    if (p.measured.measured)
+    std::printf("%-18s %12.4g", p.label.c_str(), p.cost);
+    if (share) std::printf(" %8.1f", 100 * p.cost / r.fp32_cost);
+    if (two) std::printf(" %12.4g", p.cost2);
+    std::printf(" %10.5f", p.predicted_loss);
+    if (p.measured.measured) {
       std::printf(" %8.2f %8.2f %10.5f", p.measured.top1, p.measured.agreement, p.measured.kl);
+      if (timer) std::printf(" %10.4f", p.measured.latency_ms);
+    }
     std::printf("\n");
   };
+
   for (const SearchPoint& p : r.front)
     if (p.measured.measured) row(p);
   for (const SearchPoint& p : r.baselines) row(p);

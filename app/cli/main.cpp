@@ -70,15 +70,28 @@ const CommandEntry kCommands[] = {
      "  alone is quantized with float inputs (the error it introduces), and inside the whole\n"
      "  quantized model (the error it has accumulated): where error is born and where it grows.\n"},
     {"search", qs::cli::cmd_search,
-     "mixed precision: the Pareto front of loss against size or BOPs",
+     "mixed precision: the Pareto front of loss against size, BOPs or latency",
      "usage: quantscope-cli search MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"
-     "         [--objective size|bops] [--budget X [-o CONFIG.json]] [--bits 2,3,4,6,8]\n"
-     "         [--acts 8|16|float] [--rounding rtn|gptq] [--keep-ends] [--pin NODE=BITS ...]\n"
-     "         [--verify K] [--device NAME] [--batch B] [--json]\n"
+     "         [--objective size|bops|latency:DEVICE] [--budget X [-o CONFIG.json]]\n"
+     "         [--also size|bops|latency:DEVICE --also-budget Y] [--latency-table TABLE.json]\n"
+     "         [--bits 2,3,4,6,8] [--acts 8|16|float] [--rounding rtn|gptq] [--keep-ends]\n"
+     "         [--pin NODE=BITS ...] [--verify K] [--device NAME] [--batch B] [--json]\n"
      "  Sweeps each layer's weight sensitivity, computes the exact Pareto front of predicted\n"
      "  loss (sum of per-layer KL) against the cost, the uniform baselines, and evaluates K\n"
      "  front points and the baselines for real. With --budget, the best point under it;\n"
-     "  -o writes its quantized configuration.\n"},
+     "  -o writes its quantized configuration. Latency costs come from a per-layer latency\n"
+     "  table (see latency-table), built on DEVICE now unless --latency-table gives one;\n"
+     "  verified points are then also timed on DEVICE. --also adds a second cost held under\n"
+     "  --also-budget: the front is then the exact front of both costs and the loss.\n"},
+    {"latency-table", qs::cli::cmd_latency_table,
+     "each layer's measured time at each bit width on a device",
+     "usage: quantscope-cli latency-table MODEL --data SPEC [--limit N] --device NAME\n"
+     "         [--bits 2,3,4,6,8] [--acts 8|float] [--batch B] [--threads T] [--runs N]\n"
+     "         [--warmup W] [--min-seconds S] [--calib-device NAME] -o TABLE.json [--json]\n"
+     "  For each bit width: every layer at that width (calibrated on SPEC, default 256\n"
+     "  samples), run on the device with its integer kernels where it has them, each node\n"
+     "  timed in profiled runs. Writes each layer's median time per width, the other nodes'\n"
+     "  time and the end-to-end time, for 'search --objective latency'.\n"},
     {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
      "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
      "                          --output PATH [--device NAME] [--config CONFIG.json [--real]]\n"

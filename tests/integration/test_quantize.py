@@ -247,3 +247,94 @@ class CliSensitivity(unittest.TestCase):
                              "--limit", "256")
                     top1[which] = eval_config(path, cfg, "--device", "cpu-onednn")["top1"]
             self.assertLess(top1["most"], top1["least"], f"{model}: {top1}")
+
+
+@unittest.skipUnless(HAVE_DATA, "dataset-fashion-mnist is not installed")
+class CliLatencySearch(unittest.TestCase):
+    """Per-layer latency tables and the latency objective, alone and with a second cost."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = TempDir()
+        cls.tmp = cls.dir.__enter__()
+        cls.table_path = os.path.join(cls.tmp, "lenet-onednn.json")
+        cls.table = cli_json("latency-table", LENET, "--data", "fashion-mnist:train", "--limit",
+                             "64", "--device", "cpu-onednn", "--bits", "4,8", "--batch", "4",
+                             "-o", cls.table_path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.__exit__(None, None, None)
+
+    def test_the_table_times_every_layer_at_every_width(self):
+        t = self.table
+        self.assertEqual(t["device"], "cpu-onednn")
+        self.assertEqual(t["batch"], 4)
+        self.assertTrue(t["integer_kernels"])
+        self.assertEqual(len(t["layers"]), 5)
+        for layer, by_bits in t["layers"].items():
+            self.assertEqual(set(by_bits), {"4", "8"}, layer)
+            self.assertTrue(all(ms >= 0 for ms in by_bits.values()), layer)
+        for b in ("4", "8"):
+            parts = sum(l[b] for l in t["layers"].values()) + t["rest_ms"][b]
+            self.assertGreater(parts, 0)
+            self.assertGreater(t["total_ms"][b], 0)
+        with open(self.table_path) as f:
+            self.assertEqual(json.load(f), t)  # the file holds what was printed
+
+    def test_latency_front_adds_up_from_the_table(self):
+        j = cli_json("search", LENET, "--data", "fashion-mnist:train", "--limit", "256",
+                     "--bits", "4,8", "--objective", "latency:cpu-onednn", "--latency-table",
+                     self.table_path, "--verify", "2")
+        rest = sorted(self.table["rest_ms"].values())
+        fixed = rest[len(rest) // 2]
+        for p in j["front"] + j["baselines"]:
+            predicted = fixed + sum(self.table["layers"][l][str(b)] for l, b in p["config"].items())
+            self.assertAlmostEqual(p["cost"], predicted, places=9)
+        costs = [p["cost"] for p in j["front"]]
+        self.assertEqual(costs, sorted(costs))
+        verified = [p for p in j["front"] + j["baselines"] if p["measured"]]
+        self.assertTrue(verified)
+        for p in verified:
+            self.assertGreater(p["measured"]["latency_ms"], 0)
+        self.assertTrue(any("latency" in n for n in j["notes"]))
+
+    def test_two_costs_hold_the_second_under_its_budget(self):
+        ms = [sum(self.table["layers"][l][b] for l in self.table["layers"]) for b in ("4", "8")]
+        rest = sorted(self.table["rest_ms"].values())
+        budget = rest[len(rest) // 2] + (min(ms) + max(ms)) / 2  # the uniform 4 or 8 fits
+        j = cli_json("search", LENET, "--data", "fashion-mnist:train", "--limit", "256",
+                     "--bits", "4,8", "--objective", "size", "--also", "latency:cpu-onednn",
+                     "--latency-table", self.table_path, "--also-budget", str(budget),
+                     "--verify", "1")
+        front = j["front"]
+        self.assertTrue(front)
+        for p in front:
+            self.assertLessEqual(p["cost2"], budget + 1e-12)
+        # No point beats another in size, latency and predicted loss at once.
+        for p in front:
+            for q in front:
+                if q is p:
+                    continue
+                self.assertFalse(q["cost"] <= p["cost"] and q["cost2"] <= p["cost2"] and
+                                 q["predicted_loss"] < p["predicted_loss"] - 1e-12)
+
+    def test_bad_latency_arguments(self):
+        rc, _, err = run_cli("search", LENET, "--data", "fashion-mnist:train", "--objective",
+                             "latency", check=False)
+        self.assertEqual(rc, 2)
+        self.assertIn("latency:cpu-onednn", err)
+        rc, _, err = run_cli("search", LENET, "--data", "fashion-mnist:train", "--limit", "64",
+                             "--objective", "latency:cpu-ref", "--latency-table", self.table_path,
+                             check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("measured on cpu-onednn", err)
+        with TempDir() as d:
+            bad = os.path.join(d, "bad.json")
+            with open(bad, "w") as f:
+                f.write('{"kind": "quantscope latency table", "schema": 1, "layers": 3}')
+            rc, _, err = run_cli("search", LENET, "--data", "fashion-mnist:train", "--limit", "64",
+                                 "--objective", "latency:cpu-onednn", "--latency-table", bad,
+                                 check=False)
+            self.assertEqual(rc, 1)
+            self.assertIn("bad.json", err)

@@ -84,3 +84,75 @@ TEST(Search, SpearmanAndErrors) {
   EXPECT_TRUE(std::isnan(spearman({1}, {1})));
   EXPECT_THROW(pareto_front({LayerOptions{"empty", {}}}), Error);
 }
+
+// Two costs: the front equals the brute-force set of points no other beats in cost, cost2 and
+// loss, among those whose cost2 fits the budget.
+TEST(Search, TwoCostFrontEqualsBruteForce) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 30; ++trial) {
+    std::vector<LayerOptions> layers = random_problem(rng, 2 + trial % 4, 2 + trial % 3);
+    for (LayerOptions& l : layers)
+      for (BitOption& o : l.options) o.cost2 = double(1 + rng() % 5);
+    const double budget2 = 2.0 + double(trial % 7) * double(layers.size()) / 2.0;
+    struct P {
+      double c1, c2, loss;
+    };
+    std::vector<P> all{{0, 0, 0}};
+    for (const LayerOptions& l : layers) {
+      std::vector<P> next;
+      for (const P& p : all)
+        for (const BitOption& o : l.options)
+          next.push_back({p.c1 + o.cost, p.c2 + o.cost2, p.loss + o.loss});
+      all = next;
+    }
+    std::vector<P> expected;
+    for (const P& p : all) {
+      if (p.c2 + 1.0 > budget2) continue;  // the fixed second cost is 1
+      bool beaten = false;
+      for (const P& q : all)
+        beaten =
+            beaten || (q.c2 + 1.0 <= budget2 && q.c1 <= p.c1 && q.c2 <= p.c2 && q.loss <= p.loss &&
+                       (q.c1 < p.c1 || q.c2 < p.c2 || q.loss < p.loss - 1e-12));
+      const bool seen = std::any_of(expected.begin(), expected.end(), [&](const P& e) {
+        return e.c1 == p.c1 && e.c2 == p.c2 && std::abs(e.loss - p.loss) < 1e-12;
+      });
+      if (!beaten && !seen) expected.push_back(p);
+    }
+    const std::vector<ParetoPoint> front = pareto_front(layers, 0.0, 1.0, budget2);
+    ASSERT_EQ(front.size(), expected.size()) << "trial " << trial;
+    for (const ParetoPoint& f : front) {
+      EXPECT_LE(f.cost2, budget2);
+      const bool found = std::any_of(expected.begin(), expected.end(), [&](const P& e) {
+        return e.c1 == f.cost && e.c2 + 1.0 == f.cost2 &&
+               std::abs(e.loss - f.predicted_loss) < 1e-9;
+      });
+      EXPECT_TRUE(found) << "trial " << trial << ": " << f.cost << " " << f.cost2;
+    }
+  }
+}
+
+TEST(Search, LatencyTableRoundTripsAndRefusesBadFiles) {
+  LatencyTable t;
+  t.device = "cpu-onednn";
+  t.environment = {{"isa", "avx512_core_vnni"}};
+  t.batch = 4;
+  t.act_bits = 8;
+  t.integer_kernels = true;
+  t.layer_ms["conv"] = {{4, 0.25}, {8, 0.5}};
+  t.layer_ms["fc"] = {{4, 0.125}, {8, 0.0625}};
+  t.rest_ms = {{4, 0.75}, {8, 1.0}};
+  t.total_ms = {{4, 1.5}, {8, 2.0}};
+  const LatencyTable u = latency_table_from_json(latency_table_to_json(t));
+  EXPECT_EQ(u.device, t.device);
+  EXPECT_EQ(u.environment, t.environment);
+  EXPECT_EQ(u.batch, 4);
+  EXPECT_TRUE(u.integer_kernels);
+  EXPECT_EQ(u.layer_ms, t.layer_ms);
+  EXPECT_EQ(u.rest_ms, t.rest_ms);
+  EXPECT_EQ(u.total_ms, t.total_ms);
+  EXPECT_THROW(latency_table_from_json("{"), Error);
+  EXPECT_THROW(latency_table_from_json("{\"kind\": \"something else\"}"), Error);
+  std::string bad = latency_table_to_json(t);
+  bad.replace(bad.find("\"8\": 0.5"), 8, "\"x\": 0.5");
+  EXPECT_THROW(latency_table_from_json(bad), Error);
+}

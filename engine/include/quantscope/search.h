@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "quantscope/analysis.h"
+#include "quantscope/bench.h"
 #include "quantscope/graph.h"
 #include "quantscope/quant.h"
 
@@ -23,6 +24,7 @@ struct BitOption {
   int bits = 8;
   double cost = 0;
   double loss = 0;
+  double cost2 = 0;  // a second cost, when the search has two (else 0)
 };
 
 struct LayerOptions {
@@ -31,30 +33,64 @@ struct LayerOptions {
 };
 
 struct ParetoPoint {
-  double cost = 0;  // sum over layers, plus the fixed cost
+  double cost = 0;   // sum over layers, plus the fixed cost
+  double cost2 = 0;  // likewise, for the second cost
   double predicted_loss = 0;
   std::map<std::string, int> bits;  // by layer
 };
 
 // The exact front, by increasing cost (and decreasing loss). `fixed_cost` is added to every
-// point (e.g. the bytes of what is not quantized). Throws Error when a layer has no options.
+// point (e.g. the bytes of what is not quantized). With second costs (BitOption::cost2), the
+// points no other beats in all three of cost, cost2 and loss, those whose cost2 (plus
+// `fixed_cost2`) exceeds `budget2` left out. Throws Error when a layer has no options, or when
+// a front of two costs grows past kMaxFront points.
 std::vector<ParetoPoint> pareto_front(const std::vector<LayerOptions>& layers,
-                                      double fixed_cost = 0);
+                                      double fixed_cost = 0, double fixed_cost2 = 0,
+                                      double budget2 = INFINITY);
+constexpr std::size_t kMaxFront = 200000;
 
-enum class SearchObjective { size, bops };
+enum class SearchObjective { size, bops, latency };
+
+// Measured time of each quantizable layer at each weight bit width on one device: every layer
+// at that width (activations at `act_bits`), integer kernels where the device has them, each
+// node timed in profiled runs (bench.h, per_layer). A layer's time includes what the device
+// fused into it and the unpacking of its weights.
+struct LatencyTable {
+  std::string device;
+  std::map<std::string, std::string> environment;
+  std::int64_t batch = 1;
+  int act_bits = 8;
+  bool integer_kernels = false;
+  std::map<std::string, std::map<int, double>> layer_ms;  // layer -> bits -> median ms
+  std::map<int, double> rest_ms;   // bits -> the other nodes' time in that run
+  std::map<int, double> total_ms;  // bits -> the whole run, end to end (median)
+};
+// Builds the table: for each width, the uniform configuration calibrated on `calib` (with
+// `calib_device`), then timed on `device`. Progress per width; Cancelled when cancelled.
+LatencyTable build_latency_table(const Graph& graph, const QuantConfig& base, Dataset& calib,
+                                 Device& calib_device, Device& device, const std::vector<int>& bits,
+                                 int act_bits, const BenchOptions& bench,
+                                 const JobControl& job = {});
+std::string latency_table_to_json(const LatencyTable& table);
+// Throws Error naming what is wrong.
+LatencyTable latency_table_from_json(const std::string& text);
+void save_latency_table(const std::string& path, const LatencyTable& table);  // atomic
+LatencyTable load_latency_table(const std::string& path);
 
 // Per-layer options from a weight sensitivity sweep: cost of each bit width by `objective`
 // (size: bytes of the weights at that width plus one 4-byte scale per output channel (8 with a
 // zero point); bops: MACs per sample x weight bits x activation bits), predicted loss = the
 // measured KL of that layer alone at that width. `pinned`: layers held at one width (first and
 // last at 8 when asked). `act_bits`: 0 for float activations (32 in BOPs).
+// latency: the table's time of the layer at that width (Error when the table lacks it).
 std::vector<LayerOptions> layer_options(const Graph& graph, const SensitivityResult& sensitivity,
                                         SearchObjective objective, int act_bits,
-                                        const std::map<std::string, int>& pinned);
+                                        const std::map<std::string, int>& pinned,
+                                        const LatencyTable* latency = nullptr);
 // The cost of everything the options do not cover: float bytes of the other initializers
-// (size), 0 (bops).
+// (size), 0 (bops), the median over widths of the other nodes' time (latency).
 double fixed_cost(const Graph& graph, const std::vector<LayerOptions>& layers,
-                  SearchObjective objective);
+                  SearchObjective objective, const LatencyTable* latency = nullptr);
 
 // Spearman's rank correlation of two equally long series (ties get their mean rank).
 double spearman(const std::vector<double>& a, const std::vector<double>& b);
@@ -70,17 +106,27 @@ struct SearchOptions {
   int verify = 6;                     // front points evaluated for real, spread along it
   double budget = -1;                 // >= 0: the best point under it is verified and returned
   std::int64_t batch = 64;
+  // A second cost, held under budget2 (< 0: none): the front is then the exact front of three
+  // (cost, cost2, loss). Latency, as either cost, needs the table.
+  bool has_second = false;
+  SearchObjective second = SearchObjective::size;
+  double budget2 = -1;
+  const LatencyTable* latency = nullptr;
+  // Verified points are also timed end to end here (the table's device), at the table's batch.
+  Device* latency_device = nullptr;
+  BenchOptions latency_bench;
 };
 
 struct MeasuredLoss {
   bool measured = false;
   double top1 = -1;  // percent, with labels
   double agreement = 0, kl = 0, sqnr_db = 0;
+  double latency_ms = -1;  // end to end on the latency device, when there is one
 };
 
 struct SearchPoint {
   std::string label;  // "front", "uniform 4", "8-first-last 4", "budget"
-  double cost = 0, predicted_loss = 0;
+  double cost = 0, cost2 = 0, predicted_loss = 0;
   std::map<std::string, int> bits;
   MeasuredLoss measured;
 };

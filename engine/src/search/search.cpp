@@ -26,12 +26,13 @@ QuantConfig config_for_bits(const QuantConfig& base, const std::map<std::string,
 
 namespace {
 
-// The point's cost and predicted loss under the options, with `bits` per layer.
-SearchPoint evaluate_choice(const std::vector<LayerOptions>& layers, double fixed,
+// The point's costs and predicted loss under the options, with `bits` per layer.
+SearchPoint evaluate_choice(const std::vector<LayerOptions>& layers, double fixed, double fixed2,
                             const std::map<std::string, int>& bits, const std::string& label) {
   SearchPoint p;
   p.label = label;
   p.cost = fixed;
+  p.cost2 = fixed2;
   p.bits = bits;
   for (const LayerOptions& l : layers) {
     const int b = bits.at(l.layer);
@@ -39,6 +40,7 @@ SearchPoint evaluate_choice(const std::vector<LayerOptions>& layers, double fixe
                           [&](const BitOption& x) { return x.bits == b; });
     if (o == l.options.end()) throw Error("no option of " + std::to_string(b) + " bits");
     p.cost += o->cost;
+    p.cost2 += o->cost2;
     p.predicted_loss += o->loss;
   }
   return p;
@@ -67,29 +69,49 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
 
   std::map<std::string, int> pinned = options.pinned;
   std::vector<LayerOptions> probe =
-      layer_options(graph, sens, options.objective, options.act_bits, {});
+      layer_options(graph, sens, options.objective, options.act_bits, {}, options.latency);
   if (options.keep_ends_at_8 && !probe.empty()) {
     if (std::find(options.bits.begin(), options.bits.end(), 8) == options.bits.end())
       throw Error("keeping the first and last layers at 8 bits needs 8 among the bit widths");
     pinned[probe.front().layer] = 8;
     pinned[probe.back().layer] = 8;
   }
-  const std::vector<LayerOptions> layers =
-      layer_options(graph, sens, options.objective, options.act_bits, pinned);
-  const double fixed = fixed_cost(graph, layers, options.objective);
+  std::vector<LayerOptions> layers =
+      layer_options(graph, sens, options.objective, options.act_bits, pinned, options.latency);
+  const double fixed = fixed_cost(graph, layers, options.objective, options.latency);
+  double fixed2 = 0;
+  if (options.has_second) {
+    // The second cost's options: the same layers and widths, other costs.
+    const std::vector<LayerOptions> second =
+        layer_options(graph, sens, options.second, options.act_bits, pinned, options.latency);
+    for (std::size_t i = 0; i < layers.size(); ++i)
+      for (std::size_t k = 0; k < layers[i].options.size(); ++k)
+        layers[i].options[k].cost2 = second[i].options[k].cost;
+    fixed2 = fixed_cost(graph, second, options.second, options.latency);
+  }
+  if (options.objective == SearchObjective::latency ||
+      (options.has_second && options.second == SearchObjective::latency))
+    r.notes.push_back(
+        "latency: the sum of each layer's time on " + options.latency->device + " (batch " +
+        std::to_string(options.latency->batch) +
+        ") in the uniform run at its width, plus the median time of the other nodes (additive "
+        "model; verified points are timed end to end)");
   {
     // The float model's cost: 4 bytes per weight, or BOPs at 32 x 32 bits.
     const ModelInfo info = describe_model(graph);
     if (options.objective == SearchObjective::size) {
       r.fp32_cost = double(info.weight_bytes);
+    } else if (options.objective == SearchObjective::latency) {
+      r.fp32_cost = NAN;  // the table times quantized runs only
     } else {
       for (const LayerOptions& l : layers)
         for (const LayerInfo& li : info.layers)
           if (li.name == l.layer) r.fp32_cost += double(li.macs) * 32 * 32;
     }
   }
-  for (const ParetoPoint& p : pareto_front(layers, fixed))
-    r.front.push_back({"front", p.cost, p.predicted_loss, p.bits, {}});
+  const double budget2 = options.has_second && options.budget2 >= 0 ? options.budget2 : INFINITY;
+  for (const ParetoPoint& p : pareto_front(layers, fixed, fixed2, budget2))
+    r.front.push_back({"front", p.cost, p.cost2, p.predicted_loss, p.bits, {}});
 
   // Baselines on the same costs.
   for (int b : options.bits) {
@@ -104,11 +126,11 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
     }
     if (fits)
       r.baselines.push_back(
-          evaluate_choice(layers, fixed, uniform, "uniform " + std::to_string(b)));
+          evaluate_choice(layers, fixed, fixed2, uniform, "uniform " + std::to_string(b)));
     if (b != 8 && std::find(options.bits.begin(), options.bits.end(), 8) != options.bits.end() &&
         !options.keep_ends_at_8)
       r.baselines.push_back(
-          evaluate_choice(layers, fixed, ends, "8-first-last " + std::to_string(b)));
+          evaluate_choice(layers, fixed, fixed2, ends, "8-first-last " + std::to_string(b)));
   }
 
   // Which points to verify: spread along the front, and the best under the budget.
@@ -119,8 +141,11 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
     for (std::size_t i = 0; i < k; ++i) chosen.insert(k == 1 ? n - 1 : i * (n - 1) / (k - 1));
   }
   if (options.budget >= 0) {
-    for (std::size_t i = 0; i < n; ++i)
-      if (r.front[i].cost <= options.budget) r.best = static_cast<int>(i);  // least loss: last
+    for (std::size_t i = 0; i < n; ++i)  // the least predicted loss under the budget
+      if (r.front[i].cost <= options.budget &&
+          (r.best < 0 ||
+           r.front[i].predicted_loss < r.front[static_cast<std::size_t>(r.best)].predicted_loss))
+        r.best = static_cast<int>(i);
     if (r.best < 0)
       r.notes.push_back("no configuration fits the budget " + std::to_string(options.budget));
     else
@@ -145,6 +170,12 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
     p.measured.agreement = e.agreement;
     p.measured.kl = e.kl;
     p.measured.sqnr_db = e.sqnr_db;
+    if (options.latency_device) {
+      options.latency_device->use_integer_kernels(true);
+      const BenchResult b = benchmark(g, *options.latency_device, options.latency_bench);
+      options.latency_device->use_integer_kernels(false);
+      p.measured.latency_ms = b.end_to_end.median_ms;
+    }
   };
   for (std::size_t i : chosen) measure(r.front[i]);
   for (SearchPoint& p : r.baselines) measure(p);

@@ -1,0 +1,62 @@
+// quantscope-cli latency-table: each layer's measured time at each bit width on a device, for
+// `search --objective latency`.
+#include <cstdio>
+
+#include "cli_common.h"
+#include "quantscope/model.h"
+#include "quantscope/search.h"
+
+namespace qs::cli {
+
+int cmd_latency_table(const std::vector<std::string>& argv) {
+  Args args(argv,
+            {"data", "limit", "device", "calib-device", "bits", "acts", "batch", "threads", "runs",
+             "warmup", "min-seconds", "granularity", "o", "mean", "std"},
+            {"json"});
+  const std::string path = single_model_argument(args);
+  if (!args.has("data")) throw UsageError{"missing --data SPEC (calibration samples)"};
+  if (!args.has("o") && !args.flag("json")) throw UsageError{"missing -o TABLE.json (or --json)"};
+  std::unique_ptr<Device> device = open_device(args);
+  std::unique_ptr<Device> calib = registry().create_device(args.get("calib-device", "cpu-ref"));
+  const std::vector<int> bits = parse_bit_list("bits", args.get("bits", "2,3,4,6,8"));
+  const std::string acts = args.get("acts", "8");
+  const int act_bits = acts == "float" ? 0 : static_cast<int>(args.get_int("acts", 8, 0));
+  BenchOptions bench;
+  bench.batch = args.get_int("batch", 1, 1);
+  bench.threads = static_cast<int>(args.get_int("threads", 0, 0));
+  bench.runs = static_cast<int>(args.get_int("runs", 20, 1));
+  bench.warmup = static_cast<int>(args.get_int("warmup", 5, 0));
+  bench.min_seconds = args.has("min-seconds") ? args.get_floats("min-seconds").at(0) : 0.2;
+  QuantConfig base;
+  if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
+  const Graph g = load_model(path);
+  DataOptions data_options;
+  data_options.preprocess = preprocess_for(g, args);
+  data_options.limit = args.get_int("limit", 256, 1);
+  auto data = open_dataset(args.get("data"), data_options);
+  const LatencyTable t = build_latency_table(g, base, *data, *calib, *device, bits, act_bits, bench,
+                                             terminal_progress("latency-table"));
+  if (args.has("o")) save_latency_table(args.get("o"), t);
+  if (args.flag("json")) {
+    std::printf("%s\n", latency_table_to_json(t).c_str());
+    return 0;
+  }
+  std::printf("device     %s (batch %lld, %s)\n", t.device.c_str(), static_cast<long long>(t.batch),
+              t.integer_kernels ? "integer kernels" : "simulated in float");
+  std::printf("\n%-36s", "layer (ms)");
+  for (int b : bits) std::printf(" %8d-bit", b);
+  std::printf("\n");
+  for (const auto& [layer, m] : t.layer_ms) {
+    std::printf("%-36s", layer.c_str());
+    for (int b : bits) std::printf(" %12.4f", m.at(b));
+    std::printf("\n");
+  }
+  std::printf("%-36s", "(other nodes)");
+  for (int b : bits) std::printf(" %12.4f", t.rest_ms.at(b));
+  std::printf("\n%-36s", "(whole run, end to end)");
+  for (int b : bits) std::printf(" %12.4f", t.total_ms.at(b));
+  std::printf("\nwritten    %s\n", args.get("o").c_str());
+  return 0;
+}
+
+}  // namespace qs::cli
