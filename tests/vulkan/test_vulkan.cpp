@@ -3,10 +3,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 
 #include "model_builder.h"
+#include "quantscope/dataset.h"
 #include "quantscope/device.h"
+#include "quantscope/evaluate.h"
 #include "quantscope/executor.h"
 #include "quantscope/model.h"
 #include "quantscope/quant.h"
@@ -119,6 +122,28 @@ TEST(Vulkan, BundledModelsMatchReference) {
         }
       }
     }
+  }
+}
+
+// On real images (Fashion-MNIST's test set), the classifiers pick the same class as cpu-ref on
+// every sample.
+TEST(Vulkan, ClassifiersAgreeWithReferenceOnRealImages) {
+  REQUIRE_VULKAN(dev);
+  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  std::unique_ptr<Device> ref = registry().create_device("cpu-ref");
+  for (const char* name : {"lenet", "mobilenet", "vit"}) {
+    SCOPED_TRACE(name);
+    const Graph g = bundled(name);
+    DataOptions opts;
+    opts.preprocess = preprocess_from_model(g);
+    opts.limit = 500;
+    auto data = open_dataset("fashion-mnist:test", opts);
+    EvalOptions eo;
+    eo.batch = 100;
+    const PairEvalResult r = evaluate_pair(g, g, *data, *ref, *dev, eo);
+    EXPECT_EQ(r.agreement, 100.0);
+    EXPECT_EQ(r.reference.top1, r.candidate.top1);
   }
 }
 
