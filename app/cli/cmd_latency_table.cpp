@@ -51,7 +51,7 @@ int cmd_latency_table(const std::vector<std::string>& argv) {
     for (int b : bits) std::printf(" %12.4f", m.at(b));
     std::printf("\n");
   }
-  std::printf("%-36s", "(other nodes)");
+  std::printf("%-36s", "(rest of the run)");
   for (int b : bits) std::printf(" %12.4f", t.rest_ms.at(b));
   std::printf("\n%-36s", "(whole run, end to end)");
   for (int b : bits) std::printf(" %12.4f", t.total_ms.at(b));

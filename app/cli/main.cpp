@@ -90,8 +90,8 @@ const CommandEntry kCommands[] = {
      "         [--warmup W] [--min-seconds S] [--calib-device NAME] -o TABLE.json [--json]\n"
      "  For each bit width: every layer at that width (calibrated on SPEC, default 256\n"
      "  samples), run on the device with its integer kernels where it has them, each node\n"
-     "  timed in profiled runs. Writes each layer's median time per width, the other nodes'\n"
-     "  time and the end-to-end time, for 'search --objective latency'.\n"},
+     "  timed in profiled runs. Writes each layer's median time per width, the end-to-end\n"
+     "  time and the rest of it (other nodes, copies), for 'search --objective latency'.\n"},
     {"run", qs::cli::cmd_run, "run a model on raw tensors (.npy)",
      "usage: quantscope-cli run MODEL --input FILE.npy [--input NAME=FILE.npy ...]\n"
      "                          --output PATH [--device NAME] [--config CONFIG.json [--real]]\n"

@@ -62,7 +62,8 @@ struct LatencyTable {
   int act_bits = 8;
   bool integer_kernels = false;
   std::map<std::string, std::map<int, double>> layer_ms;  // layer -> bits -> median ms
-  std::map<int, double> rest_ms;   // bits -> the other nodes' time in that run
+  std::map<int, double> rest_ms;   // bits -> the end-to-end time less the layers' (other
+                                   // nodes, copies, submission), at least 0
   std::map<int, double> total_ms;  // bits -> the whole run, end to end (median)
 };
 // Builds the table: for each width, the uniform configuration calibrated on `calib` (with
@@ -88,7 +89,7 @@ std::vector<LayerOptions> layer_options(const Graph& graph, const SensitivityRes
                                         const std::map<std::string, int>& pinned,
                                         const LatencyTable* latency = nullptr);
 // The cost of everything the options do not cover: float bytes of the other initializers
-// (size), 0 (bops), the median over widths of the other nodes' time (latency).
+// (size), 0 (bops), the median over widths of the rest of the end-to-end time (latency).
 double fixed_cost(const Graph& graph, const std::vector<LayerOptions>& layers,
                   SearchObjective objective, const LatencyTable* latency = nullptr);
 

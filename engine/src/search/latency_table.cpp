@@ -40,18 +40,20 @@ LatencyTable build_latency_table(const Graph& graph, const QuantConfig& base, Da
         quantize_model(graph, config_for_bits(base, uniform, act_bits), calib, calib_device, co));
     const BenchResult r = benchmark(g, device, options);
     t.total_ms[b] = r.end_to_end.median_ms;
-    double rest = 0;
+    double in_layers = 0;
     for (const LayerLatency& l : r.layers) {
       // A layer's step carries its name; its weights' unpacking is "<name>::weights".
       const std::string owner = l.name.substr(0, l.name.find("::"));
-      if (std::find(layers.begin(), layers.end(), owner) != layers.end())
+      if (std::find(layers.begin(), layers.end(), owner) != layers.end()) {
         t.layer_ms[owner][b] += l.median_ms;
-      else
-        rest += l.median_ms;
+        in_layers += l.median_ms;
+      }
     }
     for (const std::string& l : layers)
       if (!t.layer_ms[l].count(b)) t.layer_ms[l][b] = 0;  // fused into another node's step
-    t.rest_ms[b] = rest;
+    // The rest of the end-to-end time (other nodes, copies, submission), so that the table
+    // predicts each uniform run's measured time exactly.
+    t.rest_ms[b] = std::max(0.0, t.total_ms[b] - in_layers);
   }
   device.use_integer_kernels(false);
   job.report(1.0, "done");

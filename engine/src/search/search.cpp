@@ -94,8 +94,8 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
     r.notes.push_back(
         "latency: the sum of each layer's time on " + options.latency->device + " (batch " +
         std::to_string(options.latency->batch) +
-        ") in the uniform run at its width, plus the median time of the other nodes (additive "
-        "model; verified points are timed end to end)");
+        ") in the uniform run at its width, plus the rest of those runs' end-to-end time "
+        "(median over widths; additive model; verified points are timed end to end)");
   {
     // The float model's cost: 4 bytes per weight, or BOPs at 32 x 32 bits.
     const ModelInfo info = describe_model(graph);
