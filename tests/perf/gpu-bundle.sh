@@ -5,6 +5,9 @@
 # vulkan device runs, and weight-only int8 / int4 configurations of the bundled models.
 #   tests/perf/gpu-bundle.sh [DIR]   (default .gpu-bundle; run after a build)
 # There: QS_BIN=DIR/bin QS_NODE_TESTS=DIR/node LD_LIBRARY_PATH=DIR/lib tests/perf/gpu-check.sh
+# NVIDIA's Vulkan driver (libGLX_nvidia.so.0) also needs the GL dispatch libraries: on a machine
+# without them, unpack Debian's libglvnd0, libglx0, libgl1, libegl1 and the X11 client libraries
+# (apt-get download here; dpkg -x there) and put them on LD_LIBRARY_PATH.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${1:-$here/.gpu-bundle}
