@@ -39,6 +39,10 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
 void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act, float lo,
                   float hi);
 
+inline bool is_f32(const Tensor* t) {
+  return t && t->dtype() == DType::f32;
+}
+
 // A dimension as a push constant (tensors are checked to stay under kMaxElements).
 inline std::int32_t i32(std::int64_t v) {
   return static_cast<std::int32_t>(v);

@@ -57,16 +57,6 @@ void dispatch_gemm(Plan& p, int mode, int wfmt, int act, bool bias, std::vector<
   p.dispatch(k, std::move(b), push, bytes, groups_for(n, 16 * t.rn), groups_for(m, 16 * t.rm), z);
 }
 
-std::int64_t numel(const Shape& s) {
-  std::int64_t n = 1;
-  for (std::int64_t d : s) n *= d;
-  return n;
-}
-
-bool is_f32(const Tensor* t) {
-  return t && t->dtype() == DType::f32;
-}
-
 // Conv's input, weight and output as 4-D (1-D convolutions get height 1).
 Shape as_4d(const Shape& s) {
   if (s.size() == 3) return {s[0], s[1], 1, s[2]};
@@ -87,7 +77,8 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
   const Tensor* b = node.inputs.size() > 1 ? shape_of(node.inputs[1]) : nullptr;
   const Tensor* y = shape_of(node.outputs[0]);
   if (!is_f32(a) || !is_f32(b) || !is_f32(y)) return "dtype";
-  if (numel(a->shape()) > kMaxElements || numel(y->shape()) > kMaxElements) return "size";
+  if (shape_numel(a->shape()) > kMaxElements || shape_numel(y->shape()) > kMaxElements)
+    return "size";
   if (node.inputs.size() > 2 && !node.inputs[2].empty() && !is_f32(shape_of(node.inputs[2])))
     return "bias dtype";
   if (op == "Conv") {
@@ -98,7 +89,7 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
         geometry(node, as_4d(a->shape()), {w[2], w[3]}, as_4d(y->shape()), g, a->rank() == 3);
     if (!why.empty()) return why;
     if (node.inputs.size() > 2 && !node.inputs[2].empty() &&
-        numel(shape_of(node.inputs[2])->shape()) != w[0])
+        shape_numel(shape_of(node.inputs[2])->shape()) != w[0])
       return "bias size";
     return "";
   }
@@ -113,7 +104,7 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
     const std::string why = transpose_geometry(node, a->shape(), {w[2], w[3]}, y->shape(), g);
     if (!why.empty()) return why;
     if (node.inputs.size() > 2 && !node.inputs[2].empty() &&
-        numel(shape_of(node.inputs[2])->shape()) != y->shape()[1])
+        shape_numel(shape_of(node.inputs[2])->shape()) != y->shape()[1])
       return "bias size";
     return "";
   }
@@ -159,7 +150,7 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     const Shape& ws = p.shape(node.inputs[1]);
     Geometry2d g;
     transpose_geometry(node, xs, {ws[2], ws[3]}, ys, g);
-    const WindowPush d{i32(numel(ys)),
+    const WindowPush d{i32(shape_numel(ys)),
                        i32(xs[1]),
                        i32(xs[2]),
                        i32(xs[3]),
@@ -184,9 +175,9 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     const std::int64_t group = node.attr_int("group", 1);
     Binding y = p.out(node.outputs[0]);
     if (is_depthwise(xs, ws, group)) {
-      const WindowPush d{i32(numel(os)),     i32(xs[1]), i32(xs[2]), i32(xs[3]),
-                         i32(os[1]),         i32(os[2]), i32(os[3]), g.taps,
-                         i32(os[1] / xs[1]), lo,         hi};
+      const WindowPush d{i32(shape_numel(os)), i32(xs[1]), i32(xs[2]), i32(xs[3]),
+                         i32(os[1]),           i32(os[2]), i32(os[3]), g.taps,
+                         i32(os[1] / xs[1]),   lo,         hi};
       // The simulation graph's weights are the dequantized codes: depthwise layers read them.
       const Kernel& k = p.ctx().kernel("depthwise", 4, {act, has_bias ? 1 : 0});
       p.dispatch_1d(k, {x, p.in(node.inputs[1]), bias, y}, &d, sizeof d, d.total);
@@ -259,7 +250,7 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
       stride_a *= da;
       stride_b *= db;
     }
-    const std::int64_t batches = numel(batch);
+    const std::int64_t batches = shape_numel(batch);
     for (std::int64_t bi = 0; bi < batches; ++bi) {
       std::int64_t rest = bi, oa = 0, ob = 0;
       for (std::size_t d = batch_rank; d-- > 0;) {

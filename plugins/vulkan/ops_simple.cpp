@@ -26,16 +26,6 @@ int index_of(const char* const (&list)[N], const std::string& op) {
   return -1;
 }
 
-std::int64_t numel(const Shape& s) {
-  std::int64_t n = 1;
-  for (std::int64_t d : s) n *= d;
-  return n;
-}
-
-bool is_f32(const Tensor* t) {
-  return t && t->dtype() == DType::f32;
-}
-
 std::vector<std::int64_t> constant_ints(const Graph& graph, const std::string& name, bool& ok) {
   auto it = graph.initializers.find(name);
   if (it == graph.initializers.end() || !it->second.has_data()) {
@@ -139,7 +129,7 @@ void copy(Plan& p, const Binding& src, const Binding& dst, const Shape& dims,
           const std::vector<std::int64_t>& ss, const std::vector<std::int64_t>& ds,
           std::int64_t src_base, std::int64_t dst_base) {
   CopyPush c{};
-  c.n = static_cast<std::int32_t>(numel(dims));
+  c.n = static_cast<std::int32_t>(shape_numel(dims));
   if (c.n == 0) return;
   c.src_base = static_cast<std::int32_t>(src_base);
   c.dst_base = static_cast<std::int32_t>(dst_base);
@@ -206,79 +196,6 @@ bool activation_code(const Graph& graph, const Node& node, int& act, float& lo, 
   return act != 0;
 }
 
-std::string geometry(const Node& node, const Shape& x, const Shape& kernel, const Shape& out,
-                     Geometry2d& g, bool one_d) {
-  auto read = [&](const char* name, int count, std::vector<std::int64_t> fallback) {
-    std::vector<std::int64_t> v = node.attr_ints(name);
-    if (v.empty()) v = fallback;
-    if (one_d && static_cast<int>(v.size()) == count / 2) {
-      // 1-D attributes on the width axis.
-      if (count == 2)
-        v.insert(v.begin(), fallback[0]);
-      else
-        v = {fallback[0], v[0], fallback[0], v[1]};
-    }
-    return v;
-  };
-  const std::vector<std::int64_t> strides = read("strides", 2, {1, 1});
-  const std::vector<std::int64_t> dil = read("dilations", 2, {1, 1});
-  std::vector<std::int64_t> pads = read("pads", 4, {0, 0, 0, 0});
-  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) return "attributes";
-  for (std::int64_t v : strides)
-    if (v < 1 || v > 65535) return "strides";
-  for (std::int64_t v : dil)
-    if (v < 1 || v > 65535) return "dilations";
-  for (std::int64_t v : pads)
-    if (v < 0 || v > 65535) return "pads";
-  if (kernel.size() != 2 || out.size() != 4) return "rank";
-  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
-  for (int i = 0; i < 2; ++i) {
-    const std::int64_t extent = (kernel[i] - 1) * dil[i] + 1;
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const std::int64_t total =
-          std::max<std::int64_t>(0, (out[i + 2] - 1) * strides[i] + extent - x[i + 2]);
-      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      pads[i + 2] = total - pads[i];
-    } else if (auto_pad == "VALID") {
-      pads[i] = pads[i + 2] = 0;
-    } else if (auto_pad != "NOTSET") {
-      return "auto_pad " + auto_pad;
-    }
-  }
-  g.taps = Taps{i32(kernel[0]), i32(kernel[1]), i32(strides[0]), i32(strides[1]),
-                i32(pads[0]),   i32(pads[1]),   i32(dil[0]),     i32(dil[1])};
-  g.peh = i32(pads[2]);
-  g.pew = i32(pads[3]);
-  return "";
-}
-
-std::string transpose_geometry(const Node& node, const Shape& x, const Shape& kernel,
-                               const Shape& out, Geometry2d& g) {
-  // Strides, dilations and explicit pads read as for Conv; the output is not derived from them.
-  std::string why = geometry(node, x, kernel, {out[0], out[1], 1, 1}, g);
-  if (!why.empty() && why != "empty output") return why;
-  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
-  std::vector<std::int64_t> output_padding = node.attr_ints("output_padding");
-  if (output_padding.empty()) output_padding = {0, 0};
-  if (output_padding.size() != 2) return "output_padding";
-  const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
-  const int stride[2] = {g.taps.sh, g.taps.sw}, dil[2] = {g.taps.dh, g.taps.dw};
-  std::int32_t* begin[2] = {&g.taps.ph, &g.taps.pw};
-  for (int i = 0; i < 2; ++i) {
-    const std::int64_t extent = (kernel[static_cast<std::size_t>(i)] - 1) * dil[i] + 1;
-    const std::int64_t full = stride[i] * (x[static_cast<std::size_t>(i) + 2] - 1) +
-                              output_padding[static_cast<std::size_t>(i)] + extent;
-    if (node.has_attr("output_shape") || same) {
-      const std::int64_t total =
-          std::max<std::int64_t>(0, full - out[static_cast<std::size_t>(i) + 2]);
-      *begin[i] = i32(auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2);
-    } else if (auto_pad == "VALID") {
-      *begin[i] = 0;
-    }
-  }
-  return "";
-}
-
 bool is_view(const Node& node) {
   const std::string& op = node.op_type;
   return node.domain.empty() && (op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
@@ -294,13 +211,14 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (node.domain == "ai.quantscope" && op == "FakeQuant") {
     float s, z, lo, hi;
     if (!is_f32(x) || !fake_quant_grid(node, s, z, lo, hi)) return "FakeQuant parameters";
-    return numel(x->shape()) > kMaxElements ? "size" : "";
+    return shape_numel(x->shape()) > kMaxElements ? "size" : "";
   }
   if (!node.domain.empty() && node.domain != "ai.onnx") return "domain " + node.domain;
   if (!x || !y) return "shapes not known before the run";
   if (!is_f32(x) || !is_f32(y)) return "dtype " + dtype_name(is_f32(x) ? y->dtype() : x->dtype());
   if (x->rank() > 6 || y->rank() > 6) return "rank above 6";
-  if (numel(x->shape()) > kMaxElements || numel(y->shape()) > kMaxElements) return "size";
+  if (shape_numel(x->shape()) > kMaxElements || shape_numel(y->shape()) > kMaxElements)
+    return "size";
   // LayerNormalization may also return its Mean and InvStdDev; other ops one output.
   const bool stats = op == "LayerNormalization" && node.outputs.size() == 3 &&
                      !node.outputs[1].empty() && !node.outputs[2].empty();
@@ -398,7 +316,7 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
       float inv_scale, scale, zero_point, qmin, qmax;
     } pc{};
     fake_quant_grid(node, pc.scale, pc.zero_point, pc.qmin, pc.qmax);
-    pc.n = static_cast<std::int32_t>(numel(xs));
+    pc.n = static_cast<std::int32_t>(shape_numel(xs));
     pc.inv_scale = 1.0f / pc.scale;
     p.dispatch_1d(p.ctx().kernel("fake_quant", 2, {}), {x, p.out(node.outputs[0])}, &pc, sizeof pc,
                   pc.n);
@@ -411,7 +329,7 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
     };
     const bool has_lo = node.inputs.size() > 1 && !node.inputs[1].empty();
     const bool has_hi = node.inputs.size() > 2 && !node.inputs[2].empty();
-    const std::int32_t n = static_cast<std::int32_t>(numel(xs));
+    const std::int32_t n = static_cast<std::int32_t>(shape_numel(xs));
     p.dispatch_1d(p.ctx().kernel("clip", 4, {has_lo ? 1 : 0, has_hi ? 1 : 0}),
                   {x, bound(1), bound(2), p.out(node.outputs[0])}, &n, sizeof n, n);
     return;
@@ -420,7 +338,7 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
     struct {
       std::int32_t n;
       float alpha, beta;
-    } pc{static_cast<std::int32_t>(numel(xs)), 0.0f, 0.0f};
+    } pc{static_cast<std::int32_t>(shape_numel(xs)), 0.0f, 0.0f};
     if (op == "HardSigmoid") {
       pc.alpha = node.attr_float("alpha", 0.2f);
       pc.beta = node.attr_float("beta", 0.5f);
@@ -443,7 +361,7 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
       std::int32_t n, dims[6], sa[6], sb[6];
     } pc{};
     const Shape& bs = p.shape(node.inputs[1]);
-    pc.n = static_cast<std::int32_t>(numel(ys));
+    pc.n = static_cast<std::int32_t>(shape_numel(ys));
     const std::size_t r = ys.size();
     const std::vector<std::int64_t> sa = strides_of(xs), sb = strides_of(bs);
     for (std::size_t i = 0; i < 6; ++i) {
@@ -569,7 +487,8 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
       std::int32_t total, H, W, OH, OW;
       Taps taps;
       std::int32_t peh, pew;
-    } pc{i32(numel(ys)), i32(xs[2]), i32(xs[3]), i32(ys[2]), i32(ys[3]), g.taps, g.peh, g.pew};
+    } pc{i32(shape_numel(ys)), i32(xs[2]), i32(xs[3]), i32(ys[2]),
+         i32(ys[3]),           g.taps,     g.peh,      g.pew};
     const bool max = op == "MaxPool";
     const int count_pad = !max && node.attr_int("count_include_pad", 0) != 0 ? 1 : 0;
     p.dispatch_1d(p.ctx().kernel("pool", 2, {max ? 1 : 0, count_pad}), {x, p.out(node.outputs[0])},
