@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "quantscope/memory.h"
 
 namespace {
 
@@ -58,6 +59,16 @@ const CommandEntry kCommands[] = {
      "  float model: KL, SQNR, top-1 agreement, and top-1 with labels. Calibrates on --data\n"
      "  and evaluates on --eval-data (default: the same samples). --shard i/n computes every\n"
      "  n-th point only (a job array); 'merge' joins the parts.\n"},
+    {"hessian", qs::cli::cmd_hessian, "per-layer Hessian traces (Hutchinson) with error bars",
+     "usage: quantscope-cli hessian MODEL --data SPEC [--limit N] [--probes N] [--tol T]\n"
+     "         [--min-probes N] [--step S] [--seed S] [--threads T] [--batch B]\n"
+     "         [--no-layerwise] [--json]\n"
+     "  tr(H) of the loss (cross-entropy with labels, else KL from the float output) with\n"
+     "  respect to each layer's weights, by Hutchinson's estimator with Rademacher probes over\n"
+     "  all SPEC samples; Hv by differences of the engine's gradients with ReLU-like kinks held\n"
+     "  fixed. Stops when no layer's running mean moves by more than T (relative, default\n"
+     "  0.001) or after N probes (default 200); each trace carries its standard error. Also\n"
+     "  tr(2XX^T/n), the layer-wise Hessian GPTQ uses. The JSON feeds sensitivity --hessian.\n"},
     {"merge", qs::cli::cmd_merge, "join the shards of a sensitivity sweep",
      "usage: quantscope-cli merge SHARD.json SHARD.json ... [-o MERGED.json]\n"
      "  Joins the JSON of 'sensitivity --shard i/n --json' runs of one sweep into the JSON\n"
@@ -147,6 +158,7 @@ void print_overview() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qs::keep_freed_memory();
   if (argc < 2) {
     print_overview();
     return 2;

@@ -10,6 +10,7 @@
 #include <QQuickStyle>
 #include <cstdio>
 
+#include "quantscope/memory.h"
 #include "quantscope/registry.h"
 #include "screenshots.h"
 #include "workbench.h"
@@ -32,6 +33,7 @@ QString sampleModel() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qs::keep_freed_memory();
   // Qt Charts draws with QGraphicsView, so the application must be a QApplication.
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("Quantscope"));

@@ -75,6 +75,58 @@ struct LayerError {
   double accumulated_sqnr_db = 0;
 };
 
+// Hessian traces per quantizable layer (HAWQ-V2): tr(H_l) of the loss with respect to the
+// layer's weights, by Hutchinson's estimator. Each probe draws a Rademacher vector v over all
+// layers' weights at once and forms Hv by a forward difference of gradients,
+//   Hv ~ (g(w + eps v) - g(w)) / eps,   eps = step * RMS of all those weights,
+// with the piecewise ops held in the pieces they take at w (see Pieces in autograd.h), so that
+// H is autograd's Hessian and no kink is crossed. v_l . (Hv)_l estimates tr(H_l): the terms of
+// other layers (v_l^T H_lk v_k) have mean zero, and so has the difference's O(eps) error (odd in
+// v), so the estimate is unbiased to O(eps^2). The loss: mean cross-entropy when the data have
+// labels and the output is [N, C] logits, else the KL divergence from the float model's output
+// (whose Hessian at w is the Gauss-Newton matrix). Gradients are computed over all samples for
+// every probe (in batches); g(w) once per batch.
+struct HessianOptions {
+  int max_probes = 200;
+  int min_probes = 10;
+  // Stop when, after a probe, every layer's running mean changed by less than tol relative to
+  // its magnitude (PyHessian's rule, per layer).
+  double tol = 1e-3;
+  std::int64_t batch = 64;
+  double step = 1e-3;
+  std::uint64_t seed = 1;
+  bool layerwise = true;  // also tr(2 X X^T / n), GPTQ's layer-wise Hessian
+  int threads = 0;        // probes in parallel; 0: one per core
+};
+
+struct LayerHessian {
+  std::string name, op, weight;
+  std::int64_t params = 0;
+  double trace = 0;      // tr(H_l), the sum over the layer's weights
+  double std_error = 0;  // of the trace: the probes' standard deviation / sqrt(probes)
+  int probes = 0;
+  // The trace of the Hessian of the layer's reconstruction error ||(W' - W) X||^2 / n over all
+  // its weights: tr(2 X X^T / n) per output row, summed (n: input vectors, im2col patches for
+  // convolutions). -1 when not computed.
+  double layerwise_trace = -1;
+};
+
+struct HessianResult {
+  std::string loss;  // "cross-entropy" or "kl-to-float"
+  std::string method;
+  std::int64_t samples = 0;
+  int probes = 0;
+  bool converged = false;            // the tolerance was met before max_probes
+  double step = 0;                   // eps, absolute
+  std::vector<LayerHessian> layers;  // graph order
+  std::vector<std::string> notes;
+};
+
+// Progress per probe; Cancelled between batches. Throws Unsupported when an op on the way from
+// a weight to the output has no backward rule.
+HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOptions& options,
+                             const JobControl& job = {});
+
 std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedModel& q,
                                           Dataset& data, Device& device, std::int64_t batch = 64,
                                           const JobControl& job = {});

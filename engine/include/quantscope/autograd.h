@@ -36,10 +36,33 @@ struct Loss {
   Tensor target_logits;              // kl_to_target: float32, the output's shape
 };
 
+// Which piece each piecewise op (Relu, LeakyRelu, Clip, HardSigmoid, HardSwish, MaxPool,
+// GlobalMaxPool) takes at one point: the op's input there, by node name. Held in those pieces,
+// the loss is a smooth function of the weights near that point whose Hessian is the one autograd
+// defines (the second derivative is zero at kinks, as in PyTorch). Hessian-vector products by
+// differences of gradients need that: unheld, a step crosses kinks, and each crossed kink adds a
+// jump in the gradient that does not shrink with the step.
+struct Pieces {
+  // One held node: elementwise ops linear on each piece as y = offset + slope * x; max pools as
+  // y[k] = x[sources[k]] (flat indices); HardSwish by its input x0 at the point.
+  struct Held {
+    Tensor slope, offset, x0;
+    std::vector<std::int64_t> sources;
+    Shape in_shape, out_shape;
+  };
+  std::map<std::string, Held> nodes;  // by node name
+};
+
+struct GradientOptions {
+  bool record_pieces = false;    // fill Gradients::pieces
+  const Pieces* hold = nullptr;  // run with the piecewise ops held in these pieces
+};
+
 struct Gradients {
   double loss = 0;
   // d loss / d tensor, float32 and shaped like the tensor, for each requested name.
   std::map<std::string, Tensor> wrt;
+  Pieces pieces;  // with GradientOptions::record_pieces
 };
 
 // The loss value and d loss / d output for a given output tensor (exposed for tests and for
@@ -61,8 +84,9 @@ class GradientEngine {
   // dtype and shape), e.g. perturbed weights for Hessian-vector products by differences of
   // gradients. Throws Error on unknown names or bad inputs, Unsupported when the gradient would
   // have to pass through an input an op cannot differentiate (Pad's constant value, ...).
+  // `options.hold`: pieces recorded on the same inputs (shapes must match).
   Gradients run(const TensorMap& inputs, const Loss& loss, const std::vector<std::string>& wrt,
-                const TensorMap& overrides = {}) const;
+                const TensorMap& overrides = {}, const GradientOptions& options = {}) const;
 
  private:
   const Graph& graph_;

@@ -59,7 +59,7 @@ std::vector<Tensor> run_node(const Node& node, std::int64_t opset,
 }
 
 void run_nodes(const Graph& graph, std::map<std::string, Tensor>& values, RunMode mode,
-               const std::vector<std::string>& keep) {
+               const std::vector<std::string>& keep, const NodeReplacement& replace) {
   // Last node that reads each tensor, so intermediate tensors can be freed early.
   std::map<std::string, std::size_t> last_use;
   for (std::size_t i = 0; i < graph.nodes.size(); ++i)
@@ -82,7 +82,8 @@ void run_nodes(const Graph& graph, std::map<std::string, Tensor>& values, RunMod
     std::vector<const Tensor*> inputs;
     inputs.reserve(node.inputs.size());
     for (const std::string& name : node.inputs) inputs.push_back(lookup(node, name));
-    std::vector<Tensor> outs = run_node(node, graph.opset, inputs, mode);
+    std::vector<Tensor> outs;
+    if (!replace || !replace(node, inputs, outs)) outs = run_node(node, graph.opset, inputs, mode);
     for (std::size_t k = 0; k < node.outputs.size(); ++k)
       if (!node.outputs[k].empty()) values[node.outputs[k]] = std::move(outs[k]);
     if (mode == RunMode::execute) {

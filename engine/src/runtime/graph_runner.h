@@ -1,6 +1,7 @@
 // Walks a graph's nodes in order and runs each kernel (internal to the engine).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,9 +17,13 @@ enum class RunMode {
 
 // Runs the graph's nodes on `values` (inputs already present; initializers are looked up in
 // the graph). In execute mode, tensors are dropped after their last use unless they are graph
-// outputs or listed in `keep`. Errors name the node and op.
+// outputs or listed in `keep`. Errors name the node and op. `replace`, when given, sees each
+// node with its inputs first; when it returns true it has set the node's outputs itself (the
+// gradient engine holds piecewise ops in fixed pieces that way).
+using NodeReplacement = std::function<bool(
+    const Node& node, const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs)>;
 void run_nodes(const Graph& graph, std::map<std::string, Tensor>& values, RunMode mode,
-               const std::vector<std::string>& keep = {});
+               const std::vector<std::string>& keep = {}, const NodeReplacement& replace = nullptr);
 
 // Runs a single node on the given inputs (nullptr for omitted ones) and returns its outputs.
 std::vector<Tensor> run_node(const Node& node, std::int64_t opset,

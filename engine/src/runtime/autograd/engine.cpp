@@ -9,6 +9,7 @@
 
 #include "quantscope/autograd.h"
 #include "runtime/autograd/backward.h"
+#include "runtime/autograd/pieces.h"
 #include "runtime/graph_runner.h"
 
 namespace qs {
@@ -207,8 +208,8 @@ GradientEngine::GradientEngine(const Graph& graph) : graph_(graph) {
 }
 
 Gradients GradientEngine::run(const TensorMap& inputs, const Loss& loss,
-                              const std::vector<std::string>& wrt,
-                              const TensorMap& overrides) const {
+                              const std::vector<std::string>& wrt, const TensorMap& overrides,
+                              const GradientOptions& options) const {
   const Graph& graph = graph_;
   check_inputs(graph, inputs);
   for (const auto& [name, t] : overrides) {
@@ -250,7 +251,25 @@ Gradients GradientEngine::run(const TensorMap& inputs, const Loss& loss,
   }
   TensorMap values = inputs;
   for (const auto& [name, t] : overrides) values[name] = t;
-  run_nodes(graph, values, RunMode::execute, keep);
+  Gradients result;
+  auto held = [&](const Node& node) -> const Pieces::Held* {
+    if (!options.hold || !autograd::is_piecewise(node)) return nullptr;
+    auto it = options.hold->nodes.find(node.name);
+    return it == options.hold->nodes.end() ? nullptr : &it->second;
+  };
+  NodeReplacement replace = nullptr;
+  if (options.hold || options.record_pieces)
+    replace = [&](const Node& node, const std::vector<const Tensor*>& in,
+                  std::vector<Tensor>& out) {
+      if (!autograd::is_piecewise(node) || in.empty() || !in[0]) return false;
+      if (options.record_pieces)
+        result.pieces.nodes[node.name] = autograd::hold_pieces(node, graph.opset, in);
+      const Pieces::Held* h = held(node);
+      if (!h) return false;
+      out = autograd::held_forward(node, in, *h);
+      return true;
+    };
+  run_nodes(graph, values, RunMode::execute, keep, replace);
   auto lookup = [&](const std::string& name) -> const Tensor* {
     if (name.empty()) return nullptr;
     if (auto it = values.find(name); it != values.end()) return &it->second;
@@ -260,7 +279,6 @@ Gradients GradientEngine::run(const TensorMap& inputs, const Loss& loss,
   const Tensor* output = lookup(output_name);
   if (!output) throw Error("output '" + output_name + "' was not computed");
 
-  Gradients result;
   Tensor seed;
   result.loss = loss_and_gradient(*output, loss, &seed);
   std::map<std::string, Tensor> grads;
@@ -287,7 +305,10 @@ Gradients GradientEngine::run(const TensorMap& inputs, const Loss& loss,
     }
     if (!any) continue;
     for (const std::string& in : node.inputs) ctx.inputs.push_back(lookup(in));
-    step->rule->fn(ctx);
+    if (const Pieces::Held* h = held(node))
+      autograd::held_backward(ctx, *h);
+    else
+      step->rule->fn(ctx);
     ctx.grad_inputs.resize(node.inputs.size());
     for (std::size_t i = 0; i < node.inputs.size(); ++i)
       if (step->needs[i] && ctx.grad_inputs[i].defined())
