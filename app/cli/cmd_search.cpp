@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "hessian_json.h"
 #include "quantscope/model.h"
 #include "quantscope/search.h"
 
@@ -53,11 +54,11 @@ const char* unit_of(SearchObjective o) {
 }  // namespace
 
 int cmd_search(const std::vector<std::string>& argv) {
-  Args args(argv, {"data",         "eval-data",   "limit", "device",      "batch",
-                   "objective",    "budget",      "bits",  "estimate",    "rounding",
-                   "acts",         "verify",      "pin",   "o",           "mean",
-                   "std",          "granularity", "also",  "also-budget", "latency-table",
-                   "latency-batch"},
+  Args args(argv, {"data",          "eval-data",   "limit", "device",      "batch",
+                   "objective",     "budget",      "bits",  "estimate",    "rounding",
+                   "acts",          "verify",      "pin",   "o",           "mean",
+                   "std",           "granularity", "also",  "also-budget", "latency-table",
+                   "latency-batch", "hessian"},
             {"json", "keep-ends"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
@@ -74,8 +75,13 @@ int cmd_search(const std::vector<std::string>& argv) {
   } else if (args.has("also-budget")) {
     throw UsageError{"--also-budget needs --also"};
   }
-  if (args.get("estimate", "kl") != "kl")
-    throw Error("--estimate hawq needs Hessian traces, which are not computed yet; use kl");
+  const std::string estimate = args.get("estimate", "kl");
+  if (estimate == "hawq")
+    options.estimate = SearchEstimate::hawq;
+  else if (estimate != "kl")
+    throw UsageError{"--estimate takes kl or hawq"};
+  if (args.has("hessian") && options.estimate != SearchEstimate::hawq)
+    throw UsageError{"--hessian needs --estimate hawq"};
   if (args.has("bits")) options.bits = parse_bit_list("bits", args.get("bits"));
   const std::string acts = args.get("acts", "8");
   options.act_bits = acts == "float" ? 0 : static_cast<int>(args.get_int("acts", 8, 0));
@@ -101,6 +107,18 @@ int cmd_search(const std::vector<std::string>& argv) {
   auto data = open_dataset(args.get("data"), data_options);
   std::unique_ptr<Dataset> eval_data =
       args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
+  HessianResult hessian;
+  if (options.estimate == SearchEstimate::hawq) {
+    if (args.has("hessian")) {
+      hessian = load_hessian(args.get("hessian"));
+    } else {
+      DataOptions few = data_options;
+      few.limit = data_options.limit > 0 ? std::min<std::int64_t>(256, data_options.limit) : 256;
+      auto sample = open_dataset(args.get("data"), few);
+      hessian = hessian_traces(g, *sample, {}, terminal_progress("hessian"));
+    }
+    options.hessian = &hessian;
+  }
   // Latency: the table (read, or built now on the device) and the device verified points run on.
   LatencyTable table;
   std::unique_ptr<Device> timer;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "hessian_json.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
 #include "sensitivity_json.h"
@@ -13,7 +14,7 @@ namespace qs::cli {
 int cmd_sensitivity(const std::vector<std::string>& argv) {
   Args args(argv,
             {"data", "eval-data", "limit", "device", "batch", "bits", "what", "mean", "std",
-             "calib", "granularity", "rounding", "shard"},
+             "calib", "granularity", "rounding", "shard", "hessian"},
             {"json", "symmetric", "asymmetric"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
@@ -46,6 +47,13 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   if (args.flag("symmetric")) base.defaults.weight_symmetric = base.defaults.act_symmetric = true;
   if (args.flag("asymmetric")) base.defaults.weight_symmetric = base.defaults.act_symmetric = false;
 
+  HessianResult hessian;
+  if (args.has("hessian")) {
+    if (options.what == SensitivityTarget::acts)
+      throw UsageError{"--hessian gives the HAWQ estimate of weights; --what acts has none"};
+    hessian = load_hessian(args.get("hessian"));
+    options.hessian = &hessian;
+  }
   std::unique_ptr<Device> device = open_device(args);
   const Graph g = load_model(path);
   DataOptions data_options;
@@ -81,6 +89,14 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
     for (int b : options.bits)
       l.bits.count(b) ? std::printf(" %7.1f", l.bits.at(b).sqnr_db) : std::printf(" %7s", "-");
     std::printf("\n");
+    if (options.hessian) {
+      std::printf("%-36s %-8s %8s", "", "HAWQ", "");
+      for (int b : options.bits)
+        l.bits.count(b) && std::isfinite(l.bits.at(b).hawq)
+            ? std::printf(" %7.2g", l.bits.at(b).hawq)
+            : std::printf(" %7s", "-");
+      std::printf("\n");
+    }
     if (!r.classifier) continue;
     std::printf("%-36s %-8s %8s", "", "", "");
     for (int b : options.bits)

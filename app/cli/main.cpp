@@ -53,12 +53,13 @@ const CommandEntry kCommands[] = {
      "usage: quantscope-cli sensitivity MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"
      "         [--bits 2,3,4,5,6,8] [--what weights|acts|both] [--granularity ...]\n"
      "         [--rounding rtn|gptq] [--calib ...] [--shard i/n] [--device NAME] [--batch B]\n"
-     "         [--json]\n"
+     "         [--hessian TRACES.json] [--json]\n"
      "  Quantizes one layer at a time (its weights, its input activations, or both) at each\n"
      "  bit width, the rest in float, and measures the change of the output against the\n"
      "  float model: KL, SQNR, top-1 agreement, and top-1 with labels. Calibrates on --data\n"
      "  and evaluates on --eval-data (default: the same samples). --shard i/n computes every\n"
-     "  n-th point only (a job array); 'merge' joins the parts.\n"},
+     "  n-th point only (a job array); 'merge' joins the parts. --hessian: the JSON of\n"
+     "  'hessian --json'; adds HAWQ-V2's estimate tr(H)/n x ||Q(W) - W||^2 per point.\n"},
     {"hessian", qs::cli::cmd_hessian, "per-layer Hessian traces (Hutchinson) with error bars",
      "usage: quantscope-cli hessian MODEL --data SPEC [--limit N] [--probes N] [--tol T]\n"
      "         [--min-probes N] [--step S] [--seed S] [--threads T] [--batch B]\n"
@@ -87,8 +88,11 @@ const CommandEntry kCommands[] = {
      "         [--also size|bops|latency:DEVICE --also-budget Y] [--latency-table TABLE.json]\n"
      "         [--bits 2,3,4,6,8] [--acts 8|16|float] [--rounding rtn|gptq] [--keep-ends]\n"
      "         [--pin NODE=BITS ...] [--verify K] [--device NAME] [--batch B] [--json]\n"
+     "         [--estimate kl|hawq [--hessian TRACES.json]]\n"
      "  Sweeps each layer's weight sensitivity, computes the exact Pareto front of predicted\n"
-     "  loss (sum of per-layer KL) against the cost, the uniform baselines, and evaluates K\n"
+     "  loss (sum of per-layer KL, or of HAWQ-V2 estimates from Hessian traces: read from\n"
+     "  --hessian, else computed on the first 256 samples of SPEC) against the cost, the uniform "
+     "baselines, and evaluates K\n"
      "  front points and the baselines for real. With --budget, the best point under it;\n"
      "  -o writes its quantized configuration. Latency costs come from a per-layer latency\n"
      "  table (see latency-table), built on DEVICE now unless --latency-table gives one;\n"

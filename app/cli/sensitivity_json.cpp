@@ -31,7 +31,7 @@ nlohmann::json sensitivity_to_json(const SensitivityResult& r) {
           {"sqnr_db", number_or_null(s.sqnr_db)},
           {"agreement", r.classifier ? nlohmann::json(s.agreement) : nlohmann::json(nullptr)},
           {"top1", s.top1 >= 0 ? nlohmann::json(s.top1) : nlohmann::json(nullptr)},
-          {"hawq", nullptr}};
+          {"hawq", number_or_null(s.hawq)}};
     j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"params", l.params}, {"bits", bits}});
   }
   return j;
@@ -66,6 +66,7 @@ SensitivityResult sensitivity_from_json(const nlohmann::json& j, const std::stri
       s.sqnr_db = number(v, "sqnr_db", INFINITY);
       s.agreement = number(v, "agreement", 0);
       s.top1 = number(v, "top1", -1);
+      s.hawq = number(v, "hawq", NAN);
       ls.bits[std::stoi(key)] = s;
     }
     r.layers.push_back(std::move(ls));

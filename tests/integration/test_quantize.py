@@ -338,3 +338,112 @@ class CliLatencySearch(unittest.TestCase):
                                  check=False)
             self.assertEqual(rc, 1)
             self.assertIn("bad.json", err)
+
+
+@unittest.skipUnless(HAVE_DATA, "dataset-fashion-mnist is not installed")
+class CliHessian(unittest.TestCase):
+    """Hessian traces, the HAWQ estimate they give the sensitivity sweep, and search with it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = TempDir()
+        cls.tmp = cls.dir.__enter__()
+        cls.traces = {}
+        for model in ["lenet", "mobilenet", "vit"]:
+            path = os.path.join(cls.tmp, model + "-hessian.json")
+            j = cli_json("hessian", os.path.join(MODELS_DIR, model + ".onnx"), "--data",
+                         "fashion-mnist:train", "--limit", "128", "--probes", "40")
+            with open(path, "w") as f:
+                json.dump(j, f)
+            cls.traces[model] = (path, j)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.__exit__(None, None, None)
+
+    def test_traces_have_error_bars_and_the_layerwise_trace(self):
+        _, j = self.traces["lenet"]
+        self.assertEqual(j["loss"], "cross-entropy")
+        self.assertEqual(j["samples"], 128)
+        self.assertLessEqual(j["probes"], 40)
+        self.assertEqual([l["name"] for l in j["layers"]],
+                         ["/conv1/Conv", "/conv2/Conv", "/fc1/Gemm", "/fc2/Gemm", "/fc3/Gemm"])
+        for l in j["layers"]:
+            self.assertGreater(l["stderr"], 0, l["name"])
+            self.assertGreater(l["layerwise_trace"], 0, l["name"])
+            self.assertGreater(l["params"], 0, l["name"])
+        # A ReLU classifier's curvature: positive on every layer beyond a few standard errors.
+        for l in j["layers"]:
+            self.assertGreater(l["trace"], 2 * l["stderr"], l["name"])
+
+    def test_image_to_image_models_use_the_kl_from_the_float_output(self):
+        j = cli_json("hessian", os.path.join(MODELS_DIR, "autoencoder.onnx"), "--data",
+                     "fashion-mnist:test", "--limit", "16", "--probes", "8", "--no-layerwise")
+        self.assertEqual(j["loss"], "kl-to-float")
+        self.assertEqual(len(j["layers"]), 6)
+        self.assertTrue(all(l["layerwise_trace"] is None for l in j["layers"]))
+
+    def test_sensitivity_carries_the_hawq_estimate(self):
+        path, traces = self.traces["lenet"]
+        plain = cli_json("sensitivity", LENET, "--data", "fashion-mnist:train", "--limit", "64",
+                         "--bits", "2,4,8")
+        self.assertTrue(all(b["hawq"] is None for l in plain["layers"] for b in l["bits"].values()))
+        j = cli_json("sensitivity", LENET, "--data", "fashion-mnist:train", "--limit", "64",
+                     "--bits", "2,4,8", "--hessian", path)
+        trace = {l["name"]: l["trace"] / l["params"] for l in traces["layers"]}
+        for l in j["layers"]:
+            h = [l["bits"][b]["hawq"] for b in ("2", "4", "8")]
+            # tr(H)/n times a squared error that shrinks with every added bit.
+            self.assertGreater(h[0], h[1], l["name"])
+            self.assertGreater(h[1], h[2], l["name"])
+            self.assertGreater(h[2], 0, l["name"])
+            self.assertGreater(trace[l["name"]], 0)
+        self.assertTrue(any("HAWQ" in n for n in j["notes"]))
+
+    def test_the_hawq_ranking_means_something(self):
+        """Quantizing the three layers HAWQ ranks most sensitive to 2 bits costs more accuracy
+        than quantizing the three it ranks least sensitive."""
+        for model in ["lenet", "mobilenet", "vit"]:
+            path = os.path.join(MODELS_DIR, model + ".onnx")
+            j = cli_json("sensitivity", path, "--data", "fashion-mnist:train", "--limit", "128",
+                         "--bits", "2", "--device", "cpu-onednn", "--hessian", self.traces[model][0])
+            ranked = sorted(j["layers"], key=lambda l: l["bits"]["2"]["hawq"], reverse=True)
+            top1 = {}
+            with TempDir() as d:
+                for which, chosen in [("most", ranked[:3]), ("least", ranked[-3:])]:
+                    cfg = os.path.join(d, which + ".json")
+                    overrides = []
+                    for l in chosen:
+                        overrides += ["--override", l["name"] + "=w2afloat"]
+                    quantize(path, cfg, "--weights", "float", "--acts", "float", *overrides,
+                             "--limit", "256")
+                    top1[which] = eval_config(path, cfg, "--device", "cpu-onednn")["top1"]
+            self.assertLess(top1["most"], top1["least"], f"{model}: {top1}")
+
+    def test_search_with_the_hawq_estimate(self):
+        path, _ = self.traces["lenet"]
+        j = cli_json("search", LENET, "--data", "fashion-mnist:train", "--limit", "128",
+                     "--bits", "2,4,8", "--estimate", "hawq", "--hessian", path, "--verify", "3")
+        self.assertGreater(len(j["front"]), 3)
+        losses = [p["predicted_loss"] for p in j["front"]]
+        self.assertEqual(losses, sorted(losses, reverse=True))
+        self.assertTrue(any("HAWQ" in n for n in j["notes"]))
+
+    def test_bad_hessian_arguments(self):
+        with TempDir() as d:
+            bogus = os.path.join(d, "bogus.json")
+            with open(bogus, "w") as f:
+                f.write("{\"layers\": [{\"name\": \"/fc1/Gemm\"}]}")
+            rc, _, err = run_cli("sensitivity", LENET, "--data", "fashion-mnist:train", "--limit",
+                                 "8", "--bits", "4", "--hessian", bogus, check=False)
+            self.assertNotEqual(rc, 0)
+            self.assertIn("bogus.json", err)
+            self.assertIn("trace", err)
+        rc, _, err = run_cli("hessian", LENET, "--data", "fashion-mnist:train", "--probes", "0",
+                             check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("probes", err)
+        rc, _, err = run_cli("search", LENET, "--data", "fashion-mnist:train", "--hessian", "x.json",
+                             check=False)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("--estimate hawq", err)

@@ -3,6 +3,7 @@
 // and measure how far the output moves from the float model's.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -16,6 +17,8 @@
 
 namespace qs {
 
+struct HessianResult;
+
 enum class SensitivityTarget { weights, acts, both };
 
 struct SensitivityOptions {
@@ -27,6 +30,9 @@ struct SensitivityOptions {
   // merge_sensitivity().
   int shard_index = 0;
   int shard_count = 1;
+  // Hessian traces (hessian_traces(), or read back from its JSON) for the HAWQ-V2 estimate;
+  // layers it lacks, and every layer without it, get none.
+  const HessianResult* hessian = nullptr;
 };
 
 struct BitSensitivity {
@@ -34,6 +40,9 @@ struct BitSensitivity {
   double sqnr_db = 0;    // output SQNR against the float model
   double agreement = 0;  // percent of samples whose top-1 is the float model's
   double top1 = -1;      // percent, when the data have labels (else -1)
+  // HAWQ-V2's estimate of the loss increase, tr(H)/n * ||Q(W) - W||^2 (weights only), from the
+  // Hessian traces in SensitivityOptions; NAN without them.
+  double hawq = NAN;
 };
 
 struct LayerSensitivity {

@@ -50,6 +50,9 @@ std::vector<ParetoPoint> pareto_front(const std::vector<LayerOptions>& layers,
 constexpr std::size_t kMaxFront = 200000;
 
 enum class SearchObjective { size, bops, latency };
+// A layer's predicted loss at a bit width: its measured KL when quantized alone, or HAWQ-V2's
+// tr(H)/n * ||Q(W) - W||^2 (needs Hessian traces).
+enum class SearchEstimate { kl, hawq };
 
 // Measured time of each quantizable layer at each weight bit width on one device: every layer
 // at that width (activations at `act_bits`), integer kernels where the device has them, each
@@ -81,13 +84,15 @@ LatencyTable load_latency_table(const std::string& path);
 // Per-layer options from a weight sensitivity sweep: cost of each bit width by `objective`
 // (size: bytes of the weights at that width plus one 4-byte scale per output channel (8 with a
 // zero point); bops: MACs per sample x weight bits x activation bits), predicted loss = the
-// measured KL of that layer alone at that width. `pinned`: layers held at one width (first and
+// measured KL of that layer alone at that width, or its HAWQ estimate (Error where the sweep has
+// none). `pinned`: layers held at one width (first and
 // last at 8 when asked). `act_bits`: 0 for float activations (32 in BOPs).
 // latency: the table's time of the layer at that width (Error when the table lacks it).
 std::vector<LayerOptions> layer_options(const Graph& graph, const SensitivityResult& sensitivity,
                                         SearchObjective objective, int act_bits,
                                         const std::map<std::string, int>& pinned,
-                                        const LatencyTable* latency = nullptr);
+                                        const LatencyTable* latency = nullptr,
+                                        SearchEstimate estimate = SearchEstimate::kl);
 // The cost of everything the options do not cover: float bytes of the other initializers
 // (size), 0 (bops), the median over widths of the rest of the end-to-end time (latency).
 double fixed_cost(const Graph& graph, const std::vector<LayerOptions>& layers,
@@ -107,6 +112,8 @@ struct SearchOptions {
   int verify = 6;                     // front points evaluated for real, spread along it
   double budget = -1;                 // >= 0: the best point under it is verified and returned
   std::int64_t batch = 64;
+  SearchEstimate estimate = SearchEstimate::kl;
+  const HessianResult* hessian = nullptr;  // for SearchEstimate::hawq
   // A second cost, held under budget2 (< 0: none): the front is then the exact front of three
   // (cost, cost2, loss). Latency, as either cost, needs the table.
   bool has_second = false;

@@ -44,6 +44,22 @@ struct Reference {
   std::vector<std::vector<std::int64_t>> labels;
 };
 
+// ||Q(W) - W||^2 of one layer's quantized weights against the float ones.
+double squared_error(const Graph& graph, const quant::QuantLayer& layer,
+                     const WeightQuantParams& q) {
+  const std::vector<float> w = quant::weight_to_matrix(layer, graph.initializers.at(layer.weight));
+  const std::int64_t group = q.cols / std::max<std::int64_t>(1, q.groups_per_row);
+  double sum = 0;
+  for (std::int64_t r = 0; r < q.rows; ++r)
+    for (std::int64_t c = 0; c < q.cols; ++c) {
+      const std::size_t g = static_cast<std::size_t>(r * q.groups_per_row + c / group);
+      const std::size_t i = static_cast<std::size_t>(r * q.cols + c);
+      const double d = double(q.codes[i] - q.zero_points[g]) * q.scales[g] - w[i];
+      sum += d * d;
+    }
+  return sum;
+}
+
 std::int64_t correct(const Tensor& logits, const std::vector<std::int64_t>& labels) {
   if (labels.empty() || logits.rank() != 2) return 0;
   const std::int64_t classes = logits.dim(1);
@@ -152,6 +168,10 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
     ls.op = l.node->op_type;
     for (const LayerInfo& li : info.layers)
       if (li.name == name) ls.params = li.params;
+    const LayerHessian* trace = nullptr;
+    if (options.hessian)
+      for (const LayerHessian& h : options.hessian->layers)
+        if (h.name == name && h.params > 0) trace = &h;
     for (int b : options.bits) {
       if (index++ % static_cast<std::size_t>(options.shard_count) !=
           static_cast<std::size_t>(options.shard_index))
@@ -185,10 +205,16 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
       s.sqnr_db = cmp.sqnr_db();
       s.agreement = cmp.agreement();
       if (result.fp32_top1 >= 0) s.top1 = 100.0 * double(top1) / double(result.samples);
+      if (trace && *o.weight_bits > 0)
+        s.hawq = trace->trace / double(trace->params) * squared_error(graph, l, q.weights[name]);
       ls.bits[b] = s;
     }
     result.layers.push_back(std::move(ls));
   }
+  if (options.hessian)
+    result.notes.push_back("HAWQ-V2 estimate: tr(H)/n x ||Q(W) - W||^2 from Hessian traces (" +
+                           options.hessian->loss + ", " + std::to_string(options.hessian->probes) +
+                           " probes on " + std::to_string(options.hessian->samples) + " samples)");
   job.report(1.0, "done");
   return result;
 }

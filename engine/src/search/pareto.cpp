@@ -101,7 +101,7 @@ std::vector<ParetoPoint> pareto_front(const std::vector<LayerOptions>& layers, d
 std::vector<LayerOptions> layer_options(const Graph& graph, const SensitivityResult& sensitivity,
                                         SearchObjective objective, int act_bits,
                                         const std::map<std::string, int>& pinned,
-                                        const LatencyTable* latency) {
+                                        const LatencyTable* latency, SearchEstimate estimate) {
   if (objective == SearchObjective::latency && !latency)
     throw Error("the latency objective needs a latency table");
   const ModelInfo info = describe_model(graph);
@@ -122,7 +122,14 @@ std::vector<LayerOptions> layer_options(const Graph& graph, const SensitivityRes
       if (pin != pinned.end() && pin->second != bits) continue;
       BitOption o;
       o.bits = bits;
-      o.loss = std::isfinite(m.kl) ? std::max(0.0, m.kl) : 0.0;
+      if (estimate == SearchEstimate::hawq) {
+        if (!std::isfinite(m.hawq))
+          throw Error("layer '" + s.name + "' has no HAWQ estimate at " + std::to_string(bits) +
+                      " bits: its Hessian trace is missing");
+        o.loss = std::max(0.0, m.hawq);
+      } else {
+        o.loss = std::isfinite(m.kl) ? std::max(0.0, m.kl) : 0.0;
+      }
       if (objective == SearchObjective::latency) {
         const auto layer = latency->layer_ms.find(s.name);
         if (layer == latency->layer_ms.end() || !layer->second.count(bits))

@@ -60,30 +60,36 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
   so.bits = options.bits;
   so.what = SensitivityTarget::weights;
   so.batch = options.batch;
+  if (options.estimate == SearchEstimate::hawq) {
+    if (!options.hessian) throw Error("the HAWQ estimate needs Hessian traces");
+    so.hessian = options.hessian;
+  }
   const SensitivityResult sens = sensitivity_sweep(graph, base, calib, eval, device, so, sweep_job);
   r.fp32_top1 = sens.fp32_top1;
   r.notes = sens.notes;
-  r.notes.push_back(
-      "predicted loss: the sum over layers of each layer's KL when quantized alone (additive "
-      "model; the verified points show how well it holds)");
+  r.notes.push_back(options.estimate == SearchEstimate::hawq
+                        ? "predicted loss: the sum over layers of HAWQ-V2's tr(H)/n x ||Q(W) - "
+                          "W||^2 (additive model; the verified points show how well it holds)"
+                        : "predicted loss: the sum over layers of each layer's KL when quantized "
+                          "alone (additive model; the verified points show how well it holds)");
 
   std::map<std::string, int> pinned = options.pinned;
-  std::vector<LayerOptions> probe =
-      layer_options(graph, sens, options.objective, options.act_bits, {}, options.latency);
+  std::vector<LayerOptions> probe = layer_options(graph, sens, options.objective, options.act_bits,
+                                                  {}, options.latency, options.estimate);
   if (options.keep_ends_at_8 && !probe.empty()) {
     if (std::find(options.bits.begin(), options.bits.end(), 8) == options.bits.end())
       throw Error("keeping the first and last layers at 8 bits needs 8 among the bit widths");
     pinned[probe.front().layer] = 8;
     pinned[probe.back().layer] = 8;
   }
-  std::vector<LayerOptions> layers =
-      layer_options(graph, sens, options.objective, options.act_bits, pinned, options.latency);
+  std::vector<LayerOptions> layers = layer_options(graph, sens, options.objective, options.act_bits,
+                                                   pinned, options.latency, options.estimate);
   const double fixed = fixed_cost(graph, layers, options.objective, options.latency);
   double fixed2 = 0;
   if (options.has_second) {
     // The second cost's options: the same layers and widths, other costs.
-    const std::vector<LayerOptions> second =
-        layer_options(graph, sens, options.second, options.act_bits, pinned, options.latency);
+    const std::vector<LayerOptions> second = layer_options(
+        graph, sens, options.second, options.act_bits, pinned, options.latency, options.estimate);
     for (std::size_t i = 0; i < layers.size(); ++i)
       for (std::size_t k = 0; k < layers[i].options.size(); ++k)
         layers[i].options[k].cost2 = second[i].options[k].cost;
