@@ -24,6 +24,7 @@ int cmd_bench(const std::vector<std::string>& argv);
 int cmd_quantize(const std::vector<std::string>& argv);
 int cmd_sensitivity(const std::vector<std::string>& argv);
 int cmd_hessian(const std::vector<std::string>& argv);
+int cmd_compare(const std::vector<std::string>& argv);
 int cmd_errors(const std::vector<std::string>& argv);
 int cmd_search(const std::vector<std::string>& argv);
 int cmd_merge(const std::vector<std::string>& argv);

@@ -81,6 +81,14 @@ const CommandEntry kCommands[] = {
      "  For each quantized layer: the SQNR of its output against the float model's when it\n"
      "  alone is quantized with float inputs (the error it introduces), and inside the whole\n"
      "  quantized model (the error it has accumulated): where error is born and where it grows.\n"},
+    {"compare", qs::cli::cmd_compare, "one sample, float vs quantized: outputs, histograms",
+     "usage: quantscope-cli compare MODEL --config CONFIG.json --data SPEC [--sample K]\n"
+     "         [-o DIR] [--bins B] [--topk K] [--device NAME] [--json]\n"
+     "  Runs sample K (default 0) through the float and the quantized model: the top-k\n"
+     "  classes of both (classifiers), the output SQNR and largest error, and per quantized\n"
+     "  layer its output's histogram float vs quantized and its weights' histogram with the\n"
+     "  quantization grid. -o DIR writes PNGs there: the input, the output images and their\n"
+     "  error map (image-to-image models), and the histograms (bar heights sqrt(count)).\n"},
     {"search", qs::cli::cmd_search,
      "mixed precision: the Pareto front of loss against size, BOPs or latency",
      "usage: quantscope-cli search MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"

@@ -447,3 +447,54 @@ class CliHessian(unittest.TestCase):
                              check=False)
         self.assertNotEqual(rc, 0)
         self.assertIn("--estimate hawq", err)
+
+
+@unittest.skipUnless(HAVE_DATA, "dataset-fashion-mnist is not installed")
+class CliCompare(unittest.TestCase):
+    """One sample float vs quantized: top-k, histograms and pictures."""
+
+    def test_classifier_top_k_and_histograms(self):
+        with TempDir() as d:
+            cfg = os.path.join(d, "w3.json")
+            quantize(LENET, cfg, "--weights", "3", "--granularity", "tensor", limit="128")
+            j = cli_json("compare", LENET, "--config", cfg, "--data", "fashion-mnist:test",
+                         "--sample", "4", "--topk", "3", "--bins", "40")
+            self.assertTrue(j["classifier"])
+            self.assertEqual(j["sample"], 4)
+            self.assertIsNotNone(j["label"])
+            self.assertEqual(j["files"], [])
+            for k in ("float_topk", "quant_topk"):
+                p = [c["probability"] for c in j[k]]
+                self.assertEqual(len(p), 3)
+                self.assertEqual(p, sorted(p, reverse=True))
+            self.assertEqual(len(j["activations"]), 5)
+            self.assertEqual(len(j["weights"]), 5)
+            for w in j["weights"]:
+                self.assertEqual(len(w["grid"]), 7)  # 3-bit symmetric: codes -3..3
+                self.assertEqual(len(w["float_hist"]["counts"]), 40)
+                self.assertLessEqual(sum(1 for c in w["quant_hist"]["counts"] if c), 7)
+            fc1 = j["weights"][2]
+            self.assertEqual(sum(fc1["float_hist"]["counts"]), 48000)
+            rc, _, err = run_cli("compare", LENET, "--config", cfg, "--data", "fashion-mnist:test",
+                                 "--limit", "10", "--sample", "10", check=False)
+            self.assertEqual(rc, 1)
+            self.assertIn("out of range", err)
+
+    def test_image_outputs_and_error_maps_as_png(self):
+        model = os.path.join(MODELS_DIR, "autoencoder.onnx")
+        with TempDir() as d:
+            cfg = os.path.join(d, "w4.json")
+            quantize(model, cfg, "--weights", "4", limit="64")
+            out = os.path.join(d, "pictures")
+            j = cli_json("compare", model, "--config", cfg, "--data", "fashion-mnist:test",
+                         "-o", out)
+            self.assertFalse(j["classifier"])
+            self.assertEqual(j["output_shape"], [1, 1, 28, 28])
+            self.assertGreater(j["max_abs_error"], 0)
+            names = {os.path.basename(f) for f in j["files"]}
+            for n in ("input.png", "output_float.png", "output_quantized.png", "error_map.png"):
+                self.assertIn(n, names)
+            self.assertEqual(len(names), 4 + 6 + 6)  # and activations and weights per layer
+            for f in j["files"]:
+                with open(f, "rb") as fh:
+                    self.assertEqual(fh.read(8), b"\x89PNG\r\n\x1a\n", f)

@@ -24,6 +24,7 @@
 namespace qs {
 
 enum class QuantGranularity { per_tensor, per_channel, per_group };
+const char* quant_granularity_name(QuantGranularity g);  // "tensor", "channel", "group"
 
 struct LayerQuantSettings {
   int weight_bits = 8;  // 2..8; 0: weights stay float

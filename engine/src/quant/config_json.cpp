@@ -14,6 +14,18 @@
 
 namespace qs {
 
+const char* quant_granularity_name(QuantGranularity g) {
+  switch (g) {
+    case QuantGranularity::per_tensor:
+      return "tensor";
+    case QuantGranularity::per_channel:
+      return "channel";
+    case QuantGranularity::per_group:
+      return "group";
+  }
+  return "?";
+}
+
 namespace {
 
 using nlohmann::json;
@@ -56,18 +68,6 @@ std::string string_of(const json& v, const std::string& where) {
 bool bool_of(const json& v, const std::string& where) {
   if (!v.is_boolean()) throw Error(where + " must be true or false");
   return v.get<bool>();
-}
-
-const char* granularity_name(QuantGranularity g) {
-  switch (g) {
-    case QuantGranularity::per_tensor:
-      return "tensor";
-    case QuantGranularity::per_channel:
-      return "channel";
-    case QuantGranularity::per_group:
-      return "group";
-  }
-  return "?";
 }
 
 QuantGranularity granularity_from(const std::string& s, const std::string& where) {
@@ -136,7 +136,7 @@ std::vector<std::int8_t> unbase64(const std::string& text, const std::string& wh
 json settings_json(const LayerQuantSettings& s) {
   json j{{"weight_bits", bits_json(s.weight_bits)},
          {"act_bits", bits_json(s.act_bits)},
-         {"granularity", granularity_name(s.granularity)},
+         {"granularity", quant_granularity_name(s.granularity)},
          {"weight_symmetric", s.weight_symmetric},
          {"act_symmetric", s.act_symmetric},
          {"calibrator", s.calibrator},
@@ -151,7 +151,7 @@ json override_json(const LayerOverride& o) {
   json j = json::object();
   if (o.weight_bits) j["weight_bits"] = bits_json(*o.weight_bits);
   if (o.act_bits) j["act_bits"] = bits_json(*o.act_bits);
-  if (o.granularity) j["granularity"] = granularity_name(*o.granularity);
+  if (o.granularity) j["granularity"] = quant_granularity_name(*o.granularity);
   if (o.group_size) j["group_size"] = *o.group_size;
   if (o.weight_symmetric) j["weight_symmetric"] = *o.weight_symmetric;
   if (o.act_symmetric) j["act_symmetric"] = *o.act_symmetric;
@@ -257,7 +257,7 @@ std::string quantized_model_to_json(const QuantizedModel& q) {
     json e{{"weight", w.weight},
            {"bits", w.bits},
            {"symmetric", w.symmetric},
-           {"granularity", granularity_name(w.granularity)},
+           {"granularity", quant_granularity_name(w.granularity)},
            {"rows", w.rows},
            {"cols", w.cols},
            {"groups_per_row", w.groups_per_row},
