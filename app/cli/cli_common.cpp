@@ -28,6 +28,13 @@ Preprocess preprocess_for(const Graph& graph, const Args& args) {
   return p;
 }
 
+DataOptions data_options_for(const Graph& graph, const Args& args) {
+  DataOptions options;
+  options.preprocess = preprocess_for(graph, args);
+  options.limit = args.get_int("limit", -1, 1);
+  return options;
+}
+
 JobControl terminal_progress(const std::string& label) {
   JobControl job;
   if (isatty(STDERR_FILENO)) {

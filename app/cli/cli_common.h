@@ -38,6 +38,8 @@ Registry& registry();
 std::unique_ptr<Device> open_device(const Args& args);
 // Preprocessing from the model's metadata, overridden by --mean/--std.
 Preprocess preprocess_for(const Graph& graph, const Args& args);
+// Preprocessing as preprocess_for, and --limit N (the first N samples; all without it).
+DataOptions data_options_for(const Graph& graph, const Args& args);
 // Progress lines on stderr, only when stderr is a terminal.
 JobControl terminal_progress(const std::string& label);
 // The graph to run for --config CONFIG.json: the simulation graph (or `graph` unchanged

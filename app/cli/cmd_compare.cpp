@@ -58,9 +58,7 @@ int cmd_compare(const std::vector<std::string>& argv) {
   std::unique_ptr<Device> device = open_device(args);
   const Graph g = load_model(path);
   const QuantizedModel q = load_quantized_model(args.get("config"));
-  DataOptions data_options;
-  data_options.preprocess = preprocess_for(g, args);
-  data_options.limit = args.get_int("limit", -1, 1);
+  DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
   const SampleComparison r = compare_sample(g, q, *data, sample, *device, options);
 

@@ -18,9 +18,7 @@ int cmd_errors(const std::vector<std::string>& argv) {
   std::unique_ptr<Device> device = open_device(args);
   const Graph g = load_model(path);
   const QuantizedModel q = load_quantized_model(args.get("config"));
-  DataOptions data_options;
-  data_options.preprocess = preprocess_for(g, args);
-  data_options.limit = args.get_int("limit", -1, 1);
+  DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
   const std::vector<LayerError> errors = error_propagation(
       g, q, *data, *device, args.get_int("batch", 64, 1), terminal_progress("errors"));

@@ -29,9 +29,7 @@ int cmd_hessian(const std::vector<std::string>& argv) {
   options.layerwise = !args.flag("no-layerwise");
 
   const Graph g = load_model(path);
-  DataOptions data_options;
-  data_options.preprocess = preprocess_for(g, args);
-  data_options.limit = args.get_int("limit", -1, 1);
+  DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
   const HessianResult r = hessian_traces(g, *data, options, terminal_progress("hessian"));
   if (args.flag("json")) {

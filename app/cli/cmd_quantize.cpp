@@ -58,9 +58,7 @@ int cmd_quantize(const std::vector<std::string>& argv) {
     for (const std::string& p : problems) text += "\n  " + p;
     throw Error(text);
   }
-  DataOptions data_options;
-  data_options.preprocess = preprocess_for(g, args);
-  data_options.limit = args.get_int("limit", -1, 1);
+  DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
   CalibrationOptions options;
   options.batch = args.get_int("batch", 64, 1);

@@ -101,9 +101,7 @@ int cmd_search(const std::vector<std::string>& argv) {
 
   std::unique_ptr<Device> device = open_device(args);
   const Graph g = load_model(path);
-  DataOptions data_options;
-  data_options.preprocess = preprocess_for(g, args);
-  data_options.limit = args.get_int("limit", -1, 1);
+  DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
   std::unique_ptr<Dataset> eval_data =
       args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;

@@ -56,9 +56,7 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   }
   std::unique_ptr<Device> device = open_device(args);
   const Graph g = load_model(path);
-  DataOptions data_options;
-  data_options.preprocess = preprocess_for(g, args);
-  data_options.limit = args.get_int("limit", -1, 1);
+  DataOptions data_options = data_options_for(g, args);
   // Calibration and evaluation on the same data unless --eval-data is given.
   auto data = open_dataset(args.get("data"), data_options);
   std::unique_ptr<Dataset> eval_data =

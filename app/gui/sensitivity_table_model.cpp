@@ -28,12 +28,15 @@ void SensitivityTableModel::setMetric(const QString& metric) {
 }
 
 double SensitivityTableModel::value(const qs::BitSensitivity& s) const {
+  if (metric_ == QLatin1String("hawq")) return s.hawq;
   return metric_ == QLatin1String("kl") ? s.kl : s.sqnr_db;
 }
 
 double SensitivityTableModel::severity(double v) const {
-  if (metric_ == QLatin1String("kl")) {
-    // 1e-4 nats and below: harmless; 1 nat and above: ruined.
+  if (metric_ == QLatin1String("kl") || metric_ == QLatin1String("hawq")) {
+    // 1e-4 nats and below: harmless; 1 nat and above: ruined (HAWQ estimates a loss increase
+    // in nats too).
+    if (!std::isfinite(v)) return 0.0;
     const double log_kl = std::log10(std::max(v, 1e-12));
     return std::clamp((log_kl + 4.0) / 4.0, 0.0, 1.0);
   }
@@ -48,6 +51,7 @@ QVariantList SensitivityTableModel::barsAt(int bits) const {
     auto it = l.bits.find(bits);
     if (it == l.bits.end()) continue;
     const double v = value(it->second);
+    if (std::isnan(v)) continue;  // HAWQ without a trace
     bars.append(QVariantMap{{"name", QString::fromStdString(l.name)},
                             {"value", std::isfinite(v) ? v : 99.0},
                             {"severity", severity(v)}});
@@ -77,20 +81,24 @@ QVariant SensitivityTableModel::data(const QModelIndex& index, int role) const {
   const double v = value(it->second);
   switch (role) {
     case Qt::DisplayRole:
+      if (std::isnan(v)) return QStringLiteral("–");
       if (!std::isfinite(v)) return QStringLiteral("∞");
-      return metric_ == QLatin1String("kl") ? QString::number(v, 'g', 2)
-                                            : QString::number(v, 'f', 1);
+      return metric_ == QLatin1String("sqnr") ? QString::number(v, 'f', 1)
+                                              : QString::number(v, 'g', 2);
     case kValueRole:
       return v;
     case kSeverityRole:
       return severity(v);
     case Qt::ToolTipRole:
-      return QStringLiteral("%1 at %2 bits: SQNR %3 dB, KL %4 nats, agreement %5 %")
+      return QStringLiteral("%1 at %2 bits: SQNR %3 dB, KL %4 nats, agreement %5 %%6")
           .arg(QString::fromStdString(l.name))
           .arg(it->first)
           .arg(it->second.sqnr_db, 0, 'f', 1)
           .arg(it->second.kl, 0, 'g', 3)
-          .arg(it->second.agreement, 0, 'f', 1);
+          .arg(it->second.agreement, 0, 'f', 1)
+          .arg(std::isfinite(it->second.hawq)
+                   ? QStringLiteral(", HAWQ %1").arg(it->second.hawq, 0, 'g', 3)
+                   : QString());
     default:
       return {};
   }

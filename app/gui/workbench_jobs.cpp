@@ -3,6 +3,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QStringList>
+#include <algorithm>
 #include <cmath>
 
 #include "quantscope/analysis.h"
@@ -136,11 +137,44 @@ void Workbench::analyze() {
     auto calib = qs::open_dataset(in.calibration, options);
     auto eval = qs::open_dataset(in.evaluation, options);
     auto device = openDevice(*in.registry, in.device);
+    // Hessian traces on the first 256 calibration samples (the first quarter of the job), then
+    // the sweep with their HAWQ estimate beside the measured KL.
+    qs::DataOptions few = options;
+    few.limit = in.limit > 0 ? std::min<std::int64_t>(in.limit, 256) : 256;
+    auto traces_data = qs::open_dataset(in.calibration, few);
+    qs::HessianOptions ho;
+    ho.max_probes = 100;
+    ho.tol = 1e-2;
+    qs::JobControl part = job;
+    part.progress = [&job](double f, const std::string& m) {
+      job.report(0.25 * f, "Hessian: " + m);
+    };
+    const qs::HessianResult traces = qs::hessian_traces(*in.graph, *traces_data, ho, part);
+    part.progress = [&job](double f, const std::string& m) { job.report(0.25 + 0.75 * f, m); };
     qs::SensitivityOptions sweep;
     sweep.bits = {2, 3, 4, 5, 6, 8};
+    sweep.hessian = &traces;
     const qs::SensitivityResult r =
-        qs::sensitivity_sweep(*in.graph, qs::QuantConfig{}, *calib, *eval, *device, sweep, job);
-    QVariantMap info{{"fp32Top1", r.fp32_top1},
+        qs::sensitivity_sweep(*in.graph, qs::QuantConfig{}, *calib, *eval, *device, sweep, part);
+    QVariantList hessian;
+    for (const qs::LayerHessian& h : traces.layers) {
+      QVariantMap by_bits;  // the HAWQ estimate beside the measured KL, per width
+      for (const qs::LayerSensitivity& l : r.layers)
+        if (l.name == h.name)
+          for (const auto& [b, s] : l.bits)
+            by_bits[QString::number(b)] =
+                QVariantMap{{"kl", finiteOrNull(s.kl)}, {"hawq", finiteOrNull(s.hawq)}};
+      hessian.append(QVariantMap{{"name", QString::fromStdString(h.name)},
+                                 {"trace", h.trace},
+                                 {"stderr", finiteOrNull(h.std_error)},
+                                 {"params", qint64(h.params)},
+                                 {"byBits", by_bits}});
+    }
+    QVariantMap info{{"hessian", hessian},
+                     {"hessianProbes", traces.probes},
+                     {"hessianSamples", qint64(traces.samples)},
+                     {"hessianLoss", QString::fromStdString(traces.loss)},
+                     {"fp32Top1", r.fp32_top1},
                      {"samples", qint64(r.samples)},
                      {"layers", int(r.layers.size())},
                      {"device", QString::fromStdString(in.device)},

@@ -23,6 +23,17 @@ def eval_config(model, config, *args, limit="2000"):
                     "--limit", limit, *args)
 
 
+def top1_with_2bit_layers(path, layers):
+    """Top-1 on the test set with these layers' weights at 2 bits, everything else in float."""
+    with TempDir() as d:
+        cfg = os.path.join(d, "config.json")
+        overrides = []
+        for l in layers:
+            overrides += ["--override", l["name"] + "=w2afloat"]
+        quantize(path, cfg, "--weights", "float", "--acts", "float", *overrides, "--limit", "256")
+        return eval_config(path, cfg, "--device", "cpu-onednn")["top1"]
+
+
 @unittest.skipUnless(HAVE_DATA, "dataset-fashion-mnist is not installed")
 class CliQuantize(unittest.TestCase):
     def test_w8a8_keeps_accuracy_and_reports_the_comparison(self):
@@ -236,16 +247,8 @@ class CliSensitivity(unittest.TestCase):
             j = cli_json("sensitivity", path, "--data", "fashion-mnist:train", "--limit", "500",
                          "--bits", "2", "--device", "cpu-onednn")
             ranked = sorted(j["layers"], key=lambda l: l["bits"]["2"]["kl"], reverse=True)
-            top1 = {}
-            with TempDir() as d:
-                for which, chosen in [("most", ranked[:3]), ("least", ranked[-3:])]:
-                    cfg = os.path.join(d, which + ".json")
-                    overrides = []
-                    for l in chosen:
-                        overrides += ["--override", l["name"] + "=w2afloat"]
-                    quantize(path, cfg, "--weights", "float", "--acts", "float", *overrides,
-                             "--limit", "256")
-                    top1[which] = eval_config(path, cfg, "--device", "cpu-onednn")["top1"]
+            top1 = {which: top1_with_2bit_layers(path, chosen)
+                    for which, chosen in [("most", ranked[:3]), ("least", ranked[-3:])]}
             self.assertLess(top1["most"], top1["least"], f"{model}: {top1}")
 
 
@@ -408,16 +411,8 @@ class CliHessian(unittest.TestCase):
             j = cli_json("sensitivity", path, "--data", "fashion-mnist:train", "--limit", "128",
                          "--bits", "2", "--device", "cpu-onednn", "--hessian", self.traces[model][0])
             ranked = sorted(j["layers"], key=lambda l: l["bits"]["2"]["hawq"], reverse=True)
-            top1 = {}
-            with TempDir() as d:
-                for which, chosen in [("most", ranked[:3]), ("least", ranked[-3:])]:
-                    cfg = os.path.join(d, which + ".json")
-                    overrides = []
-                    for l in chosen:
-                        overrides += ["--override", l["name"] + "=w2afloat"]
-                    quantize(path, cfg, "--weights", "float", "--acts", "float", *overrides,
-                             "--limit", "256")
-                    top1[which] = eval_config(path, cfg, "--device", "cpu-onednn")["top1"]
+            top1 = {which: top1_with_2bit_layers(path, chosen)
+                    for which, chosen in [("most", ranked[:3]), ("least", ranked[-3:])]}
             self.assertLess(top1["most"], top1["least"], f"{model}: {top1}")
 
     def test_search_with_the_hawq_estimate(self):

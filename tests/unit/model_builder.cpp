@@ -1,6 +1,7 @@
 #include "model_builder.h"
 
 #include "quantscope/executor.h"
+#include "random_dataset.h"
 
 namespace qs::test {
 
@@ -110,6 +111,23 @@ Tensor run_single(const Graph& g, const Tensor& input) {
   ReferenceExecutor ex(g);
   TensorMap out = ex.run({{g.inputs.at(0).name, input}});
   return out.at(g.outputs.at(0).name);
+}
+
+Graph small_cnn() {
+  ModelBuilder b(13);
+  b.input("x", {-1, 2, 6, 6});
+  b.initializer("w", {4, 2, 3, 3}, random_values(72, 1));
+  b.initializer("b", {4}, random_values(4, 2));
+  b.initializer("fw", {5, 144}, random_values(720, 3, 0.1f));
+  b.initializer("fb", {5}, random_values(5, 4));
+  auto& conv = b.node("Conv", {"x", "w", "b"}, {"c"}, "conv");
+  set_attr(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Relu", {"c"}, {"r"}, "relu");
+  b.node("Flatten", {"r"}, {"f"}, "flatten");
+  auto& gemm = b.node("Gemm", {"f", "fw", "fb"}, {"y"}, "fc");
+  set_attr(gemm, "transB", std::int64_t{1});
+  b.output("y");
+  return b.load();
 }
 
 }  // namespace qs::test

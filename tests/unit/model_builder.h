@@ -39,6 +39,10 @@ void set_attr(onnx::NodeProto& n, const std::string& name, float v);
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::string& v);
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<std::int64_t>& v);
 
+// x[N,2,6,6] -> Conv(4, 3x3, pad 1, "conv") -> Relu -> Flatten -> Gemm(144 -> 5, transB, "fc")
+// -> y, with reproducible random weights.
+Graph small_cnn();
+
 // Runs a one-input graph.
 Tensor run_single(const Graph& g, const Tensor& input);
 

@@ -14,26 +14,9 @@
 using namespace qs;
 using qs::test::ModelBuilder;
 using qs::test::random_values;
+using qs::test::small_cnn;
 
 namespace {
-
-// x[N,2,6,6] -> Conv(4, 3x3, pad 1) -> Relu -> Flatten -> Gemm(144 -> 5, transB) -> y
-Graph small_cnn() {
-  ModelBuilder b(13);
-  b.input("x", {-1, 2, 6, 6});
-  b.initializer("w", {4, 2, 3, 3}, random_values(72, 1));
-  b.initializer("b", {4}, random_values(4, 2));
-  b.initializer("fw", {5, 144}, random_values(720, 3, 0.1f));
-  b.initializer("fb", {5}, random_values(5, 4));
-  auto& conv = b.node("Conv", {"x", "w", "b"}, {"c"}, "conv");
-  qs::test::set_attr(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
-  b.node("Relu", {"c"}, {"r"}, "relu");
-  b.node("Flatten", {"r"}, {"f"}, "flatten");
-  auto& gemm = b.node("Gemm", {"f", "fw", "fb"}, {"y"}, "fc");
-  qs::test::set_attr(gemm, "transB", std::int64_t{1});
-  b.output("y");
-  return b.load();
-}
 
 TEST(Histogram, CountsEveryFiniteValueInItsBin) {
   const std::vector<float> v{0.0f, 0.1f, 0.5f, 0.99f, 1.0f, -1.0f, 2.0f, NAN, INFINITY};

@@ -11,7 +11,9 @@ namespace qs::kernels {
 namespace {
 
 // Applies out[i] = op(a[ia], b[ib]) over the broadcast shape. Same-shape and scalar operands
-// skip the index maps: they are the common case on the hot path.
+// are the common case on the hot path. Otherwise the output's dimensions are merged, from the
+// innermost, while both operands stay contiguous (or both broadcast) across them, so that the
+// work is an outer walk over runs whose operands each advance by 1 or stay put.
 template <typename In, typename Out, typename Op>
 void broadcast_apply(const Tensor& a, const Tensor& b, Tensor& out, Op op) {
   const In* pa = a.data<In>();
@@ -20,12 +22,62 @@ void broadcast_apply(const Tensor& a, const Tensor& b, Tensor& out, Op op) {
   const std::int64_t n = out.numel();
   if (a.shape() == out.shape() && b.shape() == out.shape()) {
     for (std::int64_t i = 0; i < n; ++i) po[i] = op(pa[i], pb[i]);
-  } else if (a.shape() == out.shape() && b.numel() == 1) {
+    return;
+  }
+  if (a.shape() == out.shape() && b.numel() == 1) {
     for (std::int64_t i = 0; i < n; ++i) po[i] = op(pa[i], pb[0]);
-  } else {
-    auto ia = broadcast_index_map(a.shape(), out.shape());
-    auto ib = broadcast_index_map(b.shape(), out.shape());
-    for (std::int64_t i = 0; i < n; ++i) po[i] = op(pa[ia[i]], pb[ib[i]]);
+    return;
+  }
+  if (n == 0) return;
+  const Shape& shape = out.shape();
+  const int rank = static_cast<int>(shape.size());
+  auto strides = [&](const Shape& in) {  // per output dimension, 0 where broadcast
+    std::vector<std::int64_t> s(static_cast<std::size_t>(rank), 0);
+    const std::vector<std::int64_t> own = strides_of(in);
+    const int offset = rank - static_cast<int>(in.size());
+    for (int d = 0; d < static_cast<int>(in.size()); ++d)
+      s[static_cast<std::size_t>(d + offset)] =
+          in[static_cast<std::size_t>(d)] == 1 ? 0 : own[static_cast<std::size_t>(d)];
+    return s;
+  };
+  const std::vector<std::int64_t> sa = strides(a.shape()), sb = strides(b.shape());
+  struct Dim {
+    std::int64_t size, a, b;
+  };
+  std::vector<Dim> dims;  // innermost first
+  for (int d = rank - 1; d >= 0; --d) {
+    const std::size_t k = static_cast<std::size_t>(d);
+    if (shape[k] == 1) continue;
+    if (!dims.empty() && sa[k] == dims.back().a * dims.back().size &&
+        sb[k] == dims.back().b * dims.back().size)
+      dims.back().size *= shape[k];
+    else
+      dims.push_back({shape[k], sa[k], sb[k]});
+  }
+  const Dim inner = dims.empty() ? Dim{1, 0, 0} : dims.front();
+  const std::int64_t runs = n / inner.size;
+  std::vector<std::int64_t> index(dims.size(), 0);
+  std::int64_t oa = 0, ob = 0;
+  for (std::int64_t r = 0; r < runs; ++r) {
+    Out* o = po + r * inner.size;
+    const In* x = pa + oa;
+    const In* y = pb + ob;
+    if (inner.a == 1 && inner.b == 1)
+      for (std::int64_t i = 0; i < inner.size; ++i) o[i] = op(x[i], y[i]);
+    else if (inner.a == 1)
+      for (std::int64_t i = 0; i < inner.size; ++i) o[i] = op(x[i], *y);
+    else if (inner.b == 1)
+      for (std::int64_t i = 0; i < inner.size; ++i) o[i] = op(*x, y[i]);
+    else
+      for (std::int64_t i = 0; i < inner.size; ++i) o[i] = op(*x, *y);
+    for (std::size_t d = 1; d < dims.size(); ++d) {  // the next run
+      oa += dims[d].a;
+      ob += dims[d].b;
+      if (++index[d] < dims[d].size) break;
+      oa -= dims[d].a * dims[d].size;
+      ob -= dims[d].b * dims[d].size;
+      index[d] = 0;
+    }
   }
 }
 
