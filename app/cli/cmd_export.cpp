@@ -8,7 +8,7 @@
 #include "quantscope/bench.h"
 #include "quantscope/export_package.h"
 #include "quantscope/model.h"
-#include "sensitivity_json.h"
+#include "quantscope/results_json.h"
 
 namespace qs::cli {
 
@@ -53,39 +53,6 @@ nlohmann::json read_json(const std::string& path) {
   return j;
 }
 
-double number_or(const nlohmann::json& j, const char* key, double fallback) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : fallback;
-}
-
-// `search --json` output: the front and the baselines, as the report draws them.
-SearchResult search_from_json(const nlohmann::json& j, const std::string& where) {
-  SearchResult r;
-  auto points = [&](const char* key, std::vector<SearchPoint>& out) {
-    if (!j.contains(key) || !j[key].is_array())
-      throw Error(where + ": no '" + key + "' list; is it the output of search --json?");
-    for (const nlohmann::json& e : j[key]) {
-      if (!e.is_object() || !e.contains("cost") || !e["cost"].is_number())
-        throw Error(where + ": a point of '" + key + "' has no cost");
-      SearchPoint p;
-      p.label = e.value("label", key);
-      p.cost = e["cost"].get<double>();
-      p.predicted_loss = number_or(e, "predicted_loss", 0);
-      if (e.contains("measured") && e["measured"].is_object()) {
-        const nlohmann::json& m = e["measured"];
-        p.measured.measured = true;
-        p.measured.kl = number_or(m, "kl", 0);
-        p.measured.top1 = number_or(m, "top1", -1);
-        p.measured.agreement = number_or(m, "agreement", 0);
-      }
-      out.push_back(std::move(p));
-    }
-  };
-  points("front", r.front);
-  points("baselines", r.baselines);
-  r.fp32_cost = number_or(j, "fp32_cost", 0);
-  return r;
-}
-
 }  // namespace
 
 int cmd_export(const std::vector<std::string>& argv) {
@@ -127,11 +94,11 @@ int cmd_export(const std::vector<std::string>& argv) {
   SearchResult search;
   if (args.has("sensitivity")) {
     sensitivity =
-        sensitivity_from_json(read_json(args.get("sensitivity")), args.get("sensitivity"));
+        sensitivity_from_json(read_json(args.get("sensitivity")).dump(), args.get("sensitivity"));
     options.sensitivity = &sensitivity;
   }
   if (args.has("search")) {
-    search = search_from_json(read_json(args.get("search")), args.get("search"));
+    search = search_result_from_json(read_json(args.get("search")).dump(), args.get("search"));
     options.search = &search;
   }
   const PackageResult r = export_package(g, q, options, terminal_progress("export"));

@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
-#include "hessian_json.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
+#include "quantscope/results_json.h"
 
 namespace qs::cli {
 
@@ -33,7 +33,7 @@ int cmd_hessian(const std::vector<std::string>& argv) {
   auto data = open_dataset(args.get("data"), data_options);
   const HessianResult r = hessian_traces(g, *data, options, terminal_progress("hessian"));
   if (args.flag("json")) {
-    nlohmann::json j = hessian_to_json(r);
+    nlohmann::json j = nlohmann::json::parse(hessian_to_json(r));
     j["model"] = path;
     j["data"] = args.get("data");
     std::printf("%s\n", j.dump(2).c_str());

@@ -6,7 +6,7 @@
 
 #include "cli_common.h"
 #include "quantscope/atomic_file.h"
-#include "sensitivity_json.h"
+#include "quantscope/results_json.h"
 
 namespace qs::cli {
 
@@ -30,7 +30,7 @@ int cmd_merge(const std::vector<std::string>& argv) {
              j.value("data", "") != first.value("data", "") ||
              j.value("what", "") != first.value("what", ""))
       throw Error(path + ": a shard of another sweep (model, data or target differ)");
-    parts.push_back(sensitivity_from_json(j, path));
+    parts.push_back(sensitivity_from_json(j.dump(), path));
   }
   const SensitivityResult merged = merge_sensitivity(parts);
   if (first.contains("bits") && first["bits"].is_array())
@@ -39,7 +39,7 @@ int cmd_merge(const std::vector<std::string>& argv) {
         if (b.is_number_integer() && !l.bits.count(b.get<int>()))
           throw Error("layer '" + l.name + "' at " + std::to_string(b.get<int>()) +
                       " bits is in no shard: a shard is missing");
-  nlohmann::json out = sensitivity_to_json(merged);
+  nlohmann::json out = nlohmann::json::parse(sensitivity_to_json(merged));
   for (const char* key : {"model", "data", "what", "bits"})
     if (first.contains(key)) out[key] = first[key];
   out["shard"] = "merged from " + std::to_string(parts.size());

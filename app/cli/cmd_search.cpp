@@ -5,31 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
-#include "hessian_json.h"
 #include "quantscope/model.h"
+#include "quantscope/results_json.h"
 #include "quantscope/search.h"
 
 namespace qs::cli {
 
 namespace {
-
-nlohmann::json finite(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
-
-nlohmann::json point_json(const SearchPoint& p) {
-  nlohmann::json m = nullptr;
-  if (p.measured.measured)
-    m = {{"top1", p.measured.top1 >= 0 ? nlohmann::json(p.measured.top1) : nlohmann::json(nullptr)},
-         {"agreement", p.measured.agreement},
-         {"kl", p.measured.kl},
-         {"sqnr_db", finite(p.measured.sqnr_db)},
-         {"latency_ms", p.measured.latency_ms >= 0 ? nlohmann::json(p.measured.latency_ms)
-                                                   : nlohmann::json(nullptr)}};
-  return {{"label", p.label}, {"cost", p.cost},
-          {"cost2", p.cost2}, {"predicted_loss", p.predicted_loss},
-          {"measured", m},    {"config", p.bits}};
-}
 
 // "size", "bops" or "latency:DEVICE" (the device in `latency_device`).
 SearchObjective parse_objective(const std::string& text, const std::string& option,
@@ -156,20 +138,10 @@ int cmd_search(const std::vector<std::string>& argv) {
     save_quantized_model(args.get("o"), q);
   }
   if (args.flag("json")) {
-    nlohmann::json j{
-        {"model", path},
-        {"objective", objective},
-        {"also", args.has("also") ? nlohmann::json(args.get("also")) : nlohmann::json(nullptr)},
-        {"fp32_cost", finite(r.fp32_cost)},
-        {"fp32_top1", r.fp32_top1 >= 0 ? nlohmann::json(r.fp32_top1) : nlohmann::json(nullptr)},
-        {"rank_correlation", finite(r.rank_correlation)},
-        {"notes", r.notes}};
-    j["front"] = nlohmann::json::array();
-    for (const SearchPoint& p : r.front) j["front"].push_back(point_json(p));
-    j["baselines"] = nlohmann::json::array();
-    for (const SearchPoint& p : r.baselines) j["baselines"].push_back(point_json(p));
-    j["best"] = r.best >= 0 ? point_json(r.front[static_cast<std::size_t>(r.best)])
-                            : nlohmann::json(nullptr);
+    nlohmann::json j = nlohmann::json::parse(search_result_to_json(r));
+    j["model"] = path;
+    j["objective"] = objective;
+    j["also"] = args.has("also") ? nlohmann::json(args.get("also")) : nlohmann::json(nullptr);
     if (r.best >= 0 && args.has("o")) j["written"] = args.get("o");
     std::printf("%s\n", j.dump(2).c_str());
     return 0;

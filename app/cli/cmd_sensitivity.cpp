@@ -4,10 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
-#include "hessian_json.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
-#include "sensitivity_json.h"
+#include "quantscope/results_json.h"
 
 namespace qs::cli {
 
@@ -64,7 +63,7 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   const SensitivityResult r = sensitivity_sweep(g, base, *data, eval_data ? *eval_data : *data,
                                                 *device, options, terminal_progress("sensitivity"));
   if (args.flag("json")) {
-    nlohmann::json j = sensitivity_to_json(r);
+    nlohmann::json j = nlohmann::json::parse(sensitivity_to_json(r));
     j["model"] = path;
     j["data"] = args.get("data");
     j["what"] = what;

@@ -1,0 +1,27 @@
+// The JSON forms of the analysis results: what `quantscope-cli sensitivity|hessian|search --json`
+// print, what `merge`, `export --sensitivity/--search` and `--hessian` read back, and what a
+// project caches. Writers give a JSON object as text; readers check every field they use and
+// throw Error naming `where` and the field.
+#pragma once
+
+#include <string>
+
+#include "quantscope/analysis.h"
+#include "quantscope/search.h"
+
+namespace qs {
+
+std::string sensitivity_to_json(const SensitivityResult& r);
+SensitivityResult sensitivity_from_json(const std::string& text, const std::string& where);
+
+std::string hessian_to_json(const HessianResult& r);
+HessianResult hessian_from_json(const std::string& text, const std::string& where);
+HessianResult load_hessian(const std::string& path);
+
+// "front", "baselines" (points with label, cost, cost2, predicted_loss, measured or null, config
+// {layer: bits}), "best" (the point or null), "best_index", "fp32_cost", "fp32_top1",
+// "rank_correlation", "notes".
+std::string search_result_to_json(const SearchResult& r);
+SearchResult search_result_from_json(const std::string& text, const std::string& where);
+
+}  // namespace qs
