@@ -15,7 +15,9 @@ ApplicationWindow {
     visible: true
     color: Theme.window
     font.pixelSize: Theme.fontSize
-    title: "Quantscope — " + (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model")
+    readonly property string projectName: workbench.projectPath !== "" ? workbench.projectPath.split("/").pop() : "untitled project"
+    title: "Quantscope — " + projectName + (workbench.modified ? " *" : "") + " — "
+           + (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model")
 
     property int currentPage: 0
     readonly property var pageNames: ["Model", "Data", "Quantize", "Analyze", "Search", "Tune",
@@ -23,6 +25,17 @@ ApplicationWindow {
     readonly property var quant: workbench.quantResult
 
     function openModelDialog() { fileDialog.open() }
+    function saveProject() {
+        if (workbench.projectPath === "") saveDialog.open()
+        else workbench.saveProject()
+    }
+    property bool closeConfirmed: false
+    onClosing: close => {
+        if (workbench.modified && !closeConfirmed) {
+            close.accepted = false
+            closeDialog.open()
+        }
+    }
     function runCurrentPage() {
         const page = pages.children[currentPage]
         if (page && page.run) page.run()
@@ -32,10 +45,42 @@ ApplicationWindow {
         id: fileDialog
         title: "Open an ONNX model"
         nameFilters: ["ONNX models (*.onnx)", "All files (*)"]
-        onAccepted: workbench.openModel(selectedFile)
+        onAccepted: workbench.newProject(selectedFile)
+    }
+    FileDialog {
+        id: projectDialog
+        title: "Open a project"
+        nameFilters: ["Quantscope projects (*.qsproj)", "All files (*)"]
+        onAccepted: workbench.openProject(selectedFile)
+    }
+    FileDialog {
+        id: saveDialog
+        title: "Save the project"
+        fileMode: FileDialog.SaveFile
+        defaultSuffix: "qsproj"
+        nameFilters: ["Quantscope projects (*.qsproj)"]
+        onAccepted: workbench.saveProject(selectedFile)
+    }
+    Dialog {
+        id: closeDialog
+        title: "Unsaved changes"
+        anchors.centerIn: parent
+        modal: true
+        standardButtons: Dialog.Save | Dialog.Discard | Dialog.Cancel
+        Label {
+            text: "Save the changes to " + window.projectName + " before closing?\nUnsaved changes are kept in the autosave and offered at the next start."
+        }
+        onAccepted: {
+            window.saveProject()
+            if (!workbench.modified) { window.closeConfirmed = true; window.close() }
+        }
+        onDiscarded: { workbench.discardChanges(); window.closeConfirmed = true; window.close() }
     }
 
     Shortcut { sequence: "Ctrl+O"; onActivated: window.openModelDialog() }
+    Shortcut { sequence: "Ctrl+Shift+O"; onActivated: projectDialog.open() }
+    Shortcut { sequence: "Ctrl+S"; onActivated: window.saveProject() }
+    Shortcut { sequence: "Ctrl+Shift+S"; onActivated: saveDialog.open() }
     Shortcut { sequence: "Ctrl+R"; onActivated: window.runCurrentPage() }
     Shortcut { sequence: "Esc"; onActivated: workbench.jobs.cancel() }
     Shortcut { sequence: "Ctrl+Q"; onActivated: Qt.quit() }
@@ -58,8 +103,32 @@ ApplicationWindow {
             anchors.rightMargin: 14
             spacing: 14
             Label { text: "Quantscope"; color: "white"; font.bold: true; font.pixelSize: 16 }
+            ToolButton {
+                id: projectButton
+                text: "Project ▾"
+                onClicked: projectMenu.open()
+                palette.buttonText: "white"
+                Menu {
+                    id: projectMenu
+                    y: projectButton.height
+                    MenuItem { text: "New from a model…  (Ctrl+O)"; onTriggered: window.openModelDialog() }
+                    MenuItem { text: "Open project…  (Ctrl+Shift+O)"; onTriggered: projectDialog.open() }
+                    MenuItem { text: "Save  (Ctrl+S)"; onTriggered: window.saveProject() }
+                    MenuItem { text: "Save as…  (Ctrl+Shift+S)"; onTriggered: saveDialog.open() }
+                    MenuSeparator { visible: workbench.recentProjects.length > 0 }
+                    Repeater {
+                        model: workbench.recentProjects
+                        MenuItem {
+                            required property string modelData
+                            text: modelData.split("/").pop() + "   " + modelData
+                            onTriggered: workbench.openProject(modelData)
+                        }
+                    }
+                }
+            }
             Label {
-                text: workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model"
+                text: window.projectName + (workbench.modified ? " *" : "") + "  ·  "
+                      + (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model")
                 color: "#aeb6c4"
             }
             Item { Layout.fillWidth: true }
@@ -120,12 +189,19 @@ ApplicationWindow {
             ]
         }
 
+        ColumnLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            Layout.margins: 16
+            spacing: Theme.spacing
+
+        ProjectBanners { Layout.fillWidth: true }
+
         StackLayout {
             id: pages
             currentIndex: window.currentPage
             Layout.fillWidth: true
             Layout.fillHeight: true
-            Layout.margins: 16
 
             ModelPage {}
             DataPage {}
@@ -148,6 +224,7 @@ ApplicationWindow {
                 meanwhile: "Latency is measured today by <tt>quantscope-cli bench MODEL --device NAME</tt>."
             }
             ExportPage {}
+        }
         }
     }
 }

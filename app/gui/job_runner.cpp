@@ -18,12 +18,16 @@ QString JobRunner::kind() const {
   return running_ ? running_->kind : QString();
 }
 
-void JobRunner::start(const QString& kind, Work work) {
+void JobRunner::drop(const QString& kind) {
   std::erase_if(pending_, [&](const std::unique_ptr<Job>& j) { return j->kind == kind; });
   if (running_ && running_->kind == kind) {
     running_->superseded = true;
     running_->cancel = true;
   }
+}
+
+void JobRunner::start(const QString& kind, Work work) {
+  drop(kind);
   auto job = std::make_unique<Job>();
   job->kind = kind;
   job->work = std::move(work);

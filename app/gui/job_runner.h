@@ -39,6 +39,9 @@ class JobRunner : public QObject {
   QString kind() const;
   double progress() const { return progress_; }
   QString message() const { return message_; }
+  // Drops the pending job of `kind` and cancels the running one, whose result is then dropped
+  // (a result taken from the cache replaces them).
+  void drop(const QString& kind);
   // Blocks (turning the event loop) until nothing runs or is pending. For screenshots and tests.
   void waitForIdle();
 

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   // Qt Charts draws with QGraphicsView, so the application must be a QApplication.
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("Quantscope"));
+  QApplication::setOrganizationName(QStringLiteral("Quantscope"));
   QApplication::setApplicationVersion(QStringLiteral(QS_VERSION));
   QQuickStyle::setStyle(QStringLiteral("Fusion"));
 
@@ -55,16 +56,28 @@ int main(int argc, char** argv) {
                                  QStringLiteral("N"), QStringLiteral("1000"));
   parser.addOption(screenshots);
   parser.addOption(limit);
-  parser.addPositionalArgument(QStringLiteral("model"),
-                               QStringLiteral("An ONNX model (default: the bundled sample)."));
+  parser.addPositionalArgument(
+      QStringLiteral("file"),
+      QStringLiteral("A project (.qsproj), an ONNX model, or a package (default: the bundled "
+                     "sample, LeNet with Fashion-MNIST)."));
   parser.process(app);
 
   auto* images = new qs::gui::SampleImageProvider;  // the engine owns it
   qs::gui::Workbench workbench(std::make_unique<qs::Registry>(qs::make_default_registry()), images);
   const QStringList positional = parser.positionalArguments();
-  workbench.openModel(positional.isEmpty() ? sampleModel() : positional.first());
-  workbench.setData(QStringLiteral("fashion-mnist:train"), QStringLiteral("fashion-mnist:test"),
-                    parser.value(limit).toInt());
+  const QString file = positional.isEmpty() ? QString() : positional.first();
+  if (file.endsWith(QStringLiteral(".qsproj"))) {
+    workbench.openProject(file);  // on failure the window shows why, over the sample
+  }
+  if (workbench.modelPath().isEmpty())
+    workbench.newProject(
+        file.isEmpty() || file.endsWith(QStringLiteral(".qsproj")) ? sampleModel() : file,
+        QStringLiteral("fashion-mnist:train"), QStringLiteral("fashion-mnist:test"),
+        parser.value(limit).toInt());
+  if (!parser.isSet(screenshots)) {
+    workbench.setAutosave(true);
+    workbench.checkRecovery();  // an autosave left by a session that did not end cleanly
+  }
 
   QQmlApplicationEngine engine;
   engine.addImageProvider(QStringLiteral("samples"), images);

@@ -55,9 +55,14 @@ Workbench::Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider
   device_ = devices_.contains(QStringLiteral("cpu-onednn")) ? QStringLiteral("cpu-onednn")
                                                             : QStringLiteral("cpu-ref");
   connect(jobs_, &JobRunner::finished, this, &Workbench::onJobFinished);
+  autosaveTimer_.setSingleShot(true);
+  connect(&autosaveTimer_, &QTimer::timeout, this, &Workbench::writeAutosave);
 }
 
-Workbench::~Workbench() = default;
+Workbench::~Workbench() {
+  // Closing with unsaved changes keeps them in the autosave, offered at the next start.
+  if (autosave_ && modified_) writeAutosave();
+}
 
 void Workbench::setError(const QString& page, const QString& text) {
   if (text.isEmpty() ? !errors_.contains(page) : errors_.value(page).toString() == text) return;
@@ -108,6 +113,15 @@ bool Workbench::openModel(const QString& pathOrUrl) {
     return false;
   }
   modelPath_ = path;
+  modelSha_.clear();
+  if (QFileInfo(path).isFile()) {
+    try {
+      modelSha_ = QString::fromStdString(qs::file_sha256(path.toStdString()));
+    } catch (const std::exception&) {
+      // Unreadable now but loaded a moment ago: the project is saved without a digest.
+    }
+  }
+  modelNotice_.clear();
   inputs_.clear();
   outputs_.clear();
   for (const qs::ValueInfo& v : info_.inputs) inputs_.append(describeValue(v));
@@ -138,6 +152,8 @@ bool Workbench::openModel(const QString& pathOrUrl) {
   emit analysisChanged();
   emit searchResultChanged();
   emit exportResultChanged();
+  markModified();
+  emit projectChanged();
   if (!calibration_.empty())
     setData(QString::fromStdString(calibration_), QString::fromStdString(evaluation_), int(limit_));
   return true;
@@ -147,6 +163,7 @@ void Workbench::setDevice(const QString& name) {
   if (name == device_) return;
   device_ = name;
   updatePlacement();
+  markModified();
   emit deviceChanged();
 }
 
@@ -200,6 +217,7 @@ bool Workbench::setData(const QString& calibration, const QString& evaluation, i
   } catch (const std::exception& e) {
     setError(page, QString::fromUtf8(e.what()));
   }
+  markModified();
   emit dataChanged();
   return !errors_.contains(page);
 }

@@ -4,9 +4,11 @@
 // jobs run on the JobRunner's worker thread and hand back immutable results.
 #pragma once
 
+#include <QJsonObject>
 #include <QObject>
 #include <QSortFilterProxyModel>
 #include <QStringList>
+#include <QTimer>
 #include <QVariantMap>
 #include <memory>
 
@@ -16,6 +18,7 @@
 #include "quantscope/dataset.h"
 #include "quantscope/graph.h"
 #include "quantscope/model_info.h"
+#include "quantscope/project.h"
 #include "quantscope/quant.h"
 #include "quantscope/registry.h"
 #include "quantscope/search.h"
@@ -46,6 +49,15 @@ class Workbench : public QObject {
   // What the Export page packages: the last quantize job's result, or the quantization
   // recovered from an opened QDQ model; empty when there is none.
   Q_PROPERTY(QString quantizationLabel READ quantizationLabel NOTIFY quantResultChanged)
+  // The project: its file (empty while untitled), unsaved changes, a note when its model file
+  // changed since the save, the settings the pages start from, recent files, and an autosave
+  // left by a session that did not end cleanly ({path, time}; empty when there is none).
+  Q_PROPERTY(QString projectPath READ projectPath NOTIFY projectChanged)
+  Q_PROPERTY(bool modified READ modified NOTIFY projectChanged)
+  Q_PROPERTY(QString modelNotice READ modelNotice NOTIFY projectChanged)
+  Q_PROPERTY(QVariantMap quantizeSettings READ quantizeSettings NOTIFY projectChanged)
+  Q_PROPERTY(QStringList recentProjects READ recentProjects NOTIFY recentProjectsChanged)
+  Q_PROPERTY(QVariantMap recovery READ recovery NOTIFY recoveryChanged)
 
  public:
   Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider* images,
@@ -66,6 +78,26 @@ class Workbench : public QObject {
   Q_INVOKABLE void exportPackage(const QString& output);
   Q_INVOKABLE QStringList calibrators() const;
 
+  // Projects (workbench_project.cpp). Opening keeps everything as it was when it fails (the
+  // "project" error says why). `asTemplate` opens it untitled (the bundled sample).
+  Q_INVOKABLE bool openProject(const QString& pathOrUrl, bool asTemplate = false);
+  // Starts an untitled project on `model` with the data sets (the current ones when empty).
+  Q_INVOKABLE bool newProject(const QString& model, const QString& calibration = QString(),
+                              const QString& evaluation = QString(), int limit = 0);
+  // Saves to `pathOrUrl`, or to the project's own file when empty; adds ".qsproj" when missing.
+  Q_INVOKABLE bool saveProject(const QString& pathOrUrl = QString());
+  // Replaces the current state by the autosave on offer; it stays unsaved until saved.
+  Q_INVOKABLE bool recover();
+  Q_INVOKABLE void discardRecovery();
+  // Closing without saving: the autosave is removed and no longer written.
+  Q_INVOKABLE void discardChanges();
+  // Autosave: the state is written to autosavePath() `delayMs` after each change. Off by
+  // default (tests, screenshots); the program turns it on.
+  void setAutosave(bool on, int delayMs = 3000);
+  QString autosavePath() const;
+  // Offers the autosave of the current project (or of the untitled one) when it is newer.
+  void checkRecovery();
+
   QString modelPath() const { return modelPath_; }
   QVariantMap summary() const { return summary_; }
   QStringList inputs() const { return inputs_; }
@@ -85,6 +117,12 @@ class Workbench : public QObject {
   QVariantMap exportResult() const { return exportResult_; }
   QString suggestedExportPath() const;
   QString quantizationLabel() const;
+  QString projectPath() const { return projectPath_; }
+  bool modified() const { return modified_; }
+  QString modelNotice() const { return modelNotice_; }
+  QVariantMap quantizeSettings() const { return quantizeSettings_; }
+  QStringList recentProjects() const;
+  QVariantMap recovery() const { return recovery_; }
 
  signals:
   void modelChanged();
@@ -95,6 +133,9 @@ class Workbench : public QObject {
   void searchResultChanged();
   void errorsChanged();
   void exportResultChanged();
+  void projectChanged();
+  void recentProjectsChanged();
+  void recoveryChanged();
 
  private:
   // What a job needs, copied so the job never touches the Workbench from its thread.
@@ -110,6 +151,25 @@ class Workbench : public QObject {
   void setError(const QString& page, const QString& text);
   void updatePlacement();
   void onJobFinished(const QString& kind, bool ok, const QString& error);
+
+  // Results, installed by a finished job or taken from the project's cache.
+  void installQuantize(const QVariantMap& view, std::shared_ptr<const qs::QuantizedModel> q);
+  void installAnalysis(const QVariantMap& view, std::shared_ptr<const qs::SensitivityResult> r);
+  void installSearch(const QVariantMap& view, std::shared_ptr<const qs::SearchResult> r);
+  // What the analyze and search jobs run with (fixed for now), for their cache keys.
+  static QVariantMap analysisSettings();
+  static QVariantMap searchSettings();
+  // The cache key of a job of `kind` with `settings` on the current model, data and device.
+  std::string resultKey(const QString& kind, const QVariantMap& settings) const;
+  // Installs the cached result of `kind` under `key`; false when there is none (or it is bad).
+  bool restoreCached(const QString& kind, const std::string& key);
+  void storeCached(const QString& kind, const std::string& key, const QJsonObject& payload);
+  void restoreAllCached();
+  qs::Project currentProject() const;
+  bool applyProject(const qs::Project& p, const QString& source);
+  void markModified();
+  void writeAutosave();
+  void addRecent(const QString& path);
 
   std::unique_ptr<qs::Registry> registry_;
   SampleImageProvider* images_;
@@ -132,6 +192,15 @@ class Workbench : public QObject {
   std::string calibration_, evaluation_;
   std::int64_t limit_ = -1;
   int sampleGeneration_ = 0;
+
+  QString modelSha_;     // of the open model file; empty for a package folder
+  qs::Project project_;  // its cache and configurations; the rest is the state above
+  QString projectPath_, modelNotice_;
+  QVariantMap quantizeSettings_, recovery_;
+  bool modified_ = false;
+  bool loading_ = false;  // applying a project: its changes are not modifications
+  bool autosave_ = false;
+  QTimer autosaveTimer_;
 };
 
 }  // namespace qs::gui

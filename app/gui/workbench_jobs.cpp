@@ -2,6 +2,7 @@
 // returns a closure that installs the finished result on the GUI thread.
 #include <QDir>
 #include <QFileInfo>
+#include <QJsonDocument>
 #include <QStringList>
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "quantscope/evaluate.h"
 #include "quantscope/export_package.h"
 #include "quantscope/quant.h"
+#include "quantscope/results_json.h"
 #include "quantscope/search.h"
 #include "workbench.h"
 
@@ -61,6 +63,37 @@ QStringList notesList(const std::vector<std::string>& notes) {
 
 }  // namespace
 
+QVariantMap Workbench::analysisSettings() {
+  return {{"bits", "2,3,4,5,6,8"}, {"hessian", "samples 256, probes 100, tol 1e-2"}};
+}
+
+QVariantMap Workbench::searchSettings() {
+  return {{"objective", "size"}, {"bits", "2,3,4,6,8"}, {"verify", 5}};
+}
+
+void Workbench::installQuantize(const QVariantMap& view,
+                                std::shared_ptr<const qs::QuantizedModel> q) {
+  quantResult_ = view;
+  quantized_ = std::move(q);
+  exportResult_.clear();
+  emit quantResultChanged();
+  emit exportResultChanged();
+}
+
+void Workbench::installAnalysis(const QVariantMap& view,
+                                std::shared_ptr<const qs::SensitivityResult> r) {
+  sensitivity_->setResult(*r);
+  sensitivityResult_ = std::move(r);
+  analysis_ = view;
+  emit analysisChanged();
+}
+
+void Workbench::installSearch(const QVariantMap& view, std::shared_ptr<const qs::SearchResult> r) {
+  searchRaw_ = std::move(r);
+  searchResult_ = view;
+  emit searchResultChanged();
+}
+
 void Workbench::quantize(const QVariantMap& settings) {
   const QString page = QStringLiteral("quantize");
   if (!ready(page)) return;
@@ -77,8 +110,19 @@ void Workbench::quantize(const QVariantMap& settings) {
     return;
   }
   setError(page, {});
+  const QVariantMap used{{"weightBits", config.defaults.weight_bits},
+                         {"actBits", config.defaults.act_bits},
+                         {"granularity", settings.value("granularity", "channel").toString()},
+                         {"calibrator", QString::fromStdString(config.defaults.calibrator)},
+                         {"rounding", QString::fromStdString(config.defaults.rounding)}};
+  if (used != quantizeSettings_) {
+    quantizeSettings_ = used;
+    markModified();
+  }
+  const std::string key = resultKey(page, used);
+  if (restoreCached(page, key)) return;
   const JobInputs in = jobInputs();
-  jobs_->start(page, [this, in, config](const qs::JobControl& job) -> JobRunner::Deliver {
+  jobs_->start(page, [this, in, config, key](const qs::JobControl& job) -> JobRunner::Deliver {
     const qs::Graph& g = *in.graph;
     const std::vector<std::string> problems = qs::config_problems(config, g);
     if (!problems.empty()) throw qs::Error("the settings do not fit the model: " + problems[0]);
@@ -116,13 +160,15 @@ void Workbench::quantize(const QVariantMap& settings) {
         {"layers", int(q.weights.size())},
         {"device", QString::fromStdString(in.device)},
         {"notes", notesList(q.notes)}};
+    const QJsonObject payload{
+        {"view", QJsonObject::fromVariantMap(result)},
+        {"quantized",
+         QJsonDocument::fromJson(QByteArray::fromStdString(qs::quantized_model_to_json(q)))
+             .object()}};
     auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(q));
-    return [this, result, quantized] {
-      quantResult_ = result;
-      quantized_ = quantized;
-      exportResult_.clear();
-      emit quantResultChanged();
-      emit exportResultChanged();
+    return [this, result, quantized, key, payload] {
+      installQuantize(result, quantized);
+      storeCached(QStringLiteral("quantize"), key, payload);
     };
   });
 }
@@ -131,8 +177,10 @@ void Workbench::analyze() {
   const QString page = QStringLiteral("analyze");
   if (!ready(page)) return;
   setError(page, {});
+  const std::string key = resultKey(page, analysisSettings());
+  if (restoreCached(page, key)) return;
   const JobInputs in = jobInputs();
-  jobs_->start(page, [this, in](const qs::JobControl& job) -> JobRunner::Deliver {
+  jobs_->start(page, [this, in, key](const qs::JobControl& job) -> JobRunner::Deliver {
     qs::DataOptions options{in.preprocess, in.limit};
     auto calib = qs::open_dataset(in.calibration, options);
     auto eval = qs::open_dataset(in.evaluation, options);
@@ -179,11 +227,14 @@ void Workbench::analyze() {
                      {"layers", int(r.layers.size())},
                      {"device", QString::fromStdString(in.device)},
                      {"notes", notesList(r.notes)}};
-    return [this, r, info] {
-      sensitivityResult_ = std::make_shared<const qs::SensitivityResult>(r);
-      sensitivity_->setResult(r);
-      analysis_ = info;
-      emit analysisChanged();
+    const QJsonObject payload{
+        {"view", QJsonObject::fromVariantMap(info)},
+        {"sensitivity",
+         QJsonDocument::fromJson(QByteArray::fromStdString(qs::sensitivity_to_json(r))).object()}};
+    auto raw = std::make_shared<const qs::SensitivityResult>(r);
+    return [this, raw, info, key, payload] {
+      installAnalysis(info, raw);
+      storeCached(QStringLiteral("analyze"), key, payload);
     };
   });
 }
@@ -192,8 +243,10 @@ void Workbench::search() {
   const QString page = QStringLiteral("search");
   if (!ready(page)) return;
   setError(page, {});
+  const std::string key = resultKey(page, searchSettings());
+  if (restoreCached(page, key)) return;
   const JobInputs in = jobInputs();
-  jobs_->start(page, [this, in](const qs::JobControl& job) -> JobRunner::Deliver {
+  jobs_->start(page, [this, in, key](const qs::JobControl& job) -> JobRunner::Deliver {
     qs::DataOptions options{in.preprocess, in.limit};
     auto calib = qs::open_dataset(in.calibration, options);
     auto eval = qs::open_dataset(in.evaluation, options);
@@ -212,11 +265,14 @@ void Workbench::search() {
                        {"rankCorrelation", finiteOrNull(r.rank_correlation)},
                        {"device", QString::fromStdString(in.device)},
                        {"notes", notesList(r.notes)}};
+    const QJsonObject payload{
+        {"view", QJsonObject::fromVariantMap(result)},
+        {"search", QJsonDocument::fromJson(QByteArray::fromStdString(qs::search_result_to_json(r)))
+                       .object()}};
     auto raw = std::make_shared<const qs::SearchResult>(r);
-    return [this, result, raw] {
-      searchRaw_ = raw;
-      searchResult_ = result;
-      emit searchResultChanged();
+    return [this, result, raw, key, payload] {
+      installSearch(result, raw);
+      storeCached(QStringLiteral("search"), key, payload);
     };
   });
 }

@@ -14,6 +14,18 @@ RowLayout {
                              granularity: granularity.value, calibrator: calibrator.value,
                              rounding: rounding.value })
     }
+    // The controls start from the project's last quantization settings.
+    function loadSettings() {
+        const s = workbench.quantizeSettings
+        if (s.weightBits === undefined) return
+        weightBits.select(s.weightBits)
+        actBits.select(s.actBits)
+        granularity.select(s.granularity)
+        calibrator.select(s.calibrator)
+        rounding.select(s.rounding)
+    }
+    Component.onCompleted: loadSettings()
+    Connections { target: workbench; function onProjectChanged() { root.loadSettings() } }
     spacing: Theme.spacing * 2
 
     ColumnLayout {

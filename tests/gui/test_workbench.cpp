@@ -1,9 +1,12 @@
 // The bridge on the bundled sample: the models pass QAbstractItemModelTester, a real quantize
 // job runs while the event loop keeps turning, Cancel stops a real sweep, and a broken model
-// gives an error in words.
+// gives an error in words; a project saves and reopens with nothing lost, and its autosave is
+// recovered.
 #include <QAbstractItemModelTester>
 #include <QFile>
+#include <QFileInfo>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -25,6 +28,9 @@ class TestWorkbench : public QObject {
   }
 
  private slots:
+  // Autosaves and the recent-files list go to a scratch location, not the user's.
+  void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
   void opensTheSampleWithTestedModels() {
     auto w = makeWorkbench();
     QAbstractItemModelTester layers(qobject_cast<QAbstractItemModel*>(w->layers()),
@@ -106,6 +112,103 @@ class TestWorkbench : public QObject {
     const QByteArray a = bytes(first + "/selfcheck/expected_1_logits.npy");
     QVERIFY(!a.isEmpty());
     QCOMPARE(bytes(second + "/selfcheck/expected_1_logits.npy"), a);
+  }
+
+  // Quantize and analyze, save, reopen in a fresh workbench: every result comes back from the
+  // project without running a job; the same request again is answered from the cache; a
+  // changed model file is reported and its stale results are not shown.
+  void savesAndReopensWithNothingLost() {
+    QTemporaryDir dir;
+    const QString model = dir.filePath("lenet.onnx"), project = dir.filePath("p.qsproj");
+    QVERIFY(QFile::copy(QS_SOURCE_MODELS_DIR "/lenet.onnx", model));
+    QVariantMap quant, analysis;
+    int layers = 0;
+    {
+      auto w = makeWorkbench();
+      QVERIFY(w->newProject(model, "fashion-mnist:train", "fashion-mnist:test", 200));
+      QVERIFY(!w->modified());
+      QSignalSpy quantized(w.get(), &Workbench::quantResultChanged);
+      w->quantize({{"weightBits", 4}, {"actBits", 8}, {"calibrator", "minmax"}});
+      QVERIFY(quantized.wait(120000));
+      QSignalSpy analysed(w.get(), &Workbench::analysisChanged);
+      w->analyze();
+      QVERIFY(analysed.wait(300000));
+      QVERIFY(w->modified());
+      quant = w->quantResult();
+      analysis = w->analysis();
+      layers = qobject_cast<QAbstractItemModel*>(w->sensitivity())->rowCount();
+      QVERIFY(layers > 0);
+      QVERIFY(!w->saveProject());  // untitled: it must be given a file
+      QVERIFY(w->saveProject(project));
+      QVERIFY(!w->modified());
+      QCOMPARE(w->projectPath(), QFileInfo(project).absoluteFilePath());
+      // Asked again, the sweep comes from the cache at once.
+      QSignalSpy again(w.get(), &Workbench::analysisChanged);
+      w->analyze();
+      QCOMPARE(again.count(), 1);
+      QVERIFY(!w->jobs()->busy());
+    }
+    auto w = makeWorkbench();
+    QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::stateChanged);
+    QVERIFY2(w->openProject(project), qPrintable(w->errors().value("project").toString()));
+    QCOMPARE(jobs.count(), 0);
+    QVERIFY(!w->modified());
+    QVERIFY(w->modelNotice().isEmpty());
+    QCOMPARE(w->modelPath(), QFileInfo(model).absoluteFilePath());
+    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 200);
+    QCOMPARE(w->quantizeSettings().value("weightBits").toInt(), 4);
+    QCOMPARE(w->quantizeSettings().value("calibrator").toString(), QString("minmax"));
+    QCOMPARE(w->quantResult().value("config"), quant.value("config"));
+    QCOMPARE(w->quantResult().value("quantTop1").toDouble(), quant.value("quantTop1").toDouble());
+    QVERIFY(!w->quantizationLabel().isEmpty());  // the quantized model itself came back
+    QCOMPARE(w->analysis().value("hessian").toList().size(),
+             analysis.value("hessian").toList().size());
+    QCOMPARE(qobject_cast<QAbstractItemModel*>(w->sensitivity())->rowCount(), layers);
+
+    // The model changes behind the project's back (an unknown field 99 = 1: still a model).
+    QFile f(model);
+    QVERIFY(f.open(QIODevice::Append));
+    f.write("\x98\x06\x01", 3);
+    f.close();
+    auto v = makeWorkbench();
+    QVERIFY(!v->openProject(dir.filePath("missing.qsproj")));
+    QVERIFY(v->errors().value("project").toString().contains("missing.qsproj"));
+    v->openProject(project);
+    QVERIFY(v->modelNotice().contains("changed"));
+    QVERIFY(v->analysis().isEmpty());
+  }
+
+  // Changes are autosaved; a workbench that did not save (a crash) leaves an autosave that the
+  // next one offers and recovers; discarding it removes it.
+  void autosaveIsOfferedAndRecovered() {
+    QTemporaryDir dir;
+    const QString project = dir.filePath("p.qsproj");
+    QString autosave;
+    {
+      auto w = makeWorkbench();
+      QVERIFY(w->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
+                            "fashion-mnist:test", 100));
+      QVERIFY(w->saveProject(project));
+      w->setAutosave(true, 10);
+      autosave = w->autosavePath();
+      QVERIFY(w->setData("fashion-mnist:train", "fashion-mnist:test", 150));
+      QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(autosave), 5000);
+      w->setAutosave(false);  // and then the program "crashes": nothing more is written
+    }
+    auto w = makeWorkbench();
+    QVERIFY(w->openProject(project));
+    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 100);
+    QCOMPARE(w->recovery().value("path").toString(), QFileInfo(autosave).absoluteFilePath());
+    QVERIFY(w->recover());
+    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 150);
+    QVERIFY(w->modified());
+    QCOMPARE(w->projectPath(), QFileInfo(project).absoluteFilePath());
+    QVERIFY(w->recovery().isEmpty());
+    auto v = makeWorkbench();
+    QVERIFY(v->openProject(project));
+    QVERIFY(!v->recovery().isEmpty());
+    v->discardRecovery();
+    QVERIFY(!QFile::exists(autosave));
   }
 
   void aMissingModelIsAnErrorInWords() {
