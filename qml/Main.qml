@@ -182,9 +182,9 @@ ApplicationWindow {
                 { name: "Quantize", built: true, done: window.quant.config !== undefined },
                 { name: "Analyze", built: true, done: workbench.analysis.layers !== undefined },
                 { name: "Search", built: true, done: workbench.searchResult.front !== undefined },
-                { name: "Tune", built: false, done: false },
-                { name: "Compare", built: false, done: false },
-                { name: "Measure", built: false, done: false },
+                { name: "Tune", built: true, done: workbench.tuneResult.bits !== undefined },
+                { name: "Compare", built: true, done: workbench.comparison.sample !== undefined },
+                { name: "Measure", built: true, done: workbench.measurement.device !== undefined },
                 { name: "Export", built: true, done: workbench.exportResult.path !== undefined }
             ]
         }
@@ -208,21 +208,9 @@ ApplicationWindow {
             QuantizePage {}
             AnalyzePage {}
             SearchPage {}
-            NotBuiltPage {
-                title: "Tune"
-                willShow: "The per-layer bit-width table. Changing one layer's bits updates the predicted loss, size and latency at once; “Measure” evaluates the configuration for real and shows predicted and measured side by side."
-                meanwhile: "Per-layer bits can be set from the command line: <tt>quantscope-cli quantize MODEL --data SPEC --override NODE=4 -o config.json</tt>, then <tt>quantscope-cli eval MODEL --config config.json --data SPEC</tt>."
-            }
-            NotBuiltPage {
-                title: "Compare"
-                willShow: "Float and quantized outputs for a chosen sample side by side (top-k bars, or for image outputs both images and the error map), and activation and weight histograms for a chosen layer."
-                meanwhile: "Where error is born and where it grows, per layer: <tt>quantscope-cli errors MODEL --config config.json --data SPEC</tt>."
-            }
-            NotBuiltPage {
-                title: "Measure"
-                willShow: "The devices and their status, latency per layer as a chart, and end-to-end statistics (warm-up, runs, spread) for the float and quantized models."
-                meanwhile: "Latency is measured today by <tt>quantscope-cli bench MODEL --device NAME</tt>."
-            }
+            TunePage {}
+            ComparePage {}
+            MeasurePage {}
             ExportPage {}
         }
         }

@@ -62,8 +62,10 @@ int main(int argc, char** argv) {
                      "sample, LeNet with Fashion-MNIST)."));
   parser.process(app);
 
-  auto* images = new qs::gui::SampleImageProvider;  // the engine owns it
+  auto* images = new qs::gui::SampleImageProvider;  // the QML engine owns both
+  auto* compareImages = new qs::gui::SampleImageProvider;
   qs::gui::Workbench workbench(std::make_unique<qs::Registry>(qs::make_default_registry()), images);
+  workbench.setCompareImages(compareImages);
   const QStringList positional = parser.positionalArguments();
   const QString file = positional.isEmpty() ? QString() : positional.first();
   if (file.endsWith(QStringLiteral(".qsproj"))) {
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
 
   QQmlApplicationEngine engine;
   engine.addImageProvider(QStringLiteral("samples"), images);
+  engine.addImageProvider(QStringLiteral("compare"), compareImages);
   engine.addImportPath(QStringLiteral("qrc:/"));
   engine.rootContext()->setContextProperty(QStringLiteral("workbench"), &workbench);
   engine.load(QUrl(QStringLiteral("qrc:/Quantscope/Main.qml")));

@@ -46,6 +46,19 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   runJob(workbench, "quantize", [&] { workbench.quantize({}); });
   runJob(workbench, "analyze", [&] { workbench.analyze(); });
   runJob(workbench, "search", [&] { workbench.search(); });
+  runJob(workbench, "measure", [&] { workbench.measureLatency(); });
+  // Tune the smallest verified front point that stays close to float (measured KL under
+  // 0.02), as a user clicking it would, and measure it.
+  QVariantMap point;
+  for (const QVariant& v : workbench.searchResult().value("front").toList()) {
+    const QVariantMap p = v.toMap();
+    if (!p.value("measured").toBool() || p.value("measuredKl").toDouble() >= 0.02) continue;
+    if (point.isEmpty() || p.value("costBytes").toDouble() < point.value("costBytes").toDouble())
+      point = p;
+  }
+  workbench.loadConfiguration(point.value("config").toMap());
+  runJob(workbench, "tune", [&] { workbench.measureTune(); });
+  runJob(workbench, "compare", [&] { workbench.compareSample(0); });
   QTemporaryDir packages;  // the exported package is shown, not kept
   const QString package = packages.filePath(QStringLiteral("lenet-w8a8"));
   runJob(workbench, "export", [&] { workbench.exportPackage(package); });

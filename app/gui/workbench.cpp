@@ -7,6 +7,7 @@
 #include "quantscope/error.h"
 #include "quantscope/export.h"
 #include "quantscope/model.h"
+#include "workbench_util.h"
 
 namespace qs::gui {
 
@@ -19,15 +20,6 @@ QString describeValue(const qs::ValueInfo& v) {
   return text;
 }
 
-// Fashion-MNIST's classes, in label order.
-QString labelName(const std::string& spec, std::int64_t label) {
-  static const char* fashion[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                  "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  if (spec.rfind("fashion-mnist", 0) == 0 && label >= 0 && label < 10)
-    return QString::fromLatin1(fashion[label]);
-  return QStringLiteral("label %1").arg(label);
-}
-
 }  // namespace
 
 Workbench::Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider* images,
@@ -38,23 +30,29 @@ Workbench::Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider
       jobs_(new JobRunner(this)),
       layerModel_(new LayerTableModel(this)),
       layerProxy_(new QSortFilterProxyModel(this)),
-      sensitivity_(new SensitivityTableModel(this)) {
+      sensitivity_(new SensitivityTableModel(this)),
+      tune_(new TuneModel(this)) {
   layerProxy_->setSourceModel(layerModel_);
   layerProxy_->setSortRole(Qt::UserRole);
   layerProxy_->setFilterKeyColumn(-1);
   layerProxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
   for (const std::string& name : registry_->device_names()) {
+    QVariantMap status{{"name", QString::fromStdString(name)}, {"usable", false}};
     try {
-      if (registry_->create_device(name)->status().usable)
-        devices_.append(QString::fromStdString(name));
-    } catch (const std::exception&) {
-      // A device that cannot even be created is not offered.
+      const qs::DeviceStatus s = registry_->create_device(name)->status();
+      status["usable"] = s.usable;
+      status["reason"] = QString::fromStdString(s.reason);
+      if (s.usable) devices_.append(QString::fromStdString(name));
+    } catch (const std::exception& e) {
+      status["reason"] = QString::fromUtf8(e.what());  // not offered
     }
+    deviceStatus_.append(status);
   }
   // The fast CPU device when it is here, else the reference kernels.
   device_ = devices_.contains(QStringLiteral("cpu-onednn")) ? QStringLiteral("cpu-onednn")
                                                             : QStringLiteral("cpu-ref");
   connect(jobs_, &JobRunner::finished, this, &Workbench::onJobFinished);
+  connect(tune_, &TuneModel::bitsChanged, this, &Workbench::onTuneBitsChanged);
   autosaveTimer_.setSingleShot(true);
   connect(&autosaveTimer_, &QTimer::timeout, this, &Workbench::writeAutosave);
 }
@@ -146,12 +144,20 @@ bool Workbench::openModel(const QString& pathOrUrl) {
   analysis_.clear();
   searchResult_.clear();
   sensitivity_->setResult({});
+  tune_->clear();
+  tuneResult_.clear();
+  comparison_.clear();
+  measurement_.clear();
+  latencyTable_.reset();
   updatePlacement();
   emit modelChanged();
   emit quantResultChanged();
   emit analysisChanged();
   emit searchResultChanged();
   emit exportResultChanged();
+  emit tuneResultChanged();
+  emit comparisonChanged();
+  emit measurementChanged();
   markModified();
   emit projectChanged();
   if (!calibration_.empty())

@@ -24,6 +24,7 @@
 #include "quantscope/search.h"
 #include "sample_images.h"
 #include "sensitivity_table_model.h"
+#include "tune_model.h"
 
 namespace qs::gui {
 
@@ -52,6 +53,14 @@ class Workbench : public QObject {
   // The project: its file (empty while untitled), unsaved changes, a note when its model file
   // changed since the save, the settings the pages start from, recent files, and an autosave
   // left by a session that did not end cleanly ({path, time}; empty when there is none).
+  // Tune: the per-layer widths (a table model) and the last measurement of them.
+  Q_PROPERTY(QObject* tune READ tune CONSTANT)
+  Q_PROPERTY(QVariantMap tuneResult READ tuneResult NOTIFY tuneResultChanged)
+  // Compare: one sample, float vs quantized.
+  Q_PROPERTY(QVariantMap comparison READ comparison NOTIFY comparisonChanged)
+  // Measure: every registered device and whether it is usable here; the last measurement.
+  Q_PROPERTY(QVariantList deviceStatus READ deviceStatus CONSTANT)
+  Q_PROPERTY(QVariantMap measurement READ measurement NOTIFY measurementChanged)
   Q_PROPERTY(QString projectPath READ projectPath NOTIFY projectChanged)
   Q_PROPERTY(bool modified READ modified NOTIFY projectChanged)
   Q_PROPERTY(QString modelNotice READ modelNotice NOTIFY projectChanged)
@@ -77,6 +86,17 @@ class Workbench : public QObject {
   // evaluates it on the evaluation set; the "export" error says why when it cannot.
   Q_INVOKABLE void exportPackage(const QString& output);
   Q_INVOKABLE QStringList calibrators() const;
+  // Tune, Compare and Measure (workbench_pages.cpp).
+  // Quantizes with the Tune table's widths and evaluates; the result also becomes the current
+  // quantization (the one Export packages).
+  Q_INVOKABLE void measureTune();
+  // A configuration {layer: bits} (a search point) into the Tune table.
+  Q_INVOKABLE void loadConfiguration(const QVariantMap& bits);
+  // Sample `index` of the evaluation set through the float and the quantized model.
+  Q_INVOKABLE void compareSample(int index);
+  // Latency on the current device: float and 8-bit end to end and per layer, and the latency
+  // table of every width (which Tune then uses to predict latency).
+  Q_INVOKABLE void measureLatency();
 
   // Projects (workbench_project.cpp). Opening keeps everything as it was when it fails (the
   // "project" error says why). `asTemplate` opens it untitled (the bundled sample).
@@ -117,6 +137,13 @@ class Workbench : public QObject {
   QVariantMap exportResult() const { return exportResult_; }
   QString suggestedExportPath() const;
   QString quantizationLabel() const;
+  TuneModel* tune() const { return tune_; }
+  QVariantMap tuneResult() const { return tuneResult_; }
+  QVariantMap comparison() const { return comparison_; }
+  QVariantList deviceStatus() const { return deviceStatus_; }
+  QVariantMap measurement() const { return measurement_; }
+  // Where the Compare page's images are served (image://compare/<name>); none in tests.
+  void setCompareImages(SampleImageProvider* images) { compareImages_ = images; }
   QString projectPath() const { return projectPath_; }
   bool modified() const { return modified_; }
   QString modelNotice() const { return modelNotice_; }
@@ -134,6 +161,9 @@ class Workbench : public QObject {
   void errorsChanged();
   void exportResultChanged();
   void projectChanged();
+  void tuneResultChanged();
+  void comparisonChanged();
+  void measurementChanged();
   void recentProjectsChanged();
   void recoveryChanged();
 
@@ -156,9 +186,15 @@ class Workbench : public QObject {
   void installQuantize(const QVariantMap& view, std::shared_ptr<const qs::QuantizedModel> q);
   void installAnalysis(const QVariantMap& view, std::shared_ptr<const qs::SensitivityResult> r);
   void installSearch(const QVariantMap& view, std::shared_ptr<const qs::SearchResult> r);
+  void installTune(const QVariantMap& view, std::shared_ptr<const qs::QuantizedModel> q);
+  void installMeasurement(const QVariantMap& view, std::shared_ptr<const qs::LatencyTable> t);
+  // The Tune table's options from the last sweep (and latency table, when one fits).
+  void rebuildTune();
+  void onTuneBitsChanged();
   // What the analyze and search jobs run with (fixed for now), for their cache keys.
   static QVariantMap analysisSettings();
   static QVariantMap searchSettings();
+  static QVariantMap measureSettings();
   // The cache key of a job of `kind` with `settings` on the current model, data and device.
   std::string resultKey(const QString& kind, const QVariantMap& settings) const;
   // Installs the cached result of `kind` under `key`; false when there is none (or it is bad).
@@ -192,6 +228,13 @@ class Workbench : public QObject {
   std::string calibration_, evaluation_;
   std::int64_t limit_ = -1;
   int sampleGeneration_ = 0;
+
+  TuneModel* tune_;
+  SampleImageProvider* compareImages_ = nullptr;
+  QVariantMap tuneResult_, comparison_, measurement_;
+  QVariantList deviceStatus_;
+  std::shared_ptr<const qs::LatencyTable> latencyTable_;  // of the last measurement
+  int compareGeneration_ = 0;
 
   QString modelSha_;     // of the open model file; empty for a package folder
   qs::Project project_;  // its cache and configurations; the rest is the state above

@@ -14,36 +14,19 @@
 #include "quantscope/results_json.h"
 #include "quantscope/search.h"
 #include "workbench.h"
+#include "workbench_util.h"
 
 namespace qs::gui {
 
 namespace {
 
-// Maps a phase's 0..1 progress onto [from, to] of the whole job, with a label in front.
-qs::JobControl phase(const qs::JobControl& job, double from, double to, const std::string& label) {
-  qs::JobControl part;
-  part.cancel = job.cancel;
-  part.progress = [&job, from, to, label](double fraction, const std::string& message) {
-    job.report(from + (to - from) * fraction, label + ": " + message);
-  };
-  return part;
-}
-
-std::unique_ptr<qs::Device> openDevice(const qs::Registry& registry, const std::string& name) {
-  std::unique_ptr<qs::Device> device = registry.create_device(name);
-  const qs::DeviceStatus status = device->status();
-  if (!status.usable) throw qs::Error("device '" + name + "' is not usable here: " + status.reason);
-  return device;
-}
-
-QVariant finiteOrNull(double v) {
-  return std::isfinite(v) ? QVariant(v) : QVariant();
-}
-
 QVariantMap pointMap(const qs::SearchPoint& p) {
   QStringList bits;
-  for (const auto& [layer, b] : p.bits)
+  QVariantMap config;
+  for (const auto& [layer, b] : p.bits) {
     bits.append(QStringLiteral("%1=%2").arg(layer.c_str()).arg(b));
+    config[QString::fromStdString(layer)] = b;
+  }
   return {{"label", QString::fromStdString(p.label)},
           {"costBytes", p.cost},
           {"predictedKl", p.predicted_loss},
@@ -52,13 +35,8 @@ QVariantMap pointMap(const qs::SearchPoint& p) {
           {"top1", p.measured.top1},
           {"agreement", p.measured.agreement},
           {"sqnrDb", finiteOrNull(p.measured.sqnr_db)},
-          {"bits", bits.join(QStringLiteral("  "))}};
-}
-
-QStringList notesList(const std::vector<std::string>& notes) {
-  QStringList list;
-  for (const std::string& n : notes) list.append(QString::fromStdString(n));
-  return list;
+          {"bits", bits.join(QStringLiteral("  "))},
+          {"config", config}};
 }
 
 }  // namespace
@@ -86,6 +64,7 @@ void Workbench::installAnalysis(const QVariantMap& view,
   sensitivityResult_ = std::move(r);
   analysis_ = view;
   emit analysisChanged();
+  rebuildTune();
 }
 
 void Workbench::installSearch(const QVariantMap& view, std::shared_ptr<const qs::SearchResult> r) {
@@ -137,7 +116,8 @@ void Workbench::quantize(const QVariantMap& settings) {
     const qs::PairEvalResult pair = qs::evaluate_pair(
         g, simulated, *eval, *device, *candidate_device, {}, phase(job, 0.5, 1.0, "evaluate"));
     const auto& s = config.defaults;
-    QVariantMap result{
+    QVariantMap result = pairView(pair);
+    result.insert(QVariantMap{
         {"config",
          QStringLiteral("W%1A%2 %3, %4, %5")
              .arg(s.weight_bits ? QString::number(s.weight_bits) : "float")
@@ -146,20 +126,12 @@ void Workbench::quantize(const QVariantMap& settings) {
                   : s.granularity == qs::QuantGranularity::per_channel ? "per channel"
                                                                        : "per group")
              .arg(QString::fromStdString(s.calibrator), QString::fromStdString(s.rounding))},
-        {"hasTop1", pair.reference.has_labels && pair.classifier},
-        {"floatTop1", pair.reference.top1},
-        {"quantTop1", pair.candidate.top1},
-        {"classifier", pair.classifier},
-        {"agreement", pair.agreement},
-        {"kl", pair.kl},
-        {"sqnrDb", finiteOrNull(pair.sqnr_db)},
-        {"samples", qint64(pair.reference.samples)},
         {"calibrationSamples", qint64(q.calibration_samples)},
         {"floatBytes", qint64(qs::model_size_bytes(g))},
         {"quantBytes", qint64(qs::model_size_bytes(g, &q))},
         {"layers", int(q.weights.size())},
         {"device", QString::fromStdString(in.device)},
-        {"notes", notesList(q.notes)}};
+        {"notes", notesList(q.notes)}});
     const QJsonObject payload{
         {"view", QJsonObject::fromVariantMap(result)},
         {"quantized",

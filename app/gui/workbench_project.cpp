@@ -77,6 +77,12 @@ bool Workbench::restoreCached(const QString& kind, const std::string& key) {
     } else if (kind == QStringLiteral("search")) {
       installSearch(view, std::make_shared<const qs::SearchResult>(
                               qs::search_result_from_json(raw("search"), where)));
+    } else if (kind == QStringLiteral("tune")) {
+      installTune(view, std::make_shared<const qs::QuantizedModel>(
+                            qs::quantized_model_from_json(raw("quantized"))));
+    } else if (kind == QStringLiteral("measure")) {
+      installMeasurement(view, std::make_shared<const qs::LatencyTable>(
+                                   qs::latency_table_from_json(raw("latency"))));
     } else {
       return false;
     }
@@ -94,6 +100,14 @@ void Workbench::restoreAllCached() {
   restoreCached(QStringLiteral("analyze"),
                 resultKey(QStringLiteral("analyze"), analysisSettings()));
   restoreCached(QStringLiteral("search"), resultKey(QStringLiteral("search"), searchSettings()));
+  restoreCached(QStringLiteral("measure"), resultKey(QStringLiteral("measure"), measureSettings()));
+  // The Tune table's widths, then their measurement when it is cached.
+  auto tuned = project_.configurations.find("tuned");
+  if (tuned != project_.configurations.end()) {
+    const QVariantMap bits = jsonObject(tuned->second).value("bits").toObject().toVariantMap();
+    loadConfiguration(bits);
+    restoreCached(QStringLiteral("tune"), resultKey(QStringLiteral("tune"), {{"bits", bits}}));
+  }
 }
 
 qs::Project Workbench::currentProject() const {

@@ -2,8 +2,9 @@ import QtQuick
 import Quantscope
 import QtCharts
 
-// One value per category as horizontal bars. Our wrapper around Qt Charts: pages set
-// `categories`, `values` and the axis titles, never the chart library's types.
+// One value per category as horizontal bars, or two side by side (`values2`, with the names
+// `name` and `name2` in a legend). Our wrapper around Qt Charts: pages set `categories`,
+// `values` and the axis titles, never the chart library's types.
 ChartView {
     id: root
     property var categories: []
@@ -12,8 +13,14 @@ ChartView {
     property string categoryTitle
     property color barColor: "#2f6fde"
     property string valueFormat: "%.0f"
+    property real maxValue: 0  // > 0: a fixed end of the value axis (100 for percentages)
+    property var values2: []
+    property string name
+    property string name2
+    property color barColor2: "#e8710a"
     antialiasing: true
-    legend.visible: false
+    legend.visible: values2.length > 0
+    legend.alignment: Qt.AlignBottom
     animationOptions: ChartView.NoAnimation
     backgroundRoundness: 0
     margins { left: 4; right: 12; top: 4; bottom: 4 }
@@ -23,17 +30,26 @@ ChartView {
         // Horizontal bars are drawn bottom-up; reverse so the first category is at the top.
         axisCategories.categories = root.categories.slice().reverse()
         let max = 0
-        for (let i = 0; i < root.values.length; ++i) max = Math.max(max, root.values[i])
-        axisValues.max = max > 0 ? max * 1.1 : 1
-        axisValues.applyNiceNumbers()
+        for (const v of root.values.concat(root.values2)) max = Math.max(max, v)
+        axisValues.max = root.maxValue > 0 ? root.maxValue : max > 0 ? max * 1.1 : 1
+        if (root.maxValue <= 0) axisValues.applyNiceNumbers()
         if (root.values.length > 0) {
-            const set = series.append("", root.values.slice().reverse())
+            const set = series.append(root.name, root.values.slice().reverse())
             set.color = root.barColor
             set.borderColor = root.barColor
             set.labelColor = "#1d2129"
         }
+        if (root.values2.length > 0) {
+            const set = series.append(root.name2, root.values2.slice().reverse())
+            set.color = root.barColor2
+            set.borderColor = root.barColor2
+            set.labelColor = "#1d2129"
+        }
     }
     onValuesChanged: rebuild()
+    onValues2Changed: rebuild()
+    onNameChanged: rebuild()
+    onName2Changed: rebuild()
     onCategoriesChanged: rebuild()
     Component.onCompleted: rebuild()
 

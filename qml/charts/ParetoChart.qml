@@ -5,13 +5,14 @@ import QtCharts
 // The Pareto front of a bit-width search: model size against output KL (log scale), the front's
 // predicted points as a line, the verified front points as measured, and the uniform baselines
 // as measured. Pages set `front`, `baselines` and `floatBytes`; hovering a point shows its details
-// in `hoverText`.
+// in `hoverText`; clicking one emits `picked` with it.
 ChartView {
     id: root
     property var front: []
     property var baselines: []
     property real floatBytes: 0
     property string hoverText: ""
+    signal picked(var point)
     antialiasing: true
     animationOptions: ChartView.NoAnimation
     backgroundRoundness: 0
@@ -83,6 +84,7 @@ ChartView {
         width: 2
         pointsVisible: true
         onHovered: (point, state) => root.hoverText = state ? root.describe(root.nearest(root.front, point)) : ""
+        onClicked: point => root.picked(root.nearest(root.front, point))
     }
     ScatterSeries {
         id: measured
@@ -93,6 +95,7 @@ ChartView {
         borderColor: "white"
         markerSize: 12
         onHovered: (point, state) => root.hoverText = state ? root.describe(root.nearest(root.front, point)) : ""
+        onClicked: point => root.picked(root.nearest(root.front, point))
     }
     ScatterSeries {
         id: uniform
@@ -104,5 +107,6 @@ ChartView {
         borderColor: "white"
         markerSize: 11
         onHovered: (point, state) => root.hoverText = state ? root.describe(root.nearest(root.baselines, point)) : ""
+        onClicked: point => root.picked(root.nearest(root.baselines, point))
     }
 }

@@ -48,9 +48,14 @@ ColumnLayout {
                 floatBytes: root.result.fp32Bytes || 0
                 Layout.fillWidth: true
                 Layout.fillHeight: true
+                onPicked: point => {
+                    if (!point) return
+                    workbench.loadConfiguration(point.config)
+                    ApplicationWindow.window.currentPage = 5  // Tune
+                }
             }
             Label {
-                text: chart.hoverText !== "" ? chart.hoverText : "Hover a point for its details."
+                text: chart.hoverText !== "" ? chart.hoverText : "Hover a point for its details; click it to load its widths into Tune."
                 color: Theme.muted
                 elide: Text.ElideRight
                 Layout.fillWidth: true
