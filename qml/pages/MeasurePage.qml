@@ -73,7 +73,7 @@ ColumnLayout {
             StatTile {
                 label: "Speed-up, median"
                 value: root.hasResult ? (root.m.float.median / root.m.quant.median).toFixed(2) + " ×" : ""
-                detail: root.hasResult ? (root.m.float.unstable || root.m.quant.unstable ? "unstable (cv > 5 %): the machine was busy, measure again" : root.m.float.runs + " and " + root.m.quant.runs + " runs") : ""
+                detail: root.hasResult ? (root.m.float.unstable || root.m.quant.unstable ? "unstable: cv above 5 %, measure again" : root.m.float.runs + " and " + root.m.quant.runs + " runs") : ""
                 valueColor: root.hasResult && root.m.float.median > root.m.quant.median ? Theme.good : Theme.text
                 Layout.fillWidth: true
             }

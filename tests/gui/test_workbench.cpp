@@ -211,6 +211,80 @@ class TestWorkbench : public QObject {
     QVERIFY(!QFile::exists(autosave));
   }
 
+  // Tune predicts from the sweep and measures for real; Compare runs one sample; Measure times
+  // the model and gives Tune its latency predictions.
+  void tunesComparesAndMeasures() {
+    auto w = makeWorkbench();
+    QVERIFY(w->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
+                          "fashion-mnist:test", 200));
+    QSignalSpy finished(w->jobs(), &qs::gui::JobRunner::finished);
+    w->measureTune();  // nothing to tune before the sweep
+    QVERIFY(w->errors().value("tune").toString().contains("Analyze"));
+    w->analyze();
+    QVERIFY(finished.wait(300000));
+    qs::gui::TuneModel* tune = w->tune();
+    QAbstractItemModelTester tester(tune, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(tune->rowCount(), 5);
+    tune->setAllBits(4);
+    const double predicted = tune->totals().value("predictedKl").toDouble();
+    QVERIFY(predicted > 0);
+    QCOMPARE(tune->totals().value("averageBits").toDouble(), 4.0);
+    QCOMPARE(tune->totals().value("latencyMs").toDouble(), -1.0);  // no latency table yet
+
+    w->measureTune();
+    QVERIFY(finished.wait(120000));
+    QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("tune").toString()));
+    QVariantMap r = w->tuneResult();
+    QCOMPARE(r.value("predictedKl").toDouble(), predicted);
+    QVERIFY(r.value("kl").toDouble() > 0);
+    QVERIFY(r.value("quantTop1").toDouble() > 50);
+    QVERIFY(!r.value("stale").toBool());
+    QVERIFY(w->quantResult().value("config").toString().contains("Tune"));
+    QVERIFY(tune->setBits(0, 8));
+    QVERIFY(w->tuneResult().value("stale").toBool());
+
+    w->compareSample(3);
+    QVERIFY(finished.wait(60000));
+    const QVariantMap c = w->comparison();
+    QCOMPARE(c.value("sample").toInt(), 3);
+    const QVariantList top = c.value("floatTopk").toList();
+    QCOMPARE(top.size(), 5);
+    QVERIFY(top[0].toMap().value("probability").toDouble() >=
+            top[1].toMap().value("probability").toDouble());
+    QCOMPARE(c.value("weights").toList().size(), 5);
+    for (const QVariant& a : c.value("activations").toList()) {
+      qint64 f = 0, q = 0;  // one sample's activations, counted in both histograms
+      for (const QVariant& n : a.toMap().value("float").toList()) f += n.toLongLong();
+      for (const QVariant& n : a.toMap().value("quant").toList()) q += n.toLongLong();
+      QVERIFY(f > 0);
+      QCOMPARE(q, f);
+    }
+    w->compareSample(100000);
+    QVERIFY(finished.wait(60000));
+    QVERIFY(!w->errors().value("compare").toString().isEmpty());
+
+    w->measureLatency();
+    QVERIFY(finished.wait(300000));
+    QVERIFY2(!w->errors().contains("measure"), qPrintable(w->errors().value("measure").toString()));
+    const QVariantMap m = w->measurement();
+    QVERIFY(m.value("float").toMap().value("median").toDouble() > 0);
+    QVERIFY(!m.value("layers").toList().isEmpty());
+    QCOMPARE(m.value("widths").toList().size(), 6);
+    QVERIFY(tune->totals().value("latencyMs").toDouble() > 0);  // predicted from the table
+
+    // All of it comes back with the project: widths, measurement, latency table.
+    QTemporaryDir dir;
+    QVERIFY(w->saveProject(dir.filePath("t.qsproj")));
+    auto v = makeWorkbench();
+    QSignalSpy jobs(v->jobs(), &qs::gui::JobRunner::stateChanged);
+    QVERIFY(v->openProject(dir.filePath("t.qsproj")));
+    QCOMPARE(jobs.count(), 0);
+    QCOMPARE(v->tune()->bitsMap(), tune->bitsMap());
+    QCOMPARE(v->tune()->totals(), tune->totals());
+    QCOMPARE(v->measurement().value("widths"), m.value("widths"));
+    QVERIFY(!v->modified());
+  }
+
   void aMissingModelIsAnErrorInWords() {
     auto w = makeWorkbench();
     QVERIFY(!w->openModel("/nonexistent/model.onnx"));
