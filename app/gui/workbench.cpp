@@ -119,7 +119,7 @@ bool Workbench::openModel(const QString& pathOrUrl) {
       // Unreadable now but loaded a moment ago: the project is saved without a digest.
     }
   }
-  modelNotice_.clear();
+  projectNotice_.clear();
   inputs_.clear();
   outputs_.clear();
   for (const qs::ValueInfo& v : info_.inputs) inputs_.append(describeValue(v));

@@ -50,9 +50,10 @@ class Workbench : public QObject {
   // What the Export page packages: the last quantize job's result, or the quantization
   // recovered from an opened QDQ model; empty when there is none.
   Q_PROPERTY(QString quantizationLabel READ quantizationLabel NOTIFY quantResultChanged)
-  // The project: its file (empty while untitled), unsaved changes, a note when its model file
-  // changed since the save, the settings the pages start from, recent files, and an autosave
-  // left by a session that did not end cleanly ({path, time}; empty when there is none).
+  // The project: its file (empty while untitled), unsaved changes, a notice when its model file
+  // changed since the save or its device is not usable here, the settings the pages start from,
+  // recent files, and an autosave left unsaved by an earlier session ({path, time}; empty when
+  // there is none).
   // Tune: the per-layer widths (a table model) and the last measurement of them.
   Q_PROPERTY(QObject* tune READ tune CONSTANT)
   Q_PROPERTY(QVariantMap tuneResult READ tuneResult NOTIFY tuneResultChanged)
@@ -63,7 +64,7 @@ class Workbench : public QObject {
   Q_PROPERTY(QVariantMap measurement READ measurement NOTIFY measurementChanged)
   Q_PROPERTY(QString projectPath READ projectPath NOTIFY projectChanged)
   Q_PROPERTY(bool modified READ modified NOTIFY projectChanged)
-  Q_PROPERTY(QString modelNotice READ modelNotice NOTIFY projectChanged)
+  Q_PROPERTY(QString projectNotice READ projectNotice NOTIFY projectChanged)
   Q_PROPERTY(QVariantMap quantizeSettings READ quantizeSettings NOTIFY projectChanged)
   Q_PROPERTY(QStringList recentProjects READ recentProjects NOTIFY recentProjectsChanged)
   Q_PROPERTY(QVariantMap recovery READ recovery NOTIFY recoveryChanged)
@@ -146,7 +147,7 @@ class Workbench : public QObject {
   void setCompareImages(SampleImageProvider* images) { compareImages_ = images; }
   QString projectPath() const { return projectPath_; }
   bool modified() const { return modified_; }
-  QString modelNotice() const { return modelNotice_; }
+  QString projectNotice() const { return projectNotice_; }
   QVariantMap quantizeSettings() const { return quantizeSettings_; }
   QStringList recentProjects() const;
   QVariantMap recovery() const { return recovery_; }
@@ -238,7 +239,7 @@ class Workbench : public QObject {
 
   QString modelSha_;     // of the open model file; empty for a package folder
   qs::Project project_;  // its cache and configurations; the rest is the state above
-  QString projectPath_, modelNotice_;
+  QString projectPath_, projectNotice_;
   QVariantMap quantizeSettings_, recovery_;
   bool modified_ = false;
   bool loading_ = false;  // applying a project: its changes are not modifications

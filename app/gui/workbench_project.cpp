@@ -131,27 +131,35 @@ bool Workbench::applyProject(const qs::Project& p, const QString& source) {
     return false;
   }
   loading_ = true;
+  const std::string calibration = calibration_;
   calibration_.clear();  // openModel must not open the previous data sets
   const bool opened = openModel(model);
   loading_ = false;
   if (!opened) {
+    calibration_ = calibration;  // the failed open changed nothing
     setError(page, tr("%1: its model could not be opened: %2")
                        .arg(source, errors_.value(QStringLiteral("model")).toString()));
     return false;
   }
   loading_ = true;
   project_ = p;
-  if (devices_.contains(QString::fromStdString(p.device)))
-    setDevice(QString::fromStdString(p.device));
+  const QString device = QString::fromStdString(p.device);
+  if (devices_.contains(device)) setDevice(device);
   setData(QString::fromStdString(p.calibration), QString::fromStdString(p.evaluation),
           int(p.limit));
   quantizeSettings_ = jsonObject(p.settings).value("quantize").toObject().toVariantMap();
-  modelNotice_ = state == qs::ModelState::changed
-                     ? tr("The model file %1 changed since the project was saved: the results "
-                          "cached in the project were computed on the old file and are not shown. "
-                          "Run the steps again.")
-                           .arg(model)
-                     : QString();
+  projectNotice_ =
+      state == qs::ModelState::changed
+          ? tr("The model file %1 changed since the project was saved: the results "
+               "cached in the project were computed on the old file and are not shown. "
+               "Run the steps again.")
+                .arg(model)
+          : QString();
+  if (!device.isEmpty() && !devices_.contains(device))
+    projectNotice_ += (projectNotice_.isEmpty() ? QString() : QStringLiteral(" ")) +
+                      tr("The project's device %1 is not usable on this machine; %2 runs its steps "
+                         "(see the Measure page).")
+                          .arg(device, device_);
   restoreAllCached();
   loading_ = false;
   setError(page, {});
@@ -247,6 +255,8 @@ void Workbench::setAutosave(bool on, int delayMs) {
 void Workbench::writeAutosave() {
   if (!graph_ || !modified_) return;
   const QString path = autosavePath();
+  // An autosave on offer is kept until the user recovers or discards it.
+  if (QFileInfo(recovery_.value(QStringLiteral("path")).toString()) == QFileInfo(path)) return;
   QDir().mkpath(QFileInfo(path).absolutePath());
   try {
     qs::save_project(path.toStdString(), currentProject());

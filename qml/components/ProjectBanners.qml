@@ -7,7 +7,7 @@ import Quantscope
 // file that changed since the save, and a project that could not be opened or saved.
 ColumnLayout {
     spacing: Theme.spacing
-    visible: workbench.recovery.path !== undefined || workbench.modelNotice !== ""
+    visible: workbench.recovery.path !== undefined || workbench.projectNotice !== ""
              || (workbench.errors.project || "") !== ""
 
     Rectangle {
@@ -31,6 +31,6 @@ ColumnLayout {
             Button { text: "Discard"; onClicked: workbench.discardRecovery() }
         }
     }
-    ErrorBanner { notice: true; text: workbench.modelNotice }
+    ErrorBanner { notice: true; text: workbench.projectNotice }
     ErrorBanner { text: workbench.errors.project || "" }
 }

@@ -15,7 +15,9 @@
 #include "quantscope/export.h"
 #include "quantscope/model.h"
 #include "quantscope/npy.h"
+#include "quantscope/project.h"
 #include "quantscope/quant.h"
+#include "quantscope/results_json.h"
 
 namespace qs_fuzz {
 
@@ -144,6 +146,37 @@ inline int quant_config(const std::uint8_t* data, std::size_t size) {
     }
   } catch (const qs::Error&) {
   }
+  return 0;
+}
+
+// Fuzz target: a project file -> parsed and written again; its cached results (and the whole
+// input) through the readers of sensitivity sweeps, Hessian traces and search results.
+inline int project(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  auto results = [](const std::string& json) {
+    try {
+      qs::sensitivity_to_json(qs::sensitivity_from_json(json, "fuzz"));
+    } catch (const qs::Error&) {
+    }
+    try {
+      qs::hessian_to_json(qs::hessian_from_json(json, "fuzz"));
+    } catch (const qs::Error&) {
+    }
+    try {
+      qs::search_result_to_json(qs::search_result_from_json(json, "fuzz"));
+    } catch (const qs::Error&) {
+    }
+  };
+  try {
+    const qs::Project p = qs::project_from_json(text, "fuzz.qsproj", "/nonexistent/project");
+    qs::project_to_json(p, "/nonexistent/project");
+    for (const qs::CachedResult& c : p.cache) {
+      qs::find_cached(p, c.kind, c.key);
+      results(c.json);
+    }
+  } catch (const qs::Error&) {
+  }
+  results(text);
   return 0;
 }
 

@@ -3,13 +3,13 @@
 # SECONDS (default 60) on its seed corpus. A crash leaves its input in build-fuzz/artifacts/ and
 # fails the run: add that file to tests/fuzz/regressions/<target>/ with the fix, and the unit
 # test FuzzRegressions replays it from then on.
-# usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: onnx_import npy npz idx image quant_config qdq_import)
+# usage: tests/fuzz/run.sh [SECONDS] [TARGET...]   (targets: onnx_import npy npz idx image quant_config qdq_import project)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx_import npy npz idx image quant_config qdq_import)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx_import npy npz idx image quant_config qdq_import project)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz

@@ -153,7 +153,7 @@ class TestWorkbench : public QObject {
     QVERIFY2(w->openProject(project), qPrintable(w->errors().value("project").toString()));
     QCOMPARE(jobs.count(), 0);
     QVERIFY(!w->modified());
-    QVERIFY(w->modelNotice().isEmpty());
+    QVERIFY(w->projectNotice().isEmpty());
     QCOMPARE(w->modelPath(), QFileInfo(model).absoluteFilePath());
     QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 200);
     QCOMPARE(w->quantizeSettings().value("weightBits").toInt(), 4);
@@ -174,7 +174,7 @@ class TestWorkbench : public QObject {
     QVERIFY(!v->openProject(dir.filePath("missing.qsproj")));
     QVERIFY(v->errors().value("project").toString().contains("missing.qsproj"));
     v->openProject(project);
-    QVERIFY(v->modelNotice().contains("changed"));
+    QVERIFY(v->projectNotice().contains("changed"));
     QVERIFY(v->analysis().isEmpty());
   }
 

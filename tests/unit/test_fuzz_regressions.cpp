@@ -45,6 +45,9 @@ TEST(FuzzRegressions, Image) {
 TEST(FuzzRegressions, QuantConfig) {
   replay("quant_config", qs_fuzz::quant_config);
 }
+TEST(FuzzRegressions, Project) {
+  replay("project", qs_fuzz::project);
+}
 TEST(FuzzRegressions, QdqImport) {
   replay("qdq_import", qs_fuzz::qdq_import);
 }

@@ -28,6 +28,15 @@ double number(const json& j, const char* key, double fallback) {
   return it != j.end() && it->is_number() ? it->get<double>() : fallback;
 }
 
+// A count (samples, parameters, probes): a number in [0, limit], else `fallback`. Never a cast of
+// an out-of-range double.
+std::int64_t count(const json& j, const char* key, std::int64_t fallback,
+                   std::int64_t limit = std::int64_t{1} << 53) {
+  const double v = number(j, key, NAN);
+  if (!(v >= 0 && v <= static_cast<double>(limit))) return fallback;
+  return static_cast<std::int64_t>(v);
+}
+
 json parse(const std::string& text, const std::string& where) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) throw Error(where + ": not valid JSON");
@@ -109,7 +118,7 @@ SensitivityResult sensitivity_from_json(const std::string& text, const std::stri
   if (!j.contains("layers") || !j["layers"].is_array())
     throw Error(where + ": not the JSON of quantscope-cli sensitivity (no \"layers\")");
   SensitivityResult r;
-  r.samples = static_cast<std::int64_t>(number(j, "samples", 0));
+  r.samples = count(j, "samples", 0);
   r.classifier =
       j.contains("classifier") && j["classifier"].is_boolean() && j["classifier"].get<bool>();
   r.fp32_top1 = number(j, "fp32_top1", -1);
@@ -122,7 +131,7 @@ SensitivityResult sensitivity_from_json(const std::string& text, const std::stri
     LayerSensitivity ls;
     ls.name = l["name"].get<std::string>();
     ls.op = l.contains("op") && l["op"].is_string() ? l["op"].get<std::string>() : "";
-    ls.params = static_cast<std::int64_t>(number(l, "params", 0));
+    ls.params = count(l, "params", 0);
     for (const auto& item : l["bits"].items()) {
       const std::string& key = item.key();
       if (key.empty() || key.size() > 2 || key.find_first_not_of("0123456789") != std::string::npos)
@@ -164,10 +173,10 @@ HessianResult hessian_from_json(const std::string& text, const std::string& wher
   if (!j.contains("layers") || !j["layers"].is_array())
     throw fail("not Hessian traces (no \"layers\" array; write them with 'hessian --json')");
   HessianResult r;
-  r.samples = static_cast<std::int64_t>(number(j, "samples", 0));
+  r.samples = count(j, "samples", 0);
   r.loss = j.contains("loss") && j["loss"].is_string() ? j["loss"].get<std::string>() : "";
   r.method = j.contains("method") && j["method"].is_string() ? j["method"].get<std::string>() : "";
-  r.probes = static_cast<int>(number(j, "probes", 0));
+  r.probes = static_cast<int>(count(j, "probes", 0, 1 << 30));
   r.step = number(j, "step", 0);
   r.converged =
       j.contains("converged") && j["converged"].is_boolean() && j["converged"].get<bool>();
@@ -188,7 +197,7 @@ HessianResult hessian_from_json(const std::string& text, const std::string& wher
     h.weight =
         l.contains("weight") && l["weight"].is_string() ? l["weight"].get<std::string>() : "";
     h.std_error = number(l, "stderr", NAN);
-    h.probes = static_cast<int>(number(l, "probes", r.probes));
+    h.probes = static_cast<int>(count(l, "probes", r.probes, 1 << 30));
     h.layerwise_trace = number(l, "layerwise_trace", -1);
     r.layers.push_back(std::move(h));
   }
