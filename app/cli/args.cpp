@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -42,6 +43,17 @@ std::string Args::get(const std::string& name, const std::string& fallback) cons
   auto range = values_.equal_range(name);
   if (range.first == range.second) return fallback;
   return std::prev(range.second)->second;  // the last one wins
+}
+
+std::vector<std::string> Args::canonical(const std::set<std::string>& except) const {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : values_)
+    if (!except.count(name)) out.push_back("--" + name + "=" + value);
+  for (const std::string& name : flags_)
+    if (!except.count(name)) out.push_back("--" + name);
+  std::sort(out.begin(), out.end());
+  out.insert(out.end(), positional_.begin(), positional_.end());
+  return out;
 }
 
 std::vector<std::string> Args::all(const std::string& name) const {

@@ -26,6 +26,9 @@ class Args {
   std::vector<std::string> all(const std::string& name) const;
   long long get_int(const std::string& name, long long fallback, long long min_value) const;
   std::vector<float> get_floats(const std::string& name) const;
+  // Everything given, in a canonical order ("--name=value" and "--flag" sorted, then the
+  // positional arguments), less the options in `except`: what a cached result is keyed by.
+  std::vector<std::string> canonical(const std::set<std::string>& except) const;
 
  private:
   std::vector<std::string> positional_;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "project_cache.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
 #include "quantscope/results_json.h"
@@ -13,7 +14,7 @@ namespace qs::cli {
 int cmd_hessian(const std::vector<std::string>& argv) {
   Args args(argv,
             {"data", "limit", "batch", "probes", "min-probes", "tol", "step", "seed", "threads",
-             "mean", "std"},
+             "mean", "std", "project"},
             {"json", "no-layerwise"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
@@ -31,7 +32,15 @@ int cmd_hessian(const std::vector<std::string>& argv) {
   const Graph g = load_model(path);
   DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
-  const HessianResult r = hessian_traces(g, *data, options, terminal_progress("hessian"));
+  // The traces do not depend on the thread count: it is left out of the cache key.
+  ProjectCache cache(args, "hessian", path, {}, {"threads"});
+  HessianResult r;
+  if (const std::string* hit = cache.find()) {
+    r = hessian_from_json(*hit, args.get("project"));
+  } else {
+    r = hessian_traces(g, *data, options, terminal_progress("hessian"));
+    cache.store(hessian_to_json(r));
+  }
   if (args.flag("json")) {
     nlohmann::json j = nlohmann::json::parse(hessian_to_json(r));
     j["model"] = path;

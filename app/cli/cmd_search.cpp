@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "project_cache.h"
 #include "quantscope/model.h"
 #include "quantscope/results_json.h"
 #include "quantscope/search.h"
@@ -36,11 +37,11 @@ const char* unit_of(SearchObjective o) {
 }  // namespace
 
 int cmd_search(const std::vector<std::string>& argv) {
-  Args args(argv, {"data",          "eval-data",   "limit", "device",      "batch",
-                   "objective",     "budget",      "bits",  "estimate",    "rounding",
-                   "acts",          "verify",      "pin",   "o",           "mean",
-                   "std",           "granularity", "also",  "also-budget", "latency-table",
-                   "latency-batch", "hessian"},
+  Args args(argv, {"data",          "eval-data",   "limit",  "device",      "batch",
+                   "objective",     "budget",      "bits",   "estimate",    "rounding",
+                   "acts",          "verify",      "pin",    "o",           "mean",
+                   "std",           "granularity", "also",   "also-budget", "latency-table",
+                   "latency-batch", "hessian",     "project"},
             {"json", "keep-ends"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
@@ -87,50 +88,69 @@ int cmd_search(const std::vector<std::string>& argv) {
   auto data = open_dataset(args.get("data"), data_options);
   std::unique_ptr<Dataset> eval_data =
       args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
-  HessianResult hessian;
-  if (options.estimate == SearchEstimate::hawq) {
-    if (args.has("hessian")) {
-      hessian = load_hessian(args.get("hessian"));
-    } else {
-      DataOptions few = data_options;
-      few.limit = data_options.limit > 0 ? std::min<std::int64_t>(256, data_options.limit) : 256;
-      auto sample = open_dataset(args.get("data"), few);
-      hessian = hessian_traces(g, *sample, {}, terminal_progress("hessian"));
+  ProjectCache cache(args, "search", path, {"hessian", "latency-table"}, {"o"});
+  SearchResult r;
+  const bool timed = !latency_device.empty();
+  if (const std::string* hit = cache.find()) {
+    r = search_result_from_json(*hit, args.get("project"));
+  } else {
+    HessianResult hessian;
+    if (options.estimate == SearchEstimate::hawq) {
+      if (args.has("hessian")) {
+        hessian = load_hessian(args.get("hessian"));
+      } else {
+        DataOptions few = data_options;
+        few.limit = data_options.limit > 0 ? std::min<std::int64_t>(256, data_options.limit) : 256;
+        auto sample = open_dataset(args.get("data"), few);
+        hessian = hessian_traces(g, *sample, {}, terminal_progress("hessian"));
+      }
+      options.hessian = &hessian;
     }
-    options.hessian = &hessian;
-  }
-  // Latency: the table (read, or built now on the device) and the device verified points run on.
-  LatencyTable table;
-  std::unique_ptr<Device> timer;
-  if (!latency_device.empty()) {
-    timer = registry().create_device(latency_device);
-    if (const DeviceStatus st = timer->status(); !st.usable)
-      throw Error("device '" + latency_device + "' is not usable here: " + st.reason);
-    if (args.has("latency-table")) {
-      table = load_latency_table(args.get("latency-table"));
-      if (table.device != timer->name())
-        throw Error(args.get("latency-table") + " was measured on " + table.device + ", not " +
-                    latency_device);
-    } else {
-      BenchOptions b;
-      b.batch = args.get_int("latency-batch", 1, 1);
-      b.runs = 20;
-      b.warmup = 5;
-      b.min_seconds = 0.2;
-      table = build_latency_table(g, base, *data, *device, *timer, options.bits, options.act_bits,
-                                  b, terminal_progress("latency-table"));
+    // Latency: the table (read, or built now on the device) and the device verified points run on.
+    LatencyTable table;
+    std::unique_ptr<Device> timer;
+    if (!latency_device.empty()) {
+      timer = registry().create_device(latency_device);
+      if (const DeviceStatus st = timer->status(); !st.usable)
+        throw Error("device '" + latency_device + "' is not usable here: " + st.reason);
+      if (args.has("latency-table")) {
+        table = load_latency_table(args.get("latency-table"));
+        if (table.device != timer->name())
+          throw Error(args.get("latency-table") + " was measured on " + table.device + ", not " +
+                      latency_device);
+      } else {
+        BenchOptions b;
+        b.batch = args.get_int("latency-batch", 1, 1);
+        b.runs = 20;
+        b.warmup = 5;
+        b.min_seconds = 0.2;
+        // Kept per device in the project (with --project), and reused by later searches.
+        std::string widths;
+        for (int bits : options.bits) widths += std::to_string(bits) + ",";
+        const std::vector<std::string> parts{latency_device, widths,
+                                             std::to_string(options.act_bits),
+                                             std::to_string(b.batch), base.defaults.rounding};
+        if (const std::string* kept = cache.find("latency table", parts)) {
+          table = latency_table_from_json(*kept);
+        } else {
+          table = build_latency_table(g, base, *data, *device, *timer, options.bits,
+                                      options.act_bits, b, terminal_progress("latency-table"));
+          cache.store("latency table", parts, latency_table_to_json(table));
+        }
+      }
+      options.latency = &table;
+      options.latency_device = timer.get();
+      options.latency_bench.batch = table.batch;
+      options.latency_bench.runs = 20;
+      options.latency_bench.warmup = 5;
+      options.latency_bench.min_seconds = 0.2;
+    } else if (args.has("latency-table")) {
+      throw UsageError{"--latency-table needs a latency objective (--objective or --also)"};
     }
-    options.latency = &table;
-    options.latency_device = timer.get();
-    options.latency_bench.batch = table.batch;
-    options.latency_bench.runs = 20;
-    options.latency_bench.warmup = 5;
-    options.latency_bench.min_seconds = 0.2;
-  } else if (args.has("latency-table")) {
-    throw UsageError{"--latency-table needs a latency objective (--objective or --also)"};
+    r = mixed_precision_search(g, base, *data, eval_data ? *eval_data : *data, *device, options,
+                               terminal_progress("search"));
+    cache.store(search_result_to_json(r));
   }
-  const SearchResult r = mixed_precision_search(g, base, *data, eval_data ? *eval_data : *data,
-                                                *device, options, terminal_progress("search"));
   if (r.best >= 0 && args.has("o")) {
     const SearchPoint& best = r.front[static_cast<std::size_t>(r.best)];
     QuantizedModel q =
@@ -159,7 +179,7 @@ int cmd_search(const std::vector<std::string>& argv) {
   if (share) std::printf(" %8s", "% fp32");
   if (two) std::printf(" %12s", unit_of(options.second));
   std::printf(" %10s %8s %8s %10s%s\n", "pred. KL", "top-1", "agree", "meas. KL",
-              timer ? "   meas. ms" : "");
+              timed ? "   meas. ms" : "");
   auto row = [&](const SearchPoint& p) {
     std::printf("%-18s %12.4g", p.label.c_str(), p.cost);
     if (share) std::printf(" %8.1f", 100 * p.cost / r.fp32_cost);
@@ -167,7 +187,7 @@ int cmd_search(const std::vector<std::string>& argv) {
     std::printf(" %10.5f", p.predicted_loss);
     if (p.measured.measured) {
       std::printf(" %8.2f %8.2f %10.5f", p.measured.top1, p.measured.agreement, p.measured.kl);
-      if (timer) std::printf(" %10.4f", p.measured.latency_ms);
+      if (timed) std::printf(" %10.4f", p.measured.latency_ms);
     }
     std::printf("\n");
   };

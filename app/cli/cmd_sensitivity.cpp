@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "project_cache.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
 #include "quantscope/results_json.h"
@@ -13,7 +14,7 @@ namespace qs::cli {
 int cmd_sensitivity(const std::vector<std::string>& argv) {
   Args args(argv,
             {"data", "eval-data", "limit", "device", "batch", "bits", "what", "mean", "std",
-             "calib", "granularity", "rounding", "shard", "hessian"},
+             "calib", "granularity", "rounding", "shard", "hessian", "project"},
             {"json", "symmetric", "asymmetric"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
@@ -60,8 +61,15 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   auto data = open_dataset(args.get("data"), data_options);
   std::unique_ptr<Dataset> eval_data =
       args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
-  const SensitivityResult r = sensitivity_sweep(g, base, *data, eval_data ? *eval_data : *data,
-                                                *device, options, terminal_progress("sensitivity"));
+  ProjectCache cache(args, "sensitivity", path, {"hessian"});
+  SensitivityResult r;
+  if (const std::string* hit = cache.find()) {
+    r = sensitivity_from_json(*hit, args.get("project"));
+  } else {
+    r = sensitivity_sweep(g, base, *data, eval_data ? *eval_data : *data, *device, options,
+                          terminal_progress("sensitivity"));
+    cache.store(sensitivity_to_json(r));
+  }
   if (args.flag("json")) {
     nlohmann::json j = nlohmann::json::parse(sensitivity_to_json(r));
     j["model"] = path;

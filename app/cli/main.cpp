@@ -53,23 +53,25 @@ const CommandEntry kCommands[] = {
      "usage: quantscope-cli sensitivity MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"
      "         [--bits 2,3,4,5,6,8] [--what weights|acts|both] [--granularity ...]\n"
      "         [--rounding rtn|gptq] [--calib ...] [--shard i/n] [--device NAME] [--batch B]\n"
-     "         [--hessian TRACES.json] [--json]\n"
+     "         [--hessian TRACES.json] [--project P.qsproj] [--json]\n"
      "  Quantizes one layer at a time (its weights, its input activations, or both) at each\n"
      "  bit width, the rest in float, and measures the change of the output against the\n"
      "  float model: KL, SQNR, top-1 agreement, and top-1 with labels. Calibrates on --data\n"
      "  and evaluates on --eval-data (default: the same samples). --shard i/n computes every\n"
      "  n-th point only (a job array); 'merge' joins the parts. --hessian: the JSON of\n"
-     "  'hessian --json'; adds HAWQ-V2's estimate tr(H)/n x ||Q(W) - W||^2 per point.\n"},
+     "  'hessian --json'; adds HAWQ-V2's estimate tr(H)/n x ||Q(W) - W||^2 per point.\n"
+     "  --project: the result is kept in (and, for the same inputs, taken from) a project.\n"},
     {"hessian", qs::cli::cmd_hessian, "per-layer Hessian traces (Hutchinson) with error bars",
      "usage: quantscope-cli hessian MODEL --data SPEC [--limit N] [--probes N] [--tol T]\n"
      "         [--min-probes N] [--step S] [--seed S] [--threads T] [--batch B]\n"
-     "         [--no-layerwise] [--json]\n"
+     "         [--no-layerwise] [--project P.qsproj] [--json]\n"
      "  tr(H) of the loss (cross-entropy with labels, else KL from the float output) with\n"
      "  respect to each layer's weights, by Hutchinson's estimator with Rademacher probes over\n"
      "  all SPEC samples; Hv by differences of the engine's gradients with ReLU-like kinks held\n"
      "  fixed. Stops when no layer's running mean moves by more than T (relative, default\n"
      "  0.001) or after N probes (default 200); each trace carries its standard error. Also\n"
-     "  tr(2XX^T/n), the layer-wise Hessian GPTQ uses. The JSON feeds sensitivity --hessian.\n"},
+     "  tr(2XX^T/n), the layer-wise Hessian GPTQ uses. The JSON feeds sensitivity --hessian.\n"
+     "  --project: the result is kept in (and, for the same inputs, taken from) a project.\n"},
     {"merge", qs::cli::cmd_merge, "join the shards of a sensitivity sweep",
      "usage: quantscope-cli merge SHARD.json SHARD.json ... [-o MERGED.json]\n"
      "  Joins the JSON of 'sensitivity --shard i/n --json' runs of one sweep into the JSON\n"
@@ -96,7 +98,7 @@ const CommandEntry kCommands[] = {
      "         [--also size|bops|latency:DEVICE --also-budget Y] [--latency-table TABLE.json]\n"
      "         [--bits 2,3,4,6,8] [--acts 8|16|float] [--rounding rtn|gptq] [--keep-ends]\n"
      "         [--pin NODE=BITS ...] [--verify K] [--device NAME] [--batch B] [--json]\n"
-     "         [--estimate kl|hawq [--hessian TRACES.json]]\n"
+     "         [--estimate kl|hawq [--hessian TRACES.json]] [--project P.qsproj]\n"
      "  Sweeps each layer's weight sensitivity, computes the exact Pareto front of predicted\n"
      "  loss (sum of per-layer KL, or of HAWQ-V2 estimates from Hessian traces: read from\n"
      "  --hessian, else computed on the first 256 samples of SPEC) against the cost, the uniform "
@@ -105,7 +107,10 @@ const CommandEntry kCommands[] = {
      "  -o writes its quantized configuration. Latency costs come from a per-layer latency\n"
      "  table (see latency-table), built on DEVICE now unless --latency-table gives one;\n"
      "  verified points are then also timed on DEVICE. --also adds a second cost held under\n"
-     "  --also-budget: the front is then the exact front of both costs and the loss.\n"},
+     "  --also-budget: the front is then the exact front of both costs and the loss.\n"
+     "  --project: the result is kept in (and, for the same inputs, taken from) a project\n"
+     "  (the workbench's file; created when missing), keyed by the model's SHA-256, every\n"
+     "  option, the files options name, and the version.\n"},
     {"latency-table", qs::cli::cmd_latency_table,
      "each layer's measured time at each bit width on a device",
      "usage: quantscope-cli latency-table MODEL --data SPEC [--limit N] --device NAME\n"

@@ -59,6 +59,7 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   workbench.loadConfiguration(point.value("config").toMap());
   runJob(workbench, "tune", [&] { workbench.measureTune(); });
   runJob(workbench, "compare", [&] { workbench.compareSample(0); });
+  runJob(workbench, "errors", [&] { workbench.traceErrors(); });
   QTemporaryDir packages;  // the exported package is shown, not kept
   const QString package = packages.filePath(QStringLiteral("lenet-w8a8"));
   runJob(workbench, "export", [&] { workbench.exportPackage(package); });

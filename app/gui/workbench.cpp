@@ -148,6 +148,7 @@ bool Workbench::openModel(const QString& pathOrUrl) {
   tuneResult_.clear();
   comparison_.clear();
   measurement_.clear();
+  layerErrors_.clear();
   latencyTable_.reset();
   updatePlacement();
   emit modelChanged();
@@ -158,6 +159,7 @@ bool Workbench::openModel(const QString& pathOrUrl) {
   emit tuneResultChanged();
   emit comparisonChanged();
   emit measurementChanged();
+  emit layerErrorsChanged();
   markModified();
   emit projectChanged();
   if (!calibration_.empty())

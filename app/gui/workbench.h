@@ -57,6 +57,8 @@ class Workbench : public QObject {
   // Tune: the per-layer widths (a table model) and the last measurement of them.
   Q_PROPERTY(QObject* tune READ tune CONSTANT)
   Q_PROPERTY(QVariantMap tuneResult READ tuneResult NOTIFY tuneResultChanged)
+  // Where the current quantization's error is born and where it grows, per layer (Analyze).
+  Q_PROPERTY(QVariantMap layerErrors READ layerErrors NOTIFY layerErrorsChanged)
   // Compare: one sample, float vs quantized.
   Q_PROPERTY(QVariantMap comparison READ comparison NOTIFY comparisonChanged)
   // Measure: every registered device and whether it is usable here; the last measurement.
@@ -93,6 +95,9 @@ class Workbench : public QObject {
   Q_INVOKABLE void measureTune();
   // A configuration {layer: bits} (a search point) into the Tune table.
   Q_INVOKABLE void loadConfiguration(const QVariantMap& bits);
+  // Each layer's output SQNR with only it quantized (error introduced) and with the whole
+  // current quantization (error accumulated).
+  Q_INVOKABLE void traceErrors();
   // Sample `index` of the evaluation set through the float and the quantized model.
   Q_INVOKABLE void compareSample(int index);
   // Latency on the current device: float and 8-bit end to end and per layer, and the latency
@@ -141,6 +146,7 @@ class Workbench : public QObject {
   TuneModel* tune() const { return tune_; }
   QVariantMap tuneResult() const { return tuneResult_; }
   QVariantMap comparison() const { return comparison_; }
+  QVariantMap layerErrors() const { return layerErrors_; }
   QVariantList deviceStatus() const { return deviceStatus_; }
   QVariantMap measurement() const { return measurement_; }
   // Where the Compare page's images are served (image://compare/<name>); none in tests.
@@ -164,6 +170,7 @@ class Workbench : public QObject {
   void projectChanged();
   void tuneResultChanged();
   void comparisonChanged();
+  void layerErrorsChanged();
   void measurementChanged();
   void recentProjectsChanged();
   void recoveryChanged();
@@ -188,6 +195,9 @@ class Workbench : public QObject {
   void installAnalysis(const QVariantMap& view, std::shared_ptr<const qs::SensitivityResult> r);
   void installSearch(const QVariantMap& view, std::shared_ptr<const qs::SearchResult> r);
   void installTune(const QVariantMap& view, std::shared_ptr<const qs::QuantizedModel> q);
+  void installErrors(const QVariantMap& view);
+  // The cache key of traceErrors() for the current quantization.
+  std::string errorsKey() const;
   void installMeasurement(const QVariantMap& view, std::shared_ptr<const qs::LatencyTable> t);
   // The Tune table's options from the last sweep (and latency table, when one fits).
   void rebuildTune();
@@ -232,7 +242,7 @@ class Workbench : public QObject {
 
   TuneModel* tune_;
   SampleImageProvider* compareImages_ = nullptr;
-  QVariantMap tuneResult_, comparison_, measurement_;
+  QVariantMap tuneResult_, comparison_, measurement_, layerErrors_;
   QVariantList deviceStatus_;
   std::shared_ptr<const qs::LatencyTable> latencyTable_;  // of the last measurement
   int compareGeneration_ = 0;

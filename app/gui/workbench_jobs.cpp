@@ -54,8 +54,12 @@ void Workbench::installQuantize(const QVariantMap& view,
   quantResult_ = view;
   quantized_ = std::move(q);
   exportResult_.clear();
+  layerErrors_.clear();
   emit quantResultChanged();
   emit exportResultChanged();
+  emit layerErrorsChanged();
+  jobs_->drop(QStringLiteral("errors"));  // a trace of the previous quantization is stale
+  restoreCached(QStringLiteral("errors"), errorsKey());  // traced before for this quantization
 }
 
 void Workbench::installAnalysis(const QVariantMap& view,

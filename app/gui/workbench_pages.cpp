@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "quantscope/analysis.h"
 #include "quantscope/bench.h"
 #include "quantscope/compare.h"
 #include "quantscope/error.h"
@@ -280,6 +281,56 @@ void Workbench::compareSample(int index) {
           emit comparisonChanged();
         };
       });
+}
+
+std::string Workbench::errorsKey() const {
+  if (!quantized_) return {};
+  return resultKey(
+      QStringLiteral("errors"),
+      {{"config", QString::fromStdString(qs::quant_config_to_json(quantized_->config))}});
+}
+
+void Workbench::installErrors(const QVariantMap& view) {
+  layerErrors_ = view;
+  emit layerErrorsChanged();
+}
+
+void Workbench::traceErrors() {
+  const QString page = QStringLiteral("errors");
+  if (!ready(page)) return;
+  if (!quantized_) {
+    setError(page, tr("Quantize the model first (Quantize or Tune page): this traces that "
+                      "quantization's error through the layers."));
+    return;
+  }
+  setError(page, {});
+  const std::string key = errorsKey();
+  if (restoreCached(page, key)) return;
+  const JobInputs in = jobInputs();
+  const std::shared_ptr<const qs::QuantizedModel> q = quantized_;
+  const QString label = quantizationLabel();
+  jobs_->start(page, [this, in, q, key, label](const qs::JobControl& job) -> JobRunner::Deliver {
+    qs::DataOptions options{in.preprocess, in.limit};
+    auto eval = qs::open_dataset(in.evaluation, options);
+    auto device = openDevice(*in.registry, in.device);
+    const std::vector<qs::LayerError> errors =
+        qs::error_propagation(*in.graph, *q, *eval, *device, 64, job);
+    QVariantList layers;
+    for (const qs::LayerError& e : errors)
+      layers.append(QVariantMap{{"name", QString::fromStdString(e.name)},
+                                {"op", QString::fromStdString(e.op)},
+                                {"introduced", finiteOrNull(e.introduced_sqnr_db)},
+                                {"accumulated", finiteOrNull(e.accumulated_sqnr_db)}});
+    const QVariantMap view{{"config", label},
+                           {"samples", qint64(eval->size())},
+                           {"device", QString::fromStdString(in.device)},
+                           {"layers", layers}};
+    const QJsonObject payload{{"view", QJsonObject::fromVariantMap(view)}};
+    return [this, view, key, payload] {
+      installErrors(view);
+      storeCached(QStringLiteral("errors"), key, payload);
+    };
+  });
 }
 
 void Workbench::installMeasurement(const QVariantMap& view,

@@ -80,6 +80,8 @@ bool Workbench::restoreCached(const QString& kind, const std::string& key) {
     } else if (kind == QStringLiteral("tune")) {
       installTune(view, std::make_shared<const qs::QuantizedModel>(
                             qs::quantized_model_from_json(raw("quantized"))));
+    } else if (kind == QStringLiteral("errors")) {
+      installErrors(view);
     } else if (kind == QStringLiteral("measure")) {
       installMeasurement(view, std::make_shared<const qs::LatencyTable>(
                                    qs::latency_table_from_json(raw("latency"))));

@@ -22,6 +22,9 @@ Rectangle {
         Label {
             visible: root.title !== ""
             text: root.title
+            elide: Text.ElideRight
+            Layout.fillWidth: true
+            Layout.minimumWidth: 0
             font.bold: true
             font.pixelSize: Theme.fontSize + 1
             color: Theme.text

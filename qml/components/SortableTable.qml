@@ -64,9 +64,16 @@ Rectangle {
         columnWidthProvider: function (column) { return root.widthOf(column) }
         onWidthChanged: forceLayout()
         ScrollBar.vertical: ScrollBar {}
+        // A cell whose model gives a tool tip (a node the device does not run, with the reason)
+        // is highlighted, and shows the tip on hover.
         delegate: Rectangle {
+            id: cell
+            readonly property string tip: toolTip === undefined || toolTip === null ? "" : toolTip
             implicitHeight: 28
-            color: row % 2 ? Theme.rowAlt : Theme.panel
+            color: tip !== "" ? Theme.noticeBackground : row % 2 ? Theme.rowAlt : Theme.panel
+            HoverHandler { id: hover }
+            ToolTip.visible: hover.hovered && cell.tip !== ""
+            ToolTip.text: cell.tip
             Label {
                 anchors.fill: parent
                 anchors.leftMargin: 8
@@ -75,7 +82,7 @@ Rectangle {
                 horizontalAlignment: root.rightAligned.indexOf(column) >= 0 ? Text.AlignRight : Text.AlignLeft
                 text: display
                 elide: Text.ElideMiddle
-                color: Theme.text
+                color: cell.tip !== "" ? Theme.notice : Theme.text
             }
         }
     }

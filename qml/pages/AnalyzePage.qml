@@ -90,18 +90,20 @@ ColumnLayout {
             }
         }
     }
-    RowLayout {
+    // Three equal panels, placed by hand: their contents' implicit widths must not widen the page.
+    Item {
+        id: secondRow
         visible: root.hasResult && root.traces.length > 0
-        spacing: Theme.spacing
+        readonly property real third: (width - 2 * Theme.spacing) / 3
         Layout.fillWidth: true
         Layout.fillHeight: true
         Layout.preferredHeight: 2
         Section {
-            title: "Hessian traces ±1 and ±2 standard errors (" + (root.info.hessianProbes || 0)
+            title: "Hessian traces ±1, ±2 s.e. (" + (root.info.hessianProbes || 0)
                    + " probes, " + (root.info.hessianSamples || 0) + " samples)"
-            Layout.fillWidth: true
-            Layout.fillHeight: true
-            Layout.preferredWidth: 6
+            x: 0 * (secondRow.third + Theme.spacing)
+            width: secondRow.third
+            height: secondRow.height
             ErrorBarChart {
                 Layout.fillWidth: true
                 Layout.fillHeight: true
@@ -112,17 +114,17 @@ ColumnLayout {
             }
         }
         Section {
-            title: "HAWQ estimate beside the measured KL at " + (barBits.currentValue || 4) + " bits"
-            Layout.fillWidth: true
-            Layout.fillHeight: true
-            Layout.preferredWidth: 5
+            title: "HAWQ beside the measured KL at " + (barBits.currentValue || 4) + " bits"
+            x: 1 * (secondRow.third + Theme.spacing)
+            width: secondRow.third
+            height: secondRow.height
             ListView {
                 id: traceList
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 clip: true
                 model: root.traces
-                readonly property var widths: [26, Math.max(80, width - 26 - 3 * 96), 96, 96, 96]
+                readonly property var widths: [22, Math.max(70, width - 22 - 80 - 2 * 56), 80, 56, 56]
                 header: Row {
                     Repeater {
                         model: ["#", "layer", "tr(H) ± se", "HAWQ", "KL"]
@@ -139,6 +141,77 @@ ColumnLayout {
                     }
                     Label { width: traceList.widths[3]; text: at.hawq === null || at.hawq === undefined ? "–" : at.hawq.toExponential(1) }
                     Label { width: traceList.widths[4]; text: at.kl === null || at.kl === undefined ? "–" : at.kl.toExponential(1) }
+                }
+            }
+        }
+        Section {
+            id: errorsSection
+            readonly property var e: workbench.layerErrors
+            readonly property bool has: e.layers !== undefined
+            title: "Error per layer: introduced vs accumulated"
+            x: 2 * (secondRow.third + Theme.spacing)
+            width: secondRow.third
+            height: secondRow.height
+            Label {
+                text: errorsSection.has ? "Output SQNR under " + errorsSection.e.config
+                                   + ": the layer alone, and after the layers before it."
+                                 : workbench.quantizationLabel !== ""
+                                   ? "Where the error of " + workbench.quantizationLabel + " is born and where it grows."
+                                   : "Quantize first (Quantize or Tune page), then trace where its error is born and grows."
+                color: Theme.muted
+                wrapMode: Text.Wrap
+                font.pixelSize: Theme.fontSize - 1
+                Layout.fillWidth: true
+            }
+            ErrorBanner { text: workbench.errors.errors || "" }
+            Button {
+                visible: !errorsSection.has
+                enabled: workbench.quantizationLabel !== ""
+                text: "Trace errors"
+                onClicked: workbench.traceErrors()
+            }
+            // Per layer: SQNR alone and after the layers before it, as numbers and as bars on
+            // one scale (longer: less error); the gap is the error the layer inherited.
+            ListView {
+                id: errorList
+                visible: errorsSection.has
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                clip: true
+                model: errorsSection.has ? errorsSection.e.layers : []
+                readonly property real scale: {
+                    let max = 1
+                    for (const l of model) max = Math.max(max, l.introduced || 0, l.accumulated || 0)
+                    return max
+                }
+                function db(v) { return v === null || v === undefined ? "∞" : v.toFixed(1) }
+                header: Row {
+                    Label { text: "layer"; color: Theme.muted; width: errorList.width * 0.38 }
+                    Label { text: "alone"; color: "#2f6fde"; width: errorList.width * 0.14 }
+                    Label { text: "after"; color: "#e8710a"; width: errorList.width * 0.14 }
+                    Label { text: "SQNR, dB"; color: Theme.muted }
+                }
+                delegate: Row {
+                    required property var modelData
+                    height: 22
+                    Label { text: modelData.name; elide: Text.ElideMiddle; width: errorList.width * 0.38 }
+                    Label { text: errorList.db(modelData.introduced); width: errorList.width * 0.14 }
+                    Label { text: errorList.db(modelData.accumulated); width: errorList.width * 0.14 }
+                    Column {
+                        width: errorList.width * 0.34
+                        anchors.verticalCenter: parent.verticalCenter
+                        spacing: 2
+                        Rectangle {
+                            height: 6
+                            color: "#2f6fde"
+                            width: parent.width * Math.min(1, (modelData.introduced === null ? errorList.scale : modelData.introduced) / errorList.scale)
+                        }
+                        Rectangle {
+                            height: 6
+                            color: "#e8710a"
+                            width: parent.width * Math.min(1, Math.max(0, (modelData.accumulated === null ? errorList.scale : modelData.accumulated) / errorList.scale))
+                        }
+                    }
                 }
             }
         }

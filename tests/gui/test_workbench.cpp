@@ -240,6 +240,17 @@ class TestWorkbench : public QObject {
     QVERIFY(r.value("quantTop1").toDouble() > 50);
     QVERIFY(!r.value("stale").toBool());
     QVERIFY(w->quantResult().value("config").toString().contains("Tune"));
+    // Where the tuned quantization's error is born and grows: at the last layer the error of
+    // all the 4-bit layers before it has piled up on its own.
+    w->traceErrors();
+    QVERIFY(finished.wait(120000));
+    const QVariantList errors = w->layerErrors().value("layers").toList();
+    QCOMPARE(errors.size(), 5);
+    const QVariantMap last = errors.last().toMap();
+    QVERIFY2(last.value("accumulated").toDouble() < last.value("introduced").toDouble(),
+             qPrintable(QString("%1 vs %2")
+                            .arg(last.value("accumulated").toDouble())
+                            .arg(last.value("introduced").toDouble())));
     QVERIFY(tune->setBits(0, 8));
     QVERIFY(w->tuneResult().value("stale").toBool());
 

@@ -493,3 +493,84 @@ class CliCompare(unittest.TestCase):
             for f in j["files"]:
                 with open(f, "rb") as fh:
                     self.assertEqual(fh.read(8), b"\x89PNG\r\n\x1a\n", f)
+
+
+class CliProject(unittest.TestCase):
+    """--project: results kept in a project file, and answered from it for the same inputs."""
+
+    def test_a_repeated_command_answers_from_the_project(self):
+        with TempDir() as tmp:
+            project = os.path.join(tmp, "p.qsproj")
+            model = os.path.join(tmp, "lenet.onnx")
+            with open(os.path.join(MODELS_DIR, "lenet.onnx"), "rb") as src, open(model, "wb") as dst:
+                dst.write(src.read())
+            sweep = ["sensitivity", model, "--data", "fashion-mnist:test", "--limit", "100",
+                     "--project", project]
+
+            def run(*args):
+                _, out, err = run_cli(*args, "--json")
+                return json.loads(out), "the result computed" in err
+
+            first, cached = run(*sweep, "--bits", "4,8")
+            self.assertFalse(cached)
+            with open(project) as f:
+                p = json.load(f)
+            self.assertEqual(p["format"], "quantscope-project")
+            self.assertEqual(p["model"]["path"], "lenet.onnx")  # beside the project: relative
+            self.assertEqual([c["kind"] for c in p["cache"]], ["cli sensitivity"])
+
+            again, cached = run(*sweep, "--bits", "4,8")
+            self.assertTrue(cached)
+            self.assertEqual(again["layers"], first["layers"])
+            self.assertEqual(again["samples"], first["samples"])
+
+            # A changed option is computed and kept beside the first.
+            _, cached = run(*sweep, "--bits", "4,6")
+            self.assertFalse(cached)
+            traces = ["hessian", model, "--data", "fashion-mnist:test", "--limit", "64",
+                      "--probes", "8", "--project", project]
+            t1, cached = run(*traces)
+            self.assertFalse(cached)
+            t2, cached = run(*traces, "--threads", "1")  # threads do not change the traces
+            self.assertTrue(cached)
+            self.assertEqual(t1["layers"], t2["layers"])
+            with open(project) as f:
+                kinds = sorted(c["kind"] for c in json.load(f)["cache"])
+            self.assertEqual(kinds, ["cli hessian", "cli sensitivity", "cli sensitivity"])
+
+            # The model changes (an unknown field 99 = 1: still a model): computed again.
+            with open(model, "ab") as f:
+                f.write(b"\x98\x06\x01")
+            _, cached = run(*sweep, "--bits", "4,8")
+            self.assertFalse(cached)
+
+    def test_a_latency_table_is_kept_per_device_and_reused(self):
+        with TempDir() as tmp:
+            project = os.path.join(tmp, "p.qsproj")
+            search = ["search", os.path.join(MODELS_DIR, "lenet.onnx"), "--data",
+                      "fashion-mnist:train", "--limit", "128", "--bits", "4,8", "--objective",
+                      "latency:cpu-onednn", "--verify", "1", "--project", project]
+            _, out, err = run_cli(*search, "--json")
+            self.assertNotIn("latency table: measured", err)
+            first = json.loads(out)
+            # Another search (a budget) on the same device reuses the table...
+            _, out, err = run_cli(*search, "--budget", str(first["front"][0]["cost"]), "--json")
+            self.assertIn("latency table: measured", err)
+            self.assertNotIn("the result computed", err)  # ...but is a search of its own
+            self.assertEqual([p["cost"] for p in json.loads(out)["front"]],
+                             [p["cost"] for p in first["front"]])
+            with open(project) as f:
+                kinds = sorted(c["kind"] for c in json.load(f)["cache"])
+            self.assertEqual(kinds, ["cli search", "cli search", "latency table"])
+
+    def test_a_damaged_project_is_an_error_in_words(self):
+        with TempDir() as tmp:
+            project = os.path.join(tmp, "bad.qsproj")
+            with open(project, "w") as f:
+                f.write('{"format": "quantscope-project", "version": 1, "model": 3}')
+            rc, _, err = run_cli("hessian", os.path.join(MODELS_DIR, "lenet.onnx"), "--data",
+                                 "fashion-mnist:test", "--limit", "16", "--probes", "2",
+                                 "--project", project, check=False)
+            self.assertNotEqual(rc, 0)
+            self.assertIn("bad.qsproj", err)
+            self.assertIn("model", err)
