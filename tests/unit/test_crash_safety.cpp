@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "quantscope/atomic_file.h"
+#include "quantscope/project.h"
 #include "quantscope/quant.h"
 
 namespace fs = std::filesystem;
@@ -130,5 +131,48 @@ TEST(CrashSafety, SigkillDuringConfigurationSavesLeavesAReadableOne) {
     const qs::QuantizedModel back = qs::load_quantized_model(file.string());  // throws if torn
     EXPECT_FALSE(back.model_name.empty());
   }
+  fs::remove_all(dir);
+}
+
+// The project file and its autosave are written by save_project: killed mid-save, a project
+// always loads whole, as the old one or a new one.
+TEST(CrashSafety, SigkillDuringProjectSavesLeavesALoadableOne) {
+  const fs::path dir = fs::temp_directory_path() / "qs_test_crash_safety_project";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path file = dir / "p.qsproj";
+  auto project = [](std::uint64_t version) {
+    qs::Project p;
+    p.model_path = "/models/m.onnx";
+    p.calibration = "fashion-mnist:train";
+    p.evaluation = "fashion-mnist:test";
+    p.device = "cpu-ref";
+    p.settings = "{\"version\":" + std::to_string(version) + "}";
+    // A large cached result (~250 KB), as a sweep of a big model is.
+    std::string result = "{\"notes\":[";
+    for (int i = 0; i < 6000; ++i) result += (i ? ",\"" : "\"") + std::string(40, 'n') + "\"";
+    result += "]}";
+    qs::store_cached(p, {"analyze", qs::result_key({std::to_string(version)}), {}, result});
+    return p;
+  };
+  auto version_of = [](const qs::Project& p) {
+    return std::stoull(p.settings.substr(p.settings.find(':') + 1));
+  };
+  qs::save_project(file.string(), project(0));
+  std::mt19937 rng(11);
+  std::uint64_t last = 0;
+  int changed = 0;
+  for (int round = 0; round < 30; ++round) {
+    const std::uint64_t base = static_cast<std::uint64_t>(round + 1) * 1'000'000;
+    kill_while_saving([&](std::uint64_t i) { qs::save_project(file.string(), project(base + i)); },
+                      std::chrono::microseconds(2000 + rng() % 120000));
+    const qs::Project back = qs::load_project(file.string());  // throws if torn
+    ASSERT_EQ(back.cache.size(), 1u) << "round " << round;
+    const std::uint64_t v = version_of(back);
+    ASSERT_TRUE(v == last || v > base) << "round " << round;
+    changed += v != last;
+    last = v;
+  }
+  EXPECT_GT(changed, 0);
   fs::remove_all(dir);
 }
