@@ -120,27 +120,17 @@ void Workbench::quantize(const QVariantMap& settings) {
     const qs::PairEvalResult pair = qs::evaluate_pair(
         g, simulated, *eval, *device, *candidate_device, {}, phase(job, 0.5, 1.0, "evaluate"));
     const auto& s = config.defaults;
-    QVariantMap result = pairView(pair);
-    result.insert(QVariantMap{
-        {"config",
-         QStringLiteral("W%1A%2 %3, %4, %5")
-             .arg(s.weight_bits ? QString::number(s.weight_bits) : "float")
-             .arg(s.act_bits ? QString::number(s.act_bits) : "float")
-             .arg(s.granularity == qs::QuantGranularity::per_tensor    ? "per tensor"
-                  : s.granularity == qs::QuantGranularity::per_channel ? "per channel"
-                                                                       : "per group")
-             .arg(QString::fromStdString(s.calibrator), QString::fromStdString(s.rounding))},
-        {"calibrationSamples", qint64(q.calibration_samples)},
-        {"floatBytes", qint64(qs::model_size_bytes(g))},
-        {"quantBytes", qint64(qs::model_size_bytes(g, &q))},
-        {"layers", int(q.weights.size())},
-        {"device", QString::fromStdString(in.device)},
-        {"notes", notesList(q.notes)}});
-    const QJsonObject payload{
-        {"view", QJsonObject::fromVariantMap(result)},
-        {"quantized",
-         QJsonDocument::fromJson(QByteArray::fromStdString(qs::quantized_model_to_json(q)))
-             .object()}};
+    const QVariantMap result = quantizedView(
+        g, q, pair, in.device,
+        {{"config",
+          QStringLiteral("W%1A%2 %3, %4, %5")
+              .arg(s.weight_bits ? QString::number(s.weight_bits) : "float")
+              .arg(s.act_bits ? QString::number(s.act_bits) : "float")
+              .arg(s.granularity == qs::QuantGranularity::per_tensor    ? "per tensor"
+                   : s.granularity == qs::QuantGranularity::per_channel ? "per channel"
+                                                                        : "per group")
+              .arg(QString::fromStdString(s.calibrator), QString::fromStdString(s.rounding))}});
+    const QJsonObject payload = quantizedPayload(result, q);
     auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(q));
     return [this, result, quantized, key, payload] {
       installQuantize(result, quantized);

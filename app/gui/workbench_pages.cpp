@@ -184,24 +184,14 @@ void Workbench::measureTune() {
         const qs::PairEvalResult pair =
             qs::evaluate_pair(g, qs::apply_quantization(g, q), *eval, *device, *candidate_device,
                               {}, phase(job, 0.5, 1.0, "evaluate"));
-        QVariantMap view = pairView(pair);
-        view.insert(
-            QVariantMap{{"config", tr("mixed precision (Tune), %1 bits on average")
-                                       .arg(totals.value("averageBits").toDouble(), 0, 'f', 2)},
-                        {"bits", bitsVariant(bits)},
-                        {"predictedKl", totals.value("predictedKl")},
-                        {"predictedBytes", totals.value("bytes")},
-                        {"calibrationSamples", qint64(q.calibration_samples)},
-                        {"floatBytes", qint64(qs::model_size_bytes(g))},
-                        {"quantBytes", qint64(qs::model_size_bytes(g, &q))},
-                        {"layers", int(q.weights.size())},
-                        {"device", QString::fromStdString(in.device)},
-                        {"notes", notesList(q.notes)}});
-        const QJsonObject payload{
-            {"view", QJsonObject::fromVariantMap(view)},
-            {"quantized",
-             QJsonDocument::fromJson(QByteArray::fromStdString(qs::quantized_model_to_json(q)))
-                 .object()}};
+        const QVariantMap view =
+            quantizedView(g, q, pair, in.device,
+                          {{"config", tr("mixed precision (Tune), %1 bits on average")
+                                          .arg(totals.value("averageBits").toDouble(), 0, 'f', 2)},
+                           {"bits", bitsVariant(bits)},
+                           {"predictedKl", totals.value("predictedKl")},
+                           {"predictedBytes", totals.value("bytes")}});
+        const QJsonObject payload = quantizedPayload(view, q);
         auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(q));
         return [this, view, quantized, key, payload] {
           installTune(view, quantized);

@@ -1,5 +1,6 @@
 #include "workbench_util.h"
 
+#include <QJsonDocument>
 #include <algorithm>
 #include <cmath>
 
@@ -51,6 +52,27 @@ QVariantMap pairView(const qs::PairEvalResult& pair) {
           {"kl", pair.kl},
           {"sqnrDb", finiteOrNull(pair.sqnr_db)},
           {"samples", qint64(pair.reference.samples)}};
+}
+
+QVariantMap quantizedView(const qs::Graph& graph, const qs::QuantizedModel& q,
+                          const qs::PairEvalResult& pair, const std::string& device,
+                          const QVariantMap& extra) {
+  QVariantMap view = pairView(pair);
+  view.insert(QVariantMap{{"calibrationSamples", qint64(q.calibration_samples)},
+                          {"floatBytes", qint64(qs::model_size_bytes(graph))},
+                          {"quantBytes", qint64(qs::model_size_bytes(graph, &q))},
+                          {"layers", int(q.weights.size())},
+                          {"device", QString::fromStdString(device)},
+                          {"notes", notesList(q.notes)}});
+  view.insert(extra);
+  return view;
+}
+
+QJsonObject quantizedPayload(const QVariantMap& view, const qs::QuantizedModel& q) {
+  return {{"view", QJsonObject::fromVariantMap(view)},
+          {"quantized",
+           QJsonDocument::fromJson(QByteArray::fromStdString(qs::quantized_model_to_json(q)))
+               .object()}};
 }
 
 namespace {

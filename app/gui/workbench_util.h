@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QImage>
+#include <QJsonObject>
 #include <QStringList>
 #include <QVariantMap>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "quantscope/dataset.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/job.h"
+#include "quantscope/quant.h"
 #include "quantscope/registry.h"
 
 namespace qs::gui {
@@ -29,6 +31,13 @@ QString labelName(const std::string& spec, std::int64_t label);
 // Float vs quantized scores: hasTop1, floatTop1, quantTop1, classifier, agreement, kl, sqnrDb,
 // samples.
 QVariantMap pairView(const qs::PairEvalResult& pair);
+// pairView plus what a quantization is: calibration samples, float and quantized bytes, layers,
+// device, notes; `extra` (its label, predictions) added.
+QVariantMap quantizedView(const qs::Graph& graph, const qs::QuantizedModel& q,
+                          const qs::PairEvalResult& pair, const std::string& device,
+                          const QVariantMap& extra);
+// What the project caches for a quantization: the view and the quantized model.
+QJsonObject quantizedPayload(const QVariantMap& view, const qs::QuantizedModel& q);
 // The Compare page's pictures: the input, then for image outputs the float and quantized
 // outputs (one shared range) and the error map (black, red, yellow at the largest error).
 std::vector<QImage> comparisonImages(const qs::SampleComparison& c,
