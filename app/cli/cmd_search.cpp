@@ -37,11 +37,11 @@ const char* unit_of(SearchObjective o) {
 }  // namespace
 
 int cmd_search(const std::vector<std::string>& argv) {
-  Args args(argv, {"data",          "eval-data",   "limit",  "device",      "batch",
-                   "objective",     "budget",      "bits",   "estimate",    "rounding",
-                   "acts",          "verify",      "pin",    "o",           "mean",
-                   "std",           "granularity", "also",   "also-budget", "latency-table",
-                   "latency-batch", "hessian",     "project"},
+  Args args(argv, {"data",          "eval-data",   "limit",   "device",      "batch",
+                   "objective",     "budget",      "bits",    "estimate",    "rounding",
+                   "acts",          "verify",      "pin",     "o",           "mean",
+                   "std",           "granularity", "also",    "also-budget", "latency-table",
+                   "latency-batch", "hessian",     "project", "eval-limit"},
             {"json", "keep-ends"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
@@ -86,8 +86,13 @@ int cmd_search(const std::vector<std::string>& argv) {
   const Graph g = load_model(path);
   DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
+  // --limit counts calibration samples, and evaluation ones too unless --eval-limit says otherwise.
+  if (args.has("eval-limit") && !args.has("eval-data"))
+    throw UsageError{"--eval-limit needs --eval-data"};
+  DataOptions eval_options = data_options;
+  if (args.has("eval-limit")) eval_options.limit = args.get_int("eval-limit", -1, 1);
   std::unique_ptr<Dataset> eval_data =
-      args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
+      args.has("eval-data") ? open_dataset(args.get("eval-data"), eval_options) : nullptr;
   ProjectCache cache(args, "search", path, {"hessian", "latency-table"}, {"o"});
   SearchResult r;
   const bool timed = !latency_device.empty();
@@ -195,6 +200,25 @@ int cmd_search(const std::vector<std::string>& argv) {
   for (const SearchPoint& p : r.front)
     if (p.measured.measured) row(p);
   for (const SearchPoint& p : r.baselines) row(p);
+  bool header = false;  // each baseline beside the front's point verified at its cost
+  for (const SearchPoint& b : r.baselines) {
+    if (b.front_match < 0 || !b.measured.measured) continue;
+    const SearchPoint& f = r.front[static_cast<std::size_t>(b.front_match)];
+    if (!f.measured.measured) continue;
+    if (!header)
+      std::printf(
+          "\nat each baseline's %s, the front's point (least predicted KL):\n%-18s %12s "
+          "%12s %10s %10s %10s %10s\n",
+          unit, "baseline", "its cost", "front cost", "its top-1", "front", "its KL", "front KL");
+    header = true;
+    std::printf("%-18s %12.4g %12.4g", b.label.c_str(), b.cost, f.cost);
+    if (b.measured.top1 >= 0 && f.measured.top1 >= 0)
+      std::printf(" %10.2f %10.2f", b.measured.top1, f.measured.top1);
+    else
+      std::printf(" %10s %10s", "-", "-");
+    std::printf(" %10.5f %10.5f\n", b.measured.kl, f.measured.kl);
+  }
+  std::printf("\nfront computed in %.3f s (%zu points)\n", r.front_seconds, r.front.size());
   if (std::isfinite(r.rank_correlation))
     std::printf("\nrank correlation, predicted vs measured KL on the verified front: %.3f\n",
                 r.rank_correlation);

@@ -208,8 +208,19 @@ class CliSensitivity(unittest.TestCase):
                 best = min(p["predicted_loss"] for p in front if p["cost"] <= b["cost"] + 1e-6)
                 self.assertLessEqual(best, b["predicted_loss"] + 1e-12, b["label"])
                 self.assertIsNotNone(b["measured"])
-            # Three points spread along the front, plus the best under the budget.
-            self.assertIn(sum(1 for p in front if p["measured"]), (3, 4))
+            # Each baseline is measured beside the front's point of least predicted loss at no
+            # more cost (verified too).
+            for b in j["baselines"]:
+                m = front[b["front_match"]]
+                self.assertLessEqual(m["cost"], b["cost"] * (1 + 1e-9), b["label"])
+                self.assertEqual(m["predicted_loss"], min(p["predicted_loss"] for p in front
+                                                          if p["cost"] <= b["cost"] * (1 + 1e-9)))
+                self.assertIsNotNone(m["measured"], b["label"])
+            # Three points spread along the front, the best under the budget, and those.
+            matched = {b["front_match"] for b in j["baselines"]}
+            self.assertLessEqual(sum(1 for p in front if p["measured"]), 4 + len(matched))
+            self.assertGreaterEqual(sum(1 for p in front if p["measured"]), max(3, len(matched)))
+            self.assertGreaterEqual(j["front_seconds"], 0)
             self.assertLessEqual(j["best"]["cost"], 30000)
             self.assertIsNotNone(j["rank_correlation"])
             # The written configuration is the best point's, and evaluates.
@@ -218,6 +229,18 @@ class CliSensitivity(unittest.TestCase):
             self.assertEqual({n: w["bits"] for n, w in saved["weights"].items()}, j["best"]["config"])
             e = eval_config(LENET, cfg, "--device", "cpu-onednn", limit="300")
             self.assertGreater(e["agreement"], 50)  # 2- and 4-bit layers at ~12 % of the size
+
+    def test_search_evaluates_on_its_own_limit(self):
+        j = cli_json("search", LENET, "--data", "fashion-mnist:train", "--limit", "100",
+                     "--eval-data", "fashion-mnist:test", "--eval-limit", "250", "--bits", "4,8",
+                     "--verify", "1", "--device", "cpu-onednn")
+        # Top-1 on 250 samples comes in steps of 0.4 %.
+        for p in j["baselines"]:
+            self.assertAlmostEqual(p["measured"]["top1"] * 2.5 % 1.0, 0.0, places=6)
+        rc, _, err = run_cli("search", LENET, "--data", "fashion-mnist:train", "--eval-limit", "9",
+                             check=False)
+        self.assertEqual(rc, 2)
+        self.assertIn("--eval-limit needs --eval-data", err)
 
     def test_shards_merge_into_the_unsharded_sweep(self):
         args = ["sensitivity", LENET, "--data", "fashion-mnist:train", "--limit", "128",

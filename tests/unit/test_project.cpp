@@ -179,10 +179,12 @@ TEST(ResultsJson, SensitivityHessianAndSearchRoundTrip) {
   p.measured.kl = 0.1;
   r.front = {p, p};
   r.front[1].cost = 2000;
-  r.baselines = {{"uniform 8", 3000, 0, 0.01, {}, {}}};
+  r.baselines = {{"uniform 8", 3000, 0, 0.01, {}, {}}, {"uniform 4", 900, 0, 0.5, {}, {}}};
+  r.baselines[0].front_match = 1;
   r.best = 1;
   r.fp32_cost = 4000;
   r.rank_correlation = 0.9;
+  r.front_seconds = 0.004;
   const qs::SearchResult r2 = qs::search_result_from_json(qs::search_result_to_json(r), "search");
   ASSERT_EQ(r2.front.size(), 2u);
   EXPECT_EQ(r2.best, 1);
@@ -191,7 +193,14 @@ TEST(ResultsJson, SensitivityHessianAndSearchRoundTrip) {
   EXPECT_TRUE(r2.front[0].measured.measured);
   EXPECT_DOUBLE_EQ(r2.front[0].measured.top1, 90.0);
   EXPECT_EQ(r2.baselines[0].label, "uniform 8");
+  EXPECT_EQ(r2.baselines[0].front_match, 1);
+  EXPECT_EQ(r2.baselines[1].front_match, -1);
   EXPECT_DOUBLE_EQ(r2.rank_correlation, 0.9);
+  EXPECT_DOUBLE_EQ(r2.front_seconds, 0.004);
+  // An index past the front is not trusted.
+  std::string text = qs::search_result_to_json(r);
+  text.replace(text.find("\"front_match\":1"), 15, "\"front_match\":7");
+  EXPECT_EQ(qs::search_result_from_json(text, "search").baselines[0].front_match, -1);
   EXPECT_THROW(qs::search_result_from_json("{\"front\":[{}]}", "s"), qs::Error);
   EXPECT_THROW(qs::sensitivity_from_json("[1]", "s"), qs::Error);
 }

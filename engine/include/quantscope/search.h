@@ -110,7 +110,10 @@ struct SearchOptions {
   bool keep_ends_at_8 = false;
   std::map<std::string, int> pinned;  // layer -> bits
   int verify = 6;                     // front points evaluated for real, spread along it
-  double budget = -1;                 // >= 0: the best point under it is verified and returned
+  // Also verify, for each baseline, the front point of least predicted loss at no more cost, so
+  // the front and the baselines are compared measured against measured at the same cost.
+  bool verify_at_baselines = true;
+  double budget = -1;  // >= 0: the best point under it is verified and returned
   std::int64_t batch = 64;
   SearchEstimate estimate = SearchEstimate::kl;
   const HessianResult* hessian = nullptr;  // for SearchEstimate::hawq
@@ -137,6 +140,7 @@ struct SearchPoint {
   double cost = 0, cost2 = 0, predicted_loss = 0;
   std::map<std::string, int> bits;
   MeasuredLoss measured;
+  int front_match = -1;  // baselines: index into front of the point verified at its cost, or -1
 };
 
 struct SearchResult {
@@ -145,6 +149,7 @@ struct SearchResult {
   double fp32_top1 = -1;
   double fp32_cost = 0;           // the float model's size (size objective) or BOPs
   double rank_correlation = NAN;  // Spearman, predicted vs measured KL over verified points
+  double front_seconds = 0;       // wall time of computing the front (not the sweep)
   std::vector<std::string> notes;
 };
 

@@ -60,9 +60,11 @@ json point_json(const SearchPoint& p) {
          {"kl", p.measured.kl},
          {"sqnr_db", number_or_null(p.measured.sqnr_db)},
          {"latency_ms", non_negative_or_null(p.measured.latency_ms)}};
-  return {{"label", p.label}, {"cost", p.cost},
-          {"cost2", p.cost2}, {"predicted_loss", p.predicted_loss},
-          {"measured", m},    {"config", p.bits}};
+  json j{{"label", p.label}, {"cost", p.cost},
+         {"cost2", p.cost2}, {"predicted_loss", p.predicted_loss},
+         {"measured", m},    {"config", p.bits}};
+  if (p.front_match >= 0) j["front_match"] = p.front_match;  // baselines only
+  return j;
 }
 
 SearchPoint point_from_json(const json& e, const std::string& where) {
@@ -73,6 +75,7 @@ SearchPoint point_from_json(const json& e, const std::string& where) {
   p.cost = e["cost"].get<double>();
   p.cost2 = number(e, "cost2", 0);
   p.predicted_loss = number(e, "predicted_loss", 0);
+  p.front_match = static_cast<int>(count(e, "front_match", -1, 1 << 30));
   if (e.contains("measured") && e["measured"].is_object()) {
     const json& m = e["measured"];
     p.measured.measured = true;
@@ -216,6 +219,7 @@ std::string search_result_to_json(const SearchResult& r) {
   json j{{"fp32_cost", number_or_null(r.fp32_cost)},
          {"fp32_top1", non_negative_or_null(r.fp32_top1)},
          {"rank_correlation", number_or_null(r.rank_correlation)},
+         {"front_seconds", r.front_seconds},
          {"notes", r.notes},
          {"front", json::array()},
          {"baselines", json::array()}};
@@ -244,6 +248,9 @@ SearchResult search_result_from_json(const std::string& text, const std::string&
   r.fp32_cost = number(j, "fp32_cost", 0);
   r.fp32_top1 = number(j, "fp32_top1", -1);
   r.rank_correlation = number(j, "rank_correlation", NAN);
+  r.front_seconds = number(j, "front_seconds", 0);
+  for (SearchPoint& b : r.baselines)  // an index past the front is dropped, not trusted
+    if (b.front_match < -1 || b.front_match >= static_cast<int>(r.front.size())) b.front_match = -1;
   r.notes = notes_of(j);
   return r;
 }

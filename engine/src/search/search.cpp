@@ -1,5 +1,6 @@
 // mixed_precision_search(): sweep, front, baselines, verification (see quantscope/search.h).
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "quantscope/error.h"
@@ -116,8 +117,11 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
     }
   }
   const double budget2 = options.has_second && options.budget2 >= 0 ? options.budget2 : INFINITY;
+  const auto front_start = std::chrono::steady_clock::now();
   for (const ParetoPoint& p : pareto_front(layers, fixed, fixed2, budget2))
     r.front.push_back({"front", p.cost, p.cost2, p.predicted_loss, p.bits, {}});
+  r.front_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - front_start).count();
 
   // Baselines on the same costs.
   for (int b : options.bits) {
@@ -139,19 +143,32 @@ SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base,
           evaluate_choice(layers, fixed, fixed2, ends, "8-first-last " + std::to_string(b)));
   }
 
-  // Which points to verify: spread along the front, and the best under the budget.
+  // Which points to verify: spread along the front, the best under the budget, and the best at
+  // each baseline's cost.
   std::set<std::size_t> chosen;
   const std::size_t n = r.front.size();
+  // The front point of least predicted loss whose costs are within (cost, cost2), or -1.
+  auto least_loss_within = [&](double cost, double cost2) {
+    int best = -1;
+    for (std::size_t i = 0; i < n; ++i)
+      if (r.front[i].cost <= cost && (!options.has_second || r.front[i].cost2 <= cost2) &&
+          (best < 0 ||
+           r.front[i].predicted_loss < r.front[static_cast<std::size_t>(best)].predicted_loss))
+        best = static_cast<int>(i);
+    return best;
+  };
+  if (options.verify_at_baselines)
+    for (SearchPoint& b : r.baselines) {
+      // A relative slack: the front's sums and the baseline's may differ in the last bits.
+      b.front_match = least_loss_within(b.cost * (1 + 1e-12), b.cost2 * (1 + 1e-12));
+      if (b.front_match >= 0) chosen.insert(static_cast<std::size_t>(b.front_match));
+    }
   if (options.verify > 0 && n > 0) {
     const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(options.verify), n);
     for (std::size_t i = 0; i < k; ++i) chosen.insert(k == 1 ? n - 1 : i * (n - 1) / (k - 1));
   }
   if (options.budget >= 0) {
-    for (std::size_t i = 0; i < n; ++i)  // the least predicted loss under the budget
-      if (r.front[i].cost <= options.budget &&
-          (r.best < 0 ||
-           r.front[i].predicted_loss < r.front[static_cast<std::size_t>(r.best)].predicted_loss))
-        r.best = static_cast<int>(i);
+    r.best = least_loss_within(options.budget, INFINITY);
     if (r.best < 0)
       r.notes.push_back("no configuration fits the budget " + std::to_string(options.budget));
     else
