@@ -22,6 +22,12 @@ if [ "${CI:-}" = "true" ] || [ "${QS_FUZZ_SECONDS:-}" != "" ]; then
   tests/fuzz/run.sh "${QS_FUZZ_SECONDS:-20}" ||
     echo "FUZZING FOUND A CRASH (see above): add the input to tests/fuzz/regressions/ with the fix"
 fi
+# The job runner's tests under ThreadSanitizer (always in CI; seconds): the worker/GUI hand-over.
+if [ "${CI:-}" = "true" ] || [ "${QS_SANITIZERS:-}" = "1" ]; then
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan
+  ctest --preset tsan
+fi
 # The unit and conformance tests again under AddressSanitizer and UBSan (always in CI). The asan
 # test preset runs OpenMP single-threaded: LeakSanitizer's tracer crashes at exit while
 # libgomp's worker threads (used by oneDNN) are alive.

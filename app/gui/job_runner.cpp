@@ -1,17 +1,23 @@
 #include "job_runner.h"
 
-#include <QCoreApplication>
 #include <QEventLoop>
 #include <exception>
 
 namespace qs::gui {
 
-JobRunner::JobRunner(QObject* parent) : QObject(parent) {}
+namespace {
+constexpr int kPollMs = 15;  // how often the GUI thread looks at the mailbox while a job runs
+}
+
+JobRunner::JobRunner(QObject* parent) : QObject(parent) {
+  poll_.setInterval(kPollMs);
+  connect(&poll_, &QTimer::timeout, this, &JobRunner::poll);
+}
 
 JobRunner::~JobRunner() {
   pending_.clear();
   if (running_) running_->cancel = true;
-  if (thread_) thread_->wait();
+  if (worker_.joinable()) worker_.join();
 }
 
 QString JobRunner::kind() const {
@@ -46,6 +52,7 @@ void JobRunner::cancel() {
 
 void JobRunner::startNext() {
   if (pending_.empty()) {
+    poll_.stop();
     emit stateChanged();
     return;
   }
@@ -57,20 +64,18 @@ void JobRunner::startNext() {
   emit progressChanged();
 
   Job* job = running_.get();
-  thread_ = QThread::create([this, job] {
+  {
+    std::lock_guard lock(mutex_);
+    box_ = Mailbox{};
+  }
+  worker_ = std::thread([this, job] {
     qs::JobControl control;
     control.cancel = &job->cancel;
-    control.progress = [this, job](double fraction, const std::string& text) {
-      const QString message = QString::fromStdString(text);
-      QMetaObject::invokeMethod(
-          this,
-          [this, job, fraction, message] {
-            if (running_.get() != job || job->cancel) return;
-            progress_ = fraction;
-            message_ = message;
-            emit progressChanged();
-          },
-          Qt::QueuedConnection);
+    control.progress = [this](double fraction, const std::string& text) {
+      std::lock_guard lock(mutex_);
+      box_.progress = true;
+      box_.fraction = fraction;
+      box_.message = text;
     };
     Deliver deliver;
     QString error;
@@ -81,21 +86,38 @@ void JobRunner::startNext() {
       cancelled = true;
     } catch (const std::exception& e) {
       error = QString::fromUtf8(e.what());
+    } catch (...) {
+      error = QStringLiteral("the job failed with an unknown error");
     }
     if (job->cancel) cancelled = true;
-    QMetaObject::invokeMethod(
-        this, [this, job, deliver, error, cancelled] { onDone(job, deliver, error, cancelled); },
-        Qt::QueuedConnection);
+    std::lock_guard lock(mutex_);
+    box_.done = true;
+    box_.deliver = std::move(deliver);
+    box_.error = std::move(error);
+    box_.cancelled = cancelled;
   });
-  thread_->start();
+  poll_.start();
 }
 
-void JobRunner::onDone(Job* job, Deliver deliver, QString error, bool cancelled) {
-  thread_->wait();
-  thread_->deleteLater();
-  thread_ = nullptr;
-  std::unique_ptr<Job> done = std::move(running_);
-  (void)job;
+void JobRunner::poll() {
+  if (!running_) return;
+  Mailbox box;
+  {
+    std::lock_guard lock(mutex_);
+    box = std::move(box_);
+    box_ = Mailbox{};
+  }
+  if (box.progress && !box.done && !running_->cancel) {
+    progress_ = box.fraction;
+    message_ = QString::fromStdString(box.message);
+    emit progressChanged();
+  }
+  if (box.done) onDone(std::move(box.deliver), std::move(box.error), box.cancelled);
+}
+
+void JobRunner::onDone(Deliver deliver, QString error, bool cancelled) {
+  worker_.join();  // it has left its last words in the mailbox and is exiting
+  const std::unique_ptr<Job> done = std::move(running_);
   const QString kind = done->kind;
   if (!done->superseded) {
     if (cancelled) {
@@ -107,6 +129,7 @@ void JobRunner::onDone(Job* job, Deliver deliver, QString error, bool cancelled)
       emit finished(kind, true, QString());
     }
   }
+  if (running_) return;  // a handler of finished() started the next job already
   progress_ = 0;
   message_.clear();
   emit progressChanged();

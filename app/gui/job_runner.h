@@ -1,17 +1,23 @@
 // Runs the engine's long operations (jobs) on a worker thread, one at a time, so the window stays
-// responsive. Progress from the engine's JobControl is marshalled to the GUI thread; Cancel sets
-// the job's flag. A newer request of a kind replaces the pending one of that kind and cancels the
-// running one of that kind, whose result is then dropped (a slider must not queue a hundred
-// evaluations). Everything here is called on the GUI thread.
+// responsive. The worker hands progress and the result to the GUI thread through a mailbox under a
+// std::mutex, which a timer on the GUI thread empties while a job runs (at most one progress
+// update per tick however often the engine reports, and every hand-over is visible to
+// ThreadSanitizer, which cannot see Qt's own uninstrumented locks). Cancel sets the job's flag. A
+// newer request of a kind replaces the pending one of that kind and cancels the running one of that
+// kind, whose result is then dropped (a slider must not queue a hundred evaluations). Everything
+// here is called on the GUI thread.
 #pragma once
 
 #include <QObject>
 #include <QString>
-#include <QThread>
+#include <QTimer>
 #include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include "quantscope/job.h"
 
@@ -62,12 +68,26 @@ class JobRunner : public QObject {
     std::atomic<bool> cancel{false};
     bool superseded = false;
   };
+  // What the worker leaves for the GUI thread (under mutex_).
+  struct Mailbox {
+    bool progress = false;  // a report not yet shown
+    double fraction = 0;
+    std::string message;
+    bool done = false;  // the work returned or threw; the worker is about to exit
+    Deliver deliver;
+    QString error;
+    bool cancelled = false;
+  };
   void startNext();
-  void onDone(Job* job, Deliver deliver, QString error, bool cancelled);
+  void poll();  // on the GUI thread, by poll_
+  void onDone(Deliver deliver, QString error, bool cancelled);
 
   std::deque<std::unique_ptr<Job>> pending_;
   std::unique_ptr<Job> running_;
-  QThread* thread_ = nullptr;
+  std::thread worker_;
+  std::mutex mutex_;
+  Mailbox box_;
+  QTimer poll_;
   double progress_ = 0;
   QString message_;
 };
