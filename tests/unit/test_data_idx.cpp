@@ -1,4 +1,7 @@
 // Data layer: IDX files (plain and gzipped) and Debian's Fashion-MNIST.
+#include <chrono>
+#include <filesystem>
+
 #include "data_test_util.h"
 
 using namespace data_test;
@@ -37,6 +40,26 @@ TEST(DataIdx, ReadsPlainAndGzippedFiles) {
   auto unlabeled = qs::open_dataset("idx:" + dir.file("img"), {});
   EXPECT_FALSE(unlabeled->has_labels());
   EXPECT_TRUE(unlabeled->read(0, 5).labels.empty());
+}
+
+// Inflated gzip data is shared between datasets opened on the same file, and a file changed since
+// (same size, newer time) is read again, not served from memory.
+TEST(DataIdx, AChangedGzipFileIsReadAgain) {
+  TempDir dir;
+  const std::string path = dir.file("img.gz");
+  write_bytes(path,
+              gzip_bytes(idx_images(2, 2, 2, [](std::uint32_t, std::uint32_t) { return 10; })));
+  auto first = qs::open_dataset("idx:" + path, {});
+  EXPECT_FLOAT_EQ(first->read(1, 1).inputs.data<float>()[3], 10 / 255.0f);
+  auto again = qs::open_dataset("idx:" + path, {});  // shared: the same bytes
+  EXPECT_FLOAT_EQ(again->read(0, 1).inputs.data<float>()[0], 10 / 255.0f);
+  const auto before = std::filesystem::last_write_time(path);
+  write_bytes(path,
+              gzip_bytes(idx_images(2, 2, 2, [](std::uint32_t, std::uint32_t) { return 20; })));
+  std::filesystem::last_write_time(path, before + std::chrono::seconds(2));
+  auto changed = qs::open_dataset("idx:" + path, {});
+  EXPECT_FLOAT_EQ(changed->read(1, 1).inputs.data<float>()[3], 20 / 255.0f);
+  EXPECT_FLOAT_EQ(first->read(1, 1).inputs.data<float>()[3], 10 / 255.0f);  // kept its bytes
 }
 
 TEST(DataIdx, ResizesBilinearWithHalfPixelCenters) {

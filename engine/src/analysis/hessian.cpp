@@ -103,7 +103,7 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
   const std::int64_t count = data.size();
   for (std::int64_t first = 0; first < count; first += options.batch) {
     job.check();
-    job.report(0.05 * double(first) / double(count), "gradients at the float weights");
+    job.report(0.0, "the float run");
     Batch b = data.read(first, std::min(options.batch, count - first));
     BatchState s;
     s.inputs = {{input, b.inputs}};
@@ -120,7 +120,10 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
     s.loss.target_logits = y;  // kept in case a later batch has no labels
     batches.push_back(std::move(s));
   }
-  for (BatchState& s : batches) {
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    job.check();
+    job.report(0.05 * double(i) / double(batches.size()), "gradients at the float weights");
+    BatchState& s = batches[i];
     if (!classification) {
       s.loss.kind = Loss::kl_to_target;
       s.loss.labels.clear();
