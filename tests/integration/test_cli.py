@@ -281,6 +281,27 @@ class BadInput(unittest.TestCase):
         self.assertIn("evaluating the model needs about", p.stderr)
         self.assertIn("--batch", p.stderr)
 
+    def test_every_job_checks_its_memory_first(self):
+        vit = os.path.join(MODELS_DIR, "vit.onnx")
+        data = ["--data", "fashion-mnist:test", "--limit", "64"]
+        with TempDir() as d:
+            cfg = os.path.join(d, "w8.json")
+            run_cli("quantize", vit, *data, "-o", cfg)
+            env = dict(os.environ, QUANTSCOPE_MEMORY_LIMIT="1M")
+            jobs = [("quantize", ["quantize", vit, *data, "-o", os.path.join(d, "x.json")]),
+                    ("sensitivity", ["sensitivity", vit, *data, "--bits", "4"]),
+                    ("hessian", ["hessian", vit, *data]),
+                    ("the benchmark", ["bench", vit, "--runs", "1", "--batch", "256"]),
+                    ("tracing the error per layer", ["errors", vit, "--config", cfg, *data]),
+                    ("comparing a sample", ["compare", vit, "--config", cfg, *data, "--sample", "0"]),
+                    ("sensitivity", ["search", vit, *data, "--bits", "4,8"])]
+            for what, args in jobs:
+                p = subprocess.run([CLI, *args], capture_output=True, text=True, env=env,
+                                   timeout=120)
+                self.assertEqual(p.returncode, 1, f"{args[0]}: {p.stderr}")
+                self.assertIn("needs about", p.stderr, args[0])
+                self.assertIn(what, p.stderr, args[0])
+
     def assert_fails(self, code, *args):
         rc, out, err = run_cli(*args, check=False)
         self.assertEqual(rc, code, f"{args}: {err}")

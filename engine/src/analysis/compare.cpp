@@ -9,6 +9,7 @@
 #include "graph/passes.h"
 #include "quant/layers.h"
 #include "quantscope/error.h"
+#include "quantscope/memory.h"
 #include "runtime/output_compare.h"
 
 namespace qs {
@@ -100,6 +101,7 @@ SampleComparison compare_sample(const Graph& graph, const QuantizedModel& q, Dat
   if (options.bins < 1 || options.bins > 4096) throw Error("bins must be between 1 and 4096");
   if (options.topk < 1) throw Error("top-k must be at least 1");
   if (graph.inputs.empty() || graph.outputs.empty()) throw Error("the model has no inputs");
+  check_memory("comparing a sample", estimate_run_bytes(graph, 1, 2));
   const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(graph);
   std::vector<const quant::QuantLayer*> chosen;
   std::vector<std::string> observed;

@@ -6,6 +6,7 @@
 #include "quant/layers.h"
 #include "quantscope/analysis.h"
 #include "quantscope/error.h"
+#include "quantscope/memory.h"
 #include "runtime/output_compare.h"
 
 namespace qs {
@@ -48,6 +49,8 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
       outputs.push_back(l.node->outputs[0]);
     }
   if (chosen.empty()) throw Error("the configuration quantizes no layer of this model");
+  // The float, the quantized and one layer's run at a time, each with its observed outputs.
+  check_memory("tracing the error per layer", estimate_run_bytes(graph, batch, 3));
 
   // Float and fully quantized, with every chosen layer's output observed.
   // Compiled graphs refer to their Graph: each is kept alive here.

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "quantscope/bench.h"
+#include "quantscope/memory.h"
 
 namespace qs {
 
@@ -50,6 +51,7 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
   result.threads = device.set_threads(options.threads);
   result.environment = device.environment();
   result.environment["cpu_model"] = cpu_model_name();
+  check_memory("the benchmark", estimate_run_bytes(graph, options.batch));
   const TensorMap inputs = random_inputs(graph, options.batch, options.seed);
 
   auto start = Clock::now();
@@ -57,7 +59,10 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
   compiled->run(inputs);
   result.cold_ms = ms_since(start);
   job.report(0.0, "warming up");
-  for (int i = 0; i < options.warmup; ++i) compiled->run(inputs);
+  for (int i = 0; i < options.warmup; ++i) {
+    job.check();
+    compiled->run(inputs);
+  }
 
   std::vector<double> samples, device_samples;
   const auto began = Clock::now();
