@@ -31,7 +31,7 @@ For each classifier in resources/models (lenet, mobilenet, vit):
 With --quantscope BUILD_BIN_DIR it also runs our side, when BUILD_BIN_DIR/quantscope-cli has a
 `quantize` command:
     quantscope-cli quantize MODEL --data fashion-mnist:train --limit 1000 --weights 8 --acts 8
-        --granularity channel --calib percentile:99.99 -o CONFIG.json
+        --granularity channel --calib mse -o CONFIG.json   (--qs-calib picks another calibrator)
     quantscope-cli eval MODEL --config CONFIG.json --data fashion-mnist:test --json   (-> top1)
 Failures there are reported in the table, never fatal.
 
@@ -287,8 +287,8 @@ def quantize_eager(model, engine, calib_x, calib_batch, normalize):
 
 
 # --------------------------------------------------------------------------- quantscope side
-def run_quantscope(bin_dir, model_path, calib, timeout):
-    """Returns (top1 or None, note)."""
+def run_quantscope(bin_dir, model_path, calib, timeout, calibrator, inputs_npy=None):
+    """Returns (eval JSON with top1, agreement and kl, or None; note)."""
     cli = os.path.join(bin_dir, "quantscope-cli")
     if not (os.path.isfile(cli) and os.access(cli, os.X_OK)):
         return None, "skipped: no %s" % cli
@@ -300,7 +300,7 @@ def run_quantscope(bin_dir, model_path, calib, timeout):
             cfg = os.path.join(tmp, "quant.json")
             cmd = [cli, "quantize", model_path, "--data", "fashion-mnist:train", "--limit", str(calib),
                    "--weights", "8", "--acts", "8", "--granularity", "channel",
-                   "--calib", "percentile:99.99", "-o", cfg]
+                   "--calib", calibrator, "-o", cfg]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             if r.returncode != 0:
                 return None, "quantize failed (exit %d): %s" % (r.returncode, (r.stderr or r.stdout).strip()[-300:])
@@ -308,10 +308,16 @@ def run_quantscope(bin_dir, model_path, calib, timeout):
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             if r.returncode != 0:
                 return None, "eval failed (exit %d): %s" % (r.returncode, (r.stderr or r.stdout).strip()[-300:])
-            top1 = json.loads(r.stdout).get("top1")
-            if top1 is None:
+            e = json.loads(r.stdout)
+            if e.get("top1") is None:
                 return None, "eval JSON has no top1"
-            return float(top1), "ok"
+            if inputs_npy:  # the quantized logits, for the paired comparison with torch's
+                out = os.path.join(tmp, "logits.npy")
+                r = subprocess.run([cli, "run", model_path, "--config", cfg, "--input", inputs_npy,
+                                    "--output", out], capture_output=True, text=True, timeout=timeout)
+                if r.returncode == 0:
+                    e["logits"] = np.load(out)
+            return e, "ok"
     except subprocess.TimeoutExpired as e:
         return None, "timed out after %ss: %s" % (timeout, " ".join(e.cmd[:2]))
     except (OSError, ValueError) as e:
@@ -340,6 +346,7 @@ def main():
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--quantscope", metavar="BUILD_BIN_DIR")
     p.add_argument("--quantscope-timeout", type=int, default=1800)
+    p.add_argument("--qs-calib", default="mse", help="our activation calibrator (default: ours, mse)")
     p.add_argument("--no-onnx-check", action="store_true",
                    help="skip the logit comparison with train.py's OnnxGraphRunner")
     args = p.parse_args()
@@ -365,6 +372,7 @@ def main():
 
     rows, failed = [], False
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        qlogits = None
         row = {"model": name, "fp32_top1": None, "int8_top1": None, "backend": engine, "float_ops": None,
                "calib_images": int(calib_x.shape[0]), "eval_images": int(x_test.shape[0])}
         rows.append(row)
@@ -417,14 +425,22 @@ def main():
                 mode = "eager"
             row["quantize_seconds"] = round(time.time() - t1, 1)
             t2 = time.time()
-            int8, _ = top1_of(train, qmodel, x_test, y_test)
+            int8, qlogits = top1_of(train, qmodel, x_test, y_test)
             row["eval_int8_seconds"] = round(time.time() - t2, 1)
             row.update(int8_top1=int8, mode=mode, float_ops=ops)
+            # Closeness to the float model, far less noisy than top-1 on one test set: argmax
+            # agreement and KL(softmax(float) || softmax(int8)), as quantscope-cli eval reports.
+            lp = torch.log_softmax(logits.double(), 1)
+            lq = torch.log_softmax(qlogits.double(), 1)
+            top = qlogits.topk(1, dim=1).indices[:, 0]  # ties in int8 logits: as top-1 counts them
+            row["int8_agreement"] = round(100.0 * (top == logits.argmax(1)).double().mean().item(), 2)
+            row["int8_kl"] = (lp.exp() * (lp - lq)).sum(1).mean().item()
             if fx_error:
                 row["fx_error"] = fx_error
-            print("  int8 top-1 %.2f (%s mode, %s); stayed float: %s; quantize %.1fs, int8 eval %.1fs"
-                  % (int8, mode, engine, fmt_ops(ops), row["quantize_seconds"], row["eval_int8_seconds"]),
-                  flush=True)
+            print("  int8 top-1 %.2f, agreement with fp32 %.2f %%, KL %.2e (%s mode, %s); stayed float: %s; "
+                  "quantize %.1fs, int8 eval %.1fs"
+                  % (int8, row["int8_agreement"], row["int8_kl"], mode, engine, fmt_ops(ops),
+                     row["quantize_seconds"], row["eval_int8_seconds"]), flush=True)
         except Exception as e:  # noqa: BLE001  report and go on with the next model
             failed = True
             row["error"] = "%s: %s" % (type(e).__name__, e)
@@ -433,10 +449,35 @@ def main():
         if args.quantscope:
             t3 = time.time()
             path = os.path.join(MODELS_DIR, recorded.get(name, {}).get("file", name + ".onnx"))
-            qs_top1, note = run_quantscope(args.quantscope, path, args.calib, args.quantscope_timeout)
+            with tempfile.TemporaryDirectory(prefix="torch_ptq_in_") as tmp_in:
+                inputs_npy = os.path.join(tmp_in, "x.npy")
+                np.save(inputs_npy, train.normalize(x_test).numpy().astype(np.float32))
+                qs_eval, note = run_quantscope(args.quantscope, path, args.calib,
+                                               args.quantscope_timeout, args.qs_calib, inputs_npy)
+            if qs_eval is not None and "logits" in qs_eval and qlogits is not None:
+                # Paired on the same images (McNemar): which one is right where they differ.
+                ours = torch.from_numpy(qs_eval.pop("logits")).argmax(1) == y_test
+                # torch's int8 logits are dequantized int8 values and tie often: take its top-1
+                # the way its top-1 was counted (topk), not argmax, which breaks ties otherwise.
+                theirs = qlogits.topk(1, dim=1).indices[:, 0] == y_test
+                only_ours = int((ours & ~theirs).sum().item())
+                only_torch = int((theirs & ~ours).sum().item())
+                z = (only_ours - only_torch) / max(1.0, (only_ours + only_torch) ** 0.5)
+                row["paired"] = {"only_quantscope_right": only_ours, "only_torch_right": only_torch,
+                                 "z": round(z, 2)}
+                verdict = ("no significant difference at 5 %" if abs(z) < 1.96 else
+                           "quantscope significantly better" if z > 0 else "torch significantly better")
+                print("  paired: right only in quantscope %d, only in torch %d, z = %.2f (%s)"
+                      % (only_ours, only_torch, z, verdict), flush=True)
+            qs_top1 = float(qs_eval["top1"]) if qs_eval else None
             row["quantscope_int8_top1"], row["quantscope_note"] = qs_top1, note
-            print("  quantscope: %s" % ("int8 top-1 %.2f (%.1fs)" % (qs_top1, time.time() - t3)
-                                        if qs_top1 is not None else note), flush=True)
+            if qs_eval:
+                row["quantscope_int8_agreement"] = qs_eval.get("agreement")
+                row["quantscope_int8_kl"] = qs_eval.get("kl")
+            print("  quantscope: %s" % ("int8 top-1 %.2f, agreement %.2f %%, KL %.2e (%.1fs)"
+                                        % (qs_top1, qs_eval.get("agreement", -1), qs_eval.get("kl", -1),
+                                           time.time() - t3)
+                                        if qs_eval else note), flush=True)
         row["seconds"] = round(time.time() - t0, 1)
 
     total = time.time() - t_all
@@ -445,18 +486,19 @@ def main():
     def cell(v, f="%.2f"):
         return f % v if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
 
-    header = ["model", "fp32 torch", "fp32 recorded", "int8 torch", "delta"]
+    header = ["model", "fp32 torch", "fp32 recorded", "int8 torch", "delta", "agree torch", "KL torch"]
     if args.quantscope:
-        header.append("int8 quantscope")
+        header += ["int8 quantscope", "agree quantscope", "KL quantscope"]
     header += ["backend", "mode", "seconds", "stayed float"]
     table = []
     for r in rows:
         delta = (r["int8_top1"] - r["fp32_top1"]) if r["int8_top1"] is not None and r["fp32_top1"] is not None else None
         line = [r["model"], cell(r["fp32_top1"]), cell(r.get("fp32_top1_recorded")), cell(r["int8_top1"]),
-                cell(delta, "%+.2f")]
+                cell(delta, "%+.2f"), cell(r.get("int8_agreement")), cell(r.get("int8_kl"), "%.2e")]
         if args.quantscope:
             line.append(cell(r.get("quantscope_int8_top1")) if r.get("quantscope_int8_top1") is not None
                         else "skipped" if str(r.get("quantscope_note", "")).startswith("skipped") else "failed")
+            line += [cell(r.get("quantscope_int8_agreement")), cell(r.get("quantscope_int8_kl"), "%.2e")]
         line += [r["backend"], r.get("mode", "-"), cell(r.get("seconds"), "%.1f"),
                  fmt_ops(r["float_ops"]) if r["float_ops"] is not None else r.get("error", "-")]
         table.append(line)
@@ -464,7 +506,8 @@ def main():
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for l in table:
         print("  ".join(c.ljust(w) for c, w in zip(l, widths)))
-    print("top-1 in %% over %d test images; delta = int8 - fp32 torch (points); calib = first %d train "
+    print("top-1 in %% over %d test images; delta = int8 - fp32 torch (points); agree = argmax agreement "
+          "with the fp32 model (%%), KL = mean KL(softmax fp32 || softmax int8); calib = first %d train "
           "images; torch %s, engine %s, %d thread(s); total %.1fs"
           % (x_test.shape[0], calib_x.shape[0], torch.__version__, engine, torch.get_num_threads(), total))
     if engine_note:
