@@ -90,6 +90,8 @@ void Plan::build_step(const Group& group) {
     make_deconv(*this, group, step);
   else if (op == "Transpose")
     make_transpose(*this, group, step);
+  else if (op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze")
+    make_reshape(*this, group, step);
   else if (op == "ReduceMean")
     make_reduce(*this, group, step);
   else if (op == "Gemm")

@@ -46,6 +46,17 @@ void make_transpose(Plan& p, const Group& g, Step& step) {
   step.execs.push_back({dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}});
 }
 
+// The input's row-major buffer under the output's dims: no work at run time, unless the input
+// is in a blocked layout, which is then reordered into a row-major copy (a step that ran the node
+// on the reference kernels did that copy too, and more).
+void make_reshape(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const memory view = p.view(p.slot(n.inputs[0]), plain_md(p.shape(g.output)), step);
+  Slot& out = p.slots[p.slot(g.output)];
+  out.has_plain = false;  // read through `mem`; a reader that needs a Tensor gets a copy
+  out.mem = view;
+}
+
 // ReduceMean into a row-major output (keepdims or not, the same buffer).
 void make_reduce(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];

@@ -149,10 +149,12 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
                      op == "MatMul" || op == "MaxPool" || op == "AveragePool" ||
                      op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
                      op == "LogSoftmax" || op == "LayerNormalization" || op == "BatchNormalization";
-  if (!known) return eltwise_ops(graph, node, ops);
+  // Row-major views of their input (no kernel): the output shape is known from shape inference.
+  const bool view = op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze";
+  if (!known && !view) return eltwise_ops(graph, node, ops);
   // Every data input and the first output: f32 with a known shape.
   std::vector<Shape> in;
-  const int data_inputs = (op == "Clip" || op == "ReduceMean") ? 1 : node.input_count();
+  const int data_inputs = (op == "Clip" || op == "ReduceMean" || view) ? 1 : node.input_count();
   for (int i = 0; i < data_inputs; ++i) {
     if (!node.has_input(i)) {
       in.emplace_back();
@@ -175,6 +177,7 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (x.size() > DNNL_MAX_NDIMS || y.size() > DNNL_MAX_NDIMS) return "rank";
 
   if (eltwise) return "";
+  if (view) return shape_numel(x) == shape_numel(y) ? "" : "element count";
   if (is_binary_op(op)) {
     const Shape a = in[0], b = in.size() > 1 ? in[1] : Shape{};
     if (in.size() != 2) return "inputs";

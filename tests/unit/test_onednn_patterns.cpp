@@ -268,3 +268,31 @@ TEST(OnednnDevice, MobilenetConvsArePlacedOnOnednn) {
 
 // Not a check: prints the time of each bundled model on both devices (run with
 // --gtest_also_run_disabled_tests).
+
+// Flatten, Reshape, Squeeze and Unsqueeze run on cpu-onednn as views of their input's row-major
+// buffer: of a graph input (whose buffer changes every run: batch 2 runs again with new inputs on
+// the same plan), of a blocked Conv output (copied row-major first), and as graph outputs.
+TEST(OnednnDevice, ReshapesAreViewsOfTheirInput) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("x", {-1, 4, 3, 3});
+  init(m, "w", {36, 5}, 1);
+  init(m, "k", {16, 4, 3, 3}, 2);
+  m.initializer_i64("s", {3}, {0, 16, 9});
+  m.initializer_i64("flat", {2}, {0, -1});
+  m.initializer_i64("ax", {1}, {1});
+  m.node("Flatten", {"x"}, {"f"});  // [N,36], a view of the graph input
+  m.node("Gemm", {"f", "w"}, {"g"});
+  set_attr(m.node("Conv", {"x", "k"}, {"c"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  m.node("Reshape", {"c", "s"}, {"r"});  // [N,16,9] of a blocked [N,16,3,3]
+  set_attr(m.node("Softmax", {"r"}, {"p"}), "axis", std::int64_t{-1});
+  m.node("Unsqueeze", {"p", "ax"}, {"u"});  // [N,1,16,9], a graph output
+  m.node("Squeeze", {"u", "ax"}, {"q"});
+  m.node("Relu", {"q"}, {"qr"});
+  m.node("Reshape", {"x", "flat"}, {"xo"});  // a graph output viewing the graph input
+  for (const char* out : {"g", "u", "qr", "xo"}) m.output(out);
+  const Graph g = m.load();
+  check(*dev, g, {"Flatten", "Reshape", "Unsqueeze", "Squeeze", "Gemm", "Conv", "Softmax"},
+        {2, 2, 5});
+  for (const Placement& p : placement(*dev, g)) EXPECT_EQ(p.device, "cpu-onednn") << p.node;
+}
