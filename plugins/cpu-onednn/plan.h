@@ -29,6 +29,7 @@ struct Slot {
   bool constant = false;   // initializer: conversions run once, at build time
   dnnl::memory mem;        // the contents in their oneDNN layout, once oneDNN touches them
   std::vector<dnnl::memory> aliases;  // views of `tensor`'s buffer, re-pointed when it changes
+  std::vector<int> views;  // slots whose `tensor` is `tensor` reshaped (Flatten, Reshape, ...)
   // Reordered copies by (source view, target) descriptor.
   std::vector<std::pair<std::pair<dnnl::memory::desc, dnnl::memory::desc>, dnnl::memory>> copies;
   int plain_copy = -1;  // slot with a row-major copy of a blocked `mem`

@@ -145,6 +145,7 @@ void Plan::set_tensor(Slot& s, const Tensor& t) {
   s.tensor = t;
   void* handle = const_cast<void*>(t.raw());
   for (dnnl::memory& m : s.aliases) m.set_data_handle(handle);
+  for (int v : s.views) set_tensor(slots[v], t.reshaped(slots[v].shape));
 }
 
 dnnl::memory Plan::wrap(int s, const dnnl::memory::desc& md) {

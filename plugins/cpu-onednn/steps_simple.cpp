@@ -46,15 +46,21 @@ void make_transpose(Plan& p, const Group& g, Step& step) {
   step.execs.push_back({dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}});
 }
 
-// The input's row-major buffer under the output's dims: no work at run time, unless the input
+// The input's row-major Tensor under the output's shape: no work at run time, unless the input
 // is in a blocked layout, which is then reordered into a row-major copy (a step that ran the node
-// on the reference kernels did that copy too, and more).
+// on the reference kernels did that copy too, and more). A view of a Tensor that changes every
+// run (a graph input, a reference node's output) follows it: set_tensor re-points the views.
 void make_reshape(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
-  const memory view = p.view(p.slot(n.inputs[0]), plain_md(p.shape(g.output)), step);
-  Slot& out = p.slots[p.slot(g.output)];
-  out.has_plain = false;  // read through `mem`; a reader that needs a Tensor gets a copy
-  out.mem = view;
+  const int in = p.plain(p.slot(n.inputs[0]), step);
+  const int o = p.slot(g.output);
+  Slot& src = p.slots[static_cast<std::size_t>(in)];
+  Slot& out = p.slots[static_cast<std::size_t>(o)];
+  if (src.tensor.has_data()) out.tensor = src.tensor.reshaped(out.shape);
+  out.has_plain = true;
+  out.owned = src.owned;
+  out.constant = src.constant;
+  if (!src.owned && !src.constant) src.views.push_back(o);
 }
 
 // ReduceMean into a row-major output (keepdims or not, the same buffer).
