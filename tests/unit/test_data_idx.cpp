@@ -43,20 +43,29 @@ TEST(DataIdx, ReadsPlainAndGzippedFiles) {
 }
 
 // Inflated gzip data is shared between datasets opened on the same file, and a file changed since
-// (same size, newer time) is read again, not served from memory.
+// (same size, another time) is read again, not served from memory; so is a file written just now.
 TEST(DataIdx, AChangedGzipFileIsReadAgain) {
   TempDir dir;
   const std::string path = dir.file("img.gz");
-  write_bytes(path,
-              gzip_bytes(idx_images(2, 2, 2, [](std::uint32_t, std::uint32_t) { return 10; })));
+  auto write = [&](unsigned char value, int seconds_ago) {
+    write_bytes(
+        path, gzip_bytes(idx_images(2, 2, 2, [=](std::uint32_t, std::uint32_t) { return value; })));
+    if (seconds_ago > 0)
+      std::filesystem::last_write_time(
+          path, std::filesystem::file_time_type::clock::now() - std::chrono::seconds(seconds_ago));
+  };
+  write(5, 0);
+  EXPECT_FLOAT_EQ(qs::open_dataset("idx:" + path, {})->read(0, 1).inputs.data<float>()[0],
+                  5 / 255.0f);
+  write(7, 0);  // the same size, within the same tick perhaps: read again
+  EXPECT_FLOAT_EQ(qs::open_dataset("idx:" + path, {})->read(0, 1).inputs.data<float>()[0],
+                  7 / 255.0f);
+  write(10, 60);
   auto first = qs::open_dataset("idx:" + path, {});
   EXPECT_FLOAT_EQ(first->read(1, 1).inputs.data<float>()[3], 10 / 255.0f);
   auto again = qs::open_dataset("idx:" + path, {});  // shared: the same bytes
   EXPECT_FLOAT_EQ(again->read(0, 1).inputs.data<float>()[0], 10 / 255.0f);
-  const auto before = std::filesystem::last_write_time(path);
-  write_bytes(path,
-              gzip_bytes(idx_images(2, 2, 2, [](std::uint32_t, std::uint32_t) { return 20; })));
-  std::filesystem::last_write_time(path, before + std::chrono::seconds(2));
+  write(20, 30);
   auto changed = qs::open_dataset("idx:" + path, {});
   EXPECT_FLOAT_EQ(changed->read(1, 1).inputs.data<float>()[3], 20 / 255.0f);
   EXPECT_FLOAT_EQ(first->read(1, 1).inputs.data<float>()[3], 10 / 255.0f);  // kept its bytes

@@ -2,6 +2,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -51,7 +52,9 @@ class InflatedCache {
   std::deque<std::pair<std::string, Bytes>> entries_;
 };
 
-// The cache key of a file as it is now; empty (no caching) when it cannot be told.
+// The cache key of a file as it is now; empty (no caching) when it cannot be told. A file
+// written in the last few seconds is not cached: file times advance in coarse ticks, so two
+// writes of the same size within one tick would look the same.
 std::string file_identity(const std::string& path) {
   std::error_code ec;
   const auto canonical = std::filesystem::canonical(path, ec);
@@ -60,6 +63,8 @@ std::string file_identity(const std::string& path) {
   if (ec) return {};
   const auto time = std::filesystem::last_write_time(canonical, ec);
   if (ec) return {};
+  const auto age = std::filesystem::file_time_type::clock::now() - time;
+  if (age < std::chrono::seconds(2)) return {};
   return canonical.string() + '\n' + std::to_string(size) + '\n' +
          std::to_string(time.time_since_epoch().count());
 }
