@@ -153,7 +153,9 @@ struct SearchResult {
   std::vector<std::string> notes;
 };
 
-// `base` supplies every setting except the weight and activation bits.
+// `base` supplies every setting except the weight and activation bits: each layer in `bits` gets
+// its weight width and `act_bits`; the others (no weights: attention's activation-only MatMuls)
+// get `act_bits` for their inputs.
 QuantConfig config_for_bits(const QuantConfig& base, const std::map<std::string, int>& bits,
                             int act_bits);
 SearchResult mixed_precision_search(const Graph& graph, const QuantConfig& base, Dataset& calib,

@@ -13,8 +13,10 @@ namespace qs {
 QuantConfig config_for_bits(const QuantConfig& base, const std::map<std::string, int>& bits,
                             int act_bits) {
   QuantConfig c = base;
+  // Layers outside `bits` have no weights to choose for (attention's activation-only MatMuls):
+  // their inputs take the activation width like every other layer's.
   c.defaults.weight_bits = 0;
-  c.defaults.act_bits = 0;
+  c.defaults.act_bits = act_bits;
   c.overrides.clear();
   for (const auto& [layer, b] : bits) {
     LayerOverride o = base.overrides.count(layer) ? base.overrides.at(layer) : LayerOverride{};
