@@ -33,6 +33,8 @@ struct EltwiseOp {
 // why not when the node is no such op.
 std::string eltwise_ops(const Graph& graph, const Node& node, std::vector<EltwiseOp>& ops);
 bool is_binary_op(const std::string& op);
+// Flatten, Reshape, Squeeze, Unsqueeze: the same row-major elements under other dims.
+bool is_reshape_op(const std::string& op);
 dnnl::algorithm binary_alg(const std::string& op);
 
 // Spatial geometry of a Conv or a pool, in oneDNN terms (dilation counts the gaps: d - 1).

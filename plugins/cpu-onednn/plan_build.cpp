@@ -90,7 +90,7 @@ void Plan::build_step(const Group& group) {
     make_deconv(*this, group, step);
   else if (op == "Transpose")
     make_transpose(*this, group, step);
-  else if (op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze")
+  else if (is_reshape_op(op))
     make_reshape(*this, group, step);
   else if (op == "ReduceMean")
     make_reduce(*this, group, step);

@@ -50,6 +50,10 @@ bool is_binary_op(const std::string& op) {
   return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
 }
 
+bool is_reshape_op(const std::string& op) {
+  return op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze";
+}
+
 alg binary_alg(const std::string& op) {
   if (op == "Add") return alg::binary_add;
   if (op == "Sub") return alg::binary_sub;
@@ -150,7 +154,7 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
                      op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
                      op == "LogSoftmax" || op == "LayerNormalization" || op == "BatchNormalization";
   // Row-major views of their input (no kernel): the output shape is known from shape inference.
-  const bool view = op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze";
+  const bool view = is_reshape_op(op);
   if (!known && !view) return eltwise_ops(graph, node, ops);
   // Every data input and the first output: f32 with a known shape.
   std::vector<Shape> in;

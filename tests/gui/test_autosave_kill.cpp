@@ -13,23 +13,17 @@
 #include <random>
 
 #include "quantscope/project.h"
-#include "quantscope/registry.h"
-#include "workbench.h"
+#include "workbench_fixture.h"
 
 using qs::gui::Workbench;
 
 namespace {
 
-std::unique_ptr<Workbench> makeWorkbench() {
-  return std::make_unique<Workbench>(std::make_unique<qs::Registry>(qs::make_default_registry()),
-                                     new qs::gui::SampleImageProvider);
-}
-
 // The child: opens `project`, then changes it round after round, each change autosaved at once.
 // Says "ready" once the first autosave is on disk; runs until killed.
 int autosaveChild(const QString& project) {
   QStandardPaths::setTestModeEnabled(true);
-  auto w = makeWorkbench();
+  auto w = qs::gui::test::make_workbench();
   w->setAutosave(true, 0);
   if (!w->openProject(project)) return 3;
   bool ready = false;
@@ -56,7 +50,7 @@ class TestAutosaveKill : public QObject {
     QTemporaryDir dir;
     const QString project = dir.filePath("p.qsproj");
     {
-      auto w = makeWorkbench();
+      auto w = qs::gui::test::make_workbench();
       QVERIFY(w->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
                             "fashion-mnist:test", 100));
       QVERIFY(w->saveProject(project));
@@ -80,7 +74,7 @@ class TestAutosaveKill : public QObject {
       QVERIFY(child.waitForFinished(30000));
 
       // The project reopens with an autosave on offer; it loads whole and is recovered.
-      auto w = makeWorkbench();
+      auto w = qs::gui::test::make_workbench();
       QVERIFY(w->openProject(project));
       const QString autosave = w->recovery().value("path").toString();
       QVERIFY2(!autosave.isEmpty(),

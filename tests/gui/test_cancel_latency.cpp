@@ -15,8 +15,7 @@
 #include <cstdio>
 #include <functional>
 
-#include "quantscope/registry.h"
-#include "workbench.h"
+#include "workbench_fixture.h"
 
 using qs::gui::JobRunner;
 using qs::gui::Workbench;
@@ -76,8 +75,7 @@ class TestCancelLatency : public QObject {
  private slots:
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
-    w_ = std::make_unique<Workbench>(std::make_unique<qs::Registry>(qs::make_default_registry()),
-                                     new qs::gui::SampleImageProvider);
+    w_ = qs::gui::test::make_workbench();
     w_->setDevice("cpu-ref");  // the slowest device: the longest time between checks
     QVERIFY(w_->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
                            "fashion-mnist:test", 1000));

@@ -11,8 +11,7 @@
 #include <QTest>
 #include <QTimer>
 
-#include "quantscope/registry.h"
-#include "workbench.h"
+#include "workbench_fixture.h"
 
 using qs::gui::Workbench;
 
@@ -20,9 +19,7 @@ class TestWorkbench : public QObject {
   Q_OBJECT
 
   std::unique_ptr<Workbench> makeWorkbench() {
-    auto* images = new qs::gui::SampleImageProvider;  // leaked on purpose: QML would own it
-    auto w = std::make_unique<Workbench>(
-        std::make_unique<qs::Registry>(qs::make_default_registry()), images);
+    auto w = qs::gui::test::make_workbench();
     w->setDevice("cpu-ref");
     return w;
   }

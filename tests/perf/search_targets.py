@@ -107,6 +107,8 @@ def dominance(r):
                      "baseline_kl": b["measured"]["kl"],
                      "match_kl": match["measured"]["kl"] if match and match["measured"] else None,
                      "match_top1": match["measured"]["top1"] if match and match["measured"] else None,
+                     "front_bits": best["config"] if best else None,
+                     "baseline_bits": b["config"],
                      "met": good})
     return ok, rows
 
@@ -132,14 +134,11 @@ def main():
         dom_ok, dom_rows = dominance(rtn)
         gptq_dom_ok, gptq_dom_rows = dominance(gptq)  # reported; the target is on RTN
         # Where the front's point at a baseline's size is less accurate: is it more than noise?
-        for result, rows, rounding in ((rtn, dom_rows, "rtn"), (gptq, gptq_dom_rows, "gptq")):
+        for rows, rounding in ((dom_rows, "rtn"), (gptq_dom_rows, "gptq")):
             for row in rows:
-                if row["met"]:
-                    continue
-                b = next(q for q in result["baselines"] if q["label"] == row["baseline"])
-                at = [q for q in result["front"] if q["measured"] and q["cost"] <= b["cost"] * (1 + 1e-12)]
-                best = max(at, key=lambda q: q["measured"]["top1"])
-                row["paired"] = paired(args, model, best["config"], b["config"], rounding)
+                if not row["met"] and row["front_bits"]:
+                    row["paired"] = paired(args, model, row["front_bits"], row["baseline_bits"],
+                                           rounding)
         best = gptq["best"]
         gptq_top1 = best["measured"]["top1"] if best and best["measured"] else None
         gptq_ok = gptq_top1 is not None and gptq_top1 >= fp32 - 1
