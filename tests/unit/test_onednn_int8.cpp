@@ -186,7 +186,8 @@ TEST(OnednnInt8, ConvMatchesSimulation) {
     }
     EXPECT_NE(o.ops.find(op + " (int8)"), std::string::npos) << o.ops;
     const std::int64_t spatial = c.stride == 1 ? 81 : 25;
-    expect_within_one_step(o, output_step(sim, c.act.empty() ? "y" : "t"), spatial);
+    // The simulation sums the integers exactly too: every output is the integer kernels'.
+    expect_within_one_step(o, output_step(sim, c.act.empty() ? "y" : "t"), spatial, 1.0);
     // Without integer kernels the same graph is simulated.
     std::unique_ptr<CompiledGraph> simulated = plain->compile(sim);
     simulated->set_profiling(true);
@@ -214,7 +215,7 @@ TEST(OnednnInt8, GemmAndMatMulMatchSimulation) {
     const Graph sim = simulate(m.load(), QuantConfig{}, {24});
     const Outputs o = run_both(*dev, sim, 7, 5);
     EXPECT_NE(o.ops.find("Gemm+Relu (int8)"), std::string::npos) << o.ops;
-    expect_within_one_step(o, output_step(sim, "t"), 1);
+    expect_within_one_step(o, output_step(sim, "t"), 1, 1.0);
   }
   {
     SCOPED_TRACE("MatMul [N, 5, 16] x [16, 12] + bias, Relu");
@@ -229,7 +230,7 @@ TEST(OnednnInt8, GemmAndMatMulMatchSimulation) {
     const Graph sim = simulate(m.load(), QuantConfig{}, {5, 16});
     const Outputs o = run_both(*dev, sim, 3, 9);
     EXPECT_NE(o.ops.find("MatMul+Add+Relu (int8)"), std::string::npos) << o.ops;
-    expect_within_one_step(o, output_step(sim, "t"), 1);
+    expect_within_one_step(o, output_step(sim, "t"), 1, 1.0);
   }
 }
 
@@ -271,8 +272,9 @@ TEST(OnednnInt8, ChainedLayersRequantizeInPlace) {
             "FakeQuant (int8) | Conv+Relu+FakeQuant (int8) | "
             "MaxPool (int8) | Conv+Relu (int8) | MaxPool | Flatten | FakeQuant (int8) | "
             "Gemm (int8) | ");
-  // A code that lands on the other side of a rounding boundary than in the simulation (its
-  // fp32 sums differ in the last bits) moves later outputs by more than one step; that is rare.
+  // The first Conv sums in fp32 here and in the simulation, in another order: a code of its
+  // output can land on the other side of a rounding boundary and move later outputs by more
+  // than one step; that is rare. The integer layers after it match the simulation exactly.
   const StepDiff d = compare_steps(o.got, o.want, output_step(sim, "y"), 1);
   EXPECT_GE(d.within, d.count * 95 / 100) << "worst " << d.worst << " steps";
   EXPECT_GE(d.exact, d.count * 9 / 10) << d.exact << " of " << d.count;
@@ -443,10 +445,12 @@ TEST(OnednnInt8, WeightOnlyMatchesSimulation) {
 
 // Every bundled classifier, calibrated on 256 training images: the integer kernels pick the
 // simulation's class on at least 99.9 % of 1000 test images, and the logits stay within one
-// output step of the simulation's, but where an earlier activation's code came out one apart:
-// the simulation's fp32 sums (rounded products, another order) put a value a hair away from
-// the exact integer result, on the other side of a rounding boundary. Such a code moves later
-// outputs by |weight code| steps or more; it happens to a few percent of the logits.
+// output step of the simulation's on at least 97 % of them. The simulation sums integers exactly
+// as the kernels do, so a difference can only come from a layer both compute in fp32 with other
+// code: a first Conv with fewer than 4 input channels (simulated on oneDNN, faster than its int8
+// kernels), and in ViT LayerNormalization, Softmax, Erf and the MatMuls of two activations.
+// There a value a hair away can put a code on the other side of a rounding boundary, which
+// moves later outputs by many steps: a few samples in 256.
 TEST(OnednnInt8, BundledModelsAgreeWithSimulation) {
   REQUIRE_ONEDNN(plain);
   if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
@@ -473,8 +477,8 @@ TEST(OnednnInt8, BundledModelsAgreeWithSimulation) {
     std::unique_ptr<CompiledGraph> compiled = dev->compile(sim);
     const Tensor got = compiled->run(inputs).at(sim.outputs[0].name);
     const StepDiff d = compare_steps(got, want, output_step(sim, sim.outputs[0].name), 1);
-    EXPECT_GE(d.within, d.count * 95 / 100) << "worst " << d.worst << " steps";
-    EXPECT_GE(d.exact, d.count * 95 / 100) << d.exact << " of " << d.count;
+    EXPECT_GE(d.within, d.count * 97 / 100) << "worst " << d.worst << " steps";
+    EXPECT_GE(d.exact, d.count * 97 / 100) << d.exact << " of " << d.count;
     // For scale: the same simulation in fp32 on cpu-onednn, whose sums differ from cpu-ref's
     // only in their order, flips codes too.
     std::unique_ptr<CompiledGraph> fp32 = plain->compile(sim);

@@ -109,43 +109,7 @@ TEST(QuantConfig, ProblemsAreNamed) {
   EXPECT_THROW(quantize_model(g, c, data, *device), Error);
 }
 
-// The simulation computes what an integer kernel computes: u8 activations, s8 per-channel
-// weights, an int32 accumulator with the bias on its grid, scaled by x_scale * w_scale.
-TEST(QuantSimulation, GemmEqualsIntegerArithmetic) {
-  const Graph g = small_cnn();
-  QuantConfig c;
-  c.defaults.calibrator = "minmax";
-  const QuantizedModel q = quantize(g, c);
-  const Graph sim = apply_quantization(g, q);
-  const Node* fc = sim.find_node("fc");
-  ASSERT_NE(fc, nullptr);
-  ASSERT_TRUE(fc->has_attr("qs.bias_codes"));
-
-  const Tensor x = sample_input(3);
-  ReferenceExecutor ex(sim);
-  ex.keep({"f"});
-  TensorMap out = ex.run({{"x", x}});
-  const Tensor& f = out.at("f");  // the float input of fc
-  const Tensor& y = out.at("y");
-
-  const ActQuantParams& a = q.activations.at("f");
-  quant::Grid xg{a.scale, a.zero_point, 0, 255};
-  const WeightQuantParams& w = q.weights.at("fc");
-  const Tensor* bias_codes = fc->attr_tensor("qs.bias_codes");
-  ASSERT_EQ(bias_codes->numel(), 5);
-  const std::int32_t* bias = bias_codes->data<std::int32_t>();
-  for (std::int64_t n = 0; n < 3; ++n)
-    for (std::int64_t r = 0; r < 5; ++r) {
-      std::int64_t acc = bias[r];
-      for (std::int64_t k = 0; k < 144; ++k) {
-        const std::int32_t xq = quant::quantize(f.data<float>()[n * 144 + k], xg);
-        acc += std::int64_t(xq - xg.zero_point) * w.codes[r * 144 + k];
-      }
-      const float expected = static_cast<float>(acc) * (a.scale * w.scales[r]);
-      EXPECT_NEAR(y.data<float>()[n * 5 + r], expected, 1e-4f * (1.0f + std::abs(expected)))
-          << "sample " << n << " output " << r;
-    }
-}
+// The integer arithmetic itself, bit for bit: test_integer_simulation.cpp.
 
 TEST(QuantSimulation, CloseToFloatAt8BitsAndGraphStaysRunnable) {
   const Graph g = small_cnn();

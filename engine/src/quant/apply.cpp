@@ -6,6 +6,8 @@
 //   qs.w_bits, qs.w_codes (i8, the weight's shape), qs.w_scales, qs.w_zero_points (i32),
 //   qs.w_groups_per_row                                  per output channel (and group)
 //   qs.bias_codes (i32)                                  when the bias is on the int32 grid
+// cpu-ref's Conv, Gemm and MatMul read them too, to sum the integers exactly as the integer
+// kernels do (runtime/kernels/integer_layer.h) instead of the rounded float products.
 #include <cmath>
 #include <limits>
 #include <set>

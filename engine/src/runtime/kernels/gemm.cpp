@@ -1,13 +1,102 @@
-// Gemm and MatMul (numpy semantics: 1-D promotion, batched broadcasting), via Eigen.
+// Gemm and MatMul (numpy semantics: 1-D promotion, batched broadcasting), via Eigen. A
+// quantized layer of the simulation graph sums its integer levels exactly (integer_layer.h).
 #include <Eigen/Core>
 
 #include "runtime/kernel_util.h"
+#include "runtime/kernels/integer_layer.h"
 #include "runtime/kernels/kernels.h"
 
 namespace qs::kernels {
 
-using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+namespace {
+
+template <typename T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMajorMatrix = Matrix<float>;
 using ConstMap = Eigen::Map<const RowMajorMatrix>;
+
+// op(A) op(B) into `out` [M, N], in T. A is [rows_a, cols_a], B [rows_b, cols_b].
+template <typename T>
+void product(const T* a, std::int64_t rows_a, std::int64_t cols_a, bool trans_a, const T* b,
+             std::int64_t rows_b, std::int64_t cols_b, bool trans_b, T* out) {
+  Eigen::Map<const Matrix<T>> ma(a, rows_a, cols_a), mb(b, rows_b, cols_b);
+  Eigen::Map<Matrix<T>> mo(out, trans_a ? cols_a : rows_a, trans_b ? rows_b : cols_b);
+  if (trans_a && trans_b)
+    mo.noalias() = ma.transpose() * mb.transpose();
+  else if (trans_a)
+    mo.noalias() = ma.transpose() * mb;
+  else if (trans_b)
+    mo.noalias() = ma * mb.transpose();
+  else
+    mo.noalias() = ma * mb;
+}
+
+// The exact integer sums of levels into `out` (as floats, as the integer kernels convert them).
+void level_product(const std::vector<float>& a, std::int64_t rows_a, std::int64_t cols_a,
+                   bool trans_a, float a_max, const IntegerLayer& layer, std::int64_t rows_b,
+                   std::int64_t cols_b, bool trans_b, float* out) {
+  const std::int64_t K = trans_a ? rows_a : cols_a;
+  if (exact_in_float(a_max, layer.w_max, K)) {
+    product<float>(a.data(), rows_a, cols_a, trans_a, layer.w_levels.data(), rows_b, cols_b,
+                   trans_b, out);
+    return;
+  }
+  const std::vector<double> ad(a.begin(), a.end());
+  const std::vector<double> bd(layer.w_levels.begin(), layer.w_levels.end());
+  const std::int64_t count = (trans_a ? cols_a : rows_a) * (trans_b ? rows_b : cols_b);
+  std::vector<double> acc(static_cast<std::size_t>(count));
+  product<double>(ad.data(), rows_a, cols_a, trans_a, bd.data(), rows_b, cols_b, trans_b,
+                  acc.data());
+  for (std::int64_t i = 0; i < count; ++i) out[i] = static_cast<float>(acc[i]);
+}
+
+// Gemm of a quantized layer: (exact sum + bias code) x output scale when C is the bias on the
+// accumulator's grid (and alpha = beta = 1), else sum x (output scale x alpha) + beta C: what
+// the integer kernels compute.
+bool integer_gemm(KernelContext& c, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
+                  float* po) {
+  const Tensor& a = c.in(0);
+  const Tensor& b = c.in(1);
+  const float alpha = c.node.attr_float("alpha", 1.0f);
+  const float beta = c.node.attr_float("beta", 1.0f);
+  const bool bias_candidate = c.has(2) && alpha == 1.0f && beta == 1.0f && c.in(2).numel() == N;
+  const std::optional<IntegerLayer> layer =
+      integer_layer(c.node, b, N, trans_b ? b.dim(1) : 1, bias_candidate ? &c.in(2) : nullptr);
+  if (!layer) return false;
+  float a_max = 0;
+  const std::optional<std::vector<float>> levels = input_levels(a, layer->x_scale, a_max);
+  if (!levels) return false;
+  level_product(*levels, a.dim(0), a.dim(1), trans_a, a_max, *layer, b.dim(0), b.dim(1), trans_b,
+                po);
+  for (std::int64_t i = 0; i < M * N; ++i) {
+    const std::size_t n = static_cast<std::size_t>(i % N);
+    po[i] = layer->bias.empty() ? po[i] * (layer->scales[n] * alpha)
+                                : (po[i] + layer->bias[n]) * layer->scales[n];
+  }
+  if (c.has(2) && beta != 0.0f && layer->bias.empty()) {
+    const float* pc = c.in(2).data<float>();
+    auto map = broadcast_index_map(c.in(2).shape(), Shape{M, N});
+    for (std::int64_t i = 0; i < M * N; ++i) po[i] += beta * pc[map[i]];
+  }
+  return true;
+}
+
+// MatMul of a quantized layer: A [..., K] times constant weights B [K, N], every row of A
+// against B; exact sum x output scale.
+bool integer_matmul(KernelContext& c, std::int64_t K, std::int64_t N, float* po) {
+  const std::optional<IntegerLayer> layer = integer_layer(c.node, c.in(1), N, 1, nullptr);
+  if (!layer) return false;
+  float a_max = 0;
+  const std::optional<std::vector<float>> levels = input_levels(c.in(0), layer->x_scale, a_max);
+  if (!levels) return false;
+  const std::int64_t rows = c.in(0).numel() / K;
+  level_product(*levels, rows, K, false, a_max, *layer, K, N, false, po);
+  for (std::int64_t i = 0; i < rows * N; ++i)
+    po[i] *= layer->scales[static_cast<std::size_t>(i % N)];
+  return true;
+}
+
+}  // namespace
 
 void gemm(KernelContext& c) {
   require_float(c, 0);
@@ -33,19 +122,13 @@ void gemm(KernelContext& c) {
   }
   Tensor& out = c.output(0, DType::f32, out_shape);
   if (c.shape_only) return;
+  if (c.node.has_attr("qs.w_codes") && integer_gemm(c, trans_a, trans_b, M, N, out.data<float>()))
+    return;
   const float alpha = c.node.attr_float("alpha", 1.0f);
   const float beta = c.node.attr_float("beta", 1.0f);
-  ConstMap ma(a.data<float>(), a.dim(0), a.dim(1));
-  ConstMap mb(b.data<float>(), b.dim(0), b.dim(1));
+  product<float>(a.data<float>(), a.dim(0), a.dim(1), trans_a, b.data<float>(), b.dim(0), b.dim(1),
+                 trans_b, out.data<float>());
   Eigen::Map<RowMajorMatrix> mo(out.data<float>(), M, N);
-  if (trans_a && trans_b)
-    mo.noalias() = ma.transpose() * mb.transpose();
-  else if (trans_a)
-    mo.noalias() = ma.transpose() * mb;
-  else if (trans_b)
-    mo.noalias() = ma * mb.transpose();
-  else
-    mo.noalias() = ma * mb;
   if (alpha != 1.0f) mo *= alpha;
   if (c.has(2) && beta != 0.0f) {
     const float* pc = c.in(2).data<float>();
@@ -75,6 +158,9 @@ void matmul(KernelContext& c) {
   if (!vec_b) out_shape.push_back(N);
   Tensor& out = c.output(0, DType::f32, out_shape);
   if (c.shape_only) return;
+  if (c.node.has_attr("qs.w_codes") && !vec_b && c.in(1).rank() == 2 &&
+      integer_matmul(c, K, N, out.data<float>()))
+    return;
   auto map_a = broadcast_index_map(batch_a, batch);
   auto map_b = broadcast_index_map(batch_b, batch);
   const float* pa = c.in(0).data<float>();

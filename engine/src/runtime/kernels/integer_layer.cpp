@@ -1,0 +1,69 @@
+#include "runtime/kernels/integer_layer.h"
+
+#include <cmath>
+
+namespace qs::kernels {
+
+std::optional<IntegerLayer> integer_layer(const Node& node, const Tensor& weights,
+                                          std::int64_t rows, std::int64_t inner,
+                                          const Tensor* bias) {
+  const Tensor* codes = node.attr_tensor("qs.w_codes");
+  const Tensor* scales = node.attr_tensor("qs.w_scales");
+  const Tensor* zps = node.attr_tensor("qs.w_zero_points");
+  const float x_scale = node.attr_float("qs.x_scale", 0.0f);
+  if (!codes || !scales || !zps || !(x_scale > 0.0f) || !std::isfinite(x_scale) ||
+      node.attr_int("qs.w_groups_per_row", 1) != 1 || codes->dtype() != DType::i8 ||
+      scales->dtype() != DType::f32 || zps->dtype() != DType::i32 || !codes->has_data() ||
+      !scales->has_data() || !zps->has_data() || weights.dtype() != DType::f32 ||
+      codes->shape() != weights.shape() || scales->numel() != rows || zps->numel() != rows ||
+      rows <= 0 || inner <= 0)
+    return std::nullopt;
+  IntegerLayer l;
+  l.x_scale = x_scale;
+  const float* ws = scales->data<float>();
+  const std::int32_t* wz = zps->data<std::int32_t>();
+  const std::int8_t* c = codes->data<std::int8_t>();
+  const float* w = weights.data<float>();
+  l.w_levels.resize(static_cast<std::size_t>(weights.numel()));
+  for (std::int64_t i = 0; i < weights.numel(); ++i) {
+    const std::int64_t r = (i / inner) % rows;
+    const std::int32_t level = std::int32_t{c[i]} - wz[r];
+    // The same expression apply_quantization() dequantizes with: equal bit for bit.
+    if (static_cast<float>(level) * ws[r] != w[i]) return std::nullopt;
+    l.w_levels[static_cast<std::size_t>(i)] = static_cast<float>(level);
+    l.w_max = std::max(l.w_max, std::abs(static_cast<float>(level)));
+  }
+  l.scales.resize(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) l.scales[static_cast<std::size_t>(r)] = x_scale * ws[r];
+  const Tensor* bias_codes = node.attr_tensor("qs.bias_codes");
+  if (bias && bias_codes && bias_codes->dtype() == DType::i32 && bias_codes->has_data() &&
+      bias_codes->numel() == rows && bias->dtype() == DType::f32 && bias->numel() == rows) {
+    const std::int32_t* bc = bias_codes->data<std::int32_t>();
+    const float* b = bias->data<float>();
+    std::vector<float> codes_f(static_cast<std::size_t>(rows));
+    bool on_grid = true;
+    for (std::int64_t r = 0; r < rows && on_grid; ++r) {
+      const float s = l.scales[static_cast<std::size_t>(r)];
+      on_grid = static_cast<float>(bc[r]) * s == b[r];
+      codes_f[static_cast<std::size_t>(r)] = static_cast<float>(bc[r]);
+    }
+    if (on_grid) l.bias = std::move(codes_f);
+  }
+  return l;
+}
+
+std::optional<std::vector<float>> input_levels(const Tensor& x, float scale, float& max_abs) {
+  if (x.dtype() != DType::f32) return std::nullopt;
+  const float* p = x.data<float>();
+  std::vector<float> levels(static_cast<std::size_t>(x.numel()));
+  max_abs = 0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const float level = std::nearbyint(p[i] / scale);
+    if (!(level * scale == p[i]) || std::abs(level) > 65536.0f) return std::nullopt;
+    levels[static_cast<std::size_t>(i)] = level;
+    max_abs = std::max(max_abs, std::abs(level));
+  }
+  return levels;
+}
+
+}  // namespace qs::kernels
