@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "graph/passes.h"
 #include "onednn_test_util.h"
 #include "quantscope/dataset.h"
 #include "quantscope/evaluate.h"
@@ -489,6 +490,71 @@ TEST(OnednnInt8, BundledModelsAgreeWithSimulation) {
         "worst %.0f steps (the fp32 simulation on cpu-onednn: %.2f %%, %.2f %%, %.0f)\n",
         name, r.agreement, 100.0 * d.within / d.count, 100.0 * d.exact / d.count, d.worst,
         100.0 * f.within / f.count, 100.0 * f.exact / f.count, f.worst);
+  }
+}
+
+// Layer by layer: every int8 layer of every bundled classifier, given the simulation's own input
+// (the FakeQuant before it and the layer, as a graph of their own), writes exactly the
+// simulation's output on 64 test images. Whole models can differ only where fp32 layers
+// between them do (BundledModelsAgreeWithSimulation).
+TEST(OnednnInt8, EveryBundledInt8LayerIsTheSimulationBitForBit) {
+  REQUIRE_ONEDNN(plain);
+  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  std::unique_ptr<Device> dev = onednn_int8();
+  for (const char* name : {"lenet", "mobilenet", "vit"}) {
+    SCOPED_TRACE(name);
+    const Graph g = load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/" + name + ".onnx");
+    DataOptions opts;
+    opts.preprocess = preprocess_from_model(g);
+    opts.limit = 256;
+    auto calib = open_dataset("fashion-mnist:train", opts);
+    const Graph sim = apply_quantization(g, quantize_model(g, QuantConfig{}, *calib, *plain));
+    opts.limit = 64;
+    const Tensor images = open_dataset("fashion-mnist:test", opts)->read(0, 64).inputs;
+    std::map<std::string, const Node*> producer;
+    for (const Node& n : sim.nodes) producer[n.outputs[0]] = &n;
+    std::vector<std::pair<const Node*, const Node*>> layers;  // (FakeQuant, layer)
+    std::vector<std::string> keep;
+    for (const Node& n : sim.nodes) {
+      if (!n.has_attr("qs.w_codes") || !n.has_attr("qs.x_scale")) continue;
+      const Node* fq = producer.count(n.inputs[0]) ? producer.at(n.inputs[0]) : nullptr;
+      if (!fq || fq->op_type != "FakeQuant") continue;
+      layers.emplace_back(fq, &n);
+      keep.push_back(fq->inputs[0]);
+      keep.push_back(n.outputs[0]);
+    }
+    ReferenceExecutor ex(sim);
+    ex.keep(keep);
+    const TensorMap values = ex.run({{sim.inputs[0].name, images}});
+    int int8_layers = 0;
+    for (const auto& [fq, layer] : layers) {
+      SCOPED_TRACE(layer->name);
+      Graph one;
+      one.opset = sim.opset;
+      one.nodes = {*fq, *layer};
+      for (const std::string& in : layer->inputs)
+        if (!in.empty() && sim.initializers.count(in))
+          one.initializers[in] = sim.initializers.at(in);
+      const Tensor& x = values.at(fq->inputs[0]);
+      one.inputs.push_back({fq->inputs[0], DType::f32, x.shape(), {}, true});
+      one.outputs.push_back({layer->outputs[0], DType::f32, {}, {}, false});
+      infer_graph_shapes(one);
+      std::unique_ptr<CompiledGraph> compiled = dev->compile(one);
+      compiled->set_profiling(true);
+      const Tensor got = compiled->run({{fq->inputs[0], x}}).at(layer->outputs[0]);
+      if (step_ops(*compiled).find("(int8)") == std::string::npos) continue;  // simulated
+      ++int8_layers;
+      const Tensor& want = values.at(layer->outputs[0]);
+      ASSERT_EQ(got.shape(), want.shape());
+      std::int64_t differ = 0;
+      for (std::int64_t i = 0; i < got.numel(); ++i)
+        differ += got.data<float>()[i] != want.data<float>()[i];
+      EXPECT_EQ(differ, 0) << "of " << got.numel() << "; " << step_ops(*compiled);
+    }
+    EXPECT_GT(int8_layers, 2);
+    std::printf("[          ] %s: %d int8 layers, each bit for bit the simulation's\n", name,
+                int8_layers);
   }
 }
 
