@@ -124,6 +124,10 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
 // shape that differs).
 Graph apply_quantization(const Graph& graph, const QuantizedModel& q);
 
+// A layer's dequantized weights, (code - zero point) x scale in fp32, in matrix order [rows,
+// cols]: the values the simulation graph holds.
+std::vector<float> dequantize_weights(const WeightQuantParams& w);
+
 // Model size in bytes under the configuration: quantized weights at their bit width plus their
 // scales and zero points (4 bytes each), everything else as stored.
 std::int64_t model_size_bytes(const Graph& graph, const QuantizedModel* q = nullptr);

@@ -52,16 +52,9 @@ WeightComparison compare_weights(const Graph& graph, const quant::QuantLayer& la
   w.bits = wq.bits;
   w.granularity = quant_granularity_name(wq.granularity);
   const std::vector<float> fw = quant::weight_to_matrix(layer, graph.initializers.at(wq.weight));
-  const std::int64_t group = wq.cols / std::max<std::int64_t>(1, wq.groups_per_row);
-  std::vector<float> dq(fw.size());
-  std::size_t widest = 0;
-  for (std::int64_t r = 0; r < wq.rows; ++r)
-    for (std::int64_t c = 0; c < wq.cols; ++c) {
-      const std::size_t g = static_cast<std::size_t>(r * wq.groups_per_row + c / group);
-      const std::size_t i = static_cast<std::size_t>(r * wq.cols + c);
-      dq[i] = static_cast<float>(wq.codes[i] - wq.zero_points[g]) * wq.scales[g];
-      if (wq.scales[g] > wq.scales[widest]) widest = g;
-    }
+  const std::vector<float> dq = dequantize_weights(wq);
+  const std::size_t widest = static_cast<std::size_t>(
+      std::max_element(wq.scales.begin(), wq.scales.end()) - wq.scales.begin());
   const Tensor ft = Tensor::from_vector<float>({std::int64_t(fw.size())}, fw);
   const Tensor qt = Tensor::from_vector<float>({std::int64_t(dq.size())}, dq);
   const auto [lo, hi] = range_of({&ft, &qt});

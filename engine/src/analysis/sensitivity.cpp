@@ -48,15 +48,12 @@ struct Reference {
 double squared_error(const Graph& graph, const quant::QuantLayer& layer,
                      const WeightQuantParams& q) {
   const std::vector<float> w = quant::weight_to_matrix(layer, graph.initializers.at(layer.weight));
-  const std::int64_t group = q.cols / std::max<std::int64_t>(1, q.groups_per_row);
+  const std::vector<float> dq = dequantize_weights(q);
   double sum = 0;
-  for (std::int64_t r = 0; r < q.rows; ++r)
-    for (std::int64_t c = 0; c < q.cols; ++c) {
-      const std::size_t g = static_cast<std::size_t>(r * q.groups_per_row + c / group);
-      const std::size_t i = static_cast<std::size_t>(r * q.cols + c);
-      const double d = double(q.codes[i] - q.zero_points[g]) * q.scales[g] - w[i];
-      sum += d * d;
-    }
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const double d = double(dq[i]) - w[i];
+    sum += d * d;
+  }
   return sum;
 }
 

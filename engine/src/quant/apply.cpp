@@ -101,14 +101,7 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
                     std::to_string(p.rows) + "x" + std::to_string(p.cols) +
                     ") do not match the model's (" + l.weight + ", " + std::to_string(l.rows) +
                     "x" + std::to_string(l.cols) + "); was it made for another model?");
-      const std::int64_t group_cols = p.cols / p.groups_per_row;
-      std::vector<float> deq(p.codes.size());
-      for (std::int64_t r = 0; r < p.rows; ++r)
-        for (std::int64_t c = 0; c < p.cols; ++c) {
-          const std::size_t gi = static_cast<std::size_t>(r * p.groups_per_row + c / group_cols);
-          const std::size_t k = static_cast<std::size_t>(r * p.cols + c);
-          deq[k] = static_cast<float>(p.codes[k] - p.zero_points[gi]) * p.scales[gi];
-        }
+      const std::vector<float> deq = dequantize_weights(p);
       const std::vector<std::int64_t> index = quant::matrix_to_weight_index(l, w.shape());
       const std::string wname = unique_name(graph, taken, l.weight + "::" + name + "::dq");
       taken.insert(wname);
@@ -185,6 +178,18 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
   drop_unused_initializers(out);
   infer_graph_shapes(out);
   return out;
+}
+
+std::vector<float> dequantize_weights(const WeightQuantParams& w) {
+  const std::int64_t group_cols = w.cols / std::max<std::int64_t>(1, w.groups_per_row);
+  std::vector<float> deq(w.codes.size());
+  for (std::int64_t r = 0; r < w.rows; ++r)
+    for (std::int64_t c = 0; c < w.cols; ++c) {
+      const std::size_t g = static_cast<std::size_t>(r * w.groups_per_row + c / group_cols);
+      const std::size_t k = static_cast<std::size_t>(r * w.cols + c);
+      deq[k] = static_cast<float>(w.codes[k] - w.zero_points[g]) * w.scales[g];
+    }
+  return deq;
 }
 
 std::int64_t model_size_bytes(const Graph& graph, const QuantizedModel* q) {
