@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "export/sha256.h"
+#include "json/read.h"
 #include "quantscope/atomic_file.h"
 #include "quantscope/error.h"
 
@@ -23,16 +24,8 @@ namespace fs = std::filesystem;
 constexpr char kFormat[] = "quantscope-project";
 constexpr std::uintmax_t kMaxProjectBytes = 1ull << 30;  // cached packages of big models fit
 
-const json& member(const json& obj, const char* key, const std::string& where) {
-  auto it = obj.find(key);
-  if (it == obj.end()) throw Error(where + ": missing \"" + key + "\"");
-  return *it;
-}
-
-std::string string_of(const json& v, const std::string& where) {
-  if (!v.is_string()) throw Error(where + " must be a string");
-  return v.get<std::string>();
-}
+using json_read::member;
+using json_read::string_of;
 
 // A member holding a JSON object, kept as text.
 std::string object_text(const json& v, const std::string& where) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "json/read.h"
 #include "quantscope/atomic_file.h"
 #include "quantscope/error.h"
 #include "quantscope/quant.h"
@@ -53,22 +54,9 @@ float float_of(const json& v, const std::string& where) {
   return static_cast<float>(d);
 }
 
-const json& at(const json& obj, const char* key, const std::string& where) {
-  if (!obj.is_object()) throw Error(where + " must be an object");
-  auto it = obj.find(key);
-  if (it == obj.end()) throw Error(where + ": missing \"" + key + "\"");
-  return *it;
-}
-
-std::string string_of(const json& v, const std::string& where) {
-  if (!v.is_string()) throw Error(where + " must be a string");
-  return v.get<std::string>();
-}
-
-bool bool_of(const json& v, const std::string& where) {
-  if (!v.is_boolean()) throw Error(where + " must be true or false");
-  return v.get<bool>();
-}
+using json_read::bool_of;
+using json_read::member;
+using json_read::string_of;
 
 QuantGranularity granularity_from(const std::string& s, const std::string& where) {
   if (s == "tensor") return QuantGranularity::per_tensor;
@@ -285,7 +273,7 @@ QuantizedModel quantized_model_from_json(const std::string& text) {
   if (format == j.end() || !format->is_string() || format->get<std::string>() != kFormat)
     throw Error(std::string("not a quantization configuration (\"format\" is not \"") + kFormat +
                 "\")");
-  const json& version = at(j, "schema_version", "configuration");
+  const json& version = member(j, "schema_version", "configuration");
   if (!version.is_number_integer() ||
       int_of(version, "schema_version", 0, 1 << 20) != QuantConfig::kSchemaVersion)
     throw Error("configuration schema_version " + version.dump() + " is not supported (this is " +
@@ -324,15 +312,15 @@ QuantizedModel quantized_model_from_json(const std::string& text) {
       const std::string where = "activations." + item.key();
       const json& a = item.value();
       ActQuantParams p;
-      p.bits = static_cast<int>(int_of(at(a, "bits", where), where + ".bits", 8, 16));
-      p.is_signed = bool_of(at(a, "signed", where), where + ".signed");
-      p.scale = float_of(at(a, "scale", where), where + ".scale");
+      p.bits = static_cast<int>(int_of(member(a, "bits", where), where + ".bits", 8, 16));
+      p.is_signed = bool_of(member(a, "signed", where), where + ".signed");
+      p.scale = float_of(member(a, "scale", where), where + ".scale");
       if (p.bits != 8 && p.bits != 16) throw Error(where + ": bits must be 8 or 16");
       const std::int64_t qmin = p.is_signed ? -(std::int64_t{1} << (p.bits - 1)) : 0;
       const std::int64_t qmax =
           p.is_signed ? (std::int64_t{1} << (p.bits - 1)) - 1 : (std::int64_t{1} << p.bits) - 1;
       p.zero_point = static_cast<std::int32_t>(
-          int_of(at(a, "zero_point", where), where + ".zero_point", qmin, qmax));
+          int_of(member(a, "zero_point", where), where + ".zero_point", qmin, qmax));
       if (a.contains("lo")) p.lo = float_of(a["lo"], where + ".lo");
       if (a.contains("hi")) p.hi = float_of(a["hi"], where + ".hi");
       if (a.contains("calibrator"))
@@ -348,20 +336,20 @@ QuantizedModel quantized_model_from_json(const std::string& text) {
       const json& e = item.value();
       const std::string where = "weights." + node;
       WeightQuantParams w;
-      w.weight = string_of(at(e, "weight", where), where + ".weight");
-      w.bits = static_cast<int>(int_of(at(e, "bits", where), where + ".bits", 2, 8));
-      w.symmetric = bool_of(at(e, "symmetric", where), where + ".symmetric");
-      w.granularity =
-          granularity_from(string_of(at(e, "granularity", where), where + ".granularity"), where);
+      w.weight = string_of(member(e, "weight", where), where + ".weight");
+      w.bits = static_cast<int>(int_of(member(e, "bits", where), where + ".bits", 2, 8));
+      w.symmetric = bool_of(member(e, "symmetric", where), where + ".symmetric");
+      w.granularity = granularity_from(
+          string_of(member(e, "granularity", where), where + ".granularity"), where);
       const std::int64_t limit = std::int64_t{1} << 31;
-      w.rows = int_of(at(e, "rows", where), where + ".rows", 1, limit);
-      w.cols = int_of(at(e, "cols", where), where + ".cols", 1, limit);
+      w.rows = int_of(member(e, "rows", where), where + ".rows", 1, limit);
+      w.cols = int_of(member(e, "cols", where), where + ".cols", 1, limit);
       w.groups_per_row =
-          int_of(at(e, "groups_per_row", where), where + ".groups_per_row", 1, limit);
+          int_of(member(e, "groups_per_row", where), where + ".groups_per_row", 1, limit);
       if (e.contains("rounding")) w.rounding = string_of(e["rounding"], where + ".rounding");
-      w.scales = floats_from(at(e, "scales", where), where + ".scales");
-      w.zero_points = int32s_from(at(e, "zero_points", where), where + ".zero_points");
-      const json& codes = at(e, "codes", where);
+      w.scales = floats_from(member(e, "scales", where), where + ".scales");
+      w.zero_points = int32s_from(member(e, "zero_points", where), where + ".zero_points");
+      const json& codes = member(e, "codes", where);
       if (!codes.is_string()) throw Error(where + ".codes must be base64 text");
       w.codes = unbase64(codes.get<std::string>(), where + ".codes");
       if (e.contains("bias")) w.bias = floats_from(e["bias"], where + ".bias");
