@@ -155,6 +155,25 @@ TEST(IntegerSimulation, LargeSumsStayExact) {
   }
 }
 
+// An input that is not on the layer's grid (the FakeQuant before it bypassed) is computed in
+// floats from its actual values, as if the qs.* attributes were not there.
+TEST(IntegerSimulation, InputsOffTheGridAreComputedAsTheyAre) {
+  const Graph g = qs::test::small_cnn();
+  Graph sim = apply_quantization(g, quantize(g, {2, 6, 6}));
+  for (Node& n : sim.nodes)
+    if (n.name == "conv") n.inputs[0] = "x";
+  const Tensor x = qs::test::RandomDataset(3, {2, 6, 6}, 11).read(0, 3).inputs;
+  const Graph plain = strip_quant_attributes(sim);
+  ReferenceExecutor ex(sim), stripped(plain);
+  ex.keep({"c"});
+  stripped.keep({"c"});
+  const Tensor got = ex.run({{"x", x}}).at("c");
+  const Tensor want = stripped.run({{"x", x}}).at("c");
+  ASSERT_EQ(got.numel(), want.numel());
+  for (std::int64_t i = 0; i < got.numel(); ++i)
+    EXPECT_EQ(got.data<float>()[i], want.data<float>()[i]) << i;
+}
+
 // A simulation graph edited after apply_quantization (weights no longer their codes' values) is
 // computed in floats from its actual inputs, as if the qs.* attributes were not there.
 TEST(IntegerSimulation, EditedWeightsAreComputedAsTheyAre) {

@@ -50,6 +50,19 @@ void level_product(const std::vector<float>& a, std::int64_t rows_a, std::int64_
   for (std::int64_t i = 0; i < count; ++i) out[i] = static_cast<float>(acc[i]);
 }
 
+// Each row of sums [rows, N]: (sum + bias code) x scale per column, as the integer kernels
+// convert, add and scale.
+void scale_rows(float* po, std::int64_t rows, std::int64_t N, const float* scales,
+                const float* bias) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* row = po + r * N;
+    if (bias)
+      for (std::int64_t n = 0; n < N; ++n) row[n] = (row[n] + bias[n]) * scales[n];
+    else
+      for (std::int64_t n = 0; n < N; ++n) row[n] *= scales[n];
+  }
+}
+
 // Gemm of a quantized layer: (exact sum + bias code) x output scale when C is the bias on the
 // accumulator's grid (and alpha = beta = 1), else sum x (output scale x alpha) + beta C: what
 // the integer kernels compute.
@@ -68,10 +81,12 @@ bool integer_gemm(KernelContext& c, bool trans_a, bool trans_b, std::int64_t M, 
   if (!levels) return false;
   level_product(*levels, a.dim(0), a.dim(1), trans_a, a_max, *layer, b.dim(0), b.dim(1), trans_b,
                 po);
-  for (std::int64_t i = 0; i < M * N; ++i) {
-    const std::size_t n = static_cast<std::size_t>(i % N);
-    po[i] = layer->bias.empty() ? po[i] * (layer->scales[n] * alpha)
-                                : (po[i] + layer->bias[n]) * layer->scales[n];
+  if (layer->bias.empty()) {
+    std::vector<float> scales(layer->scales);
+    for (float& s : scales) s *= alpha;
+    scale_rows(po, M, N, scales.data(), nullptr);
+  } else {
+    scale_rows(po, M, N, layer->scales.data(), layer->bias.data());
   }
   if (c.has(2) && beta != 0.0f && layer->bias.empty()) {
     const float* pc = c.in(2).data<float>();
@@ -91,8 +106,7 @@ bool integer_matmul(KernelContext& c, std::int64_t K, std::int64_t N, float* po)
   if (!levels) return false;
   const std::int64_t rows = c.in(0).numel() / K;
   level_product(*levels, rows, K, false, a_max, *layer, K, N, false, po);
-  for (std::int64_t i = 0; i < rows * N; ++i)
-    po[i] *= layer->scales[static_cast<std::size_t>(i % N)];
+  scale_rows(po, rows, N, layer->scales.data(), nullptr);
   return true;
 }
 

@@ -55,14 +55,23 @@ std::optional<IntegerLayer> integer_layer(const Node& node, const Tensor& weight
 std::optional<std::vector<float>> input_levels(const Tensor& x, float scale, float& max_abs) {
   if (x.dtype() != DType::f32) return std::nullopt;
   const float* p = x.data<float>();
+  const float inv = 1.0f / scale;
+  // Adding and subtracting 1.5 x 2^23 rounds a float below 2^22 to an integer, half to even,
+  // in a loop the compiler vectorizes (nearbyint is a call per element on baseline x86-64).
+  // p x (1 / scale) is within 0.01 of the level for levels up to 2^16, so it rounds to it.
+  constexpr float kRound = 12582912.0f;
   std::vector<float> levels(static_cast<std::size_t>(x.numel()));
-  max_abs = 0;
+  float* l = levels.data();
+  float largest = 0;
+  int off_grid = 0;
   for (std::int64_t i = 0; i < x.numel(); ++i) {
-    const float level = std::nearbyint(p[i] / scale);
-    if (!(level * scale == p[i]) || std::abs(level) > 65536.0f) return std::nullopt;
-    levels[static_cast<std::size_t>(i)] = level;
-    max_abs = std::max(max_abs, std::abs(level));
+    const float level = (p[i] * inv + kRound) - kRound;
+    l[i] = level;
+    off_grid |= !(level * scale == p[i]);  // NaN and infinities too
+    largest = std::max(largest, std::abs(level));
   }
+  if (off_grid || !(largest <= 65536.0f)) return std::nullopt;
+  max_abs = largest;
   return levels;
 }
 
