@@ -12,6 +12,8 @@
 #include <cmath>
 #include <random>
 
+#include "model_builder.h"
+#include "quant/layer_stats.h"
 #include "quantscope/analysis.h"
 #include "quantscope/autograd.h"
 #include "quantscope/error.h"
@@ -381,3 +383,46 @@ TEST(HeldPieces, GradientsAreTheDerivativeOfTheHeldLossAcrossKinks) {
 }
 
 }  // namespace
+
+// The layer-wise trace alone (one sum of squares) is the trace of the full 2 X X^T / n that GPTQ
+// collects, for every group of a grouped convolution and for a Gemm.
+TEST(LayerInputStats, TraceAloneIsTheFullHessiansTrace) {
+  qs::test::ModelBuilder m(13);
+  m.input("x", {-1, 4, 7, 7});
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  std::vector<float> w(6 * 2 * 3 * 3), fw(6 * 49 * 3);
+  for (float& v : w) v = normal(rng);
+  for (float& v : fw) v = normal(rng);
+  m.initializer("w", {6, 2, 3, 3}, w).initializer("fw", {6 * 49, 3}, fw);
+  auto& conv = m.node("Conv", {"x", "w"}, {"c"}, "conv");
+  qs::test::set_attr(conv, "group", std::int64_t{2});
+  qs::test::set_attr(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  m.node("Flatten", {"c"}, {"f"}, "flatten");
+  m.node("Gemm", {"f", "fw"}, {"y"}, "fc");
+  m.output("y");
+  const Graph g = m.load();
+  const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(g);
+  ASSERT_EQ(layers.size(), 2u);
+  std::vector<float> xs(3 * 4 * 49), fs(3 * 6 * 49);
+  for (float& v : xs) v = normal(rng);
+  for (float& v : fs) v = normal(rng);
+  const std::map<std::string, Tensor> inputs{{"conv", Tensor::from_vector<float>({3, 4, 7, 7}, xs)},
+                                             {"fc", Tensor::from_vector<float>({3, 6 * 49}, fs)}};
+  for (const quant::QuantLayer& l : layers) {
+    SCOPED_TRACE(l.node->name);
+    quant::LayerInputStats full(g, l), trace(g, l, quant::LayerInputStats::Collect::trace);
+    full.add(inputs.at(l.node->name));
+    trace.add(inputs.at(l.node->name));
+    ASSERT_EQ(full.groups(), l.node->name == "conv" ? 2 : 1);
+    ASSERT_EQ(trace.groups(), full.groups());
+    EXPECT_EQ(trace.samples(), full.samples());
+    for (std::int64_t grp = 0; grp < full.groups(); ++grp) {
+      const double want = full.hessian(grp).trace();
+      EXPECT_GT(want, 0);
+      // The full matrix sums its products in fp32 (GPTQ's collection), the trace in double.
+      EXPECT_NEAR(trace.hessian_trace(grp), want, 1e-6 * want);
+      EXPECT_NEAR(full.hessian_trace(grp), want, 1e-9 * want);
+    }
+  }
+}

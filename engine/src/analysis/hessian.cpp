@@ -91,7 +91,8 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
   std::vector<std::string> observed;
   if (options.layerwise)
     for (const quant::QuantLayer* l : weighted) {
-      stats.push_back(std::make_unique<quant::LayerInputStats>(graph, *l));
+      stats.push_back(std::make_unique<quant::LayerInputStats>(
+          graph, *l, quant::LayerInputStats::Collect::trace));
       observed.push_back(l->act_inputs.at(0));
     }
   ReferenceExecutor exec(graph);
@@ -259,7 +260,7 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
         result.notes.push_back(h.name + ": no layer-wise trace (" + st.unsupported() + ")");
       } else if (st.samples() > 0) {
         double t = 0;
-        for (std::int64_t g = 0; g < st.groups(); ++g) t += st.hessian(g).trace();
+        for (std::int64_t g = 0; g < st.groups(); ++g) t += st.hessian_trace(g);
         h.layerwise_trace = t * double(l.rows) / double(std::max<std::int64_t>(1, st.groups()));
       }
     }

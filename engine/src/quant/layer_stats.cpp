@@ -11,22 +11,30 @@ namespace {
 constexpr std::int64_t kChunk = 2048;  // input vectors per rank update
 }
 
-LayerInputStats::LayerInputStats(const Graph& graph, const QuantLayer& layer)
-    : graph_(graph), layer_(layer) {
+LayerInputStats::LayerInputStats(const Graph& graph, const QuantLayer& layer, Collect what)
+    : graph_(graph), layer_(layer), what_(what) {
   if (layer.kind == LayerKind::conv_transpose)
     unsupported_ = "ConvTranspose inputs are not collected (its outputs gather many inputs)";
   else if (layer.kind == LayerKind::matmul_acts)
     unsupported_ = "a MatMul of two activations has no weights";
   const std::int64_t groups = layer.kind == LayerKind::conv ? layer.groups : 1;
+  squares_.assign(static_cast<std::size_t>(groups), 0.0);
+  if (what_ == Collect::trace) return;
   xxt_.assign(static_cast<std::size_t>(groups), Eigen::MatrixXd::Zero(layer.cols, layer.cols));
   sum_.assign(static_cast<std::size_t>(groups), Eigen::VectorXd::Zero(layer.cols));
 }
 
 void LayerInputStats::add_vectors(std::int64_t group, const Eigen::MatrixXf& columns) {
-  const Eigen::MatrixXf xxt = columns * columns.transpose();
-  xxt_[static_cast<std::size_t>(group)] += xxt.cast<double>();
-  sum_[static_cast<std::size_t>(group)] += columns.rowwise().sum().cast<double>();
+  const std::size_t g = static_cast<std::size_t>(group);
   if (group == 0) samples_ += columns.cols();
+  if (what_ == Collect::trace) {
+    squares_[g] += columns.cast<double>().squaredNorm();
+    return;
+  }
+  const Eigen::MatrixXf xxt = columns * columns.transpose();
+  xxt_[g] += xxt.cast<double>();
+  sum_[g] += columns.rowwise().sum().cast<double>();
+  squares_[g] += xxt.cast<double>().trace();
 }
 
 void LayerInputStats::add(const Tensor& x) {
@@ -114,6 +122,11 @@ void LayerInputStats::add_conv(const Tensor& x) {
 Eigen::MatrixXd LayerInputStats::hessian(std::int64_t group) const {
   const double n = samples_ > 0 ? static_cast<double>(samples_) : 1.0;
   return xxt_[static_cast<std::size_t>(group)] * (2.0 / n);
+}
+
+double LayerInputStats::hessian_trace(std::int64_t group) const {
+  const double n = samples_ > 0 ? static_cast<double>(samples_) : 1.0;
+  return squares_[static_cast<std::size_t>(group)] * (2.0 / n);
 }
 
 std::vector<double> LayerInputStats::mean(std::int64_t group) const {
