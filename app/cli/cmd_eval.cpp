@@ -1,4 +1,5 @@
 // quantscope-cli eval: accuracy of a model on a dataset.
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,10 @@ int eval_quantized(const std::string& path, const Graph& g, const Args& args, De
     j["top5"] = labels ? nlohmann::json(r.candidate.top5) : nlohmann::json(nullptr);
     j["agreement"] = r.classifier ? nlohmann::json(r.agreement) : nlohmann::json(nullptr);
     j["kl"] = r.classifier ? nlohmann::json(r.kl) : nlohmann::json(nullptr);
+    // The paired count behind the top-1 difference, and whether it is more than chance.
+    j["right_only_fp32"] = labels ? nlohmann::json(r.only_reference) : nlohmann::json(nullptr);
+    j["right_only_quantized"] = labels ? nlohmann::json(r.only_candidate) : nlohmann::json(nullptr);
+    j["mcnemar_z"] = labels ? nlohmann::json(r.mcnemar_z()) : nlohmann::json(nullptr);
     if (r.candidate.image_output) {
       j["fp32_psnr_db"] = r.reference.psnr_db;
       j["psnr_db"] = r.candidate.psnr_db;
@@ -56,6 +61,12 @@ int eval_quantized(const std::string& path, const Graph& g, const Args& args, De
   else if (r.candidate.has_labels)
     std::printf("top-1      %9.2f  %9.2f  %%\ntop-5      %9.2f  %9.2f  %%\n", r.reference.top1,
                 r.candidate.top1, r.reference.top5, r.candidate.top5);
+  if (r.candidate.has_labels && !r.candidate.image_output) {
+    const double z = r.mcnemar_z();
+    std::printf("paired     %lld right only in fp32, %lld only quantized: z = %+.2f (%s)\n",
+                static_cast<long long>(r.only_reference), static_cast<long long>(r.only_candidate),
+                z, std::abs(z) < 1.96 ? "within chance on these samples" : "significant, 95 %");
+  }
   std::printf("size       %9lld  %9lld  bytes\n", static_cast<long long>(fp32_bytes),
               static_cast<long long>(q_bytes));
   if (r.classifier)

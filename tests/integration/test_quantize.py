@@ -50,6 +50,11 @@ class CliQuantize(unittest.TestCase):
             self.assertGreater(j["agreement"], 98.0)
             self.assertGreater(j["sqnr_db"], 30.0)
             self.assertGreaterEqual(j["kl"], 0.0)
+            # The paired count behind the top-1 difference, and McNemar's z from it.
+            only_f, only_q = j["right_only_fp32"], j["right_only_quantized"]
+            self.assertAlmostEqual(j["top1"] - j["fp32_top1"], 100.0 * (only_q - only_f) / j["samples"])
+            self.assertAlmostEqual(j["mcnemar_z"], (only_q - only_f) / (only_f + only_q) ** 0.5
+                                   if only_f + only_q else 0.0)
             # 8-bit weights: about a quarter of the float size.
             self.assertLess(j["size_bytes"], 0.3 * j["fp32_size_bytes"])
             # The file is versioned JSON holding the settings and the parameters.

@@ -267,3 +267,81 @@ TEST(QuantGptq, BeatsRoundToNearestOnBundledModels) {
     EXPECT_GE(r_gptq.agreement, r_rtn.agreement) << name;
   }
 }
+
+namespace {
+
+// Rows of four features with a label each; the models below read the first three as logits (a
+// sample shape unlike the output's, so the output is scored as a classifier's).
+class LogitsDataset : public Dataset {
+ public:
+  LogitsDataset(std::vector<float> rows, std::vector<std::int64_t> labels)
+      : rows_(std::move(rows)), labels_(std::move(labels)) {}
+  std::int64_t size() const override { return static_cast<std::int64_t>(labels_.size()); }
+  bool has_labels() const override { return true; }
+  Shape sample_shape() const override { return {4}; }
+  std::string describe() const override { return "logits"; }
+  Batch read(std::int64_t first, std::int64_t count) override {
+    std::vector<float> v(rows_.begin() + first * 4, rows_.begin() + (first + count) * 4);
+    return {Tensor::from_vector<float>({count, 4}, v),
+            std::vector<std::int64_t>(labels_.begin() + first, labels_.begin() + first + count)};
+  }
+
+ private:
+  std::vector<float> rows_;
+  std::vector<std::int64_t> labels_;
+};
+
+// x[N, 4] -> Gemm -> the first three features, plus `shift`.
+Graph logits_model(const std::vector<float>& shift) {
+  ModelBuilder m(13);
+  m.input("x", {-1, 4});
+  m.initializer("w", {4, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0});
+  m.initializer("c", {3}, shift);
+  m.node("Gemm", {"x", "w", "c"}, {"y"}, "fc");
+  m.output("y");
+  return m.load();
+}
+
+std::int64_t argmax3(const float* r) {
+  return r[1] > r[0] ? (r[2] > r[1] ? 2 : 1) : (r[2] > r[0] ? 2 : 0);
+}
+
+}  // namespace
+
+// evaluate_pair counts the samples only one of the two models gets right, across batches, and
+// McNemar's z from them; the expected counts are computed here from the logits themselves.
+TEST(PairEvaluation, CountsWhatOnlyOneModelGetsRight) {
+  const Graph ref = logits_model({0.0f, 0.0f, 0.0f});
+  const Graph cand = logits_model({0.0f, 0.0f, 0.7f});  // class 2 wins more often
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> rows(300 * 4);
+  std::vector<std::int64_t> labels(300);
+  for (float& v : rows) v = u(rng);
+  for (std::int64_t& l : labels) l = static_cast<std::int64_t>(rng() % 3);
+  std::int64_t only_ref = 0, only_cand = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const float* r = rows.data() + 4 * i;
+    const float shifted[3] = {r[0], r[1], r[2] + 0.7f};
+    const bool a = argmax3(r) == labels[i], b = argmax3(shifted) == labels[i];
+    only_ref += a && !b;
+    only_cand += b && !a;
+  }
+  ASSERT_GT(only_ref + only_cand, 10);
+  LogitsDataset data(rows, labels);
+  auto device = cpu_ref();
+  EvalOptions options;
+  options.batch = 64;  // 300 samples: the counts add up over uneven batches
+  const PairEvalResult r = evaluate_pair(ref, cand, data, *device, *device, options);
+  EXPECT_EQ(r.only_reference, only_ref);
+  EXPECT_EQ(r.only_candidate, only_cand);
+  EXPECT_DOUBLE_EQ(r.mcnemar_z(),
+                   double(only_cand - only_ref) / std::sqrt(double(only_ref + only_cand)));
+  // The top-1 difference is the paired difference over the samples.
+  EXPECT_NEAR(r.candidate.top1 - r.reference.top1, 100.0 * double(only_cand - only_ref) / 300.0,
+              1e-9);
+  // The same model twice: nothing discordant, z = 0.
+  const PairEvalResult s = evaluate_pair(ref, ref, data, *device, *device, options);
+  EXPECT_EQ(s.only_reference + s.only_candidate, 0);
+  EXPECT_EQ(s.mcnemar_z(), 0.0);
+}

@@ -44,6 +44,12 @@ struct PairEvalResult {
   double agreement = 0;     // percent of samples whose top-1 class is the reference's
   double kl = 0;            // mean KL(softmax(reference) || softmax(candidate)), nats
   double sqnr_db = 0;       // 10 log10(sum ref^2 / sum (ref - cand)^2) over all outputs
+  // With labels: the samples only the reference gets right (top-1), and only the candidate.
+  // A top-1 difference between the two is their difference over the sample count.
+  std::int64_t only_reference = 0, only_candidate = 0;
+  // McNemar's statistic (only_candidate - only_reference) / sqrt(their sum): on the same
+  // samples, |z| < 1.96 means the top-1 difference is within chance (95 %). 0 when both are 0.
+  double mcnemar_z() const;
 };
 
 // Runs both models over the dataset, batch by batch. Throws like evaluate(), and when the two

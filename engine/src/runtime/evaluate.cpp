@@ -44,6 +44,7 @@ class Scorer {
   }
   void add(const Tensor& out, const Batch& batch, std::int64_t first) {
     const std::int64_t count = batch.inputs.dim(0);
+    hits_.clear();
     if (out.dtype() != DType::f32) throw Error("output '" + output_ + "' is not float32");
     if (out.shape() == batch.inputs.shape()) {
       result_.image_output = true;
@@ -64,6 +65,7 @@ class Scorer {
                       " is outside the model's " + std::to_string(classes) + " classes");
         const std::int64_t rank = label_rank(out.data<float>() + i * classes, classes, label);
         top1_ += rank < 1;
+        hits_.push_back(rank < 1);
         if (result_.class_samples.size() < static_cast<std::size_t>(classes)) {
           result_.class_samples.resize(static_cast<std::size_t>(classes));
           result_.class_correct.resize(static_cast<std::size_t>(classes));
@@ -76,6 +78,8 @@ class Scorer {
     }
     result_.samples += count;
   }
+  // Per sample of the last batch added: whether its top-1 is its label (classifiers with labels).
+  const std::vector<bool>& hits() const { return hits_; }
   EvalResult finish(double seconds, const std::string& device) {
     if (scored_ > 0) {
       result_.top1 = 100.0 * double(top1_) / double(scored_);
@@ -95,6 +99,7 @@ class Scorer {
   EvalResult result_;
   std::int64_t top1_ = 0, top5_ = 0, scored_ = 0, pixels_ = 0;
   double squared_error_ = 0;
+  std::vector<bool> hits_;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -102,6 +107,12 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 }  // namespace
+
+double PairEvalResult::mcnemar_z() const {
+  const std::int64_t discordant = only_reference + only_candidate;
+  return discordant > 0 ? double(only_candidate - only_reference) / std::sqrt(double(discordant))
+                        : 0.0;
+}
 
 EvalResult evaluate(const Graph& graph, Dataset& data, Device& device, const EvalOptions& options,
                     const JobControl& job) {
@@ -163,6 +174,11 @@ PairEvalResult evaluate_pair(const Graph& reference, const Graph& candidate, Dat
     const Tensor& b = cand_out.at(cand_output);
     ref_scorer.add(a, batch, first);
     cand_scorer.add(b, batch, first);
+    if (ref_scorer.hits().size() == cand_scorer.hits().size())
+      for (std::size_t i = 0; i < ref_scorer.hits().size(); ++i) {
+        r.only_reference += ref_scorer.hits()[i] && !cand_scorer.hits()[i];
+        r.only_candidate += cand_scorer.hits()[i] && !ref_scorer.hits()[i];
+      }
     comparison.add(a, b, is_classifier_output(a.shape(), count, batch.inputs.shape()));
     job.report(double(first + count) / double(total),
                std::to_string(first + count) + "/" + std::to_string(total) + " samples");
