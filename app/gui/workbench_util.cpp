@@ -51,6 +51,9 @@ QVariantMap pairView(const qs::PairEvalResult& pair) {
           {"agreement", pair.agreement},
           {"kl", pair.kl},
           {"sqnrDb", finiteOrNull(pair.sqnr_db)},
+          {"onlyFloat", qint64(pair.only_reference)},
+          {"onlyQuant", qint64(pair.only_candidate)},
+          {"mcnemarZ", pair.mcnemar_z()},
           {"samples", qint64(pair.reference.samples)}};
 }
 

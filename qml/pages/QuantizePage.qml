@@ -38,7 +38,9 @@ RowLayout {
             text: "Defaults for every quantizable layer (Conv, Gemm, MatMul). Per-layer settings come with the Tune page."
             color: Theme.muted
             wrapMode: Text.Wrap
-            Layout.fillWidth: true
+            // A fixed width, so that the layout knows the wrapped height before it places the
+            // controls below.
+            Layout.preferredWidth: 260
         }
         LabeledCombo { id: weightBits; label: "Weight bits"; model: ["8", "6", "4", "3", "2"]; values: [8, 6, 4, 3, 2]; Layout.fillWidth: true }
         LabeledCombo { id: actBits; label: "Activation bits"; model: ["8", "16", "float (weight-only)"]; values: [8, 16, 0]; Layout.fillWidth: true }
@@ -81,6 +83,8 @@ RowLayout {
                   + " · " + (root.result.samples || 0) + " evaluation samples"
             font.bold: true
             font.pixelSize: Theme.fontSize + 2
+            elide: Text.ElideRight  // a long configuration name must not push the tiles off the page
+            Layout.fillWidth: true
         }
         GridLayout {
             visible: root.hasResult
@@ -127,6 +131,19 @@ RowLayout {
                 detail: root.result.layers + " layers quantized"
                 Layout.fillWidth: true
             }
+        }
+        // The paired count behind the top-1 difference: is it more than chance on this data?
+        Label {
+            visible: root.hasResult && root.result.hasTop1 === true
+            readonly property real zScore: root.result.mcnemarZ || 0
+            text: "Paired on the same " + (root.result.samples || 0) + " samples: "
+                  + (root.result.onlyFloat || 0) + " right only with the float model, "
+                  + (root.result.onlyQuant || 0) + " only with the quantized one (McNemar z = "
+                  + (zScore >= 0 ? "+" : "−") + Math.abs(zScore).toFixed(2) + ": "
+                  + (Math.abs(zScore) < 1.96 ? "within chance" : "a real difference, 95 %") + ")."
+            color: Theme.muted
+            wrapMode: Text.Wrap
+            Layout.fillWidth: true
         }
         Section {
             title: "Notes"
