@@ -60,6 +60,12 @@ class TestWorkbench : public QObject {
     QVERIFY(r.value("floatTop1").toDouble() > 80.0);
     QVERIFY(r.value("agreement").toDouble() > 95.0);
     QVERIFY(r.value("quantBytes").toLongLong() < r.value("floatBytes").toLongLong() / 3);
+    // The paired count the page shows is the top-1 difference, image by image.
+    const qint64 onlyFloat = r.value("onlyFloat").toLongLong();
+    const qint64 onlyQuant = r.value("onlyQuant").toLongLong();
+    QVERIFY(qAbs(r.value("quantTop1").toDouble() - r.value("floatTop1").toDouble() -
+                 100.0 * double(onlyQuant - onlyFloat) / r.value("samples").toDouble()) < 1e-9);
+    QVERIFY(r.contains("mcnemarZ"));
   }
 
   void cancelStopsARealSweep() {
