@@ -134,6 +134,24 @@ Graph conv_model(std::int64_t channels, std::int64_t out, std::int64_t group,
   return m.load();
 }
 
+// A bundled classifier's simulation graph: W8A8 defaults, calibrated on 256 training images.
+Graph bundled_simulation(const std::string& name, Device& device) {
+  const Graph g = load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/" + name + ".onnx");
+  DataOptions opts;
+  opts.preprocess = preprocess_from_model(g);
+  opts.limit = 256;
+  auto calib = open_dataset("fashion-mnist:train", opts);
+  return apply_quantization(g, quantize_model(g, QuantConfig{}, *calib, device));
+}
+
+// The first `limit` test images, preprocessed as the model says.
+std::unique_ptr<Dataset> bundled_test_images(const Graph& g, std::int64_t limit) {
+  DataOptions opts;
+  opts.preprocess = preprocess_from_model(g);
+  opts.limit = limit;
+  return open_dataset("fashion-mnist:test", opts);
+}
+
 }  // namespace
 
 TEST(OnednnInt8, DeviceOffersIntegerKernels) {
@@ -460,14 +478,8 @@ TEST(OnednnInt8, BundledModelsAgreeWithSimulation) {
   auto ref = cpu_ref();
   for (const char* name : {"lenet", "mobilenet", "vit"}) {
     SCOPED_TRACE(name);
-    const Graph g = load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/" + name + ".onnx");
-    DataOptions opts;
-    opts.preprocess = preprocess_from_model(g);
-    opts.limit = 256;
-    auto calib = open_dataset("fashion-mnist:train", opts);
-    const Graph sim = apply_quantization(g, quantize_model(g, QuantConfig{}, *calib, *plain));
-    opts.limit = 1000;
-    auto test = open_dataset("fashion-mnist:test", opts);
+    const Graph sim = bundled_simulation(name, *plain);
+    auto test = bundled_test_images(sim, 1000);
     const PairEvalResult r = evaluate_pair(sim, sim, *test, *ref, *dev, EvalOptions{});
     EXPECT_TRUE(r.classifier);
     EXPECT_GE(r.agreement, 99.9);
@@ -504,14 +516,8 @@ TEST(OnednnInt8, EveryBundledInt8LayerIsTheSimulationBitForBit) {
   std::unique_ptr<Device> dev = onednn_int8();
   for (const char* name : {"lenet", "mobilenet", "vit"}) {
     SCOPED_TRACE(name);
-    const Graph g = load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/" + name + ".onnx");
-    DataOptions opts;
-    opts.preprocess = preprocess_from_model(g);
-    opts.limit = 256;
-    auto calib = open_dataset("fashion-mnist:train", opts);
-    const Graph sim = apply_quantization(g, quantize_model(g, QuantConfig{}, *calib, *plain));
-    opts.limit = 64;
-    const Tensor images = open_dataset("fashion-mnist:test", opts)->read(0, 64).inputs;
+    const Graph sim = bundled_simulation(name, *plain);
+    const Tensor images = bundled_test_images(sim, 64)->read(0, 64).inputs;
     std::map<std::string, const Node*> producer;
     for (const Node& n : sim.nodes) producer[n.outputs[0]] = &n;
     std::vector<std::pair<const Node*, const Node*>> layers;  // (FakeQuant, layer)
