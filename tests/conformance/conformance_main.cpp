@@ -2,6 +2,7 @@
 // Exit status 1 when any supported test fails, 2 on bad usage, 77 when the device is not
 // usable on this machine.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,15 +20,17 @@ namespace {
 
 const char* kUsage =
     "usage: quantscope-conformance --device NAME [--data-dir DIR] [--filter TEXT] [--json]\n"
-    "                              [--json-out FILE] [--verbose]\n"
+    "                              [--json-out FILE] [--min-passed N] [--verbose]\n"
     "  Runs every ONNX node test in DIR (default /usr/share/libonnx-testdata/data/node) on the\n"
-    "  device. Tests whose ops or dtypes the device lacks are reported as unsupported.\n";
+    "  device. Tests whose ops or dtypes the device lacks are reported as unsupported.\n"
+    "  --min-passed N fails the run when fewer than N tests pass (a lost op shows).\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string device, data_dir = "/usr/share/libonnx-testdata/data/node", filter, json_out;
   bool json = false, verbose = false;
+  long min_passed = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -45,6 +48,8 @@ int main(int argc, char** argv) {
       filter = value();
     else if (a == "--json-out")
       json_out = value();
+    else if (a == "--min-passed")
+      min_passed = std::strtol(value().c_str(), nullptr, 10);
     else if (a == "--json")
       json = true;
     else if (a == "--verbose")
@@ -109,5 +114,10 @@ int main(int argc, char** argv) {
   else
     std::printf("device %s: %d passed, %d failed, %d unsupported (of %zu node tests)\n",
                 device.c_str(), passed, failed, unsupported, dirs.size());
+  if (passed < min_passed) {
+    std::printf("FAIL: %d tests passed, fewer than the %ld expected (--min-passed)\n", passed,
+                min_passed);
+    return 1;
+  }
   return failed > 0 ? 1 : 0;
 }

@@ -344,7 +344,7 @@ class BadInput(unittest.TestCase):
         from onnx import TensorProto, helper
         graph = helper.make_graph(
             [helper.make_node("Relu", ["input"], ["r"], name="relu0"),
-             helper.make_node("Hardmax", ["r"], ["logits"], name="odd_one")],
+             helper.make_node("Det", ["r"], ["logits"], name="odd_one")],
             "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 10])],
             [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -353,7 +353,7 @@ class BadInput(unittest.TestCase):
             info = cli_json("info", f"{d}/m.onnx")
             self.assertEqual(len(info["unsupported"]), 1)
             self.assertIn("odd_one", info["unsupported"][0])
-            self.assertIn("Hardmax", info["unsupported"][0])
+            self.assertIn("Det", info["unsupported"][0])
             np.save(f"{d}/x.npy", np.zeros((1, 10), np.float32))
             err = self.assert_fails(1, "run", f"{d}/m.onnx", "--input", f"{d}/x.npy", "--output", f"{d}/y.npy")
             self.assertIn("odd_one", err)

@@ -47,7 +47,11 @@ std::int64_t semantics_unchanged_since(const std::string& op) {
                                                              {"Floor", 6},
                                                              {"Ceil", 6},
                                                              {"Reciprocal", 6},
-                                                             {"Cast", 6}};
+                                                             {"Cast", 6},
+                                                             {"Not", 1},
+                                                             {"Elu", 6},
+                                                             {"Selu", 6},
+                                                             {"InstanceNormalization", 6}};
   for (const auto& [name, since] : ops)
     if (op == name) return since;
   return kMinOpset;

@@ -48,6 +48,53 @@ void gelu(KernelContext& c) {
   }
 }
 
+void elu(KernelContext& c) {
+  const float alpha = c.node.attr_float("alpha", 1.0f);
+  unary_float(c, [alpha](float x) { return x >= 0 ? x : alpha * std::expm1(x); });
+}
+
+void selu(KernelContext& c) {
+  const float alpha = c.node.attr_float("alpha", 1.67326319217681884765625f);
+  const float gamma = c.node.attr_float("gamma", 1.05070102214813232421875f);
+  unary_float(c, [=](float x) { return gamma * (x > 0 ? x : alpha * std::expm1(x)); });
+}
+
+void celu(KernelContext& c) {
+  const float alpha = c.node.attr_float("alpha", 1.0f);
+  unary_float(c, [alpha](float x) {
+    return std::max(0.0f, x) + std::min(0.0f, alpha * std::expm1(x / alpha));
+  });
+}
+
+void thresholded_relu(KernelContext& c) {
+  const float alpha = c.node.attr_float("alpha", 1.0f);
+  unary_float(c, [alpha](float x) { return x > alpha ? x : 0.0f; });
+}
+
+void softplus(KernelContext& c) {
+  unary_float(c, [](float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); });
+}
+
+void softsign(KernelContext& c) {
+  unary_float(c, [](float x) { return x / (1.0f + std::fabs(x)); });
+}
+
+void mish(KernelContext& c) {
+  unary_float(c, [](float x) {
+    const float sp = x > 20.0f ? x : std::log1p(std::exp(x));
+    return x * std::tanh(sp);
+  });
+}
+
+void shrink(KernelContext& c) {
+  const float lambd = c.node.attr_float("lambd", 0.5f), bias = c.node.attr_float("bias", 0.0f);
+  unary_numeric(c, [=](auto x) {
+    using T = decltype(x);
+    const float v = static_cast<float>(x);
+    return static_cast<T>(v < -lambd ? v + bias : (v > lambd ? v - bias : 0.0f));
+  });
+}
+
 void clip(KernelContext& c) {
   // Before opset 11 the bounds are attributes; from 11 on they are optional inputs.
   const Tensor& x = c.in(0);

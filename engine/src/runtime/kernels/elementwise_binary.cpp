@@ -1,6 +1,8 @@
-// Binary elementwise ops with numpy broadcasting.
+// Binary (and variadic: Max, Min, Sum, Mean) elementwise ops with numpy broadcasting.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "runtime/kernel_util.h"
@@ -114,7 +116,130 @@ void comparison(KernelContext& c, Cmp cmp) {
   });
 }
 
+// Folds every input into the first with op, broadcasting as it goes (Max, Min, Sum, Mean).
+template <typename OpFactory>
+void variadic(KernelContext& c, OpFactory factory, bool mean = false) {
+  if (c.input_count() < 1) c.fail("needs at least one input");
+  const DType dtype = c.in(0).dtype();
+  Shape shape = c.in(0).shape();
+  for (int i = 1; i < c.input_count(); ++i) {
+    if (c.in(i).dtype() != dtype) c.fail("inputs have different dtypes");
+    shape = broadcast_shapes(c, shape, c.in(i).shape());
+  }
+  Tensor& out = c.output(0, dtype, shape);
+  if (c.shape_only) return;
+  dispatch_numeric(c, dtype, [&](auto zero) {
+    using T = decltype(zero);
+    Tensor acc = c.in(0);
+    for (int i = 1; i < c.input_count(); ++i) {
+      Tensor next(dtype, broadcast_shapes(c, acc.shape(), c.in(i).shape()));
+      broadcast_apply<T, T>(acc, c.in(i), next, factory(zero));
+      acc = next;
+    }
+    const Tensor one(dtype, {});
+    Tensor result(dtype, shape);
+    broadcast_apply<T, T>(acc, one, result, [](T x, T) { return x; });  // to the output shape
+    T* po = out.data<T>();
+    const T* pr = result.data<T>();
+    const T n = static_cast<T>(c.input_count());
+    for (std::int64_t k = 0; k < out.numel(); ++k) po[k] = mean ? static_cast<T>(pr[k] / n) : pr[k];
+  });
+}
+
+template <typename T>
+T nan_aware_max(T x, T y) {
+  if constexpr (std::is_floating_point_v<T>)
+    if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<T>::quiet_NaN();
+  return x > y ? x : y;
+}
+template <typename T>
+T nan_aware_min(T x, T y) {
+  if constexpr (std::is_floating_point_v<T>)
+    if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<T>::quiet_NaN();
+  return x < y ? x : y;
+}
+
+template <typename Logic>
+void logical(KernelContext& c, Logic logic) {
+  require_dtype(c, 0, DType::boolean);
+  require_dtype(c, 1, DType::boolean);
+  Tensor& out = c.output(0, DType::boolean, binary_shape(c));
+  if (c.shape_only) return;
+  broadcast_apply<bool, bool>(c.in(0), c.in(1), out, logic);
+}
+
 }  // namespace
+
+void max(KernelContext& c) {
+  variadic(c,
+           [](auto z) { return [](decltype(z) x, decltype(z) y) { return nan_aware_max(x, y); }; });
+}
+void min(KernelContext& c) {
+  variadic(c,
+           [](auto z) { return [](decltype(z) x, decltype(z) y) { return nan_aware_min(x, y); }; });
+}
+void sum(KernelContext& c) {
+  variadic(
+      c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x + y; }; });
+}
+void mean(KernelContext& c) {
+  variadic(
+      c, [](auto z) { return [](decltype(z) x, decltype(z) y) -> decltype(z) { return x + y; }; },
+      true);
+}
+
+void mod(KernelContext& c) {
+  // fmod=1: the sign of the dividend (C's fmod); fmod=0 (integers only): of the divisor.
+  const bool c_fmod = c.node.attr_int("fmod", 0) != 0;
+  if (!c_fmod && c.in(0).dtype() == DType::f32) c.fail("fmod=0 is not defined for floats");
+  if (!c.shape_only && c.in(0).dtype() != DType::f32)
+    for (std::int64_t v : c.in(1).to_i64())
+      if (v == 0) c.fail("integer modulo by zero");
+  arithmetic(c, [c_fmod](auto z) {
+    return [c_fmod](decltype(z) x, decltype(z) y) -> decltype(z) {
+      using T = decltype(z);
+      if constexpr (std::is_floating_point_v<T>) {
+        return std::fmod(x, y);
+      } else {
+        T r = static_cast<T>(x % y);
+        if (!c_fmod && r != 0 && ((r < 0) != (y < 0))) r = static_cast<T>(r + y);
+        return r;
+      }
+    };
+  });
+}
+
+void less_or_equal(KernelContext& c) {
+  comparison(c, [](auto x, auto y) { return x <= y; });
+}
+void greater_or_equal(KernelContext& c) {
+  comparison(c, [](auto x, auto y) { return x >= y; });
+}
+void logical_and(KernelContext& c) {
+  logical(c, [](bool x, bool y) { return x && y; });
+}
+void logical_or(KernelContext& c) {
+  logical(c, [](bool x, bool y) { return x || y; });
+}
+void logical_xor(KernelContext& c) {
+  logical(c, [](bool x, bool y) { return x != y; });
+}
+
+void bit_shift(KernelContext& c) {
+  const std::string direction = c.node.attr_string("direction", "");
+  if (direction != "LEFT" && direction != "RIGHT") c.fail("direction must be LEFT or RIGHT");
+  const bool left = direction == "LEFT";
+  Shape shape = binary_shape(c);
+  const DType dtype = c.in(0).dtype();
+  if (dtype != DType::u8) c.unsupported("dtype " + dtype_name(dtype));
+  Tensor& out = c.output(0, dtype, shape);
+  if (c.shape_only) return;
+  broadcast_apply<std::uint8_t, std::uint8_t>(
+      c.in(0), c.in(1), out, [left](std::uint8_t x, std::uint8_t y) -> std::uint8_t {
+        if (y >= 8) return 0;
+        return static_cast<std::uint8_t>(left ? x << y : x >> y);
+      });
+}
 
 void add(KernelContext& c) {
   arithmetic(

@@ -17,6 +17,17 @@ void less(KernelContext& c);
 void greater(KernelContext& c);
 void where(KernelContext& c);
 void prelu(KernelContext& c);
+void max(KernelContext& c);
+void min(KernelContext& c);
+void sum(KernelContext& c);
+void mean(KernelContext& c);
+void mod(KernelContext& c);
+void less_or_equal(KernelContext& c);
+void greater_or_equal(KernelContext& c);
+void logical_and(KernelContext& c);
+void logical_or(KernelContext& c);
+void logical_xor(KernelContext& c);
+void bit_shift(KernelContext& c);
 // elementwise_unary.cpp
 void sqrt(KernelContext& c);
 void erf(KernelContext& c);
@@ -27,6 +38,22 @@ void abs(KernelContext& c);
 void reciprocal(KernelContext& c);
 void floor(KernelContext& c);
 void ceil(KernelContext& c);
+void sin(KernelContext& c);
+void cos(KernelContext& c);
+void tan(KernelContext& c);
+void asin(KernelContext& c);
+void acos(KernelContext& c);
+void atan(KernelContext& c);
+void sinh(KernelContext& c);
+void cosh(KernelContext& c);
+void asinh(KernelContext& c);
+void acosh(KernelContext& c);
+void atanh(KernelContext& c);
+void round(KernelContext& c);
+void sign(KernelContext& c);
+void logical_not(KernelContext& c);
+void is_nan(KernelContext& c);
+void is_inf(KernelContext& c);
 // activations.cpp
 void relu(KernelContext& c);
 void leaky_relu(KernelContext& c);
@@ -36,6 +63,14 @@ void tanh(KernelContext& c);
 void hard_sigmoid(KernelContext& c);
 void hard_swish(KernelContext& c);
 void gelu(KernelContext& c);
+void elu(KernelContext& c);
+void selu(KernelContext& c);
+void celu(KernelContext& c);
+void thresholded_relu(KernelContext& c);
+void softplus(KernelContext& c);
+void softsign(KernelContext& c);
+void mish(KernelContext& c);
+void shrink(KernelContext& c);
 // softmax.cpp
 void softmax(KernelContext& c);
 void log_softmax(KernelContext& c);
@@ -58,6 +93,12 @@ void reduce_mean(KernelContext& c);
 void reduce_sum(KernelContext& c);
 void reduce_max(KernelContext& c);
 void reduce_min(KernelContext& c);
+void reduce_prod(KernelContext& c);
+void reduce_l1(KernelContext& c);
+void reduce_l2(KernelContext& c);
+void reduce_sum_square(KernelContext& c);
+void reduce_log_sum(KernelContext& c);
+void reduce_log_sum_exp(KernelContext& c);
 // shape_ops.cpp
 void reshape(KernelContext& c);
 void flatten(KernelContext& c);
@@ -80,6 +121,36 @@ void pad(KernelContext& c);
 // resize.cpp
 void resize(KernelContext& c);
 void upsample(KernelContext& c);
+// index_ops.cpp
+void arg_max(KernelContext& c);
+void arg_min(KernelContext& c);
+void top_k(KernelContext& c);
+void hardmax(KernelContext& c);
+void cum_sum(KernelContext& c);
+void trilu(KernelContext& c);
+void range(KernelContext& c);
+void size(KernelContext& c);
+void one_hot(KernelContext& c);
+void eye_like(KernelContext& c);
+void tile(KernelContext& c);
+void compress(KernelContext& c);
+void non_zero(KernelContext& c);
+// gather_scatter.cpp
+void gather_elements(KernelContext& c);
+void scatter_elements(KernelContext& c);
+void gather_nd(KernelContext& c);
+void scatter_nd(KernelContext& c);
+void depth_to_space(KernelContext& c);
+void space_to_depth(KernelContext& c);
+// losses.cpp
+void negative_log_likelihood_loss(KernelContext& c);
+void softmax_cross_entropy_loss(KernelContext& c);
+// group_normalization.cpp
+void instance_normalization(KernelContext& c);
+void group_normalization(KernelContext& c);
+void mean_variance_normalization(KernelContext& c);
+void lp_normalization(KernelContext& c);
+void lrn(KernelContext& c);
 // quantize.cpp
 void quantize_linear(KernelContext& c);
 void dequantize_linear(KernelContext& c);

@@ -1,4 +1,7 @@
-// Reference reduction kernels: ReduceMean, ReduceSum, ReduceMax, ReduceMin.
+// Reference reduction kernels: ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, and
+// the sums of a function of x (ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp).
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -64,7 +67,7 @@ std::vector<std::int64_t> reduce_index_map(const Shape& in_shape, const ReducePl
   return strided_offsets(in_shape, out_strides);
 }
 
-enum class ReduceKind { sum, mean, max, min };
+enum class ReduceKind { sum, mean, max, min, prod, l1, l2, sum_square, log_sum, log_sum_exp };
 
 template <typename T>
 void reduce_typed(KernelContext& c, const ReducePlan& p, ReduceKind kind) {
@@ -97,8 +100,48 @@ void reduce_typed(KernelContext& c, const ReducePlan& p, ReduceKind kind) {
   // Sums accumulate in double for floats (accuracy) and in int64 for integers (wrapping at the
   // end like a sum in the element type would).
   using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::int64_t>;
-  std::vector<Acc> acc(static_cast<std::size_t>(out_n), Acc{0});
-  for (std::int64_t k = 0; k < in_n; ++k) acc[map[k]] += static_cast<Acc>(xd[k]);
+  std::vector<Acc> acc(static_cast<std::size_t>(out_n),
+                       static_cast<Acc>(kind == ReduceKind::prod ? 1 : 0));
+  switch (kind) {
+    case ReduceKind::prod:
+      for (std::int64_t k = 0; k < in_n; ++k) acc[map[k]] *= static_cast<Acc>(xd[k]);
+      break;
+    case ReduceKind::l1:
+      for (std::int64_t k = 0; k < in_n; ++k) {
+        const Acc v = static_cast<Acc>(xd[k]);
+        acc[map[k]] += v < 0 ? -v : v;
+      }
+      break;
+    case ReduceKind::l2:
+    case ReduceKind::sum_square:
+      for (std::int64_t k = 0; k < in_n; ++k) {
+        const Acc v = static_cast<Acc>(xd[k]);
+        acc[map[k]] += v * v;
+      }
+      break;
+    case ReduceKind::log_sum_exp: {
+      // exp of (x - max) keeps large inputs finite; the max is added back after the log.
+      std::vector<double> peak(static_cast<std::size_t>(out_n),
+                               -std::numeric_limits<double>::infinity());
+      for (std::int64_t k = 0; k < in_n; ++k)
+        peak[map[k]] = std::max(peak[map[k]], static_cast<double>(xd[k]));
+      std::vector<double> sum(static_cast<std::size_t>(out_n), 0.0);
+      for (std::int64_t k = 0; k < in_n; ++k)
+        sum[map[k]] += std::exp(static_cast<double>(xd[k]) - peak[map[k]]);
+      for (std::int64_t o = 0; o < out_n; ++o)
+        yd[o] = static_cast<T>(std::isinf(peak[o]) ? peak[o] : peak[o] + std::log(sum[o]));
+      return;
+    }
+    default:
+      for (std::int64_t k = 0; k < in_n; ++k) acc[map[k]] += static_cast<Acc>(xd[k]);
+  }
+  if (kind == ReduceKind::l2 || kind == ReduceKind::log_sum) {
+    for (std::int64_t o = 0; o < out_n; ++o) {
+      const double v = static_cast<double>(acc[o]);
+      yd[o] = static_cast<T>(kind == ReduceKind::l2 ? std::sqrt(v) : std::log(v));
+    }
+    return;
+  }
   const std::int64_t count = out_n == 0 ? 0 : in_n / out_n;
   for (std::int64_t o = 0; o < out_n; ++o) {
     Acc v = acc[o];
@@ -119,7 +162,7 @@ void reduce(KernelContext& c, ReduceKind kind, std::int64_t axes_input_opset) {
     c.set_output(0, x);
     return;
   }
-  const bool is_sum = kind == ReduceKind::sum || kind == ReduceKind::mean;
+  const bool is_sum = kind != ReduceKind::max && kind != ReduceKind::min;
   if (x.dtype() == DType::boolean && is_sum) c.unsupported("dtype bool");
   c.output(0, x.dtype(), p.out_shape);
   if (c.shape_only) return;
@@ -142,6 +185,24 @@ void reduce_max(KernelContext& c) {
 }
 void reduce_min(KernelContext& c) {
   reduce(c, ReduceKind::min, 18);
+}
+void reduce_prod(KernelContext& c) {
+  reduce(c, ReduceKind::prod, 18);
+}
+void reduce_l1(KernelContext& c) {
+  reduce(c, ReduceKind::l1, 18);
+}
+void reduce_l2(KernelContext& c) {
+  reduce(c, ReduceKind::l2, 18);
+}
+void reduce_sum_square(KernelContext& c) {
+  reduce(c, ReduceKind::sum_square, 18);
+}
+void reduce_log_sum(KernelContext& c) {
+  reduce(c, ReduceKind::log_sum, 18);
+}
+void reduce_log_sum_exp(KernelContext& c) {
+  reduce(c, ReduceKind::log_sum_exp, 18);
 }
 
 }  // namespace qs::kernels
