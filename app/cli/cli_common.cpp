@@ -4,6 +4,9 @@
 
 #include <cstdio>
 
+#include "quantscope/device.h"
+#include "quantscope/model.h"
+
 namespace qs::cli {
 
 Registry& registry() {
@@ -84,6 +87,16 @@ std::vector<int> parse_bit_list(const std::string& name, const std::string& text
     start = comma + 1;
   }
   return bits;
+}
+
+Graph load_model_for_data(const std::string& path) {
+  Graph g = load_model(path);
+  if (const std::int64_t batch = fixed_batch(g); batch > 0)
+    std::fprintf(stderr,
+                 "note: %s fixes its batch to %lld (input '%s' %s): samples go in %lld at a time\n",
+                 path.c_str(), static_cast<long long>(batch), g.inputs[0].name.c_str(),
+                 shape_to_string(g.inputs[0].shape).c_str(), static_cast<long long>(batch));
+  return g;
 }
 
 std::string single_model_argument(const Args& args) {

@@ -22,7 +22,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   if (options.min_seconds < 0) throw UsageError{"--min-seconds must not be negative"};
   options.per_layer = args.flag("per-layer");
 
-  const Graph g = graph_for_config(load_model(path), args);
+  const Graph g = graph_for_config(load_model_for_data(path), args);
   use_integer_kernels_if_asked(*device, args);
   BenchResult r = benchmark(g, *device, options, terminal_progress("bench"));
   const LatencyStats& s = r.end_to_end;

@@ -56,7 +56,7 @@ int cmd_compare(const std::vector<std::string>& argv) {
   const std::int64_t sample = args.get_int("sample", 0, 0);
 
   std::unique_ptr<Device> device = open_device(args);
-  const Graph g = load_model(path);
+  const Graph g = load_model_for_data(path);
   const QuantizedModel q = load_quantized_model(args.get("config"));
   DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);

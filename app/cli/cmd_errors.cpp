@@ -16,7 +16,7 @@ int cmd_errors(const std::vector<std::string>& argv) {
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   if (!args.has("config")) throw UsageError{"missing --config CONFIG.json"};
   std::unique_ptr<Device> device = open_device(args);
-  const Graph g = load_model(path);
+  const Graph g = load_model_for_data(path);
   const QuantizedModel q = load_quantized_model(args.get("config"));
   DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);

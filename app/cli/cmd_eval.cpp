@@ -87,7 +87,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   options.batch = args.get_int("batch", 64, 1);
   const long long limit = args.get_int("limit", -1, 0);
 
-  Graph g = load_model(path);
+  Graph g = load_model_for_data(path);
   DataOptions data_options;
   data_options.preprocess = preprocess_for(g, args);
   data_options.limit = limit;

@@ -65,7 +65,7 @@ int cmd_export(const std::vector<std::string>& argv) {
   const std::string output = args.get("o", args.get("output"));
   if (output.empty()) throw UsageError{"missing -o DIR or -o FILE.zip"};
 
-  const Graph g = load_model(path);
+  const Graph g = load_model_for_data(path);
   const QuantizedModel q = load_quantized_model(args.get("config"));
   PackageOptions options;
   options.output = output;

@@ -29,7 +29,7 @@ int cmd_hessian(const std::vector<std::string>& argv) {
   options.threads = static_cast<int>(args.get_int("threads", 0, 0));
   options.layerwise = !args.flag("no-layerwise");
 
-  const Graph g = load_model(path);
+  const Graph g = load_model_for_data(path);
   DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
   // The traces do not depend on the thread count: it is left out of the cache key.

@@ -70,7 +70,7 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info,
     if (i < where.size() && !where[i].reason.empty()) runs_on += " (" + where[i].reason + ")";
     std::printf("%-44s %-20s %10lld %12lld  %-16s %s\n", l.name.c_str(), op.c_str(),
                 static_cast<long long>(l.params), static_cast<long long>(l.macs),
-                shape_to_string(l.output_shape).c_str(), runs_on.c_str());
+                dims_text(l.output_dims).c_str(), runs_on.c_str());
   }
   std::printf("\nops:");
   for (const auto& [op, count] : info.op_histogram) std::printf(" %s x%d", op.c_str(), count);
@@ -128,6 +128,7 @@ int cmd_info(const std::vector<std::string>& argv) {
                          {"params", l.params},
                          {"macs", l.macs},
                          {"output_shape", l.output_shape},
+                         {"output_dims", l.output_dims},
                          {"folded_from", l.folded_from}};
     layer["device"] = i < where.size() ? nlohmann::json(where[i].device) : nlohmann::json(nullptr);
     if (i < where.size() && !where[i].reason.empty()) layer["fallback_reason"] = where[i].reason;

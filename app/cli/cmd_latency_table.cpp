@@ -29,7 +29,7 @@ int cmd_latency_table(const std::vector<std::string>& argv) {
   bench.min_seconds = args.has("min-seconds") ? args.get_floats("min-seconds").at(0) : 0.2;
   QuantConfig base;
   if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
-  const Graph g = load_model(path);
+  const Graph g = load_model_for_data(path);
   DataOptions data_options;
   data_options.preprocess = preprocess_for(g, args);
   data_options.limit = args.get_int("limit", 256, 1);

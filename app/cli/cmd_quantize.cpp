@@ -51,7 +51,7 @@ int cmd_quantize(const std::vector<std::string>& argv) {
   if (!args.has("o")) throw UsageError{"missing -o CONFIG.json"};
   const QuantConfig config = config_from_args(args);
   std::unique_ptr<Device> device = open_device(args);
-  Graph g = load_model(path);
+  Graph g = load_model_for_data(path);
   const std::vector<std::string> problems = config_problems(config, g);
   if (!problems.empty()) {
     std::string text = "the configuration does not fit the model:";

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "cli_common.h"
+#include "quantscope/device.h"
 #include "quantscope/executor.h"
 #include "quantscope/model.h"
 #include "quantscope/npy.h"
@@ -30,7 +31,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (!args.has("input")) throw UsageError{"missing --input FILE.npy"};
   if (!args.has("output")) throw UsageError{"missing --output PATH"};
   std::unique_ptr<Device> device = open_device(args);
-  const Graph g = graph_for_config(load_model(path), args);
+  const Graph g = graph_for_config(load_model_for_data(path), args);
   use_integer_kernels_if_asked(*device, args);
   if (g.inputs.empty()) throw Error("the model has no runtime inputs");
 
@@ -44,7 +45,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (inputs.count(name)) throw UsageError{"input '" + name + "' is given twice"};
     inputs[name] = read_npy(file);
   }
-  TensorMap outputs = device->compile(g)->run(inputs);
+  TensorMap outputs = compile_any_batch(*device, g)->run(inputs);
 
   const std::string out = args.get("output");
   const bool to_folder =

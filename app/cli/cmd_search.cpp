@@ -83,7 +83,7 @@ int cmd_search(const std::vector<std::string>& argv) {
   if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
 
   std::unique_ptr<Device> device = open_device(args);
-  const Graph g = load_model(path);
+  const Graph g = load_model_for_data(path);
   DataOptions data_options = data_options_for(g, args);
   auto data = open_dataset(args.get("data"), data_options);
   // --limit counts calibration samples, and evaluation ones too unless --eval-limit says otherwise.

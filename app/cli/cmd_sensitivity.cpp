@@ -55,7 +55,7 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
     options.hessian = &hessian;
   }
   std::unique_ptr<Device> device = open_device(args);
-  const Graph g = load_model(path);
+  const Graph g = load_model_for_data(path);
   DataOptions data_options = data_options_for(g, args);
   // Calibration and evaluation on the same data unless --eval-data is given.
   auto data = open_dataset(args.get("data"), data_options);

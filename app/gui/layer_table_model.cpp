@@ -54,7 +54,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     case kMacs:
       return raw ? QVariant(qint64(l.macs)) : QVariant(groupedNumber(l.macs));
     case kOutput:
-      return QString::fromStdString(qs::shape_to_string(l.output_shape));
+      return QString::fromStdString(qs::dims_text(l.output_dims));
     case kRunsOn:
       if (row.fallbackReason.isEmpty()) return row.runsOn;
       return raw ? row.runsOn : row.runsOn + QStringLiteral(" (") + row.fallbackReason + ')';

@@ -78,4 +78,15 @@ struct Placement {
 };
 std::vector<Placement> placement(const Device& device, const Graph& graph);
 
+// The batch a model fixes: the first dimension of its first input when the file gives it as
+// a number (torch.onnx.export without dynamic_axes writes 1), else 0. Pure; any thread.
+std::int64_t fixed_batch(const Graph& graph);
+
+// device.compile(graph), and for a model with a fixed batch B a graph whose run() takes any
+// number of samples: the inputs whose first dimension the model fixes to B are fed B samples at
+// a time (the last chunk padded by repeating its last sample), and each output's rows are
+// concatenated with the padding dropped. An output whose first dimension is not a multiple of
+// B is an Error naming it. Same thread rules as compile().
+std::unique_ptr<CompiledGraph> compile_any_batch(Device& device, const Graph& graph);
+
 }  // namespace qs

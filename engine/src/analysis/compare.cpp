@@ -106,8 +106,8 @@ SampleComparison compare_sample(const Graph& graph, const QuantizedModel& q, Dat
   // Compiled graphs refer to their Graph: both are kept alive here.
   const Graph fg = with_observed_outputs(graph, observed);
   const Graph qg = with_observed_outputs(apply_quantization(graph, q), observed);
-  std::unique_ptr<CompiledGraph> frun = device.compile(fg);
-  std::unique_ptr<CompiledGraph> qrun = device.compile(qg);
+  std::unique_ptr<CompiledGraph> frun = compile_any_batch(device, fg);
+  std::unique_ptr<CompiledGraph> qrun = compile_any_batch(device, qg);
 
   SampleComparison r;
   r.sample = index;

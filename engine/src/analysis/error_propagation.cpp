@@ -55,16 +55,16 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
   // Float and fully quantized, with every chosen layer's output observed.
   // Compiled graphs refer to their Graph: each is kept alive here.
   const Graph observed = with_observed_outputs(graph, outputs);
-  std::unique_ptr<CompiledGraph> fp = device.compile(observed);
+  std::unique_ptr<CompiledGraph> fp = compile_any_batch(device, observed);
   const Graph full = with_observed_outputs(apply_quantization(graph, q), outputs);
-  std::unique_ptr<CompiledGraph> qrun = device.compile(full);
+  std::unique_ptr<CompiledGraph> qrun = compile_any_batch(device, full);
   std::vector<Graph> alone;
   alone.reserve(chosen.size());
   for (const quant::QuantLayer* l : chosen)
     alone.push_back(
         with_observed_outputs(apply_quantization(graph, only(q, *l)), {l->node->outputs[0]}));
   std::vector<std::unique_ptr<CompiledGraph>> alone_runs;
-  for (const Graph& g : alone) alone_runs.push_back(device.compile(g));
+  for (const Graph& g : alone) alone_runs.push_back(compile_any_batch(device, g));
 
   std::vector<OutputComparison> introduced(chosen.size()), accumulated(chosen.size());
   const std::string input = graph.inputs[0].name;

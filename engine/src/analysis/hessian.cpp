@@ -11,6 +11,7 @@
 #include "quant/layers.h"
 #include "quantscope/analysis.h"
 #include "quantscope/autograd.h"
+#include "quantscope/device.h"
 #include "quantscope/error.h"
 #include "quantscope/executor.h"
 #include "quantscope/memory.h"
@@ -80,9 +81,18 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
   check_memory("the Hessian traces", estimate_run_bytes(graph, options.batch, 3) +
                                          estimate_run_bytes(graph, data.size(), 1));
 
+  // A model with a fixed batch B takes B samples at a time; a last partial batch is left out
+  // (the gradient of a padded batch would count its repeated samples twice).
+  const std::int64_t fixed = fixed_batch(graph);
+  const std::int64_t batch = fixed > 0 ? fixed : options.batch;
+  const std::int64_t count = fixed > 0 ? data.size() / fixed * fixed : data.size();
+  if (count == 0)
+    throw Error("the model fixes its batch to " + std::to_string(fixed) +
+                " samples; the data have " + std::to_string(data.size()));
+
   const GradientEngine engine(graph);
   HessianResult result;
-  result.samples = data.size();
+  result.samples = count;
   const std::string input = graph.inputs[0].name, output = graph.outputs[0].name;
 
   // Layer inputs for the layer-wise trace, observed in the same float run that gives the
@@ -101,11 +111,10 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
   // g(w) and the pieces at w, per batch.
   std::vector<BatchState> batches;
   bool classification = true;
-  const std::int64_t count = data.size();
-  for (std::int64_t first = 0; first < count; first += options.batch) {
+  for (std::int64_t first = 0; first < count; first += batch) {
     job.check();
     job.report(0.0, "the float run");
-    Batch b = data.read(first, std::min(options.batch, count - first));
+    Batch b = data.read(first, std::min(batch, count - first));
     BatchState s;
     s.inputs = {{input, b.inputs}};
     s.share = double(b.inputs.dim(0)) / double(count);

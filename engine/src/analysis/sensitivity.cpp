@@ -133,7 +133,7 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
   Reference ref;
   const std::string input = graph.inputs[0].name, output = graph.outputs[0].name;
   {
-    std::unique_ptr<CompiledGraph> run = device.compile(graph);
+    std::unique_ptr<CompiledGraph> run = compile_any_batch(device, graph);
     std::int64_t top1 = 0;
     for (std::int64_t first = 0; first < eval.size(); first += options.batch) {
       job.check();
@@ -187,7 +187,7 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
         for (const std::string& t : l.act_inputs)
           q.activations[t] = regrid(act_ranges.activations.at(t), b);
       const Graph quantized = apply_quantization(graph, q);
-      std::unique_ptr<CompiledGraph> run = device.compile(quantized);
+      std::unique_ptr<CompiledGraph> run = compile_any_batch(device, quantized);
       OutputComparison cmp;
       std::int64_t top1 = 0;
       for (std::size_t i = 0; i < ref.inputs.size(); ++i) {

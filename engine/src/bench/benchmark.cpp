@@ -47,12 +47,14 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
     throw Error("batch and runs must be at least 1, warmup at least 0");
   BenchResult result;
   result.device = device.name();
-  result.batch = options.batch;
+  // A model with a fixed batch is measured at its own batch.
+  const std::int64_t batch = fixed_batch(graph) > 0 ? fixed_batch(graph) : options.batch;
+  result.batch = batch;
   result.threads = device.set_threads(options.threads);
   result.environment = device.environment();
   result.environment["cpu_model"] = cpu_model_name();
-  check_memory("the benchmark", estimate_run_bytes(graph, options.batch));
-  const TensorMap inputs = random_inputs(graph, options.batch, options.seed);
+  check_memory("the benchmark", estimate_run_bytes(graph, batch));
+  const TensorMap inputs = random_inputs(graph, batch, options.seed);
 
   auto start = Clock::now();
   std::unique_ptr<CompiledGraph> compiled = device.compile(graph);
@@ -82,9 +84,8 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
   result.end_to_end = latency_stats(samples);
   if (!device_samples.empty()) result.device_time = latency_stats(device_samples);
   result.unstable = result.end_to_end.cv > kUnstableCv;
-  result.throughput_per_s = result.end_to_end.median_ms > 0
-                                ? 1000.0 * double(options.batch) / result.end_to_end.median_ms
-                                : 0;
+  result.throughput_per_s =
+      result.end_to_end.median_ms > 0 ? 1000.0 * double(batch) / result.end_to_end.median_ms : 0;
 
   if (options.per_layer) {
     // Kept apart from the end-to-end numbers: profiling adds a clock read per node.

@@ -45,45 +45,88 @@ void drop_unused_initializers(Graph& graph) {
     it = used.count(it->first) ? std::next(it) : graph.initializers.erase(it);
 }
 
-void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems) {
+std::map<std::string, Tensor> infer_shapes_from_placeholders(
+    const Graph& graph, const PlaceholderShapes& inputs, std::vector<std::string>* problems,
+    std::map<std::string, std::string>* placeholder_failures) {
   std::map<std::string, Tensor> values;
+  // Tensors whose shape was computed from a placeholder dimension: a node that fails on them
+  // failed on the placeholder, not on the model (a Conv with kernel 512 over a length taken
+  // as 1), and only leaves its outputs unknown. Real inputs are checked when the model runs.
+  std::set<std::string> from_placeholder;
+  for (const ValueInfo& in : graph.inputs) {
+    auto it = inputs.shapes.find(in.name);
+    if (it == inputs.shapes.end()) continue;
+    values[in.name] = Tensor::meta(in.dtype, it->second);
+    for (std::int64_t d : in.shape)
+      if (d < 0) from_placeholder.insert(in.name);
+  }
+  for (const Node& node : graph.nodes) {
+    std::vector<const Tensor*> node_inputs;
+    bool known = true, placeholder = false;
+    for (const std::string& name : node.inputs) {
+      if (name.empty()) {
+        node_inputs.push_back(nullptr);
+        continue;
+      }
+      auto v = values.find(name);
+      auto init = graph.initializers.find(name);
+      if (v != values.end())
+        node_inputs.push_back(&v->second);
+      else if (init != graph.initializers.end())
+        node_inputs.push_back(&init->second);
+      else
+        known = false;
+      placeholder = placeholder || from_placeholder.count(name);
+    }
+    if (!known || (problems && !kernels::find_kernel(node.op_type, node.domain))) continue;
+    try {
+      std::vector<Tensor> outs = run_node(node, graph.opset, node_inputs, RunMode::infer_shapes);
+      for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+        if (node.outputs[k].empty()) continue;
+        values[node.outputs[k]] = std::move(outs[k]);
+        if (placeholder) from_placeholder.insert(node.outputs[k]);
+      }
+    } catch (const kernels::DataDependentShape&) {
+      continue;
+    } catch (const Error& e) {
+      if (placeholder && placeholder_failures) (*placeholder_failures)[node.name] = e.what();
+      if (placeholder || inputs.lenient) continue;
+      if (!problems) throw;
+      problems->push_back(e.what());
+    }
+  }
+  return values;
+}
+
+void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems) {
+  PlaceholderShapes ones, large;
+  large.lenient = true;
   for (const ValueInfo& in : graph.inputs) {
     if (!in.has_shape)
       throw Error("input '" + in.name + "' has no declared shape; shapes cannot be inferred");
     Shape shape = in.shape;
     for (auto& d : shape)
       if (d < 0) d = 1;
-    values[in.name] = Tensor::meta(in.dtype, shape);
+    ones.shapes[in.name] = shape;
+    shape = in.shape;
+    for (auto& d : shape)
+      if (d < 0) d = 4099;
+    large.shapes[in.name] = shape;
   }
-  // Node by node: a shape that depends on run-time values (or, with `problems`, a failure)
-  // leaves only the shapes that depend on it unknown.
-  for (const Node& node : graph.nodes) {
-    std::vector<const Tensor*> inputs;
-    bool known = true;
-    for (const std::string& name : node.inputs) {
-      if (name.empty()) {
-        inputs.push_back(nullptr);
-        continue;
-      }
-      auto v = values.find(name);
-      auto init = graph.initializers.find(name);
-      if (v != values.end())
-        inputs.push_back(&v->second);
-      else if (init != graph.initializers.end())
-        inputs.push_back(&init->second);
-      else
-        known = false;
-    }
-    if (!known || (problems && !kernels::find_kernel(node.op_type, node.domain))) continue;
-    try {
-      std::vector<Tensor> outs = run_node(node, graph.opset, inputs, RunMode::infer_shapes);
-      for (std::size_t k = 0; k < node.outputs.size(); ++k)
-        if (!node.outputs[k].empty()) values[node.outputs[k]] = std::move(outs[k]);
-    } catch (const kernels::DataDependentShape&) {
-      continue;
-    } catch (const Error& e) {
-      if (!problems) throw;
-      problems->push_back(e.what());
+  std::map<std::string, std::string> failed;
+  std::map<std::string, Tensor> values =
+      infer_shapes_from_placeholders(graph, ones, problems, &failed);
+  if (!failed.empty()) {
+    // A node that failed with dynamic dimensions taken as 1 is a real error only when it fails
+    // with them taken large too (a kernel longer than a fixed dimension, not than the
+    // placeholder); either way the shapes stay those for 1.
+    std::map<std::string, std::string> failed_large;
+    infer_shapes_from_placeholders(graph, large, nullptr, &failed_large);
+    for (const Node& node : graph.nodes) {
+      auto it = failed.find(node.name);
+      if (it == failed.end() || !failed_large.count(node.name)) continue;
+      if (!problems) throw Error(it->second);
+      problems->push_back(it->second);
     }
   }
   graph.value_info.clear();

@@ -1,8 +1,70 @@
 #include "quantscope/model_info.h"
 
+#include "graph/passes.h"
+
 namespace qs {
 
 namespace {
+
+// Each dynamic input dimension stands for a symbol (its name, or one made up for an unnamed
+// one). Shapes are inferred twice, with every symbol set to a different large value each time:
+// a dimension equal in both runs is a number, one that is a symbol times the same number in
+// both is labelled with it, any other is "?".
+struct SymbolRuns {
+  std::vector<std::string> names;
+  std::vector<std::int64_t> first, second;  // each symbol's value in the two runs
+  std::map<std::string, Tensor> a, b;
+};
+
+SymbolRuns run_with_symbols(const Graph& g) {
+  SymbolRuns r;
+  PlaceholderShapes pa, pb;
+  pa.lenient = pb.lenient = true;
+  for (const ValueInfo& in : g.inputs) {
+    if (!in.has_shape) continue;
+    Shape sa = in.shape, sb = in.shape;
+    for (std::size_t d = 0; d < in.shape.size(); ++d) {
+      if (in.shape[d] >= 0) continue;
+      std::string name = d < in.dim_names.size() ? in.dim_names[d] : "";
+      if (name.empty()) name = "?" + in.name + "." + std::to_string(d);
+      std::size_t k = 0;
+      while (k < r.names.size() && r.names[k] != name) ++k;
+      if (k == r.names.size()) {
+        // Large enough for a length that meets a wide kernel, distinct per symbol and run.
+        r.names.push_back(name);
+        r.first.push_back(1031 + 2 * static_cast<std::int64_t>(k));
+        r.second.push_back(2053 + 2 * static_cast<std::int64_t>(k));
+      }
+      sa[d] = r.first[k];
+      sb[d] = r.second[k];
+    }
+    pa.shapes[in.name] = sa;
+    pb.shapes[in.name] = sb;
+  }
+  if (r.names.empty()) return r;
+  r.a = infer_shapes_from_placeholders(g, pa, nullptr);
+  r.b = infer_shapes_from_placeholders(g, pb, nullptr);
+  return r;
+}
+
+std::vector<std::string> symbolic_dims(const SymbolRuns& r, const std::string& tensor) {
+  auto ia = r.a.find(tensor), ib = r.b.find(tensor);
+  if (ia == r.a.end() || ib == r.b.end() || ia->second.rank() != ib->second.rank()) return {};
+  std::vector<std::string> dims;
+  for (int d = 0; d < ia->second.rank(); ++d) {
+    const std::int64_t x = ia->second.dim(d), y = ib->second.dim(d);
+    std::string label = x == y ? std::to_string(x) : "?";
+    for (std::size_t k = 0; x != y && k < r.names.size(); ++k) {
+      if (x % r.first[k] != 0 || y % r.second[k] != 0) continue;
+      const std::int64_t m = x / r.first[k];
+      if (m != y / r.second[k]) continue;
+      label = m == 1 ? r.names[k] : r.names[k] + "*" + std::to_string(m);
+      break;
+    }
+    dims.push_back(label);
+  }
+  return dims;
+}
 
 const Shape* shape_of(const Graph& g, const std::string& name) {
   auto it = g.value_info.find(name);
@@ -34,8 +96,16 @@ std::int64_t layer_macs(const Graph& g, const Node& n) {
 
 }  // namespace
 
+std::string dims_text(const std::vector<std::string>& dims) {
+  if (dims.empty()) return "?";
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + dims[i];
+  return s + "]";
+}
+
 ModelInfo describe_model(const Graph& g) {
   ModelInfo info;
+  const SymbolRuns symbols = run_with_symbols(g);
   info.inputs = g.inputs;
   info.outputs = g.outputs;
   info.opset = g.opset;
@@ -52,8 +122,12 @@ ModelInfo describe_model(const Graph& g) {
       if (it != g.initializers.end() && it->second.dtype() == DType::f32 && it->second.numel() > 1)
         layer.params += it->second.numel();
     }
-    if (const Shape* s = n.outputs.empty() ? nullptr : shape_of(g, n.outputs[0]))
+    if (const Shape* s = n.outputs.empty() ? nullptr : shape_of(g, n.outputs[0])) {
       layer.output_shape = *s;
+      for (std::int64_t d : *s) layer.output_dims.push_back(std::to_string(d));
+    }
+    if (!symbols.names.empty() && !n.outputs.empty())
+      layer.output_dims = symbolic_dims(symbols, n.outputs[0]);
     layer.macs = layer_macs(g, n);
     info.total_params += layer.params;
     info.total_macs += layer.macs;

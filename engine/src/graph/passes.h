@@ -1,6 +1,10 @@
 // Graph passes run once at import (internal to the engine).
 #pragma once
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "quantscope/graph.h"
 
 namespace qs {
@@ -20,8 +24,23 @@ void fold_batch_norm(Graph& graph);
 void drop_unused_initializers(Graph& graph);
 // Infers every tensor's shape for the declared input shapes (dynamic dims as 1) into
 // graph.value_info. Throws Error naming the node that fails; with `problems`, records the
-// failure there and leaves the shapes that depend on it unknown.
+// failure there and leaves the shapes that depend on it unknown. A node that fails on a shape
+// computed from a dynamic dimension's placeholder is no error: its outputs stay unknown, and
+// the model is checked on the shapes it is given when it runs.
 void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems = nullptr);
+
+// Input shapes with dynamic dimensions replaced by chosen values.
+struct PlaceholderShapes {
+  std::map<std::string, Shape> shapes;  // by graph input name
+  bool lenient = false;                 // every failing node leaves its outputs unknown
+};
+// The shapes (metadata tensors, small integer tensors computed) of every tensor that can be
+// inferred from these input shapes, as infer_graph_shapes does. A node that fails on a shape
+// computed from a placeholder leaves its outputs unknown and is listed in `placeholder_failures`
+// (node name -> message) when given.
+std::map<std::string, Tensor> infer_shapes_from_placeholders(
+    const Graph& graph, const PlaceholderShapes& inputs, std::vector<std::string>* problems,
+    std::map<std::string, std::string>* placeholder_failures = nullptr);
 
 // `graph` with these intermediate tensors also as graph outputs (float32), so that any device
 // returns them; names already inputs or outputs are skipped. For calibration and analysis.

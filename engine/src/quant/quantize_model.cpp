@@ -109,7 +109,7 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   }
 
   const Graph g = with_observed_outputs(graph, observed);
-  std::unique_ptr<CompiledGraph> run = observed.empty() ? nullptr : device.compile(g);
+  std::unique_ptr<CompiledGraph> run = observed.empty() ? nullptr : compile_any_batch(device, g);
   const std::string input = graph.inputs[0].name;
   const std::int64_t total = data.size();
   const std::int64_t batches = (total + options.batch - 1) / options.batch;

@@ -121,7 +121,7 @@ EvalResult evaluate(const Graph& graph, Dataset& data, Device& device, const Eva
   check_memory(
       "evaluating the model",
       estimate_run_bytes(graph, std::min(options.batch, std::max<std::int64_t>(data.size(), 1))));
-  std::unique_ptr<CompiledGraph> executor = device.compile(graph);
+  std::unique_ptr<CompiledGraph> executor = compile_any_batch(device, graph);
   const std::string input = graph.inputs[0].name, output = graph.outputs[0].name;
   Scorer scorer(output, data.has_labels());
   const std::int64_t total = data.size();
@@ -151,8 +151,8 @@ PairEvalResult evaluate_pair(const Graph& reference, const Graph& candidate, Dat
   check_memory(
       "evaluating the float and the quantized model",
       estimate_run_bytes(reference, largest_batch) + estimate_run_bytes(candidate, largest_batch));
-  std::unique_ptr<CompiledGraph> ref_exec = reference_device.compile(reference);
-  std::unique_ptr<CompiledGraph> cand_exec = candidate_device.compile(candidate);
+  std::unique_ptr<CompiledGraph> ref_exec = compile_any_batch(reference_device, reference);
+  std::unique_ptr<CompiledGraph> cand_exec = compile_any_batch(candidate_device, candidate);
   const std::string input = reference.inputs[0].name, output = reference.outputs[0].name;
   const std::string cand_input = candidate.inputs[0].name, cand_output = candidate.outputs[0].name;
   Scorer ref_scorer(output, data.has_labels()), cand_scorer(cand_output, data.has_labels());
