@@ -178,7 +178,12 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
 
   write_text(staging.dir / "model.onnx", qdq.onnx);
   // Self-check: reference inputs and Quantscope's simulated outputs for them.
-  const TensorMap inputs = reference_inputs(graph, options.data, options.reference_samples);
+  // A model with a fixed batch checks one batch of exactly that size: the runtime on the target
+  // is given the model's own shape.
+  const std::int64_t batch = fixed_batch(graph);
+  const std::int64_t samples = batch > 0 ? batch : options.reference_samples;
+  Dataset* data = options.data && options.data->size() >= samples ? options.data : nullptr;
+  const TensorMap inputs = reference_inputs(graph, batch > 0 ? data : options.data, samples);
   std::unique_ptr<CompiledGraph> compiled = cpu_ref.compile(sim);
   const TensorMap expected = compiled->run(inputs);
   nlohmann::json check;
