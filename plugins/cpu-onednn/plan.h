@@ -103,6 +103,9 @@ class Plan {
   // Creates the slot a oneDNN primitive writes `name` into with `md`; returns the memory to
   // pass as its destination.
   dnnl::memory output(const std::string& name, const dnnl::memory::desc& md);
+  // Adds to `step` a copy of slot s's contents into `to` (any layout), run before the step's
+  // primitives: the destination of a sum post-op must hold the value added.
+  void copy_into(int s, const dnnl::memory& to, Step& step);
   // A constant slot for a computed tensor.
   int add_constant(const Tensor& t);
   void set_tensor(Slot& slot, const Tensor& t);

@@ -221,6 +221,10 @@ void Plan::add_reorder(const dnnl::memory& from, const dnnl::memory& to, Step& s
   stream.wait();
 }
 
+void Plan::copy_into(int s, const dnnl::memory& to, Step& step) {
+  add_reorder(current(s), to, step, false);
+}
+
 void Plan::append_post_ops(dnnl::post_ops& ops, const Group& group, int dst_rank, Step& step,
                            std::unordered_map<int, dnnl::memory>& args, const dims* flat) {
   for (const PostOp& post : group.post) {

@@ -296,3 +296,26 @@ TEST(OnednnDevice, ReshapesAreViewsOfTheirInput) {
         {2, 2, 5});
   for (const Placement& p : placement(*dev, g)) EXPECT_EQ(p.device, "cpu-onednn") << p.node;
 }
+
+// A residual Add after a Conv runs as oneDNN's sum post-op on a destination that holds the
+// residual first: from the graph input (row-major), from a blocked Conv output, as either Add
+// operand, with a Relu after it, at batch 1 (where a binary post-op sent oneDNN to a slow gemm
+// convolution) and batch 3; the residual is also read by another node after the Add.
+TEST(OnednnDevice, ResidualAddIsASumPostOp) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("x", {-1, 16, 5, 5});
+  init(m, "w1", {16, 16, 3, 3}, 1, -0.2f, 0.2f);
+  init(m, "b1", {16}, 2);
+  init(m, "w2", {16, 16, 1, 1}, 3, -0.3f, 0.3f);
+  init(m, "w3", {16, 16, 3, 3}, 4, -0.2f, 0.2f);
+  set_attr(m.node("Conv", {"x", "w1", "b1"}, {"a"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  m.node("Add", {"a", "x"}, {"s"});  // residual: the graph input
+  m.node("Relu", {"s"}, {"r"});
+  m.node("Conv", {"r", "w2"}, {"c"});
+  m.node("Add", {"r", "c"}, {"t"});  // residual: a blocked Conv output, as the first operand
+  set_attr(m.node("Conv", {"t", "w3"}, {"d"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  m.node("Add", {"d", "r"}, {"y"});  // r is read a third time, after the Add that reads it
+  m.output("y");
+  check(*dev, m.load(), {"Conv", "Add"}, {1, 3}, -1.f, 1.f, "Conv+Add+Relu Conv+Add Conv+Add");
+}
