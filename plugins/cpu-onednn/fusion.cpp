@@ -103,6 +103,53 @@ bool repeats_algorithm(const Group& g, const std::vector<EltwiseOp>& ops) {
   return false;
 }
 
+}  // namespace
+
+// Whether oneDNN 2.6 runs a binary post-op with this operand in its JIT kernels: a scalar, one
+// value per channel (dimension 1, or the last one after a MatMul or Gemm), or an operand that
+// is broadcast only where the destination has size 1 (a residual at batch 1). A broadcast over
+// a real dimension (Swin's attention bias [1,3,49,49] over [64,3,49,49]) sends the whole MatMul
+// to oneDNN's reference implementation, 10-50x slower than a MatMul and a separate Add.
+bool post_op_operand_is_fast(const Shape& dst, const Shape& operand, const std::string& anchor) {
+  if (shape_numel(operand) == 1) return true;
+  const int rank = static_cast<int>(dst.size());
+  if (static_cast<int>(operand.size()) > rank) return false;
+  Shape padded(static_cast<std::size_t>(rank - static_cast<int>(operand.size())), 1);
+  padded.insert(padded.end(), operand.begin(), operand.end());
+  bool full = true, per_channel = true, per_last = true;
+  const bool matrix = anchor == "MatMul" || anchor == "Gemm";
+  for (int d = 0; d < rank; ++d) {
+    full = full && (padded[d] == dst[d] || dst[d] == 1);
+    per_channel = per_channel && (d == 1 ? padded[d] == dst[d] : padded[d] == 1);
+    per_last = per_last && (d == rank - 1 ? padded[d] == dst[d] : padded[d] == 1);
+  }
+  return full || per_channel || (matrix && per_last);
+}
+
+std::pair<Shape, Shape> merged_broadcast(const Shape& full, const Shape& operand) {
+  const int rank = static_cast<int>(full.size());
+  Shape padded(static_cast<std::size_t>(rank - static_cast<int>(operand.size())), 1);
+  padded.insert(padded.end(), operand.begin(), operand.end());
+  Shape a, b;
+  int last = -1;  // 1: the previous kept dimension is broadcast, 0: it is not
+  for (int d = 0; d < rank; ++d) {
+    if (full[d] == 1) continue;
+    const int broadcast = padded[d] == 1 ? 1 : 0;
+    if (broadcast == last) {
+      a.back() *= full[d];
+      b.back() *= padded[d];
+    } else {
+      a.push_back(full[d]);
+      b.push_back(padded[d]);
+    }
+    last = broadcast;
+  }
+  if (a.empty()) a = b = {1};
+  return {a, b};
+}
+
+namespace {
+
 // Adds node j as a post-op of a value of `shape`; false when it cannot be one.
 bool add_post_op(FusionContext& ctx, Group& g, int anchor, int j, const std::string& value,
                  const Shape& shape) {
@@ -119,6 +166,9 @@ bool add_post_op(FusionContext& ctx, Group& g, int anchor, int j, const std::str
     if (!first && (n.op_type == "Sub" || n.op_type == "Div")) return false;
     post.other = first ? n.inputs[1] : n.inputs[0];
     if (!available(ctx, post.other, anchor)) return false;
+    const Tensor* other = ctx.shape_of(post.other);
+    if (!other || !post_op_operand_is_fast(shape, other->shape(), ctx.graph.nodes[anchor].op_type))
+      return false;
     post.binary = binary_alg(n.op_type);
   } else if (n.op_type == "BatchNormalization") {
     if (n.inputs[0] != value) return false;

@@ -4,6 +4,7 @@
 #include <dnnl.hpp>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "quantscope/graph.h"
@@ -20,6 +21,13 @@ dnnl::memory::desc plain_md(const Shape& shape);
 // Row-major f32 descriptor of `shape` left-padded with 1s to `rank`.
 dnnl::memory::desc padded_md(const Shape& shape, int rank);
 dnnl::memory::desc any_md(const Shape& shape);
+
+// Whether a binary post-op with this operand runs in oneDNN's JIT kernels after `anchor` (an op
+// type): a scalar, the full shape, or one value per channel (fusion.cpp).
+bool post_op_operand_is_fast(const Shape& dst, const Shape& operand, const std::string& anchor);
+// `full` and an operand that broadcasts to it, with adjacent dimensions merged where the operand
+// is broadcast in all or in none of them: [64,3,49,49] and [3,49,49] give [64,7203], [1,7203].
+std::pair<Shape, Shape> merged_broadcast(const Shape& full, const Shape& operand);
 dims to_dims(const Shape& shape);
 
 // An initializer, or the value of a Constant node; nullptr otherwise.

@@ -119,6 +119,13 @@ std::string OnednnDevice::unsupported_reason(const Graph& graph, const Node& nod
     auto init = graph.initializers.find(name);
     return init != graph.initializers.end() ? &init->second : nullptr;
   };
+  // Arithmetic on the input shapes is computed once per input shape set when a plan is built
+  // (Plan::is_shape_computation), not run.
+  bool shape_only = !node.outputs.empty() && node.domain.empty() &&
+                    node.op_type != "QuantizeLinear" && node.op_type != "DequantizeLinear";
+  for (const std::string& out : node.outputs)
+    shape_only = shape_only && (out.empty() || graph.shape_values.count(out));
+  if (shape_only) return "";
   // With integer kernels every FakeQuant runs on oneDNN (int8.h).
   if (integer_ && is_fake_quant(node)) {
     const Tensor* x = shape_of(node.inputs[0]);

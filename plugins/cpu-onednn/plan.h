@@ -59,6 +59,7 @@ struct Group {
 };
 
 struct FusionContext;
+
 struct IntegerPlan;  // int8.h
 
 // Sets the OpenMP thread count for a scope (nothing when 0); restores it after.
@@ -106,6 +107,8 @@ class Plan {
   // Adds to `step` a copy of slot s's contents into `to` (any layout), run before the step's
   // primitives: the destination of a sum post-op must hold the value added.
   void copy_into(int s, const dnnl::memory& to, Step& step);
+  // Whether shape inference computed every output of `node` (folded once per input shapes).
+  bool is_shape_computation(const Node& node) const;
   // A constant slot for a computed tensor.
   int add_constant(const Tensor& t);
   void set_tensor(Slot& slot, const Tensor& t);

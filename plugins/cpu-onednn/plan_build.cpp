@@ -8,6 +8,21 @@ namespace {
 constexpr std::int64_t kSmallWork = std::int64_t{1} << 18;  // values written by a run
 }  // namespace
 
+// Shape inference for this plan's input shapes computed every output of the node: it is
+// arithmetic on shapes (Shape -> Gather -> Concat -> Reshape's target), folded here once per
+// input shape set, and its outputs are constant slots.
+bool Plan::is_shape_computation(const Node& node) const {
+  if (node.outputs.empty() || !node.domain.empty() || node.op_type == "QuantizeLinear" ||
+      node.op_type == "DequantizeLinear")
+    return false;
+  for (const std::string& out : node.outputs) {
+    if (out.empty()) continue;
+    auto it = metas.find(out);
+    if (it == metas.end() || !it->second.has_data()) return false;
+  }
+  return true;
+}
+
 Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorMap& inputs,
            bool integer)
     : graph(g), engine(e), stream(s) {
@@ -30,7 +45,7 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
   FusionContext ctx = make_fusion_context(graph, shape_of);
   if (integer) int8_ = integer_plan(graph, shape_of);
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (ctx.claimed[i]) continue;
+    if (ctx.claimed[i] || is_shape_computation(graph.nodes[i])) continue;
     if (int8_ && build_integer(ctx, static_cast<int>(i))) continue;
     const Node& node = graph.nodes[i];
     bool built = false;
@@ -117,12 +132,15 @@ int Plan::slot(const std::string& name) {
   Slot s;
   s.has_plain = true;  // inputs and reference outputs arrive as Tensors
   auto init = graph.initializers.find(name);
+  auto m = metas.find(name);
   if (init != graph.initializers.end()) {
     s.tensor = init->second;
     s.constant = true;
+  } else if (m != metas.end() && m->second.has_data()) {
+    s.tensor = m->second;  // fixed by the input shapes (see is_shape_computation)
+    s.constant = true;
   }
   const Tensor* meta = init != graph.initializers.end() ? &init->second : nullptr;
-  auto m = metas.find(name);
   if (m != metas.end()) meta = &m->second;
   if (meta) {
     s.shape = meta->shape();

@@ -130,10 +130,28 @@ void make_binary(Plan& p, const Group& g, Step& step) {
     return p.slots[s].shape == y ? p.current(s)
                                  : p.view(s, padded_md(p.slots[s].shape, rank), step);
   };
+  // A broadcast oneDNN 2.6 has no JIT kernel for (over a middle or a leading dimension: Swin's
+  // [1,4,12,49,49] + [1,4,1,49,49]) runs on row-major views with the dimensions merged where
+  // both operands agree, [4,12,2401] + [4,1,2401], a pattern its JIT kernels take.
+  bool binary_post = false;
+  for (const PostOp& post : g.post) binary_post = binary_post || post.eltwise.empty();
+  const Shape small = p.slots[s1].shape;
+  const bool merge = !binary_post && p.slots[s0].shape == y && small != y &&
+                     shape_numel(small) > 1 && !post_op_operand_is_fast(y, small, "Conv");
   Exec e;
-  const memory src0 = operand(s0), src1 = operand(s1);
+  memory src0, src1;
+  int out_rank = rank;
+  if (merge) {
+    auto [a, b] = merged_broadcast(y, small);
+    out_rank = static_cast<int>(a.size());
+    src0 = p.view(s0, plain_md(a), step);
+    src1 = p.view(s1, plain_md(b), step);
+  } else {
+    src0 = operand(s0);
+    src1 = operand(s1);
+  }
   dnnl::post_ops ops;
-  p.append_post_ops(ops, g, rank, step, e.args);
+  p.append_post_ops(ops, g, out_rank, step, e.args);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   dnnl::binary::desc desc(alg, src0.get_desc(), src1.get_desc(), src0.get_desc());

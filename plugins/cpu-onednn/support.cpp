@@ -189,6 +189,12 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
     const bool b_full = shape_numel(b) == shape_numel(y) && b.size() <= y.size();
     // oneDNN broadcasts only the second operand; Add and Mul may swap theirs.
     if (!a_full && !(b_full && (op == "Add" || op == "Mul"))) return "first operand broadcasts";
+    // Broadcast over dimensions that do not merge into at most three groups ([N,2,3,25] +
+    // [1,2,1,25]) runs in oneDNN's reference kernels, slower than Quantscope's own.
+    const Shape& small = a_full ? b : a;
+    if (shape_numel(small) > 1 && shape_numel(small) != shape_numel(y) &&
+        merged_broadcast(y, small).first.size() > 3)
+      return "broadcast over alternating dimensions";
     return "";
   }
   Geometry g;

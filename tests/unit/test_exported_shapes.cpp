@@ -198,3 +198,35 @@ TEST(DynamicLength, AShapeErrorOnFixedDimensionsIsStillRefusedAtLoad) {
     EXPECT_NE(std::string(e.what()).find("too_long"), std::string::npos) << e.what();
   }
 }
+
+TEST(ShapeFolding, ShapeArithmeticOnStaticDimensionsBecomesConstants) {
+  // torch.onnx.export with a fixed batch: x.view(x.size(0), -1) still comes out as Shape ->
+  // Gather -> Unsqueeze -> Concat -> Reshape; with every dimension known it folds at load.
+  for (std::int64_t batch : {2, -1}) {
+    ModelBuilder b(13);
+    b.input("x", {batch, 4, 3});
+    b.initializer_i64("zero", {}, {0});
+    b.initializer_i64("minus_one", {1}, {-1});
+    b.initializer_i64("axes", {1}, {0});
+    b.node("Shape", {"x"}, {"shape"}, "shape");
+    set_attr(b.node("Gather", {"shape", "zero"}, {"n"}, "gather"), "axis", std::int64_t{0});
+    b.node("Unsqueeze", {"n", "axes"}, {"n1"}, "unsqueeze");
+    set_attr(b.node("Concat", {"n1", "minus_one"}, {"target"}, "concat"), "axis", std::int64_t{0});
+    b.node("Reshape", {"x", "target"}, {"y"}, "reshape");
+    b.output("y");
+    const Graph g = b.load();
+    SCOPED_TRACE(batch);
+    if (batch > 0) {
+      ASSERT_EQ(g.nodes.size(), 1u);  // only the Reshape, its target a constant [2, -1]
+      EXPECT_EQ(g.initializers.at("target").to_i64(), (std::vector<std::int64_t>{2, -1}));
+    } else {
+      EXPECT_EQ(g.nodes.size(), 5u);  // depends on the batch: computed per input shape
+      EXPECT_TRUE(g.shape_values.count("target"));
+    }
+    const std::int64_t n = batch > 0 ? batch : 3;
+    const Tensor x = random_tensor({n, 4, 3}, 9);
+    const Tensor y = device("cpu-ref")->compile(g)->run({{"x", x}}).at("y");
+    EXPECT_EQ(y.shape(), (Shape{n, 12}));
+    expect_close(y, x.reshaped({n, 12}));
+  }
+}

@@ -319,3 +319,47 @@ TEST(OnednnDevice, ResidualAddIsASumPostOp) {
   m.output("y");
   check(*dev, m.load(), {"Conv", "Add"}, {1, 3}, -1.f, 1.f, "Conv+Add+Relu Conv+Add Conv+Add");
 }
+
+// An operand that broadcasts over a real dimension is not fused into a MatMul (oneDNN 2.6 runs
+// such a MatMul in its reference kernels); the Add then runs alone, its dimensions merged into a
+// pattern oneDNN's JIT binary takes: Swin's attention bias over windows, and its mask over a
+// head dimension in the middle.
+TEST(OnednnDevice, BroadcastAddAfterBatchedMatMulRunsApart) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("q", {-1, 3, 5, 4});
+  m.input("k", {-1, 3, 4, 5});
+  m.input("w", {-1, 2, 3, 5, 5});
+  init(m, "bias", {3, 5, 5}, 1);
+  init(m, "mask", {1, 2, 1, 5, 5}, 2);
+  m.node("MatMul", {"q", "k"}, {"s"});
+  m.node("Add", {"s", "bias"}, {"y"});  // [N,3,5,5] + [3,5,5]: over the windows
+  m.node("Add", {"w", "mask"}, {"z"});  // [N,2,3,5,5] + [1,2,1,5,5]: over the heads, in the middle
+  m.output("y");
+  m.output("z");
+  check(*dev, m.load(), {"MatMul", "Add"}, {6, 2}, -1.f, 1.f, "MatMul Add Add");
+}
+
+// Arithmetic on the input shapes (Shape -> Gather -> Unsqueeze -> Concat -> Reshape's target)
+// is computed once when the plan is built: placement says cpu-onednn for it, and a new batch
+// size plans again with the new values.
+TEST(OnednnDevice, ShapeArithmeticIsFoldedPerInputShape) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("x", {-1, 4, 3});
+  m.initializer_i64("zero", {}, {0});
+  m.initializer_i64("minus_one", {1}, {-1});
+  m.initializer_i64("axes", {1}, {0});
+  m.node("Shape", {"x"}, {"shape"});
+  auto& g = m.node("Gather", {"shape", "zero"}, {"n"});
+  set_attr(g, "axis", std::int64_t{0});
+  m.node("Unsqueeze", {"n", "axes"}, {"n1"});
+  set_attr(m.node("Concat", {"n1", "minus_one"}, {"target"}), "axis", std::int64_t{0});
+  m.node("Reshape", {"x", "target"}, {"flat"});  // [N, 12]
+  m.node("Relu", {"flat"}, {"y"});
+  m.output("y");
+  const Graph graph = m.load();
+  EXPECT_TRUE(graph.shape_values.count("target"));
+  for (const Placement& p : placement(*dev, graph)) EXPECT_EQ(p.device, "cpu-onednn") << p.node;
+  check(*dev, graph, {"Shape", "Gather", "Concat", "Reshape"}, {1, 5, 2});
+}

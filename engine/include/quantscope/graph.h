@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -62,6 +63,10 @@ struct Graph {
   // Inferred dtype and shape of every tensor, for the inputs' declared shapes with dynamic
   // dimensions taken as 1.
   std::map<std::string, Tensor> value_info;
+  // Tensors whose values follow from the input shapes alone (Shape of an input with a dynamic
+  // batch, and the arithmetic on it): a device computes them once when it prepares the graph for
+  // given input shapes. Filled with value_info.
+  std::set<std::string> shape_values;
   std::int64_t opset = 0;                       // default-domain opset version
   std::map<std::string, std::string> metadata;  // metadata_props
   std::string name;

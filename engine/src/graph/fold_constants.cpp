@@ -47,7 +47,8 @@ void drop_unused_initializers(Graph& graph) {
 
 std::map<std::string, Tensor> infer_shapes_from_placeholders(
     const Graph& graph, const PlaceholderShapes& inputs, std::vector<std::string>* problems,
-    std::map<std::string, std::string>* placeholder_failures) {
+    std::map<std::string, std::string>* placeholder_failures,
+    std::set<std::string>* placeholder_values) {
   std::map<std::string, Tensor> values;
   // Tensors whose shape was computed from a placeholder dimension: a node that fails on them
   // failed on the placeholder, not on the model (a Conv with kernel 512 over a length taken
@@ -95,7 +96,43 @@ std::map<std::string, Tensor> infer_shapes_from_placeholders(
       problems->push_back(e.what());
     }
   }
+  if (placeholder_values) *placeholder_values = std::move(from_placeholder);
   return values;
+}
+
+void fold_shape_computations(Graph& graph) {
+  PlaceholderShapes ones;
+  ones.lenient = true;
+  for (const ValueInfo& in : graph.inputs) {
+    if (!in.has_shape) return;
+    Shape shape = in.shape;
+    for (auto& d : shape)
+      if (d < 0) d = 1;
+    ones.shapes[in.name] = shape;
+  }
+  std::set<std::string> from_placeholder;
+  std::map<std::string, Tensor> values =
+      infer_shapes_from_placeholders(graph, ones, nullptr, nullptr, &from_placeholder);
+  auto fixed = [&](const std::string& name) {
+    auto it = values.find(name);
+    return it != values.end() && it->second.has_data() && !from_placeholder.count(name);
+  };
+  std::vector<Node> kept;
+  for (Node& node : graph.nodes) {
+    bool all_fixed = !node.outputs.empty();
+    for (const std::string& out : node.outputs)
+      all_fixed = all_fixed && (out.empty() || fixed(out));
+    // A quantized model's QuantizeLinear/DequantizeLinear stay visible (as fold_constants keeps
+    // them); nodes of Quantscope's own domain too.
+    if (!all_fixed || node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear" ||
+        !node.domain.empty()) {
+      kept.push_back(std::move(node));
+      continue;
+    }
+    for (const std::string& out : node.outputs)
+      if (!out.empty()) graph.initializers[out] = values.at(out);
+  }
+  graph.nodes = std::move(kept);
 }
 
 void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems) {
@@ -110,7 +147,7 @@ void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems) {
     ones.shapes[in.name] = shape;
     shape = in.shape;
     for (auto& d : shape)
-      if (d < 0) d = 4099;
+      if (d < 0) d = 40320;  // 8!: divisible as window and head counts are
     large.shapes[in.name] = shape;
   }
   std::map<std::string, std::string> failed;
@@ -130,7 +167,11 @@ void infer_graph_shapes(Graph& graph, std::vector<std::string>* problems) {
     }
   }
   graph.value_info.clear();
-  for (auto& [name, t] : values) graph.value_info[name] = Tensor::meta(t.dtype(), t.shape());
+  graph.shape_values.clear();
+  for (auto& [name, t] : values) {
+    graph.value_info[name] = Tensor::meta(t.dtype(), t.shape());
+    if (t.has_data() && !graph.initializers.count(name)) graph.shape_values.insert(name);
+  }
   for (const auto& [name, t] : graph.initializers)
     graph.value_info[name] = Tensor::meta(t.dtype(), t.shape());
 }

@@ -30,10 +30,11 @@ SymbolRuns run_with_symbols(const Graph& g) {
       std::size_t k = 0;
       while (k < r.names.size() && r.names[k] != name) ++k;
       if (k == r.names.size()) {
-        // Large enough for a length that meets a wide kernel, distinct per symbol and run.
+        // Large enough for a length that meets a wide kernel, divisible by the window and head
+        // counts a reshape may split it into, distinct per symbol and run.
         r.names.push_back(name);
-        r.first.push_back(1031 + 2 * static_cast<std::int64_t>(k));
-        r.second.push_back(2053 + 2 * static_cast<std::int64_t>(k));
+        r.first.push_back(40320 * (2 * static_cast<std::int64_t>(k) + 1));
+        r.second.push_back(40320 * (2 * static_cast<std::int64_t>(k) + 2));
       }
       sa[d] = r.first[k];
       sb[d] = r.second[k];

@@ -244,7 +244,10 @@ Graph load_model_from_bytes(const std::string& bytes, const std::string& base_di
       return g;
     }
     check_ops_supported(g);
-    if (options.fold_constants) fold_constants(g);
+    if (options.fold_constants) {
+      fold_constants(g);
+      fold_shape_computations(g);
+    }
     if (options.fold_batch_norm) fold_batch_norm(g);
     drop_unused_initializers(g);
     infer_graph_shapes(g);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,18 @@ struct PlaceholderShapes {
 // inferred from these input shapes, as infer_graph_shapes does. A node that fails on a shape
 // computed from a placeholder leaves its outputs unknown and is listed in `placeholder_failures`
 // (node name -> message) when given.
+// `from_placeholder`, when given, receives the tensors whose shape or value came from a
+// placeholder: the others that hold data are fixed by the declared shapes and the constants.
 std::map<std::string, Tensor> infer_shapes_from_placeholders(
     const Graph& graph, const PlaceholderShapes& inputs, std::vector<std::string>* problems,
-    std::map<std::string, std::string>* placeholder_failures = nullptr);
+    std::map<std::string, std::string>* placeholder_failures = nullptr,
+    std::set<std::string>* from_placeholder = nullptr);
+
+// Replaces the nodes whose outputs the declared input shapes fix (Shape of a tensor with static
+// dimensions, and the arithmetic exporters build on it: Gather, Concat, Unsqueeze, Cast, ...) by
+// initializers, as ONNX Runtime's constant folding does once shapes are known. Nodes that
+// depend on a dynamic dimension stay (devices fold them per input shape when they plan).
+void fold_shape_computations(Graph& graph);
 
 // `graph` with these intermediate tensors also as graph outputs (float32), so that any device
 // returns them; names already inputs or outputs are skipped. For calibration and analysis.
