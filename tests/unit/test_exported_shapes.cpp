@@ -230,3 +230,75 @@ TEST(ShapeFolding, ShapeArithmeticOnStaticDimensionsBecomesConstants) {
     expect_close(y, x.reshaped({n, 12}));
   }
 }
+
+namespace {
+
+// x [N, 6, 8] -> LayerNorm over the last axis as torch.onnx writes it before opset 17, with
+// the square as Pow(d, 2) or Mul(d, d), with or without the scale and shift.
+ModelBuilder decomposed_layer_norm(bool pow, bool affine, const LoadOptions& = {}) {
+  ModelBuilder b(14);
+  b.input("x", {-1, 6, 8});
+  b.initializer("two", {}, {2.0f});
+  b.initializer("eps", {}, {1e-5f});
+  b.initializer("gamma", {8}, test::random_values(8, 4));
+  b.initializer("beta", {8}, test::random_values(8, 5));
+  set_attr(b.node("ReduceMean", {"x"}, {"mean"}, "ln/ReduceMean"), "axes",
+           std::vector<std::int64_t>{-1});
+  b.node("Sub", {"x", "mean"}, {"d"}, "ln/Sub");
+  if (pow)
+    b.node("Pow", {"d", "two"}, {"sq"}, "ln/Pow");
+  else
+    b.node("Mul", {"d", "d"}, {"sq"}, "ln/Square");
+  set_attr(b.node("ReduceMean", {"sq"}, {"var"}, "ln/ReduceMean_1"), "axes",
+           std::vector<std::int64_t>{-1});
+  b.node("Add", {"var", "eps"}, {"ve"}, "ln/Add");
+  b.node("Sqrt", {"ve"}, {"sd"}, "ln/Sqrt");
+  b.node("Div", {"d", "sd"}, {affine ? "n" : "ln_out"}, "ln/Div");
+  if (affine) {
+    b.node("Mul", {"n", "gamma"}, {"s"}, "ln/Mul");
+    b.node("Add", {"s", "beta"}, {"ln_out"}, "ln/Add_1");
+  }
+  b.node("Relu", {"ln_out"}, {"y"}, "after");
+  b.output("y");
+  return b;
+}
+
+}  // namespace
+
+TEST(PatternFusion, DecomposedLayerNormBecomesOneNodeWithTheSameOutputs) {
+  LoadOptions unfused;
+  unfused.fuse_patterns = false;
+  for (bool pow : {true, false})
+    for (bool affine : {true, false}) {
+      SCOPED_TRACE(std::string(pow ? "Pow" : "Mul") + (affine ? " affine" : ""));
+      const ModelBuilder b = decomposed_layer_norm(pow, affine);
+      const Graph fused = b.load();
+      const Graph plain = b.load(unfused);
+      ASSERT_EQ(fused.nodes.size(), 2u);
+      const Node& ln = fused.nodes[0];
+      EXPECT_EQ(ln.op_type, "LayerNormalization");
+      EXPECT_EQ(ln.name, "ln/ReduceMean");  // the original names stay for reports
+      EXPECT_EQ(ln.folded_from.size(), affine ? 8u : 6u);
+      EXPECT_EQ(ln.attr_int("axis", 0), 2);
+      const Tensor x = random_tensor({3, 6, 8}, 12);
+      for (const std::string name : {"cpu-ref", "cpu-onednn"}) {
+        auto dev = device(name);
+        if (!dev || !dev->status().usable) continue;
+        expect_close(dev->compile(fused)->run({{"x", x}}).at("y"),
+                     device("cpu-ref")->compile(plain)->run({{"x", x}}).at("y"));
+      }
+    }
+}
+
+TEST(PatternFusion, AChainThatDoesNotMatchIsLeftAlone) {
+  // The centred value is also a graph output: fusing would lose it.
+  ModelBuilder b = decomposed_layer_norm(true, true);
+  b.output("d");
+  const Graph g = b.load();
+  for (const Node& n : g.nodes) EXPECT_NE(n.op_type, "LayerNormalization");
+  // Over the middle axis, not the trailing ones: not a LayerNormalization.
+  ModelBuilder middle = decomposed_layer_norm(true, false);
+  for (auto& n : *middle.proto().mutable_graph()->mutable_node())
+    if (n.op_type() == "ReduceMean") n.mutable_attribute(0)->set_ints(0, 1);
+  for (const Node& n : middle.load().nodes) EXPECT_NE(n.op_type, "LayerNormalization");
+}

@@ -11,6 +11,9 @@ namespace qs {
 struct LoadOptions {
   bool fold_batch_norm = true;
   bool fold_constants = true;
+  // Fuses what exporters spell out into the op it computes (LayerNormalization from its
+  // ReduceMean/Sub/Pow/... decomposition), keeping the original names in folded_from.
+  bool fuse_patterns = true;
   // When false, nodes with unsupported ops (or shapes that cannot be inferred) are listed in
   // Graph::problems instead of failing the load; such a graph can be described, not run.
   bool require_supported = true;

@@ -391,24 +391,31 @@ Graph QdqBuilder::finish() {
 // The opset the file needs: int4 weights, 16-bit activations and blocked scales came with 21.
 std::int64_t choose_opset(const Graph& sim, const QdqExportOptions& options) {
   std::string needs_21;
-  bool low_bits = false;
+  bool low_bits = false, needs_17 = false;
   for (const Node& n : sim.nodes) {
     if (n.op_type == "FakeQuant" && n.attr_int("bits", 8) == 16 && needs_21.empty())
       needs_21 = "tensor '" + n.inputs[0] + "' has 16-bit activations";
     if (n.attr_int("qs.w_groups_per_row", 1) > 1 && needs_21.empty())
       needs_21 = "node '" + n.name + "' has per-group weight scales";
     if (n.attr_tensor("qs.w_codes") && n.attr_int("qs.w_bits", 8) <= 4) low_bits = true;
+    if (n.op_type == "LayerNormalization") needs_17 = true;
   }
+  // A LayerNormalization fused at load from an older export's decomposition came with 17.
+  const std::int64_t floor = needs_17 ? 17 : 13;
   if (options.opset > 0) {
     if (options.opset < 13 || options.opset > 21)
       throw Error("export opset " + std::to_string(options.opset) +
                   ": QDQ export supports opsets 13 to 21");
     if (options.opset < 21 && !needs_21.empty())
       throw Error(needs_21 + ", which ONNX expresses only from opset 21; export with opset 21");
+    if (options.opset < floor)
+      throw Error(
+          "the model has LayerNormalization, which ONNX has from opset 17; export with "
+          "opset 17 or later");
     return options.opset;
   }
   if (!needs_21.empty() || low_bits) return 21;
-  return std::max<std::int64_t>(sim.opset, 13);
+  return std::max<std::int64_t>(sim.opset, floor);
 }
 
 }  // namespace

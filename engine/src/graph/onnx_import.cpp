@@ -251,6 +251,10 @@ Graph load_model_from_bytes(const std::string& bytes, const std::string& base_di
     if (options.fold_batch_norm) fold_batch_norm(g);
     drop_unused_initializers(g);
     infer_graph_shapes(g);
+    if (options.fuse_patterns && fuse_layer_norm(g) > 0) {
+      drop_unused_initializers(g);
+      infer_graph_shapes(g);
+    }
     return g;
   } catch (const Unsupported& e) {
     throw Unsupported(display_name + ": " + e.what());

@@ -23,6 +23,9 @@ void fold_constants(Graph& graph);
 void fold_batch_norm(Graph& graph);
 // Drops initializers no node reads and that are not graph outputs.
 void drop_unused_initializers(Graph& graph);
+// Fuses LayerNormalization spelled as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div[/Mul/Add]
+// (exports before opset 17) into one node; needs value_info. Returns how many it fused.
+int fuse_layer_norm(Graph& graph);
 // Infers every tensor's shape for the declared input shapes (dynamic dims as 1) into
 // graph.value_info. Throws Error naming the node that fails; with `problems`, records the
 // failure there and leaves the shapes that depend on it unknown. A node that fails on a shape
