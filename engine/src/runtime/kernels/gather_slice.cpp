@@ -234,9 +234,25 @@ void slice(KernelContext& c) {
   const std::size_t es = dtype_size(x.dtype());
   const std::byte* src = bytes_of(x);
   std::byte* dst = bytes_of(y);
-  const std::vector<std::int64_t> offsets = strided_offsets(out_shape, delta, off);
+  // The innermost dimensions taken whole, and the one outside them read with step 1, are one
+  // contiguous run per outer index: copied with one memcpy (Swin's window shifts slice the
+  // height and width of [1,56,56,96], ViT's q/k/v split the last axis).
+  int inner = rank;
+  std::int64_t run = 1;
+  while (inner > 0) {
+    const int d = inner - 1;
+    if (plan[d].step != 1 && plan[d].count > 1) break;
+    run *= plan[d].count;
+    --inner;
+    if (plan[d].count != x.dim(d)) break;  // a partial axis ends the run
+  }
+  const Shape outer(out_shape.begin(), out_shape.begin() + inner);
+  const std::vector<std::int64_t> outer_delta(delta.begin(), delta.begin() + inner);
+  const std::vector<std::int64_t> offsets = strided_offsets(outer, outer_delta, off);
+  const std::size_t run_bytes = static_cast<std::size_t>(run) * es;
+  if (run_bytes == 0) return;
   for (std::size_t k = 0; k < offsets.size(); ++k)
-    std::memcpy(dst + k * es, src + offsets[k] * es, es);
+    std::memcpy(dst + k * run_bytes, src + offsets[k] * es, run_bytes);
 }
 
 void gather(KernelContext& c) {
@@ -401,16 +417,25 @@ void pad(KernelContext& c) {
   }
   const std::byte* src = bytes_of(x);
   std::byte* dst = bytes_of(y);
-  const std::int64_t total = y.numel();
-  std::vector<std::int64_t> idx(rank, 0);
-  for (std::int64_t k = 0; k < total; ++k) {
+  // Trailing dimensions without pads are copied as one run per outer index (Swin pads height
+  // and width of [1,H,W,C]: runs of C values).
+  int outer = rank;
+  std::int64_t run = 1;
+  while (outer > 0 && before[outer - 1] == 0 && after[outer - 1] == 0) run *= x.dim(--outer);
+  const std::int64_t runs = run == 0 ? 0 : y.numel() / run;
+  std::vector<std::int64_t> idx(outer, 0);
+  for (std::int64_t k = 0; k < runs; ++k) {
     std::int64_t off = 0;
-    for (int d = 0; d < rank && off >= 0; ++d) {
+    for (int d = 0; d < outer && off >= 0; ++d) {
       const std::int64_t s = src_off[d][idx[d]];
       off = s < 0 ? -1 : off + s;
     }
-    std::memcpy(dst + k * es, off < 0 ? fill.data() : src + off * es, es);
-    for (int d = rank - 1; d >= 0; --d) {
+    std::byte* out = dst + k * run * es;
+    if (off >= 0)
+      std::memcpy(out, src + off * es, run * es);
+    else
+      for (std::int64_t r = 0; r < run; ++r) std::memcpy(out + r * es, fill.data(), es);
+    for (int d = outer - 1; d >= 0; --d) {
       if (++idx[d] < out_shape[d]) break;
       idx[d] = 0;
     }
