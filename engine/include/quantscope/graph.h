@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,9 +18,13 @@ namespace qs {
 // The domain of Quantscope's own ops (FakeQuant), which quantization inserts into graphs.
 inline constexpr char kQuantscopeDomain[] = "ai.quantscope";
 
+struct Graph;
+
 struct Attribute {
-  using Value = std::variant<std::int64_t, float, std::string, std::vector<std::int64_t>,
-                             std::vector<float>, std::vector<std::string>, Tensor>;
+  // A subgraph (If's branches, Loop's body) is shared: copies of a Graph share its subgraphs.
+  using Value =
+      std::variant<std::int64_t, float, std::string, std::vector<std::int64_t>, std::vector<float>,
+                   std::vector<std::string>, Tensor, std::shared_ptr<const Graph>>;
   Value value;
 };
 
@@ -32,6 +37,10 @@ struct Node {
   std::map<std::string, Attribute> attributes;
   // Names of ONNX nodes this node stands for after folding (e.g. Conv+BatchNormalization).
   std::vector<std::string> folded_from;
+  // The last `outer_inputs` entries of `inputs` are not the op's inputs but the values of the
+  // enclosing graph its subgraphs read (If's branches): listed so that ordering and lifetimes
+  // see them. Not written back to ONNX.
+  int outer_inputs = 0;
 
   bool has_attr(const std::string& key) const { return attributes.count(key) != 0; }
   std::int64_t attr_int(const std::string& key, std::int64_t fallback) const;
@@ -41,6 +50,8 @@ struct Node {
                                       const std::vector<std::int64_t>& fallback = {}) const;
   std::vector<float> attr_floats(const std::string& key) const;
   const Tensor* attr_tensor(const std::string& key) const;
+  // A subgraph attribute, or nullptr.
+  const Graph* attr_graph(const std::string& key) const;
   // Number of inputs that are present (not omitted), counting only up to the last present one.
   int input_count() const;
   bool has_input(int i) const { return i < static_cast<int>(inputs.size()) && !inputs[i].empty(); }

@@ -49,6 +49,11 @@ const Tensor* Node::attr_tensor(const std::string& key) const {
   return get<Tensor>(*this, key);
 }
 
+const Graph* Node::attr_graph(const std::string& key) const {
+  const auto* v = get<std::shared_ptr<const Graph>>(*this, key);
+  return v ? v->get() : nullptr;
+}
+
 int Node::input_count() const {
   int n = static_cast<int>(inputs.size());
   while (n > 0 && inputs[n - 1].empty()) --n;

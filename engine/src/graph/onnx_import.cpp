@@ -59,8 +59,11 @@ std::int64_t semantics_unchanged_since(const std::string& op) {
 
 constexpr std::int64_t kMaxOpset = 21;
 
+Graph convert_subgraph(const onnx::GraphProto& graph, const ExternalDataContext& ctx,
+                       std::int64_t opset, const std::string& where);
+
 Attribute convert_attribute(const onnx::AttributeProto& a, const ExternalDataContext& ctx,
-                            const std::string& where) {
+                            std::int64_t opset, const std::string& where) {
   using A = onnx::AttributeProto;
   A::AttributeType type = a.type();
   if (type == A::UNDEFINED) {
@@ -106,17 +109,24 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const ExternalDataCon
     case A::STRINGS:
       out.value = std::vector<std::string>(a.strings().begin(), a.strings().end());
       break;
+    case A::GRAPH:
+      out.value = std::make_shared<const Graph>(
+          convert_subgraph(a.g(), ctx, opset, where + ", subgraph '" + a.name() + "'"));
+      break;
     default:
       throw Unsupported(where + ": attribute '" + a.name() + "' of type " +
                         std::to_string(static_cast<int>(type)) +
-                        " (graphs, sparse tensors) is not supported");
+                        " (lists of graphs, sparse tensors, types) is not supported");
   }
   return out;
 }
 
-ValueInfo convert_value_info(const onnx::ValueInfoProto& v) {
+// `lenient`: a subgraph's inputs and outputs may leave their type or shape out.
+ValueInfo convert_value_info(const onnx::ValueInfoProto& v, bool lenient = false) {
   ValueInfo info;
   info.name = v.name();
+  if (lenient && (!v.type().has_tensor_type() || v.type().tensor_type().elem_type() == 0))
+    return info;
   if (!v.type().has_tensor_type())
     throw Unsupported("graph value '" + v.name() +
                       "' is not a tensor (sequences and maps are not supported)");
@@ -145,6 +155,34 @@ ValueInfo convert_value_info(const onnx::ValueInfoProto& v) {
     throw Error("graph value '" + v.name() + "': " + e.what());
   }
   return info;
+}
+
+void convert_nodes(const onnx::GraphProto& graph, const ExternalDataContext& ctx, Graph& g) {
+  int index = 0;
+  for (const auto& n : graph.node()) {
+    Node node;
+    node.name = n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
+    node.op_type = n.op_type();
+    node.domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    node.inputs.assign(n.input().begin(), n.input().end());
+    node.outputs.assign(n.output().begin(), n.output().end());
+    if (node.op_type.empty()) throw Error("node '" + node.name + "' has no op_type");
+    const std::string where = "node '" + node.name + "' (" + node.op_type + ")";
+    std::set<std::string> outer;
+    for (const auto& a : n.attribute()) {
+      if (node.attributes.count(a.name()))
+        throw Error(where + ": attribute '" + a.name() + "' is given twice");
+      node.attributes[a.name()] = convert_attribute(a, ctx, g.opset, where);
+      if (const auto* sub =
+              std::get_if<std::shared_ptr<const Graph>>(&node.attributes[a.name()].value))
+        for (const std::string& name : free_names(**sub)) outer.insert(name);
+    }
+    // The values its subgraphs read become inputs too, after the op's own.
+    node.inputs.insert(node.inputs.end(), outer.begin(), outer.end());
+    node.outer_inputs = static_cast<int>(outer.size());
+    g.nodes.push_back(std::move(node));
+    ++index;
+  }
 }
 
 Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ctx) {
@@ -196,23 +234,28 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
   }
   for (const auto& out : graph.output()) g.outputs.push_back(convert_value_info(out));
   if (g.outputs.empty()) throw Error("the graph has no outputs");
-  int index = 0;
-  for (const auto& n : graph.node()) {
-    Node node;
-    node.name = n.name().empty() ? n.op_type() + "_" + std::to_string(index) : n.name();
-    node.op_type = n.op_type();
-    node.domain = n.domain() == "ai.onnx" ? "" : n.domain();
-    node.inputs.assign(n.input().begin(), n.input().end());
-    node.outputs.assign(n.output().begin(), n.output().end());
-    if (node.op_type.empty()) throw Error("node '" + node.name + "' has no op_type");
-    const std::string where = "node '" + node.name + "' (" + node.op_type + ")";
-    for (const auto& a : n.attribute()) {
-      if (node.attributes.count(a.name()))
-        throw Error(where + ": attribute '" + a.name() + "' is given twice");
-      node.attributes[a.name()] = convert_attribute(a, ctx, where);
-    }
-    g.nodes.push_back(std::move(node));
-    ++index;
+  convert_nodes(graph, ctx, g);
+  return g;
+}
+
+// Subgraphs (If's branches, Loop's body): their nodes may read any value of the enclosing
+// graphs, by name; those names are the subgraph's free names.
+Graph convert_subgraph(const onnx::GraphProto& graph, const ExternalDataContext& ctx,
+                       std::int64_t opset, const std::string& where) {
+  Graph g;
+  g.opset = opset;
+  g.name = graph.name();
+  try {
+    for (const auto& init : graph.initializer())
+      g.initializers[init.name()] = tensor_from_proto(init, ctx);
+    for (const auto& in : graph.input()) g.inputs.push_back(convert_value_info(in, true));
+    for (const auto& out : graph.output()) g.outputs.push_back(convert_value_info(out, true));
+    convert_nodes(graph, ctx, g);
+    sort_and_validate(g, free_names(g));
+  } catch (const Unsupported& e) {
+    throw Unsupported(where + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
   }
   return g;
 }

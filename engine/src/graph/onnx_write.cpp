@@ -60,6 +60,9 @@ void write_tensor(const std::string& name, const Tensor& t, int onnx_type, onnx:
   out.set_raw_data(raw_bytes(name, t, onnx_type));
 }
 
+void write_graph(const Graph& graph, onnx::GraphProto& g,
+                 const std::map<std::string, int>& stored_as);
+
 void write_attribute(const std::string& key, const Attribute& a, onnx::AttributeProto& out) {
   using A = onnx::AttributeProto;
   out.set_name(key);
@@ -84,9 +87,12 @@ void write_attribute(const std::string& key, const Attribute& a, onnx::Attribute
         } else if constexpr (std::is_same_v<V, std::vector<std::string>>) {
           out.set_type(A::STRINGS);
           for (const std::string& x : v) out.add_strings(x);
-        } else {
+        } else if constexpr (std::is_same_v<V, Tensor>) {
           out.set_type(A::TENSOR);
           write_tensor(key, v, static_cast<int>(v.dtype()), *out.mutable_t());
+        } else {
+          out.set_type(A::GRAPH);
+          write_graph(*v, *out.mutable_g(), {});
         }
       },
       a.value);
@@ -105,6 +111,29 @@ void write_value_info(const ValueInfo& v, onnx::ValueInfoProto& out) {
       d->set_dim_value(v.shape[i]);
     else if (!sym.empty())
       d->set_dim_param(sym);
+  }
+}
+
+void write_graph(const Graph& graph, onnx::GraphProto& g,
+                 const std::map<std::string, int>& stored_as) {
+  g.set_name(graph.name.empty() ? "quantscope" : graph.name);
+  for (const auto& [name, t] : graph.initializers) {
+    auto it = stored_as.find(name);
+    write_tensor(name, t, it == stored_as.end() ? static_cast<int>(t.dtype()) : it->second,
+                 *g.add_initializer());
+  }
+  for (const ValueInfo& v : graph.inputs) write_value_info(v, *g.add_input());
+  for (const ValueInfo& v : graph.outputs) write_value_info(v, *g.add_output());
+  for (const Node& n : graph.nodes) {
+    onnx::NodeProto* p = g.add_node();
+    p->set_name(n.name);
+    p->set_op_type(n.op_type);
+    if (!n.domain.empty()) p->set_domain(n.domain);
+    // The outer values a subgraph reads are implicit in ONNX.
+    const std::size_t own = n.inputs.size() - static_cast<std::size_t>(n.outer_inputs);
+    for (std::size_t i = 0; i < own; ++i) p->add_input(n.inputs[i]);
+    for (const std::string& out : n.outputs) p->add_output(out);
+    for (const auto& [key, a] : n.attributes) write_attribute(key, a, *p->add_attribute());
   }
 }
 
@@ -143,24 +172,7 @@ std::string write_onnx(const Graph& graph, const OnnxWriteOptions& options) {
     p->set_key(key);
     p->set_value(value);
   }
-  onnx::GraphProto* g = model.mutable_graph();
-  g->set_name(graph.name.empty() ? "quantscope" : graph.name);
-  for (const auto& [name, t] : graph.initializers) {
-    auto it = options.stored_as.find(name);
-    write_tensor(name, t, it == options.stored_as.end() ? static_cast<int>(t.dtype()) : it->second,
-                 *g->add_initializer());
-  }
-  for (const ValueInfo& v : graph.inputs) write_value_info(v, *g->add_input());
-  for (const ValueInfo& v : graph.outputs) write_value_info(v, *g->add_output());
-  for (const Node& n : graph.nodes) {
-    onnx::NodeProto* p = g->add_node();
-    p->set_name(n.name);
-    p->set_op_type(n.op_type);
-    if (!n.domain.empty()) p->set_domain(n.domain);
-    for (const std::string& in : n.inputs) p->add_input(in);
-    for (const std::string& out : n.outputs) p->add_output(out);
-    for (const auto& [key, a] : n.attributes) write_attribute(key, a, *p->add_attribute());
-  }
+  write_graph(graph, *model.mutable_graph(), options.stored_as);
   std::string bytes;
   if (!model.SerializeToString(&bytes))
     throw Error("the model could not be serialized (it may be larger than protobuf's 2 GiB)");

@@ -12,9 +12,13 @@ namespace qs {
 
 // Orders nodes topologically and checks the graph: every input defined, no tensor produced
 // twice, no cycle. Throws Error naming the node.
-void sort_and_validate(Graph& graph);
-// Throws Unsupported naming the first node whose op has no kernel; with `problems`, lists
-// every such node there instead.
+// `outer`: names a subgraph reads from its enclosing graphs, available like inputs.
+void sort_and_validate(Graph& graph, const std::set<std::string>& outer = {});
+// The names a (sub)graph's nodes and outputs read that it does not define itself: the values of
+// the enclosing graph it uses.
+std::set<std::string> free_names(const Graph& graph);
+// Throws Unsupported naming the first node whose op has no kernel (inside subgraphs too); with
+// `problems`, lists every such node there instead.
 void check_ops_supported(const Graph& graph, std::vector<std::string>* problems = nullptr);
 // Replaces nodes whose inputs are all constant by initializers (Constant nodes included).
 void fold_constants(Graph& graph);

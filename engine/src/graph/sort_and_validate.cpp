@@ -6,9 +6,25 @@
 
 namespace qs {
 
-void sort_and_validate(Graph& graph) {
+std::set<std::string> free_names(const Graph& graph) {
+  std::set<std::string> defined, used;
+  for (const auto& [name, t] : graph.initializers) defined.insert(name);
+  for (const ValueInfo& in : graph.inputs) defined.insert(in.name);
+  for (const Node& n : graph.nodes) {
+    for (const std::string& out : n.outputs) defined.insert(out);
+    for (const std::string& in : n.inputs)
+      if (!in.empty()) used.insert(in);
+  }
+  for (const ValueInfo& out : graph.outputs) used.insert(out.name);
+  std::set<std::string> free;
+  for (const std::string& name : used)
+    if (!defined.count(name)) free.insert(name);
+  return free;
+}
+
+void sort_and_validate(Graph& graph, const std::set<std::string>& outer) {
   std::map<std::string, std::size_t> producer;  // tensor -> node index
-  std::set<std::string> available;
+  std::set<std::string> available(outer.begin(), outer.end());
   for (const auto& [name, t] : graph.initializers) available.insert(name);
   for (const ValueInfo& in : graph.inputs) available.insert(in.name);
   std::set<std::string> node_names;
@@ -64,6 +80,9 @@ void sort_and_validate(Graph& graph) {
 
 void check_ops_supported(const Graph& graph, std::vector<std::string>* problems) {
   for (const Node& n : graph.nodes) {
+    for (const auto& [key, a] : n.attributes)
+      if (const auto* sub = std::get_if<std::shared_ptr<const Graph>>(&a.value))
+        check_ops_supported(**sub, problems);
     if (kernels::find_kernel(n.op_type, n.domain)) continue;
     std::string message = "node '" + n.name + "' (" + n.op_type + "): op " +
                           (n.domain.empty() ? "" : n.domain + ".") + n.op_type +

@@ -77,13 +77,30 @@ void run_nodes(const Graph& graph, std::map<std::string, Tensor>& values, RunMod
     throw Error(node_label(node) + ": input '" + name + "' is not defined");
   };
 
+  const bool inferring = mode == RunMode::infer_shapes;
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& node = graph.nodes[i];
     std::vector<const Tensor*> inputs;
     inputs.reserve(node.inputs.size());
-    for (const std::string& name : node.inputs) inputs.push_back(lookup(node, name));
+    bool known = true;
+    for (const std::string& name : node.inputs) {
+      // While inferring, a value whose shape depends on run-time data (the branch an If takes)
+      // stays unknown, and so do the values computed from it.
+      if (inferring && !name.empty() && !values.count(name) && !graph.initializers.count(name)) {
+        known = false;
+        break;
+      }
+      inputs.push_back(lookup(node, name));
+    }
+    if (!known) continue;
     std::vector<Tensor> outs;
-    if (!replace || !replace(node, inputs, outs)) outs = run_node(node, graph.opset, inputs, mode);
+    try {
+      if (!replace || !replace(node, inputs, outs))
+        outs = run_node(node, graph.opset, inputs, mode);
+    } catch (const kernels::DataDependentShape&) {
+      if (!inferring) throw;
+      continue;
+    }
     for (std::size_t k = 0; k < node.outputs.size(); ++k)
       if (!node.outputs[k].empty()) values[node.outputs[k]] = std::move(outs[k]);
     if (mode == RunMode::execute) {

@@ -12,7 +12,8 @@ namespace qs {
 
 enum class RunMode {
   execute,      // compute every tensor
-  infer_shapes  // shapes and dtypes; compute only small tensors whose inputs are all known
+  infer_shapes  // shapes and dtypes; compute only small tensors whose inputs are all known;
+                // a value that depends on run-time data (and what follows from it) is left out
 };
 
 // Runs the graph's nodes on `values` (inputs already present; initializers are looked up in

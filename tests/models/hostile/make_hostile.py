@@ -369,7 +369,7 @@ deep = with_raw_attribute(helper.make_node("If", ["cond"], ["y"], name="deep_if"
 add("deep_nested_graph_attr.onnx", deep)
 assert not parses(deep)
 
-# Nested only 5 levels: it parses, and the subgraph attribute itself is what is refused.
+# Nested only 5 levels: it parses; the If nodes have no else_branch, which is refused.
 shallow = with_raw_attribute(helper.make_node("If", ["cond"], ["y"], name="shallow_if"),
                              nested_graph_attribute(5),
                              [tensor_info("cond", [], TensorProto.BOOL)],

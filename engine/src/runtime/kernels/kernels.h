@@ -151,6 +151,9 @@ void group_normalization(KernelContext& c);
 void mean_variance_normalization(KernelContext& c);
 void lp_normalization(KernelContext& c);
 void lrn(KernelContext& c);
+// control_flow.cpp
+void if_op(KernelContext& c);
+void loop(KernelContext& c);
 // quantize.cpp
 void quantize_linear(KernelContext& c);
 void dequantize_linear(KernelContext& c);
