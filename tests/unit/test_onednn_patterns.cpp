@@ -363,3 +363,23 @@ TEST(OnednnDevice, ShapeArithmeticIsFoldedPerInputShape) {
   for (const Placement& p : placement(*dev, graph)) EXPECT_EQ(p.device, "cpu-onednn") << p.node;
   check(*dev, graph, {"Shape", "Gather", "Concat", "Reshape"}, {1, 5, 2});
 }
+
+// Squeeze-excitation (RegNet, MobileNetV3, EfficientNet): a Conv output with a channel count
+// oneDNN blocks by 8 (440, here 24), scaled per channel by a value computed from itself. The
+// Conv output has two readers, so the Mul runs alone; beside a src0 blocked by 8 it runs on a
+// row-major copy (oneDNN 2.6's JIT binary takes no per-channel operand there).
+TEST(OnednnDevice, SqueezeExcitationScaleMatchesTheReference) {
+  REQUIRE_ONEDNN(dev);
+  for (std::int64_t channels : {24, 440}) {
+    SCOPED_TRACE(channels);
+    ModelBuilder m(13);
+    m.input("x", {-1, 8, 7, 7});
+    init(m, "w", {channels, 8, 3, 3}, 1, -0.2f, 0.2f);
+    set_attr(m.node("Conv", {"x", "w"}, {"c"}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+    m.node("GlobalAveragePool", {"c"}, {"p"});
+    m.node("Sigmoid", {"p"}, {"s"});
+    m.node("Mul", {"c", "s"}, {"y"});
+    m.output("y");
+    check(*dev, m.load(), {"Conv", "Mul"}, {1, 3});
+  }
+}
