@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
 import make_zoo  # noqa: E402
 
 
-def measure(args, cmd):
+def measure(cmd):
     """Runs a command; returns (stdout, its peak RSS in MB). os.wait4 reaps the child itself to
     get its own resource usage."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -61,10 +61,10 @@ def main():
         for batch in (args.batches.split(",") if dynamic else ["1"]):
             for threads in args.threads.split(","):
                 try:
-                    ours_out, ours_mb = measure(args, [args.cli, "bench", model, "--device", "cpu-onednn",
+                    ours_out, ours_mb = measure([args.cli, "bench", model, "--device", "cpu-onednn",
                                                        "--batch", batch, "--threads", threads, "--runs", "10",
                                                        "--min-seconds", args.min_seconds, "--json"])
-                    ort_out, ort_mb = measure(args, ["node", os.path.join(ROOT, "tests", "perf", "ort_bench.mjs"),
+                    ort_out, ort_mb = measure(["node", os.path.join(ROOT, "tests", "perf", "ort_bench.mjs"),
                                                      model, batch, threads, "10", args.min_seconds])
                 except RuntimeError as err:
                     print(f"{name:<20} FAILED: {err}", flush=True)

@@ -108,14 +108,14 @@ class LayerNormMatcher {
       return false;
     // Optional scale and shift, constants over the normalized dimensions.
     std::string output = div->outputs[0], gamma, beta;
-    if (const Node* mul = only_reader(output, 1, "Mul", chain, true)) {
+    if (const Node* mul = only_reader(output, 1, "Mul", chain)) {
       gamma = other_operand(*mul, output, shape->second.shape(), axes);
       if (gamma.empty())
         chain.pop_back();
       else
         output = mul->outputs[0];
     }
-    if (const Node* bias = only_reader(output, 1, "Add", chain, true)) {
+    if (const Node* bias = only_reader(output, 1, "Add", chain)) {
       beta = other_operand(*bias, output, shape->second.shape(), axes);
       if (beta.empty())
         chain.pop_back();
@@ -144,8 +144,7 @@ class LayerNormMatcher {
 
   // The one node of type `op` that reads `name`, which nothing else reads; appended to chain.
   const Node* only_reader(const std::string& name, int readers, const char* op,
-                          std::vector<int>& chain, bool optional = false) const {
-    (void)optional;
+                          std::vector<int>& chain) const {
     if (intermediate(name) != readers) return nullptr;
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const Node& n = g_.nodes[i];
