@@ -41,8 +41,13 @@ struct EltwiseOp {
 // why not when the node is no such op.
 std::string eltwise_ops(const Graph& graph, const Node& node, std::vector<EltwiseOp>& ops);
 bool is_binary_op(const std::string& op);
-// Flatten, Reshape, Squeeze, Unsqueeze: the same row-major elements under other dims.
-bool is_reshape_op(const std::string& op);
+// Flatten, Reshape, Squeeze, Unsqueeze, Identity, Cast (f32 to f32), inference Dropout, and
+// Max/Min/Sum/Mean of one input: the same row-major elements, under other dims or not.
+bool is_view_op(const Node& node);
+// Max, Min, Sum, Mean: elementwise over any number of inputs.
+bool is_variadic_op(const std::string& op);
+// ReduceMean, ReduceSum, ReduceMax, ... (steps_reduce.cpp).
+bool is_reduce_op(const std::string& op);
 dnnl::algorithm binary_alg(const std::string& op);
 
 // Spatial geometry of a Conv or a pool, in oneDNN terms (dilation counts the gaps: d - 1).
@@ -61,7 +66,17 @@ std::string deconv_unsupported(const Node& node, const std::vector<Shape>& in);
 // Why the device does not run `node` with the shapes given by shape_of; "" when it does.
 std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of);
 
-// ReduceMean's reduced axes (normalized, sorted flags per dim); false when not constant/valid.
+// Why a node with input shapes `in` (and output shape `y`) does not run; "" when it does.
+std::string concat_unsupported(const Graph& graph, const Node& node,
+                               const std::vector<Shape>& in);                    // steps_layout
+std::string space_depth_unsupported(const Node& node, const Shape& x);           // steps_layout
+std::string variadic_unsupported(const std::vector<Shape>& in, const Shape& y);  // steps_simple
+std::string prelu_unsupported(const std::vector<Shape>& in);                     // steps_simple
+// Why oneDNN's binary primitive does not run a op b -> y (it broadcasts only its second
+// operand; `commutative` ops may swap theirs); "" when it does (support.cpp).
+std::string binary_unsupported(const Shape& a, const Shape& b, const Shape& y, bool commutative);
+
+// A reduction's reduced axes (normalized, sorted flags per dim); false when not constant/valid.
 bool reduce_axes(const Graph& graph, const Node& node, int rank, std::vector<bool>& reduced);
 
 // Normalizes an axis attribute for `rank`; false when out of range.

@@ -152,9 +152,14 @@ bool flat_operand(const Shape& shape, const dims& flat, dnnl::memory::desc& md);
 void make_conv(Plan& p, const Group& g, Step& step);
 void make_deconv(Plan& p, const Group& g, Step& step);
 void make_transpose(Plan& p, const Group& g, Step& step);
-// Flatten, Reshape, Squeeze, Unsqueeze: a row-major view of the input under the output's dims.
-void make_reshape(Plan& p, const Group& g, Step& step);
+// is_view_op's ops: a row-major view of the input under the output's dims.
+void make_view(Plan& p, const Group& g, Step& step);
 void make_reduce(Plan& p, const Group& g, Step& step);
+void make_concat(Plan& p, const Group& g, Step& step);
+void make_space_depth(Plan& p, const Group& g, Step& step);
+void make_variadic(Plan& p, const Group& g, Step& step);
+void make_prelu(Plan& p, const Group& g, Step& step);
+void make_lrn(Plan& p, const Group& g, Step& step);
 // A strided ConvTranspose as one stride-1 Conv per output phase; false when it does not apply.
 bool make_deconv_phases(Plan& p, const Group& g, Step& step, const Geometry& geo);
 void make_gemm(Plan& p, const Group& g, Step& step);

@@ -105,10 +105,20 @@ void Plan::build_step(const Group& group) {
     make_deconv(*this, group, step);
   else if (op == "Transpose")
     make_transpose(*this, group, step);
-  else if (is_reshape_op(op))
-    make_reshape(*this, group, step);
-  else if (op == "ReduceMean")
+  else if (is_view_op(first))
+    make_view(*this, group, step);
+  else if (is_reduce_op(op))
     make_reduce(*this, group, step);
+  else if (op == "Concat")
+    make_concat(*this, group, step);
+  else if (op == "DepthToSpace" || op == "SpaceToDepth")
+    make_space_depth(*this, group, step);
+  else if (is_variadic_op(op))
+    make_variadic(*this, group, step);
+  else if (op == "PRelu")
+    make_prelu(*this, group, step);
+  else if (op == "LRN")
+    make_lrn(*this, group, step);
   else if (op == "Gemm")
     make_gemm(*this, group, step);
   else if (op == "MatMul")

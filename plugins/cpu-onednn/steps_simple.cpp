@@ -1,5 +1,5 @@
-// Elementwise, binary, pooling, Softmax and LayerNormalization steps. Elementwise and pooling
-// steps work in whatever layout their input is in; Softmax and LayerNormalization work on
+// Elementwise, binary, variadic (Max, Min, Sum, Mean), PRelu, pooling and Softmax steps.
+// Elementwise and pooling steps work in whatever layout their input is in; Softmax works on
 // row-major views shaped so that oneDNN normalizes over exactly the reference's elements.
 #include "plan.h"
 
@@ -50,7 +50,7 @@ void make_transpose(Plan& p, const Group& g, Step& step) {
 // is in a blocked layout, which is then reordered into a row-major copy (a step that ran the node
 // on the reference kernels did that copy too, and more). A view of a Tensor that changes every
 // run (a graph input, a reference node's output) follows it: set_tensor re-points the views.
-void make_reshape(Plan& p, const Group& g, Step& step) {
+void make_view(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
   const int in = p.plain(p.slot(n.inputs[0]), step);
   const int o = p.slot(g.output);
@@ -61,53 +61,6 @@ void make_reshape(Plan& p, const Group& g, Step& step) {
   out.owned = src.owned;
   out.constant = src.constant;
   if (!src.owned && !src.constant) src.views.push_back(o);
-}
-
-// ReduceMean into a row-major output (keepdims or not, the same buffer).
-void make_reduce(Plan& p, const Group& g, Step& step) {
-  const Node& n = *g.nodes[0];
-  const Shape x = p.shape(n.inputs[0]);
-  std::vector<bool> reduced;
-  reduce_axes(p.graph, n, static_cast<int>(x.size()), reduced);
-  Shape kept = x;
-  int first = -1, last = -1;
-  bool contiguous = true;
-  for (int i = 0; i < static_cast<int>(x.size()); ++i) {
-    if (!reduced[i]) continue;
-    kept[i] = 1;
-    if (first >= 0 && last != i - 1) contiguous = false;
-    if (first < 0) first = i;
-    last = i;
-  }
-  if (contiguous && first >= 0) {
-    // One block of axes: x as [outer, len, inner] times a constant 1/len vector (oneDNN's
-    // reduction of a middle dimension is far slower than its matmul).
-    std::int64_t outer = 1, len = 1, inner = 1;
-    for (int i = 0; i < static_cast<int>(x.size()); ++i)
-      (i < first ? outer : i <= last ? len : inner) *= x[i];
-    Tensor weights(DType::f32, inner == 1 ? Shape{len, 1} : Shape{1, 1, len});
-    for (std::int64_t i = 0; i < len; ++i) weights.data<float>()[i] = 1.f / len;
-    const int sw = p.add_constant(weights);
-    const int sx = p.slot(n.inputs[0]);
-    p.output(g.output, plain_md(p.shape(g.output)));
-    const int so = p.slot(g.output);
-    const bool rows = inner == 1;
-    const memory a = rows ? p.view(sx, plain_md({outer, len}), step) : p.current(sw);
-    const memory b = rows ? p.current(sw) : p.view(sx, plain_md({outer, len, inner}), step);
-    const memory c = p.view(so, rows ? plain_md({outer, 1}) : plain_md({outer, 1, inner}), step);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a.get_desc(), b.get_desc(), c.get_desc()),
-                                    p.engine);
-    step.execs.push_back(
-        {dnnl::matmul(pd), {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}}});
-    return;
-  }
-  const memory src = p.view(p.slot(n.inputs[0]), plain_md(x), step);
-  p.output(g.output, plain_md(p.shape(g.output)));
-  const memory dst = p.view(p.slot(g.output), plain_md(kept), step);
-  dnnl::reduction::desc desc(dnnl::algorithm::reduction_mean, src.get_desc(), dst.get_desc(), 0.f,
-                             0.f);
-  dnnl::reduction::primitive_desc pd(desc, p.engine);
-  step.execs.push_back({dnnl::reduction(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}});
 }
 
 // Add, Sub, Mul, Div; BatchNormalization as x * scale with the shift as a post-op.
@@ -174,6 +127,71 @@ void make_binary(Plan& p, const Group& g, Step& step) {
   step.execs.push_back(std::move(e));
 }
 
+std::string variadic_unsupported(const std::vector<Shape>& in, const Shape& y) {
+  if (in.size() == 2) return binary_unsupported(in[0], in[1], y, true);
+  for (const Shape& s : in)
+    if (s != y) return "more than two inputs that broadcast";
+  return "";
+}
+
+// A chain of binary primitives writing the output in place: ((a op b) op c) ...; Mean scales
+// the last one's result by 1 / count as a post-op. Two inputs broadcast as binary ops do.
+void make_variadic(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape y = p.shape(n.outputs[0]);
+  const int rank = static_cast<int>(y.size());
+  const std::string& op = n.op_type;
+  const dnnl::algorithm alg = op == "Max"   ? dnnl::algorithm::binary_max
+                              : op == "Min" ? dnnl::algorithm::binary_min
+                                            : dnnl::algorithm::binary_add;
+  int s0 = p.slot(n.inputs[0]), s1 = p.slot(n.inputs[1]);
+  if (shape_numel(p.slots[s0].shape) != shape_numel(y)) std::swap(s0, s1);
+  p.output(g.output, plain_md(y));
+  const memory dst = p.view(p.slot(g.output), plain_md(y), step);
+  for (std::size_t k = 1; k < n.inputs.size(); ++k) {
+    const memory a = k == 1 ? p.view(s0, plain_md(y), step) : dst;
+    const int sb = k == 1 ? s1 : p.slot(n.inputs[k]);
+    const memory b = p.view(sb, padded_md(p.slots[sb].shape, rank), step);
+    dnnl::primitive_attr attr;
+    if (op == "Mean" && k + 1 == n.inputs.size()) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear,
+                         1.f / static_cast<float>(n.inputs.size()), 0.f);
+      attr.set_post_ops(ops);
+    }
+    dnnl::binary::primitive_desc pd(
+        dnnl::binary::desc(alg, a.get_desc(), b.get_desc(), dst.get_desc()), attr, p.engine);
+    step.execs.push_back(
+        {dnnl::binary(pd), {{DNNL_ARG_SRC_0, a}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, dst}}});
+  }
+}
+
+std::string prelu_unsupported(const std::vector<Shape>& in) {
+  if (in.size() != 2) return "inputs";
+  const Shape& x = in[0];
+  const Shape& slope = in[1];
+  if (x.empty() || slope.size() > x.size()) return "slope rank";
+  const std::size_t lead = x.size() - slope.size();
+  for (std::size_t d = 0; d < slope.size(); ++d)
+    if (slope[d] != 1 && slope[d] != x[lead + d]) return "slope shape";
+  return "";
+}
+
+// Row-major x and y; the slope padded to x's rank, broadcast by oneDNN.
+void make_prelu(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]);
+  const int rank = static_cast<int>(x.size());
+  const memory src = p.view(p.slot(n.inputs[0]), plain_md(x), step);
+  const int sw = p.slot(n.inputs[1]);
+  const memory w = p.view(sw, padded_md(p.slots[sw].shape, rank), step);
+  dnnl::prelu_forward::desc desc(dnnl::prop_kind::forward_inference, src.get_desc(), w.get_desc());
+  dnnl::prelu_forward::primitive_desc pd(desc, p.engine);
+  const memory dst = p.output(g.output, plain_md(x));
+  step.execs.push_back(
+      {dnnl::prelu_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}}});
+}
+
 void make_pool(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
   const Shape x = p.shape(n.inputs[0]), y = p.shape(n.outputs[0]);
@@ -217,37 +235,6 @@ void make_softmax(Plan& p, const Group& g, Step& step) {
   p.output(g.output, plain_md(x));
   e.args[DNNL_ARG_DST] = p.view(p.slot(g.output), md, step);
   e.prim = dnnl::softmax_v2_forward(pd);
-  step.execs.push_back(std::move(e));
-}
-
-// Normalizes [outer, len] rows; scale and bias are the normalized size (support.cpp).
-void make_layer_norm(Plan& p, const Group& g, Step& step) {
-  const Node& n = *g.nodes[0];
-  const Shape x = p.shape(n.inputs[0]);
-  std::int64_t axis = n.attr_int("axis", -1);
-  normalize_axis(axis, static_cast<int>(x.size()));
-  std::int64_t outer = 1, len = 1;
-  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
-    (d < axis ? outer : len) *= x[d];
-  const memory::desc md = plain_md({outer, len}), param_md = plain_md({len});
-  const bool shift = n.has_input(2);
-  auto flags = dnnl::normalization_flags::use_scale;
-  if (shift) flags = flags | dnnl::normalization_flags::use_shift;
-  dnnl::layer_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md,
-                                               n.attr_float("epsilon", 1e-5f), flags);
-  dnnl::layer_normalization_forward::primitive_desc pd(desc, p.engine);
-  Exec e;
-  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), md, step);
-  e.args[DNNL_ARG_SCALE] = p.view(p.slot(n.inputs[1]), param_md, step);
-  if (shift) e.args[DNNL_ARG_SHIFT] = p.view(p.slot(n.inputs[2]), param_md, step);
-  // Statistics the primitive may want to write somewhere, though nobody reads them.
-  for (int arg : {DNNL_ARG_MEAN, DNNL_ARG_VARIANCE}) {
-    const memory::desc stat = pd.query_md(dnnl::query::exec_arg_md, arg);
-    if (stat.get_size() > 0) e.args[arg] = memory(stat, p.engine);
-  }
-  p.output(g.output, plain_md(x));
-  e.args[DNNL_ARG_DST] = p.view(p.slot(g.output), md, step);
-  e.prim = dnnl::layer_normalization_forward(pd);
   step.execs.push_back(std::move(e));
 }
 

@@ -50,8 +50,20 @@ bool is_binary_op(const std::string& op) {
   return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
 }
 
-bool is_reshape_op(const std::string& op) {
-  return op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze";
+bool is_view_op(const Node& node) {
+  const std::string& op = node.op_type;
+  if (op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" ||
+      op == "Identity" || op == "Cast")  // Cast: f32 to f32 only (checked with the dtypes)
+    return true;
+  if (is_variadic_op(op)) return node.input_count() == 1;
+  // Inference: no training_mode input (the reference refuses a true one), no mask wanted.
+  if (op == "Dropout")
+    return !node.has_input(2) && (node.outputs.size() < 2 || node.outputs[1].empty());
+  return false;
+}
+
+bool is_variadic_op(const std::string& op) {
+  return op == "Max" || op == "Min" || op == "Sum" || op == "Mean";
 }
 
 alg binary_alg(const std::string& op) {
@@ -63,7 +75,9 @@ alg binary_alg(const std::string& op) {
 
 bool reduce_axes(const Graph& graph, const Node& node, int rank, std::vector<bool>& reduced) {
   std::vector<std::int64_t> axes = node.attr_ints("axes");
-  if (graph.opset >= 18 && node.has_input(1)) {
+  // ReduceSum took its axes as an input from opset 13, the others from 18.
+  const int axes_input_from = node.op_type == "ReduceSum" ? 13 : 18;
+  if (graph.opset >= axes_input_from && node.has_input(1)) {
     const Tensor* t = constant_value(graph, node.inputs[1]);
     if (!t || !t->has_data()) return false;
     axes = t->to_i64();
@@ -113,6 +127,20 @@ std::string eltwise_ops(const Graph& graph, const Node& node, std::vector<Eltwis
     ops.push_back({alg::eltwise_linear, -1.f, 0.f});
   else if (op == "HardSwish")
     ops.push_back({alg::eltwise_hardswish});
+  else if (op == "Elu")
+    ops.push_back({alg::eltwise_elu, node.attr_float("alpha", 1.f)});
+  else if (op == "Selu") {
+    // gamma * elu_alpha(x), with ONNX's default constants.
+    ops.push_back({alg::eltwise_elu, node.attr_float("alpha", 1.67326319f)});
+    ops.push_back({alg::eltwise_linear, node.attr_float("gamma", 1.05070102f), 0.f});
+  } else if (op == "Softplus")
+    ops.push_back({alg::eltwise_soft_relu});  // log(1 + e^x); oneDNN 2.6 ignores alpha
+  else if (op == "Mish")
+    ops.push_back({alg::eltwise_mish});
+  else if (op == "Round")
+    ops.push_back({alg::eltwise_round});  // half to even, as ONNX rounds
+  else if (op == "Reciprocal")
+    ops.push_back({alg::eltwise_pow, 1.f, -1.f});
   else if (op == "HardSigmoid") {
     // clamp(alpha * x + beta, 0, 1) as two exact steps.
     ops.push_back(
@@ -143,22 +171,37 @@ std::string eltwise_ops(const Graph& graph, const Node& node, std::vector<Eltwis
   return "";
 }
 
+std::string binary_unsupported(const Shape& a, const Shape& b, const Shape& y, bool commutative) {
+  const bool a_full = shape_numel(a) == shape_numel(y) && a.size() <= y.size();
+  const bool b_full = shape_numel(b) == shape_numel(y) && b.size() <= y.size();
+  if (!a_full && !(b_full && commutative)) return "first operand broadcasts";
+  // Broadcast over dimensions that do not merge into at most three groups ([N,2,3,25] +
+  // [1,2,1,25]) runs in oneDNN's reference kernels, slower than Quantscope's own.
+  const Shape& small = a_full ? b : a;
+  if (shape_numel(small) > 1 && shape_numel(small) != shape_numel(y) &&
+      merged_broadcast(y, small).first.size() > 3)
+    return "broadcast over alternating dimensions";
+  return "";
+}
+
 std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of) {
   if (!node.domain.empty() && node.domain != "ai.onnx") return "domain " + node.domain;
   const std::string& op = node.op_type;
   std::vector<EltwiseOp> ops;
   const bool eltwise = eltwise_ops(graph, node, ops).empty();
   const bool known = eltwise || is_binary_op(op) || op == "Conv" || op == "Gemm" ||
-                     op == "ConvTranspose" || op == "Transpose" || op == "ReduceMean" ||
+                     op == "ConvTranspose" || op == "Transpose" || is_reduce_op(op) ||
                      op == "MatMul" || op == "MaxPool" || op == "AveragePool" ||
                      op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
-                     op == "LogSoftmax" || op == "LayerNormalization" || op == "BatchNormalization";
+                     op == "LogSoftmax" || op == "LayerNormalization" ||
+                     op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) ||
+                     op == "DepthToSpace" || op == "SpaceToDepth" || op == "PRelu" || op == "LRN";
   // Row-major views of their input (no kernel): the output shape is known from shape inference.
-  const bool view = is_reshape_op(op);
+  const bool view = is_view_op(node);
   if (!known && !view) return eltwise_ops(graph, node, ops);
   // Every data input and the first output: f32 with a known shape.
   std::vector<Shape> in;
-  const int data_inputs = (op == "Clip" || op == "ReduceMean" || view) ? 1 : node.input_count();
+  const int data_inputs = (op == "Clip" || is_reduce_op(op) || view) ? 1 : node.input_count();
   for (int i = 0; i < data_inputs; ++i) {
     if (!node.has_input(i)) {
       in.emplace_back();
@@ -175,33 +218,37 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (out->dtype() != DType::f32) return "dtype " + dtype_name(out->dtype());
   const Shape& x = in[0];
   const Shape& y = out->shape();
-  for (std::size_t k = 1; k < node.outputs.size(); ++k)
-    if (!node.outputs[k].empty()) return "extra outputs";
+  // LayerNormalization's Mean and InvStdDev come from the same primitive.
+  const std::size_t outputs = op == "LayerNormalization" ? 3 : 1;
+  for (std::size_t k = 1; k < node.outputs.size(); ++k) {
+    if (node.outputs[k].empty()) continue;
+    const Tensor* extra = k < outputs ? shape_of(node.outputs[k]) : nullptr;
+    if (!extra || extra->dtype() != DType::f32) return "extra outputs";
+  }
   if (shape_numel(y) == 0) return "empty tensor";
   if (x.size() > DNNL_MAX_NDIMS || y.size() > DNNL_MAX_NDIMS) return "rank";
 
   if (eltwise) return "";
   if (view) return shape_numel(x) == shape_numel(y) ? "" : "element count";
   if (is_binary_op(op)) {
-    const Shape a = in[0], b = in.size() > 1 ? in[1] : Shape{};
     if (in.size() != 2) return "inputs";
-    const bool a_full = shape_numel(a) == shape_numel(y) && a.size() <= y.size();
-    const bool b_full = shape_numel(b) == shape_numel(y) && b.size() <= y.size();
-    // oneDNN broadcasts only the second operand; Add and Mul may swap theirs.
-    if (!a_full && !(b_full && (op == "Add" || op == "Mul"))) return "first operand broadcasts";
-    // Broadcast over dimensions that do not merge into at most three groups ([N,2,3,25] +
-    // [1,2,1,25]) runs in oneDNN's reference kernels, slower than Quantscope's own.
-    const Shape& small = a_full ? b : a;
-    if (shape_numel(small) > 1 && shape_numel(small) != shape_numel(y) &&
-        merged_broadcast(y, small).first.size() > 3)
-      return "broadcast over alternating dimensions";
-    return "";
+    return binary_unsupported(in[0], in[1], y, op == "Add" || op == "Mul");
   }
   Geometry g;
   if (op == "ConvTranspose") return deconv_unsupported(node, in);
-  if (op == "ReduceMean") {
+  if (is_reduce_op(op)) {
+    if (shape_numel(x) == 0) return "empty input";
     std::vector<bool> reduced;
     return reduce_axes(graph, node, static_cast<int>(x.size()), reduced) ? "" : "axes";
+  }
+  if (op == "Concat") return concat_unsupported(graph, node, in);
+  if (is_variadic_op(op)) return variadic_unsupported(in, y);
+  if (op == "DepthToSpace" || op == "SpaceToDepth") return space_depth_unsupported(node, x);
+  if (op == "PRelu") return prelu_unsupported(in);
+  if (op == "LRN") {
+    // oneDNN centres an even window differently from ONNX (one channel further down).
+    if (node.attr_int("size", 0) % 2 == 0) return "even size";
+    return x.size() == 4 ? "" : "rank";
   }
   if (op == "Transpose") {
     std::vector<std::int64_t> perm = node.attr_ints("perm");

@@ -1,0 +1,92 @@
+// LayerNormalization (with its optional Mean and InvStdDev outputs) and LRN on oneDNN's
+// normalization primitives.
+#include "plan.h"
+
+namespace qs::onednn {
+
+using dnnl::memory;
+
+namespace {
+
+// One in-place or out-of-place eltwise primitive.
+void add_eltwise(Plan& p, Step& step, dnnl::algorithm alg, float alpha, float beta,
+                 const memory& src, const memory& dst) {
+  dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src.get_desc(), alpha,
+                                   beta);
+  dnnl::eltwise_forward::primitive_desc pd(desc, p.engine);
+  step.execs.push_back({dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}});
+}
+
+bool wanted(const Node& n, std::size_t k) {
+  return n.outputs.size() > k && !n.outputs[k].empty();
+}
+
+}  // namespace
+
+// Normalizes [outer, len] rows; scale and bias are the normalized size (support.cpp). Mean and
+// InvStdDev ([outer] values under ONNX's keepdims shape) come from the training-mode primitive:
+// its mean as is, 1 / sqrt(variance + epsilon) by two eltwise steps.
+void make_layer_norm(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]);
+  std::int64_t axis = n.attr_int("axis", -1);
+  normalize_axis(axis, static_cast<int>(x.size()));
+  std::int64_t outer = 1, len = 1;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
+    (d < axis ? outer : len) *= x[d];
+  const memory::desc md = plain_md({outer, len}), param_md = plain_md({len});
+  const bool shift = n.has_input(2);
+  const bool stats = wanted(n, 1) || wanted(n, 2);
+  const float epsilon = n.attr_float("epsilon", 1e-5f);
+  auto flags = dnnl::normalization_flags::use_scale;
+  if (shift) flags = flags | dnnl::normalization_flags::use_shift;
+  dnnl::layer_normalization_forward::desc desc(
+      stats ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, md, epsilon,
+      flags);
+  dnnl::layer_normalization_forward::primitive_desc pd(desc, p.engine);
+  Exec e;
+  e.args[DNNL_ARG_SRC] = p.view(p.slot(n.inputs[0]), md, step);
+  e.args[DNNL_ARG_SCALE] = p.view(p.slot(n.inputs[1]), param_md, step);
+  if (shift) e.args[DNNL_ARG_SHIFT] = p.view(p.slot(n.inputs[2]), param_md, step);
+  const memory::desc stat_md = plain_md({outer});
+  if (wanted(n, 1)) {
+    p.output(n.outputs[1], stat_md);
+    e.args[DNNL_ARG_MEAN] = p.view(p.slot(n.outputs[1]), stat_md, step);
+  }
+  // Statistics the primitive writes somewhere, read or not.
+  for (int arg : {DNNL_ARG_MEAN, DNNL_ARG_VARIANCE}) {
+    const memory::desc want = pd.query_md(dnnl::query::exec_arg_md, arg);
+    if (want.get_size() > 0 && !e.args.count(arg)) e.args[arg] = memory(want, p.engine);
+  }
+  p.output(g.output, plain_md(x));
+  e.args[DNNL_ARG_DST] = p.view(p.slot(g.output), md, step);
+  e.prim = dnnl::layer_normalization_forward(pd);
+  const memory variance = e.args.count(DNNL_ARG_VARIANCE) ? e.args.at(DNNL_ARG_VARIANCE) : memory();
+  step.execs.push_back(std::move(e));
+  if (wanted(n, 2)) {
+    p.output(n.outputs[2], stat_md);
+    const memory inv = p.view(p.slot(n.outputs[2]), stat_md, step);
+    const memory var = memory(stat_md, p.engine, variance.get_data_handle());
+    add_eltwise(p, step, dnnl::algorithm::eltwise_linear, 1.f, epsilon, var, inv);
+    add_eltwise(p, step, dnnl::algorithm::eltwise_pow, 1.f, -0.5f, inv, inv);
+  }
+}
+
+// Across channels: x / (bias + alpha / size * sum of squares over the window)^beta, for an odd
+// size (the window centred on the channel, as ONNX's).
+void make_lrn(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const memory src = p.current(p.slot(n.inputs[0]));
+  dnnl::lrn_forward::desc desc(dnnl::prop_kind::forward_inference,
+                               dnnl::algorithm::lrn_across_channels, src.get_desc(),
+                               n.attr_int("size", 1), n.attr_float("alpha", 1e-4f),
+                               n.attr_float("beta", 0.75f), n.attr_float("bias", 1.f));
+  dnnl::lrn_forward::primitive_desc pd(desc, p.engine);
+  Exec e;
+  e.args[DNNL_ARG_SRC] = src;
+  e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+  e.prim = dnnl::lrn_forward(pd);
+  step.execs.push_back(std::move(e));
+}
+
+}  // namespace qs::onednn

@@ -1,0 +1,225 @@
+// cpu-onednn against the reference on the ops that move, combine or reduce tensors: Concat,
+// DepthToSpace/SpaceToDepth, the reductions, Max/Min/Sum/Mean, PRelu, LRN, LayerNormalization's
+// statistics outputs and the ops that are views (Identity, Dropout, Cast to the same type).
+#include "onednn_test_util.h"
+
+using namespace onednn_test;
+
+namespace {
+
+// x [N, C, 6, 6] -> Conv(C -> c_out, 3x3, pad 1) named `out`: a blocked value, as real models
+// feed Concat, DepthToSpace and PRelu.
+void conv(ModelBuilder& m, const std::string& x, std::int64_t c_in, std::int64_t c_out,
+          const std::string& out, unsigned seed) {
+  init(m, out + ".w", {c_out, c_in, 3, 3}, seed);
+  set_attr(m.node("Conv", {x, out + ".w"}, {out}), "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+}
+
+}  // namespace
+
+TEST(OnednnTensorOps, ConcatOfConvOutputsAndOfInputs) {
+  REQUIRE_ONEDNN(dev);
+  // DenseNet: each block's input is the concatenation of the earlier Conv outputs.
+  for (std::int64_t growth : {16, 5}) {  // whole and partial channel blocks
+    SCOPED_TRACE("growth " + std::to_string(growth));
+    ModelBuilder m(13);
+    m.input("x", {-1, 16, 6, 6});
+    conv(m, "x", 16, growth, "a", 1);
+    set_attr(m.node("Concat", {"x", "a"}, {"xa"}), "axis", std::int64_t{1});
+    conv(m, "xa", 16 + growth, growth, "b", 2);
+    set_attr(m.node("Concat", {"xa", "b", "a"}, {"y"}), "axis", std::int64_t{1});
+    m.output("y");
+    check(*dev, m.load(), {"Concat", "Conv"});
+  }
+  for (std::int64_t axis : {0, 1, -1}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    ModelBuilder m(13);
+    m.input("a", {3, 4, 5}).input("b", {3, 4, 5});
+    init(m, "c", {3, 4, 5}, 3);
+    set_attr(m.node("Concat", {"a", "c", "b"}, {"y"}), "axis", axis);
+    m.output("y");
+    check(*dev, m.load(), {"Concat"}, {1});
+  }
+}
+
+TEST(OnednnTensorOps, DepthToSpaceAndSpaceToDepth) {
+  REQUIRE_ONEDNN(dev);
+  for (const char* mode : {"DCR", "CRD"}) {
+    SCOPED_TRACE(mode);
+    ModelBuilder m(13);
+    m.input("x", {-1, 4, 6, 6});
+    conv(m, "x", 4, 12, "c", 1);  // 12 = 3 * 2 * 2
+    auto& n = m.node("DepthToSpace", {"c"}, {"y"});
+    set_attr(n, "blocksize", std::int64_t{2});
+    set_attr(n, "mode", std::string(mode));
+    m.output("y");
+    check(*dev, m.load(), {"DepthToSpace", "Conv"});
+  }
+  ModelBuilder m(13);
+  m.input("x", {-1, 3, 6, 9});
+  set_attr(m.node("SpaceToDepth", {"x"}, {"y"}), "blocksize", std::int64_t{3});
+  m.output("y");
+  check(*dev, m.load(), {"SpaceToDepth"});
+}
+
+TEST(OnednnTensorOps, Reductions) {
+  REQUIRE_ONEDNN(dev);
+  struct R {
+    std::string op;
+    std::vector<std::int64_t> axes;
+    bool keepdims;
+  };
+  for (const R& r : std::vector<R>{{"ReduceMax", {1}, true},
+                                   {"ReduceMin", {1, 3}, false},
+                                   {"ReduceProd", {-1}, true},
+                                   {"ReduceL1", {2, 3}, true},
+                                   {"ReduceL2", {}, false},
+                                   {"ReduceSumSquare", {0, 2}, true},
+                                   {"ReduceLogSum", {1}, false},
+                                   {"ReduceSum", {2, 3}, true},
+                                   {"ReduceSum", {1, 3}, false},
+                                   {"ReduceMean", {-1}, false}}) {
+    std::string axes;
+    for (std::int64_t a : r.axes) axes += std::to_string(a) + " ";
+    SCOPED_TRACE(r.op + " axes " + axes + (r.keepdims ? "keepdims" : ""));
+    ModelBuilder m(13);
+    m.input("x", {-1, 3, 4, 5});
+    std::vector<std::string> inputs{"x"};
+    // Opset 13's ReduceSum takes its axes as an input (a constant here); the others an attribute.
+    if (r.op == "ReduceSum" && !r.axes.empty()) {
+      m.initializer_i64("axes", {static_cast<std::int64_t>(r.axes.size())}, r.axes);
+      inputs.push_back("axes");
+    }
+    auto& n = m.node(r.op, inputs, {"y"});
+    if (r.op != "ReduceSum" && !r.axes.empty()) set_attr(n, "axes", r.axes);
+    set_attr(n, "keepdims", std::int64_t{r.keepdims ? 1 : 0});
+    m.output("y");
+    // Products and logs of sums stay well conditioned on [0.5, 1.5].
+    check(*dev, m.load(), {r.op}, {1, 7}, 0.5f, 1.5f);
+  }
+}
+
+TEST(OnednnTensorOps, VariadicMaxMinSumMean) {
+  REQUIRE_ONEDNN(dev);
+  for (const char* op : {"Max", "Min", "Sum", "Mean"}) {
+    SCOPED_TRACE(op);
+    ModelBuilder m(13);
+    m.input("a", {-1, 3, 4}).input("b", {-1, 3, 4});
+    init(m, "c", {3, 4}, 1);  // broadcasts with two inputs only
+    init(m, "d", {1, 3, 4}, 2);
+    m.node(op, {"a", "c"}, {"two"});
+    m.node(op, {"two", "b", "a"}, {"three"});
+    m.node(op, {"d", "three"}, {"swapped"});
+    m.node(op, {"swapped"}, {"y"});  // one input: a view
+    m.output("y");
+    check(*dev, m.load(), {op});
+  }
+  // Three inputs that broadcast stay on the reference kernels, and still agree.
+  ModelBuilder m(13);
+  m.input("a", {-1, 3, 4});
+  init(m, "c", {4}, 1);
+  init(m, "d", {3, 1}, 2);
+  m.node("Max", {"a", "c", "d"}, {"y"});
+  m.output("y");
+  const Graph g = m.load();
+  EXPECT_EQ(placement(*dev, g).at(0).device, "cpu-ref");
+  check(*dev, g, {});
+}
+
+TEST(OnednnTensorOps, PReluAndLrnAfterConv) {
+  REQUIRE_ONEDNN(dev);
+  for (const Shape& slope : {Shape{8, 1, 1}, Shape{1}, Shape{6}}) {
+    SCOPED_TRACE("slope " + shape_to_string(slope));
+    ModelBuilder m(13);
+    m.input("x", {-1, 3, 6, 6});
+    conv(m, "x", 3, 8, "c", 1);
+    init(m, "slope", slope, 2, 0.05f, 0.5f);
+    m.node("PRelu", {"c", "slope"}, {"y"});
+    m.output("y");
+    check(*dev, m.load(), {"PRelu"});
+  }
+  for (std::int64_t size : {3, 4}) {
+    // oneDNN centres an even window one channel lower than ONNX: size 4 stays on cpu-ref.
+    SCOPED_TRACE("LRN size " + std::to_string(size));
+    ModelBuilder m(13);
+    m.input("x", {-1, 3, 6, 6});
+    conv(m, "x", 3, 8, "c", 1);
+    auto& n = m.node("LRN", {"c"}, {"y"});
+    set_attr(n, "size", size);
+    set_attr(n, "alpha", 0.02f);
+    set_attr(n, "beta", 0.6f);
+    set_attr(n, "bias", 1.5f);
+    m.output("y");
+    const Graph g = m.load();
+    for (const Placement& p : placement(*dev, g))
+      if (p.op == "LRN") EXPECT_EQ(p.device, size % 2 ? "cpu-onednn" : "cpu-ref");
+    check(*dev, g, {});
+  }
+}
+
+TEST(OnednnTensorOps, LayerNormalizationStatistics) {
+  REQUIRE_ONEDNN(dev);
+  for (std::int64_t axis : {1, -1}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    ModelBuilder m(17);
+    m.input("x", {-1, 4, 6});
+    const Shape p = axis == 1 ? Shape{4, 6} : Shape{6};
+    init(m, "s", p, 1);
+    init(m, "b", p, 2);
+    auto& n = m.node("LayerNormalization", {"x", "s", "b"}, {"y", "mean", "inv_std"});
+    set_attr(n, "axis", axis);
+    set_attr(n, "epsilon", 1e-2f);
+    m.output("y").output("mean").output("inv_std");
+    check(*dev, m.load(), {"LayerNormalization"}, {1, 7}, -3.f, 5.f);
+  }
+  ModelBuilder m(17);  // only InvStdDev wanted
+  m.input("x", {-1, 6});
+  init(m, "s", {6}, 1);
+  m.node("LayerNormalization", {"x", "s"}, {"y", "", "inv_std"});
+  m.output("inv_std");
+  check(*dev, m.load(), {"LayerNormalization"});
+}
+
+TEST(OnednnTensorOps, ActivationsBeyondReluFamily) {
+  REQUIRE_ONEDNN(dev);
+  for (const char* op : {"Elu", "Selu", "Softplus", "Round", "Reciprocal", "Mish"}) {
+    SCOPED_TRACE(op);
+    ModelBuilder m(18);
+    m.input("x", {-1, 3, 5, 4});
+    auto& n = m.node(op, {"x"}, {"y"});
+    if (std::string(op) == "Elu") set_attr(n, "alpha", 0.7f);
+    if (std::string(op) == "Selu") set_attr(n, "gamma", 2.f);
+    m.output("y");
+    // Reciprocal away from 0, where relative error explodes; Round on halves too (ties to even).
+    const bool reciprocal = std::string(op) == "Reciprocal";
+    check(*dev, m.load(), {op}, {1, 7}, reciprocal ? 0.2f : -4.f, 4.f);
+  }
+  ModelBuilder m(13);  // ties: 0.5, 1.5, 2.5 round to 0, 2, 2 (and their negatives)
+  m.input("x", {6});
+  m.node("Round", {"x"}, {"y"});
+  m.output("y");
+  const Tensor x = Tensor::from_vector<float>({6}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f});
+  const Tensor y = dev->compile(m.load())->run({{"x", x}}).at("y");
+  EXPECT_EQ(y.to_f32(), (std::vector<float>{0.f, 2.f, 2.f, -0.f, -2.f, -2.f}));
+}
+
+TEST(OnednnTensorOps, ViewOpsCostNoKernel) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("x", {-1, 3, 4});
+  m.node("Relu", {"x"}, {"r"});
+  m.node("Identity", {"r"}, {"i"});
+  m.node("Dropout", {"i"}, {"d"});
+  auto& cast = m.node("Cast", {"d"}, {"c"});
+  set_attr(cast, "to", std::int64_t{1});  // float to float
+  m.node("Sigmoid", {"c"}, {"y"});
+  m.output("y");
+  const Graph g = m.load();
+  check(*dev, g, {"Identity", "Dropout", "Cast"});
+  // A Dropout asked for its mask stays on the reference kernels.
+  ModelBuilder masked(13);
+  masked.input("x", {-1, 3});
+  masked.node("Dropout", {"x"}, {"y", "mask"});
+  masked.output("y");
+  EXPECT_EQ(placement(*dev, masked.load()).at(0).device, "cpu-ref");
+}
