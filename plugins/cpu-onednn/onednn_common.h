@@ -43,7 +43,7 @@ std::string eltwise_ops(const Graph& graph, const Node& node, std::vector<Eltwis
 bool is_binary_op(const std::string& op);
 // Flatten, Reshape, Squeeze, Unsqueeze, Identity, Cast (f32 to f32), inference Dropout, and
 // Max/Min/Sum/Mean of one input: the same row-major elements, under other dims or not.
-bool is_view_op(const Node& node);
+bool is_view_op(const Graph& graph, const Node& node);
 // Max, Min, Sum, Mean: elementwise over any number of inputs.
 bool is_variadic_op(const std::string& op);
 // ReduceMean, ReduceSum, ReduceMax, ... (steps_reduce.cpp).
@@ -72,6 +72,17 @@ std::string concat_unsupported(const Graph& graph, const Node& node,
 std::string space_depth_unsupported(const Node& node, const Shape& x);           // steps_layout
 std::string variadic_unsupported(const std::vector<Shape>& in, const Shape& y);  // steps_simple
 std::string prelu_unsupported(const std::vector<Shape>& in);                     // steps_simple
+// Slice and one-index Gather with constant parameters (strided_window in reference.h).
+inline constexpr const char* kParametersUnknown = "indices not constant, or not a box";
+std::string window_unsupported(const Graph& graph, const Node& node, const ShapeOf& values);
+std::string split_unsupported(const Node& node, const Shape& x, const ShapeOf& shape_of);
+// A constant-mode Pad's amounts per dimension and its value; "" or why it does not run.
+struct PadAmounts {
+  std::vector<std::int64_t> before, after;
+  float value = 0.f;
+};
+std::string pad_amounts(const Graph& graph, const Node& node, const ShapeOf& values, int rank,
+                        PadAmounts& pads);
 // Why oneDNN's binary primitive does not run a op b -> y (it broadcasts only its second
 // operand; `commutative` ops may swap theirs); "" when it does (support.cpp).
 std::string binary_unsupported(const Shape& a, const Shape& b, const Shape& y, bool commutative);

@@ -113,11 +113,12 @@ DeviceStatus OnednnDevice::status() const {
 }
 
 std::string OnednnDevice::unsupported_reason(const Graph& graph, const Node& node) const {
+  // Constants first, with their values (Slice's starts, Pad's amounts), then inferred shapes.
   const ShapeOf shape_of = [&](const std::string& name) -> const Tensor* {
-    auto it = graph.value_info.find(name);
-    if (it != graph.value_info.end()) return &it->second;
     auto init = graph.initializers.find(name);
-    return init != graph.initializers.end() ? &init->second : nullptr;
+    if (init != graph.initializers.end()) return &init->second;
+    auto it = graph.value_info.find(name);
+    return it != graph.value_info.end() ? &it->second : constant_value(graph, name);
   };
   // Arithmetic on the input shapes is computed once per input shape set when a plan is built
   // (Plan::is_shape_computation), not run.
@@ -133,6 +134,19 @@ std::string OnednnDevice::unsupported_reason(const Graph& graph, const Node& nod
     if (x && x->dtype() == DType::f32 && read_act_grid(node, grid)) return "";
   }
   std::string reason = unsupported(graph, node, shape_of);
+  if (reason == kParametersUnknown) {
+    // Parameters computed from the input shapes (ShuffleNet's channel split at a dynamic batch)
+    // are known once a plan is built for them; the plan falls back to the reference kernels
+    // should they then describe no box.
+    bool known_later = true, some_later = false;
+    for (int i = 1; i < node.input_count(); ++i) {
+      const Tensor* t = node.has_input(i) ? shape_of(node.inputs[i]) : nullptr;
+      if (!node.has_input(i) || (t && t->has_data())) continue;
+      some_later = true;
+      known_later = known_later && graph.shape_values.count(node.inputs[i]);
+    }
+    if (some_later && known_later) return "";
+  }
   if (!reason.empty() && node.op_type == "Erf" && node.inputs.size() == 1) {
     // The Erf of an exact GELU runs inside one oneDNN eltwise_gelu_erf.
     const FusionContext ctx = make_fusion_context(graph, shape_of);

@@ -87,6 +87,7 @@ class Plan {
   std::map<std::string, int> slot_of;
   std::vector<Step> steps;
   TensorMap metas;  // inferred shapes for this plan's inputs
+  ShapeOf values;   // metas, else initializers: shapes, and the values known when building
   int threads = 0;  // OpenMP threads for this plan's primitives (0: the caller's count)
 
   int slot(const std::string& name);
@@ -160,6 +161,10 @@ void make_space_depth(Plan& p, const Group& g, Step& step);
 void make_variadic(Plan& p, const Group& g, Step& step);
 void make_prelu(Plan& p, const Group& g, Step& step);
 void make_lrn(Plan& p, const Group& g, Step& step);
+// Slice, Gather of one index, Split, Pad: reorders between strided views (steps_layout.cpp).
+void make_window(Plan& p, const Group& g, Step& step);
+void make_split(Plan& p, const Group& g, Step& step);
+void make_pad(Plan& p, const Group& g, Step& step);
 // A strided ConvTranspose as one stride-1 Conv per output phase; false when it does not apply.
 bool make_deconv_phases(Plan& p, const Group& g, Step& step, const Geometry& geo);
 void make_gemm(Plan& p, const Group& g, Step& step);

@@ -35,12 +35,13 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
   for (const auto& [name, t] : metas) work += t.numel();
   if (work < kSmallWork) threads = 1;
   const ThreadScope scope(threads);
-  const ShapeOf shape_of = [this](const std::string& name) -> const Tensor* {
-    auto it = metas.find(name);
-    if (it != metas.end()) return &it->second;
+  values = [this](const std::string& name) -> const Tensor* {
     auto init = graph.initializers.find(name);
-    return init != graph.initializers.end() ? &init->second : nullptr;
+    if (init != graph.initializers.end()) return &init->second;
+    auto it = metas.find(name);
+    return it != metas.end() ? &it->second : constant_value(graph, name);
   };
+  const ShapeOf& shape_of = values;
   for (const ValueInfo& info : graph.inputs) inputs_.push_back({info.name, slot(info.name)});
   FusionContext ctx = make_fusion_context(graph, shape_of);
   if (integer) int8_ = integer_plan(graph, shape_of);
@@ -105,7 +106,7 @@ void Plan::build_step(const Group& group) {
     make_deconv(*this, group, step);
   else if (op == "Transpose")
     make_transpose(*this, group, step);
-  else if (is_view_op(first))
+  else if (is_view_op(graph, first))
     make_view(*this, group, step);
   else if (is_reduce_op(op))
     make_reduce(*this, group, step);
@@ -119,6 +120,12 @@ void Plan::build_step(const Group& group) {
     make_prelu(*this, group, step);
   else if (op == "LRN")
     make_lrn(*this, group, step);
+  else if (op == "Slice" || op == "Gather")
+    make_window(*this, group, step);
+  else if (op == "Split")
+    make_split(*this, group, step);
+  else if (op == "Pad")
+    make_pad(*this, group, step);
   else if (op == "Gemm")
     make_gemm(*this, group, step);
   else if (op == "MatMul")

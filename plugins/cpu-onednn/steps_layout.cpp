@@ -1,6 +1,9 @@
-// Steps that only move elements: Concat on oneDNN's concat primitive, DepthToSpace and
-// SpaceToDepth as one reorder from a strided six-dimensional view of the input.
+// Steps that only move elements: Concat on oneDNN's concat primitive; DepthToSpace,
+// SpaceToDepth, Slice, one-index Gather, Split and constant Pad as reorders between strided views.
+#include <algorithm>
+
 #include "plan.h"
+#include "quantscope/reference.h"
 
 namespace qs::onednn {
 
@@ -96,6 +99,139 @@ void make_space_depth(Plan& p, const Group& g, Step& step) {
   p.output(g.output, plain_md(p.shape(g.output)));
   const memory dst = p.view(p.slot(g.output), plain_md(Shape(d.begin(), d.end())), step);
   step.execs.push_back({dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}});
+}
+
+namespace {
+
+std::vector<std::int64_t> row_strides(const Shape& shape) {
+  std::vector<std::int64_t> s(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+// A strided box of a row-major `shape`: dims `count`, element (i...) at sum((start + i * step) *
+// stride) of the buffer.
+memory::desc box_md(const Shape& shape, const std::vector<std::int64_t>& start,
+                    const std::vector<std::int64_t>& step, const Shape& count) {
+  const std::vector<std::int64_t> rs = row_strides(shape);
+  dims strides(shape.size());
+  std::int64_t offset = 0;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    strides[d] = rs[d] * step[d];
+    offset += start[d] * rs[d];
+  }
+  memory::desc md(to_dims(count), memory::data_type::f32, strides);
+  md.data.offset0 = offset;
+  return md;
+}
+
+void add_copy(Step& step, const memory& src, const memory& dst) {
+  step.execs.push_back({dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}});
+}
+
+}  // namespace
+
+std::string window_unsupported(const Graph& graph, const Node& node, const ShapeOf& values) {
+  std::vector<const Tensor*> inputs;
+  for (const std::string& name : node.inputs)
+    inputs.push_back(name.empty() ? nullptr : values(name));
+  StridedWindow w;
+  if (!strided_window(node, graph.opset, inputs, w)) return kParametersUnknown;
+  return "";
+}
+
+// Slice and one-index Gather: one reorder from the box of the input into the output.
+void make_window(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  std::vector<const Tensor*> inputs;
+  for (const std::string& name : n.inputs)
+    inputs.push_back(name.empty() ? nullptr : p.values(name));
+  StridedWindow w;
+  strided_window(n, p.graph.opset, inputs, w);
+  const int in = p.slot(n.inputs[0]);
+  const Shape x = p.slots[in].shape;
+  const memory src = p.view(in, box_md(x, w.start, w.step, w.count), step);
+  p.output(g.output, plain_md(p.shape(g.output)));
+  add_copy(step, src, p.view(p.slot(g.output), plain_md(w.count), step));
+}
+
+std::string split_unsupported(const Node& node, const Shape& x, const ShapeOf& shape_of) {
+  std::int64_t axis = node.attr_int("axis", 0);
+  if (x.empty() || !normalize_axis(axis, static_cast<int>(x.size()))) return "axis";
+  std::int64_t total = 0;
+  for (const std::string& name : node.outputs) {
+    const Tensor* t = name.empty() ? nullptr : shape_of(name);
+    if (!t || t->dtype() != DType::f32 || t->rank() != static_cast<int>(x.size())) return "outputs";
+    for (int d = 0; d < t->rank(); ++d)
+      if (d != axis && t->shape()[d] != x[d]) return "outputs";
+    if (t->numel() == 0) return "empty output";
+    total += t->shape()[axis];
+  }
+  return total == x[axis] ? "" : "output sizes";
+}
+
+// One reorder per output from its box of the input (the outputs' inferred sizes place them).
+void make_split(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const int in = p.slot(n.inputs[0]);
+  const Shape x = p.slots[in].shape;
+  std::int64_t axis = n.attr_int("axis", 0);
+  normalize_axis(axis, static_cast<int>(x.size()));
+  std::vector<std::int64_t> start(x.size(), 0), unit(x.size(), 1);
+  for (const std::string& name : n.outputs) {
+    const Shape y = p.shape(name);
+    const memory src = p.view(in, box_md(x, start, unit, y), step);
+    p.output(name, plain_md(y));
+    add_copy(step, src, p.view(p.slot(name), plain_md(y), step));
+    start[axis] += y[axis];
+  }
+}
+
+std::string pad_amounts(const Graph& graph, const Node& node, const ShapeOf& values, int rank,
+                        PadAmounts& pads) {
+  const std::string mode = node.attr_string("mode", "constant");
+  if (mode != "constant") return "mode " + mode;
+  std::vector<std::int64_t> all;
+  pads.value = 0.f;
+  if (graph.opset < 11) {
+    all = node.attr_ints("pads");
+    pads.value = node.attr_float("value", 0.f);
+  } else {
+    const Tensor* t = values(node.inputs[1]);
+    if (!t || !t->has_data()) return "pads not constant";
+    all = t->to_i64();
+    if (node.has_input(2)) {
+      const Tensor* v = values(node.inputs[2]);
+      if (!v || !v->has_data() || v->numel() != 1 || v->dtype() != DType::f32)
+        return "constant_value not a constant";
+      pads.value = v->data<float>()[0];
+    }
+    if (node.has_input(3)) return "axes";
+  }
+  if (static_cast<int>(all.size()) != 2 * rank) return "pads";
+  pads.before.assign(all.begin(), all.begin() + rank);
+  pads.after.assign(all.begin() + rank, all.end());
+  for (std::int64_t v : all)
+    if (v < 0) return "negative pads";
+  return "";
+}
+
+// The output is filled with the pad value once, when the plan is built (the plan owns its
+// buffer and only this step writes it); each run copies the input into its interior.
+void make_pad(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const int in = p.slot(n.inputs[0]);
+  const Shape x = p.slots[in].shape;
+  PadAmounts pads;
+  pad_amounts(p.graph, n, p.values, static_cast<int>(x.size()), pads);
+  const Shape y = p.shape(g.output);
+  p.output(g.output, plain_md(y));
+  const int out = p.slot(g.output);
+  float* data = p.slots[out].tensor.data<float>();
+  std::fill(data, data + shape_numel(y), pads.value);
+  const std::vector<std::int64_t> unit(x.size(), 1);
+  const memory dst = p.view(out, box_md(y, pads.before, unit, x), step);
+  add_copy(step, p.view(in, plain_md(x), step), dst);
 }
 
 }  // namespace qs::onednn

@@ -50,15 +50,38 @@ bool is_binary_op(const std::string& op) {
   return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
 }
 
-bool is_view_op(const Node& node) {
+namespace {
+
+// Whether any node (a subgraph's reads of outer values are its node's inputs) or the graph's
+// outputs read `name`: exporters name outputs nobody uses (Dropout's mask).
+bool is_read(const Graph& graph, const std::string& name) {
+  for (const ValueInfo& out : graph.outputs)
+    if (out.name == name) return true;
+  for (const Node& n : graph.nodes)
+    for (const std::string& in : n.inputs)
+      if (in == name) return true;
+  return false;
+}
+
+}  // namespace
+
+bool is_view_op(const Graph& graph, const Node& node) {
   const std::string& op = node.op_type;
   if (op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" ||
       op == "Identity" || op == "Cast")  // Cast: f32 to f32 only (checked with the dtypes)
     return true;
   if (is_variadic_op(op)) return node.input_count() == 1;
-  // Inference: no training_mode input (the reference refuses a true one), no mask wanted.
-  if (op == "Dropout")
-    return !node.has_input(2) && (node.outputs.size() < 2 || node.outputs[1].empty());
+  // Inference: training_mode absent or a constant false, or a constant ratio of 0 (torch
+  // exports Swin's attention dropout so); the reference refuses real dropping. No mask read.
+  if (op == "Dropout") {
+    auto constant_zero = [&](int i) {
+      const Tensor* t = node.has_input(i) ? constant_value(graph, node.inputs[i]) : nullptr;
+      return t && t->has_data() && t->numel() == 1 && t->to_f32()[0] == 0.f;
+    };
+    const bool inference = !node.has_input(2) || constant_zero(2) || constant_zero(1);
+    return inference &&
+           (node.outputs.size() < 2 || node.outputs[1].empty() || !is_read(graph, node.outputs[1]));
+  }
   return false;
 }
 
@@ -195,13 +218,17 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
                      op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
                      op == "LogSoftmax" || op == "LayerNormalization" ||
                      op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) ||
-                     op == "DepthToSpace" || op == "SpaceToDepth" || op == "PRelu" || op == "LRN";
+                     op == "DepthToSpace" || op == "SpaceToDepth" || op == "PRelu" || op == "LRN" ||
+                     op == "Slice" || op == "Gather" || op == "Split" || op == "Pad";
+  // Ops whose later inputs are parameters (indices, amounts), not data.
+  const bool one_data_input = op == "Clip" || is_reduce_op(op) || op == "Slice" || op == "Gather" ||
+                              op == "Split" || op == "Pad";
   // Row-major views of their input (no kernel): the output shape is known from shape inference.
-  const bool view = is_view_op(node);
+  const bool view = is_view_op(graph, node);
   if (!known && !view) return eltwise_ops(graph, node, ops);
   // Every data input and the first output: f32 with a known shape.
   std::vector<Shape> in;
-  const int data_inputs = (op == "Clip" || is_reduce_op(op) || view) ? 1 : node.input_count();
+  const int data_inputs = (one_data_input || view) ? 1 : node.input_count();
   for (int i = 0; i < data_inputs; ++i) {
     if (!node.has_input(i)) {
       in.emplace_back();
@@ -218,10 +245,10 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (out->dtype() != DType::f32) return "dtype " + dtype_name(out->dtype());
   const Shape& x = in[0];
   const Shape& y = out->shape();
-  // LayerNormalization's Mean and InvStdDev come from the same primitive.
-  const std::size_t outputs = op == "LayerNormalization" ? 3 : 1;
-  for (std::size_t k = 1; k < node.outputs.size(); ++k) {
-    if (node.outputs[k].empty()) continue;
+  // LayerNormalization's Mean and InvStdDev come from the same primitive; Split checks its own.
+  const std::size_t outputs = op == "LayerNormalization" ? 3 : op == "Split" ? 0 : 1;
+  for (std::size_t k = 1; k < node.outputs.size() && outputs > 0; ++k) {
+    if (node.outputs[k].empty() || !is_read(graph, node.outputs[k])) continue;
     const Tensor* extra = k < outputs ? shape_of(node.outputs[k]) : nullptr;
     if (!extra || extra->dtype() != DType::f32) return "extra outputs";
   }
@@ -245,6 +272,12 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (is_variadic_op(op)) return variadic_unsupported(in, y);
   if (op == "DepthToSpace" || op == "SpaceToDepth") return space_depth_unsupported(node, x);
   if (op == "PRelu") return prelu_unsupported(in);
+  if (op == "Slice" || op == "Gather") return window_unsupported(graph, node, shape_of);
+  if (op == "Split") return split_unsupported(node, x, shape_of);
+  if (op == "Pad") {
+    PadAmounts pads;
+    return pad_amounts(graph, node, shape_of, static_cast<int>(x.size()), pads);
+  }
   if (op == "LRN") {
     // oneDNN centres an even window differently from ONNX (one channel further down).
     if (node.attr_int("size", 0) % 2 == 0) return "even size";

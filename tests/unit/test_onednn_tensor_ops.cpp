@@ -216,10 +216,100 @@ TEST(OnednnTensorOps, ViewOpsCostNoKernel) {
   m.output("y");
   const Graph g = m.load();
   check(*dev, g, {"Identity", "Dropout", "Cast"});
-  // A Dropout asked for its mask stays on the reference kernels.
+  // torch's export of a Dropout of ratio 0: training_mode true, a mask nobody reads; a view.
+  ModelBuilder zero(13);
+  zero.input("x", {-1, 3});
+  zero.initializer("ratio", {}, {0.f});
+  zero.initializer("training", {}, {1.f});
+  zero.node("Dropout", {"x", "ratio", "training"}, {"d", "unread_mask"});
+  zero.node("Tanh", {"d"}, {"y"});
+  zero.output("y");
+  check(*dev, zero.load(), {"Dropout"});
+  // A Dropout whose mask is read stays on the reference kernels.
   ModelBuilder masked(13);
   masked.input("x", {-1, 3});
   masked.node("Dropout", {"x"}, {"y", "mask"});
-  masked.output("y");
+  masked.output("y").output("mask", 9);
   EXPECT_EQ(placement(*dev, masked.load()).at(0).device, "cpu-ref");
+}
+
+TEST(OnednnTensorOps, ConstantSlicesAndGathersAreStridedCopies) {
+  REQUIRE_ONEDNN(dev);
+  struct S {
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    bool on_device;
+  };
+  for (const S& s : std::vector<S>{{{1}, {3}, {1}, {1}, true},
+                                   {{0, -4}, {INT64_MAX, -1}, {2, 3}, {2, 1}, true},
+                                   {{-2}, {-100}, {1}, {-1}, false},  // reversed: no view
+                                   {{5}, {4}, {3}, {1}, true}}) {
+    SCOPED_TRACE(shape_to_string(s.starts) + " " + shape_to_string(s.ends));
+    ModelBuilder m(13);
+    m.input("x", {-1, 4, 7, 6});
+    m.initializer_i64("starts", {static_cast<std::int64_t>(s.starts.size())}, s.starts);
+    m.initializer_i64("ends", {static_cast<std::int64_t>(s.ends.size())}, s.ends);
+    m.initializer_i64("axes", {static_cast<std::int64_t>(s.axes.size())}, s.axes);
+    m.initializer_i64("steps", {static_cast<std::int64_t>(s.steps.size())}, s.steps);
+    m.node("Relu", {"x"}, {"r"});
+    m.node("Slice", {"r", "starts", "ends", "axes", "steps"}, {"y"});
+    m.output("y");
+    const Graph g = m.load();
+    if (s.starts[0] == 5) {  // an empty slice: nothing to run anywhere
+      EXPECT_NE(placement(*dev, g).back().device, "cpu-onednn");
+      continue;
+    }
+    EXPECT_EQ(placement(*dev, g).back().device, s.on_device ? "cpu-onednn" : "cpu-ref");
+    check(*dev, g, {});
+  }
+  // Swin's q, k, v: [3, N, heads, tokens, dim] split by Gather of index 0, 1 and -1 on axis 0;
+  // a one-element index vector keeps the axis.
+  ModelBuilder m(13);
+  m.input("x", {3, -1, 2, 5, 4});
+  m.initializer_i64("i0", {}, {0})
+      .initializer_i64("i1", {}, {1})
+      .initializer_i64("last", {1}, {-1});
+  m.node("Gather", {"x", "i0"}, {"q"});
+  m.node("Gather", {"x", "i1"}, {"k"});
+  set_attr(m.node("Gather", {"x", "last"}, {"v"}), "axis", std::int64_t{0});
+  m.output("q").output("k").output("v");
+  check(*dev, m.load(), {"Gather"});
+  // Indices that are not a single constant stay on the reference kernels.
+  ModelBuilder two(13);
+  two.input("x", {-1, 5});
+  two.initializer_i64("i", {2}, {3, 1});
+  set_attr(two.node("Gather", {"x", "i"}, {"y"}), "axis", std::int64_t{1});
+  two.output("y");
+  EXPECT_EQ(placement(*dev, two.load()).at(0).device, "cpu-ref");
+}
+
+TEST(OnednnTensorOps, SplitAndConstantPad) {
+  REQUIRE_ONEDNN(dev);
+  for (const std::vector<std::int64_t>& sizes :
+       {std::vector<std::int64_t>{2, 6}, std::vector<std::int64_t>{4, 4}}) {
+    SCOPED_TRACE(shape_to_string(sizes));
+    ModelBuilder m(13);
+    m.input("x", {-1, 8, 5});
+    m.initializer_i64("split", {2}, sizes);
+    set_attr(m.node("Split", {"x", "split"}, {"a", "b"}), "axis", std::int64_t{1});
+    m.output("a").output("b");
+    check(*dev, m.load(), {"Split"});
+  }
+  for (float value : {0.f, -1.5f}) {
+    SCOPED_TRACE("pad value " + std::to_string(value));
+    ModelBuilder m(13);
+    m.input("x", {-1, 3, 6, 6});
+    conv(m, "x", 3, 4, "c", 1);
+    m.initializer_i64("pads", {8}, {0, 0, 1, 2, 0, 1, 3, 0});
+    m.initializer("value", {}, {value});
+    m.node("Pad", {"c", "pads", "value"}, {"p"});
+    m.node("Relu", {"p"}, {"y"});
+    m.output("y");
+    check(*dev, m.load(), {"Pad"});
+  }
+  ModelBuilder reflect(13);  // other modes stay on the reference kernels
+  reflect.input("x", {-1, 3, 6});
+  reflect.initializer_i64("pads", {6}, {0, 0, 1, 0, 0, 1});
+  set_attr(reflect.node("Pad", {"x", "pads"}, {"y"}), "mode", std::string("reflect"));
+  reflect.output("y");
+  EXPECT_EQ(placement(*dev, reflect.load()).at(0).device, "cpu-ref");
 }

@@ -12,6 +12,7 @@
 
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/kernels.h"
+#include "runtime/kernels/slice_window.h"
 
 namespace qs::kernels {
 
@@ -142,45 +143,6 @@ void split(KernelContext& c) {
     col += row;
   }
 }
-
-namespace {
-
-// One axis of a slice: the first input index, the step and the number of elements taken.
-struct SliceAxis {
-  std::int64_t start = 0;
-  std::int64_t step = 1;
-  std::int64_t count = 0;
-};
-
-// Clamps start/end as the ONNX Slice spec does (negative values count from the back, then
-// [0, dim] for positive steps, [-1, dim-1] for ends and [0, dim-1] for starts of negative steps)
-// and counts the elements. Safe for INT64_MIN/INT64_MAX bounds and steps.
-SliceAxis resolve_slice_axis(std::int64_t start, std::int64_t end, std::int64_t step,
-                             std::int64_t dim) {
-  SliceAxis a;
-  a.step = step;
-  if (dim == 0) return a;       // nothing to take (and the clamp ranges below would be empty)
-  if (start < 0) start += dim;  // cannot overflow: start is negative and dim >= 0
-  if (end < 0) end += dim;
-  std::int64_t span;  // distance covered in the direction of the step
-  if (step > 0) {
-    start = std::clamp<std::int64_t>(start, 0, dim);
-    end = std::clamp<std::int64_t>(end, 0, dim);
-    span = end - start;
-  } else {
-    start = std::clamp<std::int64_t>(start, 0, dim - 1);
-    end = std::clamp<std::int64_t>(end, -1, dim - 1);
-    span = start - end;
-  }
-  const std::int64_t mag = step == std::numeric_limits<std::int64_t>::min()
-                               ? std::numeric_limits<std::int64_t>::max()
-                               : (step > 0 ? step : -step);
-  a.start = start;
-  a.count = span <= 0 ? 0 : 1 + (span - 1) / mag;
-  return a;
-}
-
-}  // namespace
 
 void slice(KernelContext& c) {
   const Tensor& x = c.in(0);
