@@ -1,6 +1,7 @@
 // Steps that only move elements: Concat on oneDNN's concat primitive; DepthToSpace,
 // SpaceToDepth, Slice, one-index Gather, Split and constant Pad as reorders between strided views.
 #include <algorithm>
+#include <cstring>
 
 #include "plan.h"
 #include "quantscope/reference.h"
@@ -33,35 +34,71 @@ std::string concat_unsupported(const Graph& graph, const Node& node, const std::
   return "";
 }
 
-// The inputs in their current layouts when oneDNN concatenates those (a Conv's blocked outputs
-// along channels, DenseNet's pattern, stay blocked), else row-major views of them.
+namespace {
+
+// Whether every input is in the same layout as the first (dims aside).
+bool same_layouts(const std::vector<memory>& srcs) {
+  const dnnl_memory_desc_t& a = srcs[0].get_desc().data;
+  for (const memory& m : srcs) {
+    const dnnl_memory_desc_t& b = m.get_desc().data;
+    if (b.format_kind != a.format_kind) return false;
+    const dnnl_blocking_desc_t &x = a.format_desc.blocking, &y = b.format_desc.blocking;
+    if (x.inner_nblks != y.inner_nblks) return false;
+    for (int i = 0; i < x.inner_nblks; ++i)
+      if (x.inner_blks[i] != y.inner_blks[i] || x.inner_idxs[i] != y.inner_idxs[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// The inputs in their current layouts when they all agree, on oneDNN's concat (its kernel for
+// mixed layouts is the reference one). Otherwise row-major: DenseNet's Conv outputs (in
+// 16-channel blocks or channels-last, as oneDNN chose per Conv) are each copied to row-major
+// once, that copy serving every later Concat of them, and the rows are joined by memcpy (a
+// third faster than oneDNN's concat of row-major inputs at DenseNet-121's shapes).
 void make_concat(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
-  const int rank = static_cast<int>(p.shape(n.inputs[0]).size());
+  const Shape y = p.shape(g.output);
+  const int rank = static_cast<int>(y.size());
   const int axis = static_cast<int>(concat_axis(p.graph, n, rank));
-  for (bool plain : {false, true}) {
-    std::vector<memory> srcs;
-    std::vector<memory::desc> mds;
-    for (const std::string& name : n.inputs) {
-      const int s = p.slot(name);
-      srcs.push_back(plain ? p.view(s, plain_md(p.slots[s].shape), step) : p.current(s));
-      mds.push_back(srcs.back().get_desc());
-    }
-    std::unique_ptr<dnnl::concat::primitive_desc> pd;
-    try {
-      pd = std::make_unique<dnnl::concat::primitive_desc>(axis, mds, p.engine);
-    } catch (const dnnl::error&) {
-      if (plain) throw;
-      continue;
-    }
-    Exec e;
-    for (std::size_t i = 0; i < srcs.size(); ++i)
-      e.args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = srcs[i];
-    e.args[DNNL_ARG_DST] = p.output(g.output, pd->dst_desc());
-    e.prim = dnnl::concat(*pd);
-    step.execs.push_back(std::move(e));
-    return;
+  std::vector<memory> srcs;
+  std::vector<memory::desc> mds;
+  for (const std::string& name : n.inputs) {
+    srcs.push_back(p.current(p.slot(name)));
+    mds.push_back(srcs.back().get_desc());
   }
+  if (same_layouts(srcs)) {
+    try {
+      dnnl::concat::primitive_desc pd(axis, mds, p.engine);
+      Exec e;
+      for (std::size_t i = 0; i < srcs.size(); ++i)
+        e.args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = srcs[i];
+      e.args[DNNL_ARG_DST] = p.output(g.output, pd.dst_desc());
+      e.prim = dnnl::concat(pd);
+      step.execs.push_back(std::move(e));
+      return;
+    } catch (const dnnl::error&) {
+    }
+  }
+  // Per outer index (the dims before the axis), each input's row in turn.
+  std::int64_t outer = 1;
+  for (int d = 0; d < axis; ++d) outer *= y[d];
+  std::vector<std::pair<int, std::size_t>> rows;  // slot with row-major contents, row bytes
+  for (const std::string& name : n.inputs) {
+    const int s = p.plain(p.slot(name), step);
+    rows.push_back({s, static_cast<std::size_t>(shape_numel(p.slots[s].shape) / outer) * 4});
+  }
+  p.output(g.output, plain_md(y));
+  const int out = p.slot(g.output);
+  step.host = [&p, rows, outer, out] {
+    auto* dst = static_cast<std::byte*>(p.slots[out].tensor.raw());
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (const auto& [s, bytes] : rows) {
+        std::memcpy(dst, static_cast<const std::byte*>(p.slots[s].tensor.raw()) + o * bytes, bytes);
+        dst += bytes;
+      }
+  };
 }
 
 std::string space_depth_unsupported(const Node& node, const Shape& x) {
