@@ -212,17 +212,17 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   const std::string& op = node.op_type;
   std::vector<EltwiseOp> ops;
   const bool eltwise = eltwise_ops(graph, node, ops).empty();
-  const bool known = eltwise || is_binary_op(op) || op == "Conv" || op == "Gemm" ||
-                     op == "ConvTranspose" || op == "Transpose" || is_reduce_op(op) ||
-                     op == "MatMul" || op == "MaxPool" || op == "AveragePool" ||
-                     op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
-                     op == "LogSoftmax" || op == "LayerNormalization" ||
-                     op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) ||
-                     op == "DepthToSpace" || op == "SpaceToDepth" || op == "PRelu" || op == "LRN" ||
-                     op == "Slice" || op == "Gather" || op == "Split" || op == "Pad";
+  const bool known =
+      eltwise || is_binary_op(op) || op == "Conv" || op == "Gemm" || op == "ConvTranspose" ||
+      op == "Transpose" || is_reduce_op(op) || op == "MatMul" || op == "MaxPool" ||
+      op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool" ||
+      op == "Softmax" || op == "LogSoftmax" || op == "LayerNormalization" ||
+      op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) || op == "DepthToSpace" ||
+      op == "SpaceToDepth" || op == "PRelu" || op == "LRN" || op == "Slice" || op == "Gather" ||
+      op == "Split" || op == "Pad" || op == "Resize";
   // Ops whose later inputs are parameters (indices, amounts), not data.
   const bool one_data_input = op == "Clip" || is_reduce_op(op) || op == "Slice" || op == "Gather" ||
-                              op == "Split" || op == "Pad";
+                              op == "Split" || op == "Pad" || op == "Resize";
   // Row-major views of their input (no kernel): the output shape is known from shape inference.
   const bool view = is_view_op(graph, node);
   if (!known && !view) return eltwise_ops(graph, node, ops);
@@ -274,6 +274,7 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (op == "PRelu") return prelu_unsupported(in);
   if (op == "Slice" || op == "Gather") return window_unsupported(graph, node, shape_of);
   if (op == "Split") return split_unsupported(node, x, shape_of);
+  if (op == "Resize") return resize_unsupported(graph, node, x, y, shape_of);
   if (op == "Pad") {
     PadAmounts pads;
     return pad_amounts(graph, node, shape_of, static_cast<int>(x.size()), pads);

@@ -151,8 +151,11 @@ TEST(OnednnTensorOps, PReluAndLrnAfterConv) {
     set_attr(n, "bias", 1.5f);
     m.output("y");
     const Graph g = m.load();
-    for (const Placement& p : placement(*dev, g))
-      if (p.op == "LRN") EXPECT_EQ(p.device, size % 2 ? "cpu-onednn" : "cpu-ref");
+    for (const Placement& p : placement(*dev, g)) {
+      if (p.op == "LRN") {
+        EXPECT_EQ(p.device, size % 2 ? "cpu-onednn" : "cpu-ref");
+      }
+    }
     check(*dev, g, {});
   }
 }
@@ -312,4 +315,47 @@ TEST(OnednnTensorOps, SplitAndConstantPad) {
   set_attr(reflect.node("Pad", {"x", "pads"}, {"y"}), "mode", std::string("reflect"));
   reflect.output("y");
   EXPECT_EQ(placement(*dev, reflect.load()).at(0).device, "cpu-ref");
+}
+
+TEST(OnednnTensorOps, LinearHalfPixelResize) {
+  REQUIRE_ONEDNN(dev);
+  struct R {
+    std::string mode, coords;
+    std::vector<float> scales;  // empty: sizes [N, 8, 12, 9]
+    bool on_device;
+  };
+  for (const R& r : std::vector<R>{{"linear", "half_pixel", {}, true},
+                                   {"linear", "pytorch_half_pixel", {}, true},
+                                   {"linear", "half_pixel", {1.f, 1.f, 2.f, 1.5f}, true},
+                                   {"linear", "half_pixel", {1.f, 1.f, 1.7f, 1.5f}, false},
+                                   {"linear", "align_corners", {}, false},
+                                   {"nearest", "half_pixel", {}, false}}) {
+    SCOPED_TRACE(r.mode + " " + r.coords + (r.scales.empty() ? " sizes" : " scales"));
+    ModelBuilder m(13);
+    m.input("x", {-1, 3, 6, 6});
+    conv(m, "x", 3, 8, "c", 1);
+    m.initializer("roi", {0}, {});
+    if (r.scales.empty()) {
+      m.initializer("scales", {0}, {});
+      m.initializer_i64("sizes", {4}, {1, 8, 12, 9});
+    } else {
+      m.initializer("scales", {4}, r.scales);
+    }
+    auto& n = m.node("Resize",
+                     r.scales.empty() ? std::vector<std::string>{"c", "roi", "scales", "sizes"}
+                                      : std::vector<std::string>{"c", "roi", "scales"},
+                     {"y"});
+    set_attr(n, "mode", r.mode);
+    set_attr(n, "coordinate_transformation_mode", r.coords);
+    m.output("y");
+    const Graph g = m.load();
+    for (const Placement& p : placement(*dev, g)) {
+      if (p.op == "Resize") {
+        EXPECT_EQ(p.device, r.on_device ? "cpu-onednn" : "cpu-ref") << p.reason;
+      }
+    }
+    // Sizes fix the batch at 1; scales follow it.
+    check(*dev, g, {},
+          r.scales.empty() ? std::vector<std::int64_t>{1} : std::vector<std::int64_t>{1, 7});
+  }
 }

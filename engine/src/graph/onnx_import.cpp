@@ -290,6 +290,9 @@ Graph load_model_from_bytes(const std::string& bytes, const std::string& base_di
     if (options.fold_constants) {
       fold_constants(g);
       fold_shape_computations(g);
+      // Values the shapes fixed make more nodes constant (Swin's shifted-window attention mask,
+      // built by ScatterND/Equal/Where from the feature map's size).
+      fold_constants(g);
     }
     if (options.fold_batch_norm) fold_batch_norm(g);
     drop_unused_initializers(g);
