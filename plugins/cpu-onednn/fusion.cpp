@@ -103,6 +103,31 @@ bool repeats_algorithm(const Group& g, const std::vector<EltwiseOp>& ops) {
   return false;
 }
 
+// Adds the SiLU that reads `value` (Sigmoid and Mul, its only two readers) as one eltwise_swish
+// post-op; false when there is none.
+bool add_silu(FusionContext& ctx, Group& g, int& last) {
+  auto it = ctx.consumers.find(g.output);
+  if (it == ctx.consumers.end() || it->second != 2) return false;
+  for (std::size_t j = last + 1; j < ctx.graph.nodes.size(); ++j) {
+    const Node& n = ctx.graph.nodes[j];
+    if (n.op_type != "Sigmoid" || n.inputs.empty() || n.inputs[0] != g.output) continue;
+    const int mul = silu_mul(ctx, static_cast<int>(j));
+    if (mul < 0 || ctx.claimed[j]) return false;
+    PostOp post;
+    post.eltwise.push_back({dnnl::algorithm::eltwise_swish, 1.f});
+    if (repeats_algorithm(g, post.eltwise)) return false;
+    g.post.push_back(post);
+    for (int k : {static_cast<int>(j), mul}) {
+      g.nodes.push_back(&ctx.graph.nodes[k]);
+      ctx.claimed[k] = true;
+    }
+    g.output = ctx.graph.nodes[mul].outputs[0];
+    last = mul;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // Whether oneDNN 2.6 runs a binary post-op with this operand in its JIT kernels: a scalar, one
@@ -190,6 +215,21 @@ bool add_post_op(FusionContext& ctx, Group& g, int anchor, int j, const std::str
 
 }  // namespace
 
+int silu_mul(const FusionContext& ctx, int sigmoid) {
+  const Node& sg = ctx.graph.nodes[sigmoid];
+  if (sg.inputs.size() != 1 || sg.outputs.size() != 1 ||
+      !(sg.domain.empty() || sg.domain == "ai.onnx"))
+    return -1;
+  const std::string& x = sg.inputs[0];
+  const Tensor* xt = ctx.shape_of(x);
+  if (!xt || xt->dtype() != DType::f32) return -1;
+  const int j = sole_consumer(ctx, sg.outputs[0], sigmoid);
+  if (j < 0 || ctx.claimed[j] || other_input(ctx.graph.nodes[j], "Mul", sg.outputs[0]) != x)
+    return -1;
+  const Tensor* out = ctx.shape_of(ctx.graph.nodes[j].outputs[0]);
+  return out && out->dtype() == DType::f32 && out->shape() == xt->shape() ? j : -1;
+}
+
 std::vector<int> gelu_pattern(const FusionContext& ctx, int div) {
   const Node& d = ctx.graph.nodes[div];
   const std::string x = d.inputs.empty() ? "" : d.inputs[0];
@@ -246,7 +286,17 @@ Group make_group(FusionContext& ctx, int anchor, bool fuse) {
         ctx.claimed[nodes[k]] = true;
       }
       g.output = ctx.graph.nodes[nodes.back()].outputs[0];
-      g.gelu = true;
+      g.whole = dnnl::algorithm::eltwise_gelu_erf;
+      return g;
+    }
+  }
+  if (op == "Sigmoid") {  // a SiLU on its own: one eltwise step
+    const int mul = silu_mul(ctx, anchor);
+    if (mul >= 0) {
+      g.nodes.push_back(&ctx.graph.nodes[mul]);
+      ctx.claimed[mul] = true;
+      g.output = ctx.graph.nodes[mul].outputs[0];
+      g.whole = dnnl::algorithm::eltwise_swish;
       return g;
     }
   }
@@ -258,7 +308,7 @@ Group make_group(FusionContext& ctx, int anchor, bool fuse) {
   const Shape shape = ctx.shape_of(a.outputs[0])->shape();
   int last = anchor;
   while (g.post.size() < kMaxPostOps) {
-    if (add_gelu(ctx, g, last)) continue;
+    if (add_gelu(ctx, g, last) || add_silu(ctx, g, last)) continue;
     const int j = sole_consumer(ctx, g.output, last);
     if (j < 0 || !add_post_op(ctx, g, anchor, j, g.output, shape)) break;
     last = j;

@@ -200,7 +200,8 @@ bool Plan::build_integer(FusionContext& ctx, int i) {
     case IntRole::quantize:
     case IntRole::fake_quant: {
       const bool codes = ip.role[i] == IntRole::quantize;
-      Step step{node.name, codes ? "FakeQuant (int8)" : "FakeQuant", {}, nullptr, {}, {}, {}};
+      Step step{node.name, codes ? "FakeQuant (int8)" : "FakeQuant", {}, nullptr, {}, {}, {}, {},
+                {}};
       make_fake_quant(*this, node, ip.grid.at(i), codes, codes && ip.channels_last.at(i), step);
       steps.push_back(std::move(step));
       return true;
@@ -240,7 +241,7 @@ bool Plan::build_integer(FusionContext& ctx, int i) {
     const std::map<std::string, int> saved_names = slot_of;
     const std::size_t saved_steps = steps.size();
     try {
-      Step step{node.name, "", {}, nullptr, {}, {}, {}};
+      Step step{node.name, "", {}, nullptr, {}, {}, {}, {}, {}};
       for (const Node* n : group.nodes) step.op += (step.op.empty() ? "" : "+") + n->op_type;
       if (out.grid) step.op += "+FakeQuant";
       step.op += " (int8)";
@@ -261,7 +262,7 @@ bool Plan::build_integer(FusionContext& ctx, int i) {
       for (std::size_t k = 0; out.codes && k < chain.nodes.size(); ++k) {
         const Node& n = graph.nodes[chain.nodes[k]];
         const std::string value = k + 1 == chain.nodes.size() ? fq_out : n.outputs[0];
-        Step s{n.name, n.op_type + " (int8)", {}, nullptr, {}, {}, {}};
+        Step s{n.name, n.op_type + " (int8)", {}, nullptr, {}, {}, {}, {}, {}};
         if (n.op_type == "MaxPool")
           make_pool_codes(*this, n, value, s);
         else
@@ -297,10 +298,15 @@ bool Plan::build_weight_only(FusionContext& ctx, int i) {
   slot_of[node.inputs[1]] = ws;
   float* buffer = ip.scratch.data<float>();
   const std::size_t unpack_step = steps.size();
-  steps.push_back(
-      Step{node.name + "::weights", "Dequantize" + bits, {}, nullptr, {}, {}, [packed, buffer] {
-             packed->unpack(buffer);
-           }});
+  steps.push_back(Step{node.name + "::weights",
+                       "Dequantize" + bits,
+                       {},
+                       nullptr,
+                       {},
+                       {},
+                       [packed, buffer] { packed->unpack(buffer); },
+                       {},
+                       {}});
   if (build_float(ctx, i, bits)) return true;
   // The reference kernel reads the weights as a tensor of their own shape.
   Tensor own(DType::f32, slots[ws].shape);

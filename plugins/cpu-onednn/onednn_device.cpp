@@ -69,8 +69,7 @@ class OnednnGraph : public CompiledGraph {
       for (const ValueInfo& info : graph_.inputs) key.push_back(inputs.at(info.name).shape());
       auto it = plans_.find(key);
       if (it == plans_.end())
-        it = plans_.emplace(key, std::make_unique<Plan>(graph_, engine_, stream_, inputs, integer_))
-                 .first;
+        it = plans_.emplace(key, build_plan(graph_, engine_, stream_, inputs, integer_)).first;
       last_key_ = &it->first;
       last_ = it->second.get();
     }
@@ -78,6 +77,9 @@ class OnednnGraph : public CompiledGraph {
   }
   void set_profiling(bool on) override { profiling_ = on; }
   std::vector<NodeTiming> last_timings() const override { return timings_; }
+  std::int64_t buffer_bytes() const override {
+    return last_ ? static_cast<std::int64_t>(last_->buffer_bytes()) : -1;
+  }
 
  private:
   const Graph& graph_;

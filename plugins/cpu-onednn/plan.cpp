@@ -42,8 +42,13 @@ TensorMap Plan::run(const TensorMap& inputs, bool profile, std::vector<NodeTimin
       in.clear();
       for (int s : step.ref_inputs) in.push_back(s < 0 ? nullptr : &slots[s].tensor);
       std::vector<Tensor> outs = run_reference_node(*step.ref_node, graph.opset, in);
-      for (std::size_t k = 0; k < step.ref_outputs.size() && k < outs.size(); ++k)
-        if (step.ref_outputs[k] >= 0) set_tensor(slots[step.ref_outputs[k]], outs[k]);
+      for (std::size_t k = 0; k < step.ref_outputs.size() && k < outs.size(); ++k) {
+        if (step.ref_outputs[k] < 0) continue;
+        // An input passed through (Identity, a Reshape) would be overwritten when its arena
+        // bytes go to a later buffer: the output gets bytes of its own.
+        if (in_arena(outs[k].raw())) outs[k] = outs[k].clone();
+        set_tensor(slots[step.ref_outputs[k]], outs[k]);
+      }
     } else if (profile) {
       stream.wait();
     }

@@ -41,6 +41,23 @@ struct Step {
   const Node* ref_node = nullptr;  // a node on the reference kernels
   std::vector<int> ref_inputs, ref_outputs;
   std::function<void()> host;  // work on the CPU after the execs (quantizing, unpacking weights)
+  // What `host` reads and writes, for the buffers' lifetimes (plan_memory.cpp).
+  std::vector<int> host_slots;
+  std::vector<dnnl::memory> host_mems;
+};
+
+// Where a plan's per-run buffers go (plan_memory.cpp): a first build allocates each on its own
+// and records which steps use it; the plan is then built again with the n-th allocation at
+// offsets[n] of one arena, so that buffers whose steps do not overlap share bytes.
+struct ArenaLayout {
+  std::vector<std::size_t> bytes;    // per allocation, in the order the build made them
+  std::vector<std::size_t> offsets;  // into the arena
+  std::size_t size = 0;
+  std::size_t unshared = 0;  // the sum of the allocations, for reports and tests
+};
+// The second build allocated differently from the first: build without an arena.
+struct ArenaMismatch : std::exception {
+  const char* what() const noexcept override { return "plan arena layout mismatch"; }
 };
 
 // What a fused step computes after its main primitive.
@@ -55,7 +72,8 @@ struct Group {
   std::vector<const Node*> nodes;
   std::vector<PostOp> post;
   std::string output;  // value written by the last node
-  bool gelu = false;   // nodes are an exact-GELU decomposition run as one eltwise_gelu_erf
+  // The nodes are a decomposition run as this one eltwise op (exact GELU, SiLU); undef if not.
+  dnnl::algorithm whole = dnnl::algorithm::undef;
 };
 
 struct FusionContext;
@@ -75,8 +93,15 @@ class ThreadScope {
 class Plan {
  public:
   // `integer`: quantized layers on integer kernels where they have them (int8.h).
+  // `layout`: where the per-run buffers go (from a first build's memory_layout()); none: each
+  // buffer allocated on its own.
   Plan(const Graph& graph, const dnnl::engine& engine, dnnl::stream& stream,
-       const TensorMap& inputs, bool integer = false);
+       const TensorMap& inputs, bool integer = false, const ArenaLayout* layout = nullptr);
+  // Offsets in one arena for this plan's per-run buffers by their lifetimes (the steps that use
+  // them); for a plan built without a layout.
+  ArenaLayout memory_layout() const;
+  // Bytes of the per-run buffers: the arena, or the sum of the buffers without one.
+  std::size_t buffer_bytes() const;
   TensorMap run(const TensorMap& inputs, bool profile, std::vector<NodeTiming>& timings);
 
   // Builder interface for the step makers (plan_build.cpp).
@@ -104,12 +129,19 @@ class Plan {
   int plain(int s, Step& step);
   // Creates the slot a oneDNN primitive writes `name` into with `md`; returns the memory to
   // pass as its destination.
-  dnnl::memory output(const std::string& name, const dnnl::memory::desc& md);
+  // `pinned`: see allocate().
+  dnnl::memory output(const std::string& name, const dnnl::memory::desc& md, bool pinned = false);
   // Adds to `step` a copy of slot s's contents into `to` (any layout), run before the step's
   // primitives: the destination of a sum post-op must hold the value added.
   void copy_into(int s, const dnnl::memory& to, Step& step);
   // Whether shape inference computed every output of `node` (folded once per input shapes).
   bool is_shape_computation(const Node& node) const;
+  // Storage written every run: the next place in the arena, or a fresh zeroed allocation
+  // (recorded for memory_layout()). `pinned`: its contents must outlive a run (a Pad's border,
+  // filled once), so it shares bytes with nothing.
+  std::shared_ptr<std::byte[]> allocate(std::size_t bytes, bool pinned = false);
+  Tensor allocate_tensor(const Shape& shape, bool pinned = false);
+  dnnl::memory allocate_memory(const dnnl::memory::desc& md);
   // A constant slot for a computed tensor.
   int add_constant(const Tensor& t);
   void set_tensor(Slot& slot, const Tensor& t);
@@ -140,7 +172,25 @@ class Plan {
     std::vector<dnnl_exec_arg_t> args;
   };
   std::vector<std::vector<Ready>> ready_;
+  struct Allocation {
+    std::shared_ptr<std::byte[]> storage;
+    std::size_t bytes = 0;
+    bool pinned = false;
+  };
+  std::vector<Allocation> allocations_;
+  const ArenaLayout* layout_ = nullptr;  // during the build only
+  std::shared_ptr<std::byte[]> arena_;
+  std::size_t arena_size_ = 0;
+  // Whether a reference kernel's output lies in the arena (it passed an input through): such an
+  // output is copied, since its bytes go to another buffer later in the run.
+  bool in_arena(const void* p) const;
+  void make_arena();
 };
+
+// A plan for these input shapes with its buffers in an arena (two builds; one, without an
+// arena, should the second build differ from the first).
+std::unique_ptr<Plan> build_plan(const Graph& graph, const dnnl::engine& engine,
+                                 dnnl::stream& stream, const TensorMap& inputs, bool integer);
 
 // What integer mode does with each node of `graph` (int8_plan.cpp).
 std::shared_ptr<IntegerPlan> integer_plan(const Graph& graph, const ShapeOf& shape_of);
@@ -190,6 +240,9 @@ Group make_group(FusionContext& ctx, int anchor, bool fuse);
 // x -> Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(0.5), from the Div at `div`, with
 // every intermediate value used only inside: the five node indices, or empty.
 std::vector<int> gelu_pattern(const FusionContext& ctx, int div);
+// x -> Sigmoid -> Mul(x, .), from the Sigmoid at `sigmoid`, its output read by the Mul alone:
+// the Mul's node index, or -1 (SiLU, as torch exports it: EfficientNet, YOLO).
+int silu_mul(const FusionContext& ctx, int sigmoid);
 // BatchNormalization's per-channel scale and shift (as the reference computes them), shaped
 // [1, C, 1, ...] for an input of `rank`.
 std::pair<Tensor, Tensor> batch_norm_affine(const Graph& graph, const Node& node, int rank);

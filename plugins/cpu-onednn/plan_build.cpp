@@ -24,8 +24,9 @@ bool Plan::is_shape_computation(const Node& node) const {
 }
 
 Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorMap& inputs,
-           bool integer)
-    : graph(g), engine(e), stream(s) {
+           bool integer, const ArenaLayout* layout)
+    : graph(g), engine(e), stream(s), layout_(layout) {
+  if (layout_) make_arena();
   TensorMap meta_in;
   for (const auto& [name, t] : inputs) meta_in[name] = Tensor::meta(t.dtype(), t.shape());
   metas = infer_shapes(graph, meta_in);
@@ -71,7 +72,7 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
     }
     if (!built) add_ref_step(node);
   }
-  Step last{"outputs", "Reorder", {}, nullptr, {}, {}, {}};
+  Step last{"outputs", "Reorder", {}, nullptr, {}, {}, {}, {}, {}};
   for (const ValueInfo& out : graph.outputs)
     outputs_.push_back({out.name, plain(slot(out.name), last)});
   if (!last.execs.empty()) steps.push_back(std::move(last));
@@ -82,10 +83,11 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
       for (const auto& [arg, mem] : exec.args) r.args.push_back({arg, mem.get()});
     }
   }
+  layout_ = nullptr;  // the caller's; only the build reads it
 }
 
 void Plan::add_ref_step(const Node& node) {
-  Step step{node.name, node.op_type, {}, &node, {}, {}, {}};
+  Step step{node.name, node.op_type, {}, &node, {}, {}, {}, {}, {}};
   for (const std::string& name : node.inputs)
     step.ref_inputs.push_back(name.empty() ? -1 : plain(slot(name), step));
   for (const std::string& name : node.outputs)
@@ -95,10 +97,10 @@ void Plan::add_ref_step(const Node& node) {
 
 void Plan::build_step(const Group& group) {
   const Node& first = *group.nodes[0];
-  Step step{first.name, "", {}, nullptr, {}, {}, {}};
+  Step step{first.name, "", {}, nullptr, {}, {}, {}, {}, {}};
   for (const Node* n : group.nodes) step.op += (step.op.empty() ? "" : "+") + n->op_type;
   const std::string& op = first.op_type;
-  if (group.gelu)
+  if (group.whole != dnnl::algorithm::undef)
     make_eltwise(*this, group, step);
   else if (op == "Conv")
     make_conv(*this, group, step);
@@ -207,9 +209,9 @@ int Plan::plain(int s, Step& step) {
   if (slots[s].plain_copy >= 0) return slots[s].plain_copy;
   Slot c;
   c.shape = slots[s].shape;
-  c.tensor = Tensor(DType::f32, c.shape);
-  c.has_plain = c.owned = true;
   c.constant = slots[s].constant;
+  c.tensor = c.constant ? Tensor(DType::f32, c.shape) : allocate_tensor(c.shape);
+  c.has_plain = c.owned = true;
   c.mem = dnnl::memory(plain_md(c.shape), engine, c.tensor.raw());
   slots.push_back(c);
   const int index = static_cast<int>(slots.size()) - 1;
@@ -225,26 +227,26 @@ dnnl::memory Plan::in(int s, const dnnl::memory::desc& target, Step& step,
   const auto key = std::make_pair(src.get_desc(), target);
   for (const auto& [k, m] : slots[s].copies)
     if (k == key) return m;
-  dnnl::memory dst(target, engine);
+  dnnl::memory dst = slots[s].constant ? dnnl::memory(target, engine) : allocate_memory(target);
   add_reorder(src, dst, step, slots[s].constant);
   slots[s].copies.push_back({key, dst});
   return dst;
 }
 
-dnnl::memory Plan::output(const std::string& name, const dnnl::memory::desc& md) {
+dnnl::memory Plan::output(const std::string& name, const dnnl::memory::desc& md, bool pinned) {
   const int s = slot(name);
   Slot& sl = slots[s];
   const dnnl::memory::dims d = md.dims();
   if (md == plain_md(Shape(d.begin(), d.end())) &&
       shape_numel(sl.shape) == shape_numel(Shape(d.begin(), d.end()))) {
     // Row-major: keep it in a Tensor that reference nodes and outputs read without a copy.
-    sl.tensor = Tensor(DType::f32, sl.shape);
+    sl.tensor = allocate_tensor(sl.shape, pinned);
     sl.has_plain = sl.owned = true;
     sl.mem = dnnl::memory(plain_md(sl.shape), engine, sl.tensor.raw());
     return md == sl.mem.get_desc() ? sl.mem : dnnl::memory(md, engine, sl.tensor.raw());
   }
   sl.has_plain = false;
-  sl.mem = dnnl::memory(md, engine);
+  sl.mem = allocate_memory(md);
   return sl.mem;
 }
 

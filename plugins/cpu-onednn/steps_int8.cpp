@@ -351,6 +351,7 @@ void make_fake_quant(Plan& p, const Node& n, const ActGrid& g, bool codes, bool 
     const memory dst = p.output(n.outputs[0], out_md);
     const std::int64_t batch = d[0], channels = d[1];
     const std::int64_t sn = blocking.strides[0], sc = blocking.strides[1];
+    step.host_mems = {src, dst};
     step.host = [src, dst, q = HostQuantizer(g), pixels, batch, channels, sn, sc, threads] {
       const float* x = static_cast<const float*>(src.get_data_handle());
       std::uint8_t* y = static_cast<std::uint8_t*>(dst.get_data_handle());
@@ -388,6 +389,7 @@ void make_fake_quant(Plan& p, const Node& n, const ActGrid& g, bool codes, bool 
   memory::desc out_md = layout;
   if (codes) out_md.data.data_type = static_cast<dnnl_data_type_t>(g.dt());
   const memory dst = p.output(n.outputs[0], out_md);
+  step.host_mems = {in, dst};
   step.host = [in, dst, q = HostQuantizer(g), count, codes, threads] {
     const float* x = static_cast<const float*>(in.get_data_handle());
     void* y = dst.get_data_handle();

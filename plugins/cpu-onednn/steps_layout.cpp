@@ -91,6 +91,8 @@ void make_concat(Plan& p, const Group& g, Step& step) {
   }
   p.output(g.output, plain_md(y));
   const int out = p.slot(g.output);
+  for (const auto& [s, bytes] : rows) step.host_slots.push_back(s);
+  step.host_slots.push_back(out);
   step.host = [&p, rows, outer, out] {
     auto* dst = static_cast<std::byte*>(p.slots[out].tensor.raw());
     for (std::int64_t o = 0; o < outer; ++o)
@@ -262,7 +264,7 @@ void make_pad(Plan& p, const Group& g, Step& step) {
   PadAmounts pads;
   pad_amounts(p.graph, n, p.values, static_cast<int>(x.size()), pads);
   const Shape y = p.shape(g.output);
-  p.output(g.output, plain_md(y));
+  p.output(g.output, plain_md(y), true);  // the border, filled once, must stay
   const int out = p.slot(g.output);
   float* data = p.slots[out].tensor.data<float>();
   std::fill(data, data + shape_numel(y), pads.value);

@@ -10,8 +10,8 @@ using dnnl::memory;
 void make_eltwise(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
   std::vector<EltwiseOp> ops;
-  if (g.gelu)
-    ops.push_back({dnnl::algorithm::eltwise_gelu_erf});
+  if (g.whole != dnnl::algorithm::undef)
+    ops.push_back({g.whole, g.whole == dnnl::algorithm::eltwise_swish ? 1.f : 0.f});
   else
     eltwise_ops(p.graph, n, ops);
   const memory src = p.current(p.slot(n.inputs[0]));

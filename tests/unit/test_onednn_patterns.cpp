@@ -161,6 +161,41 @@ TEST(OnednnDevice, ExactGeluPattern) {
   }
 }
 
+// x -> Conv -> c -> Sigmoid -> s -> Mul(c, s) (EfficientNet's SiLU as torch exports it).
+TEST(OnednnDevice, SiluPattern) {
+  REQUIRE_ONEDNN(dev);
+  for (bool swapped : {false, true}) {
+    for (bool after_conv : {true, false}) {
+      SCOPED_TRACE(std::string(swapped ? "Mul(s, c)" : "Mul(c, s)") +
+                   (after_conv ? " after a Conv" : " on a graph input"));
+      ModelBuilder m(13);
+      m.input("x", {-1, 4, 6, 6});
+      std::string c = "x";
+      if (after_conv) {
+        init(m, "w", {8, 4, 1, 1}, 1);
+        m.node("Conv", {"x", "w"}, {"c"});
+        c = "c";
+      }
+      m.node("Sigmoid", {c}, {"s"});
+      m.node("Mul", swapped ? std::vector<std::string>{"s", c} : std::vector<std::string>{c, "s"},
+             {"y"});
+      m.output("y");
+      const Graph g = m.load();
+      check(*dev, g, {"Sigmoid", "Mul"}, {1, 7}, -4.f, 4.f,
+            after_conv ? "Conv+Sigmoid+Mul" : "Sigmoid+Mul");
+    }
+  }
+  // The Sigmoid's output read elsewhere too: no SiLU, both nodes run (and agree).
+  ModelBuilder m(13);
+  m.input("x", {-1, 4, 6, 6});
+  m.node("Sigmoid", {"x"}, {"s"});
+  m.node("Mul", {"x", "s"}, {"y"});
+  m.output("y").output("s");
+  const Graph g = m.load();
+  check(*dev, g, {"Sigmoid", "Mul"});
+  EXPECT_EQ(step_ops(*dev, g).find("Sigmoid+Mul"), std::string::npos);
+}
+
 TEST(OnednnDevice, TransposeReshapeAndReduceMean) {
   REQUIRE_ONEDNN(dev);
   ModelBuilder m(13);

@@ -37,6 +37,9 @@ class CompiledGraph {
   // The last run's time on the device as the device's own clock measured it (GPU timestamps),
   // in ms; negative when the device keeps no such clock.
   virtual double last_device_ms() const { return -1.0; }
+  // Bytes the last run's intermediate values occupied (a device that places them by lifetime
+  // reuses bytes: less than their sum); negative when the device does not say.
+  virtual std::int64_t buffer_bytes() const { return -1; }
 };
 
 class Device {

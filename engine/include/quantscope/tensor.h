@@ -33,6 +33,11 @@ class Tensor {
   Tensor(DType dtype, Shape shape);
   // Shape and dtype only, no storage: used while inferring shapes.
   static Tensor meta(DType dtype, Shape shape);
+  // A tensor over storage someone else allocated, from byte `offset` on (sharing ownership: the
+  // storage lives while any tensor over it does); the caller guarantees it holds the bytes.
+  // Devices place their per-run buffers in one arena so.
+  static Tensor over(const std::shared_ptr<std::byte[]>& storage, std::size_t offset, DType dtype,
+                     Shape shape);
 
   template <typename T>
   static Tensor from_vector(Shape shape, const std::vector<T>& values);

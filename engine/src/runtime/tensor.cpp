@@ -66,6 +66,14 @@ Tensor Tensor::meta(DType dtype, Shape shape) {
   return t;
 }
 
+Tensor Tensor::over(const std::shared_ptr<std::byte[]>& storage, std::size_t offset, DType dtype,
+                    Shape shape) {
+  if (!storage) throw Error("Tensor::over: no storage");
+  Tensor t = meta(dtype, std::move(shape));
+  t.data_ = std::shared_ptr<std::byte[]>(storage, storage.get() + offset);
+  return t;
+}
+
 void Tensor::check_access(DType wanted) const {
   if (wanted != dtype_)
     throw Error("tensor of dtype " + dtype_name(dtype_) + " read as " + dtype_name(wanted));
