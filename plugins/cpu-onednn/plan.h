@@ -94,9 +94,11 @@ class Plan {
  public:
   // `integer`: quantized layers on integer kernels where they have them (int8.h).
   // `layout`: where the per-run buffers go (from a first build's memory_layout()); none: each
-  // buffer allocated on its own.
+  // buffer allocated on its own. `recording`: a first build that is never run, only asked for
+  // memory_layout(): its buffers stay untouched pages and constants are not converted.
   Plan(const Graph& graph, const dnnl::engine& engine, dnnl::stream& stream,
-       const TensorMap& inputs, bool integer = false, const ArenaLayout* layout = nullptr);
+       const TensorMap& inputs, bool integer = false, const ArenaLayout* layout = nullptr,
+       bool recording = false);
   // Offsets in one arena for this plan's per-run buffers by their lifetimes (the steps that use
   // them); for a plan built without a layout.
   ArenaLayout memory_layout() const;
@@ -179,6 +181,7 @@ class Plan {
   };
   std::vector<Allocation> allocations_;
   const ArenaLayout* layout_ = nullptr;  // during the build only
+  bool recording_ = false;
   std::shared_ptr<std::byte[]> arena_;
   std::size_t arena_size_ = 0;
   // Whether a reference kernel's output lies in the arena (it passed an input through): such an

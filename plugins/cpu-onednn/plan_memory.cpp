@@ -1,5 +1,5 @@
 // A plan's per-run buffers in one arena. The first build gives every buffer an allocation of its
-// own (calloc'd, so pages nobody writes never become resident) and remembers the order; the
+// own (mapped pages it never writes, so that it costs no resident memory) and remembers them; the
 // steps that use a buffer (their primitives' arguments, a reference node's inputs, a host
 // step's declared uses, the graph outputs read after the last step) bound its lifetime; buffers
 // are placed largest first at the lowest offset free over their lifetime. The second build
@@ -8,6 +8,8 @@
 #include <climits>
 #include <cstdlib>
 #include <new>
+
+#include <sys/mman.h>
 
 #include "plan.h"
 
@@ -21,6 +23,17 @@ std::size_t aligned(std::size_t bytes) {
   return (bytes + kAlign - 1) / kAlign * kAlign;
 }
 
+// A recording build's buffer: pages of their own that stay out of the resident set until
+// written (the recording build writes almost none), so that recording costs little memory.
+std::shared_ptr<std::byte[]> untouched(std::size_t bytes) {
+  const std::size_t size = std::max<std::size_t>(bytes, 1);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p),
+                                      [size](std::byte* q) { munmap(q, size); });
+}
+
 std::shared_ptr<std::byte[]> zeroed(std::size_t bytes) {
   void* p = std::calloc(std::max<std::size_t>(bytes, 1), 1);
   if (!p) throw std::bad_alloc();
@@ -32,7 +45,7 @@ std::shared_ptr<std::byte[]> zeroed(std::size_t bytes) {
 
 std::shared_ptr<std::byte[]> Plan::allocate(std::size_t bytes, bool pinned) {
   if (!layout_) {
-    allocations_.push_back({zeroed(bytes), bytes, pinned});
+    allocations_.push_back({recording_ ? untouched(bytes) : zeroed(bytes), bytes, pinned});
     return allocations_.back().storage;
   }
   const std::size_t n = allocations_.size();
@@ -138,7 +151,7 @@ std::unique_ptr<Plan> build_plan(const Graph& graph, const dnnl::engine& engine,
                                  dnnl::stream& stream, const TensorMap& inputs, bool integer) {
   ArenaLayout layout;
   {
-    const Plan first(graph, engine, stream, inputs, integer);
+    const Plan first(graph, engine, stream, inputs, integer, nullptr, true);
     layout = first.memory_layout();
   }  // its buffers go before the second build allocates the arena
   try {

@@ -185,7 +185,9 @@ void convert_nodes(const onnx::GraphProto& graph, const ExternalDataContext& ctx
   }
 }
 
-Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ctx) {
+// The initializers' bytes leave the protobuf as they become tensors, so that a model's weights
+// are held once, not twice, while it loads.
+Graph convert_model(onnx::ModelProto& model, const ExternalDataContext& ctx) {
   Graph g;
   if (!model.has_graph()) throw Error("not an ONNX model: it has no graph");
   if (model.opset_import_size() == 0)
@@ -219,11 +221,12 @@ Graph convert_model(const onnx::ModelProto& model, const ExternalDataContext& ct
   g.name = graph.name();
   if (graph.sparse_initializer_size() > 0)
     throw Unsupported("sparse initializers are not supported");
-  for (const auto& init : graph.initializer()) {
+  for (onnx::TensorProto& init : *model.mutable_graph()->mutable_initializer()) {
     if (init.name().empty()) throw Error("an initializer has no name");
     if (g.initializers.count(init.name()))
       throw Error("initializer '" + init.name() + "' is defined twice");
     g.initializers[init.name()] = tensor_from_proto(init, ctx);
+    std::string().swap(*init.mutable_raw_data());
   }
   std::set<std::string> input_names;
   for (const auto& in : graph.input()) {
@@ -260,17 +263,15 @@ Graph convert_subgraph(const onnx::GraphProto& graph, const ExternalDataContext&
   return g;
 }
 
-}  // namespace
-
-Graph load_model_from_bytes(const std::string& bytes, const std::string& base_dir,
-                            const std::string& display_name, const LoadOptions& options) {
-  if (bytes.empty()) throw Error(display_name + ": the file is empty, not an ONNX model");
-  onnx::ModelProto model;
+Error malformed(const std::string& display_name) {
   // Protobuf refuses messages nested more than 100 deep (its default recursion limit).
-  if (!model.ParseFromString(bytes))
-    throw Error(display_name +
-                ": not a valid ONNX model (the protobuf data is malformed, truncated, or nested "
-                "more than 100 levels deep)");
+  return Error(display_name +
+               ": not a valid ONNX model (the protobuf data is malformed, truncated, or nested "
+               "more than 100 levels deep)");
+}
+
+Graph load_parsed(onnx::ModelProto& model, const std::string& base_dir,
+                  const std::string& display_name, const LoadOptions& options) {
   ExternalDataContext ctx{base_dir, options.max_bytes};
   std::map<std::string, int> widened;
   ctx.widen_narrow_types = options.widen_narrow_types;
@@ -311,6 +312,16 @@ Graph load_model_from_bytes(const std::string& bytes, const std::string& base_di
   }
 }
 
+}  // namespace
+
+Graph load_model_from_bytes(const std::string& bytes, const std::string& base_dir,
+                            const std::string& display_name, const LoadOptions& options) {
+  if (bytes.empty()) throw Error(display_name + ": the file is empty, not an ONNX model");
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes)) throw malformed(display_name);
+  return load_parsed(model, base_dir, display_name, options);
+}
+
 Graph load_model(const std::string& path, const LoadOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -321,13 +332,17 @@ Graph load_model(const std::string& path, const LoadOptions& options) {
   if (static_cast<std::int64_t>(size) > options.max_bytes || size >= (std::uintmax_t{1} << 31))
     throw Error(path + ": " + std::to_string(size) +
                 " bytes is larger than an ONNX protobuf can be (2 GiB)");
+  if (size == 0) throw Error(path + ": the file is empty, not an ONNX model");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open the file");
-  std::string bytes(size, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
-  if (!in) throw Error(path + ": read failed");
+  // Parsed from the stream: the file's bytes are never held whole beside the parsed model.
+  onnx::ModelProto model;
+  if (!model.ParseFromIstream(&in)) {
+    if (in.bad()) throw Error(path + ": read failed");
+    throw malformed(path);
+  }
   std::string base = fs::absolute(path).parent_path().string();
-  return load_model_from_bytes(bytes, base, path, options);
+  return load_parsed(model, base, path, options);
 }
 
 }  // namespace qs
