@@ -76,8 +76,6 @@ std::string prelu_unsupported(const std::vector<Shape>& in);                    
 inline constexpr const char* kParametersUnknown = "indices not constant, or not a box";
 std::string window_unsupported(const Graph& graph, const Node& node, const ShapeOf& values);
 std::string split_unsupported(const Node& node, const Shape& x, const ShapeOf& shape_of);
-std::string resize_unsupported(const Graph& graph, const Node& node, const Shape& x, const Shape& y,
-                               const ShapeOf& values);  // steps_resize.cpp
 // A constant-mode Pad's amounts per dimension and its value; "" or why it does not run.
 struct PadAmounts {
   std::vector<std::int64_t> before, after;

@@ -218,7 +218,6 @@ void make_lrn(Plan& p, const Group& g, Step& step);
 void make_window(Plan& p, const Group& g, Step& step);
 void make_split(Plan& p, const Group& g, Step& step);
 void make_pad(Plan& p, const Group& g, Step& step);
-void make_resize(Plan& p, const Group& g, Step& step);
 // A strided ConvTranspose as one stride-1 Conv per output phase; false when it does not apply.
 bool make_deconv_phases(Plan& p, const Group& g, Step& step, const Geometry& geo);
 void make_gemm(Plan& p, const Group& g, Step& step);

@@ -128,8 +128,6 @@ void Plan::build_step(const Group& group) {
     make_split(*this, group, step);
   else if (op == "Pad")
     make_pad(*this, group, step);
-  else if (op == "Resize")
-    make_resize(*this, group, step);
   else if (op == "Gemm")
     make_gemm(*this, group, step);
   else if (op == "MatMul")

@@ -222,7 +222,7 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
       op == "Split" || op == "Pad" || op == "Resize";
   // Ops whose later inputs are parameters (indices, amounts), not data.
   const bool one_data_input = op == "Clip" || is_reduce_op(op) || op == "Slice" || op == "Gather" ||
-                              op == "Split" || op == "Pad" || op == "Resize";
+                              op == "Split" || op == "Pad";
   // Row-major views of their input (no kernel): the output shape is known from shape inference.
   const bool view = is_view_op(graph, node);
   if (!known && !view) return eltwise_ops(graph, node, ops);
@@ -274,7 +274,6 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (op == "PRelu") return prelu_unsupported(in);
   if (op == "Slice" || op == "Gather") return window_unsupported(graph, node, shape_of);
   if (op == "Split") return split_unsupported(node, x, shape_of);
-  if (op == "Resize") return resize_unsupported(graph, node, x, y, shape_of);
   if (op == "Pad") {
     PadAmounts pads;
     return pad_amounts(graph, node, shape_of, static_cast<int>(x.size()), pads);

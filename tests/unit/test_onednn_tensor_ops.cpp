@@ -317,45 +317,18 @@ TEST(OnednnTensorOps, SplitAndConstantPad) {
   EXPECT_EQ(placement(*dev, reflect.load()).at(0).device, "cpu-ref");
 }
 
-TEST(OnednnTensorOps, LinearHalfPixelResize) {
+// oneDNN 2.6's JIT linear resampling crashed (SIGSEGV) at LR-ASPP's shapes from batch 7
+// ([7,128,14,14] -> 28x28), in any layout: Resize stays on the reference kernels.
+TEST(OnednnTensorOps, ResizeStaysOnTheReferenceKernels) {
   REQUIRE_ONEDNN(dev);
-  struct R {
-    std::string mode, coords;
-    std::vector<float> scales;  // empty: sizes [N, 8, 12, 9]
-    bool on_device;
-  };
-  for (const R& r : std::vector<R>{{"linear", "half_pixel", {}, true},
-                                   {"linear", "pytorch_half_pixel", {}, true},
-                                   {"linear", "half_pixel", {1.f, 1.f, 2.f, 1.5f}, true},
-                                   {"linear", "half_pixel", {1.f, 1.f, 1.7f, 1.5f}, false},
-                                   {"linear", "align_corners", {}, false},
-                                   {"nearest", "half_pixel", {}, false}}) {
-    SCOPED_TRACE(r.mode + " " + r.coords + (r.scales.empty() ? " sizes" : " scales"));
-    ModelBuilder m(13);
-    m.input("x", {-1, 3, 6, 6});
-    conv(m, "x", 3, 8, "c", 1);
-    m.initializer("roi", {0}, {});
-    if (r.scales.empty()) {
-      m.initializer("scales", {0}, {});
-      m.initializer_i64("sizes", {4}, {1, 8, 12, 9});
-    } else {
-      m.initializer("scales", {4}, r.scales);
-    }
-    auto& n = m.node("Resize",
-                     r.scales.empty() ? std::vector<std::string>{"c", "roi", "scales", "sizes"}
-                                      : std::vector<std::string>{"c", "roi", "scales"},
-                     {"y"});
-    set_attr(n, "mode", r.mode);
-    set_attr(n, "coordinate_transformation_mode", r.coords);
-    m.output("y");
-    const Graph g = m.load();
-    for (const Placement& p : placement(*dev, g)) {
-      if (p.op == "Resize") {
-        EXPECT_EQ(p.device, r.on_device ? "cpu-onednn" : "cpu-ref") << p.reason;
-      }
-    }
-    // Sizes fix the batch at 1; scales follow it.
-    check(*dev, g, {},
-          r.scales.empty() ? std::vector<std::int64_t>{1} : std::vector<std::int64_t>{1, 7});
-  }
+  ModelBuilder m(13);
+  m.input("x", {-1, 128, 14, 14});
+  m.initializer("roi", {0}, {});
+  m.initializer("scales", {4}, {1.f, 1.f, 2.f, 2.f});
+  auto& n = m.node("Resize", {"x", "roi", "scales"}, {"y"});
+  set_attr(n, "mode", std::string("linear"));
+  m.output("y");
+  const Graph g = m.load();
+  EXPECT_EQ(placement(*dev, g).at(0).device, "cpu-ref");
+  check(*dev, g, {}, {8});
 }
