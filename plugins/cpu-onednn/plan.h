@@ -1,5 +1,6 @@
 // An execution plan of one graph for one set of input shapes: oneDNN primitives created once,
-// weights reordered once, memory allocated once; reference kernels for the other nodes.
+// weights reordered once, per-run buffers placed once in an arena by their lifetimes
+// (plan_memory.cpp); reference kernels for the other nodes.
 #pragma once
 
 #include <functional>
