@@ -3,6 +3,7 @@
 
 #include <dnnl.hpp>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,9 @@ dims to_dims(const Shape& shape);
 
 // An initializer, or the value of a Constant node; nullptr otherwise.
 const Tensor* constant_value(const Graph& graph, const std::string& name);
+// Constants first, with their values (Slice's starts, Pad's amounts), then `shapes` (inferred
+// shapes, and values computed from the input shapes); both must outlive the result.
+ShapeOf constants_then(const Graph& graph, const std::map<std::string, Tensor>& shapes);
 
 struct EltwiseOp {
   dnnl::algorithm alg;

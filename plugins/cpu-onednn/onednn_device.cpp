@@ -115,13 +115,7 @@ DeviceStatus OnednnDevice::status() const {
 }
 
 std::string OnednnDevice::unsupported_reason(const Graph& graph, const Node& node) const {
-  // Constants first, with their values (Slice's starts, Pad's amounts), then inferred shapes.
-  const ShapeOf shape_of = [&](const std::string& name) -> const Tensor* {
-    auto init = graph.initializers.find(name);
-    if (init != graph.initializers.end()) return &init->second;
-    auto it = graph.value_info.find(name);
-    return it != graph.value_info.end() ? &it->second : constant_value(graph, name);
-  };
+  const ShapeOf shape_of = constants_then(graph, graph.value_info);
   // Arithmetic on the input shapes is computed once per input shape set when a plan is built
   // (Plan::is_shape_computation), not run.
   bool shape_only = !node.outputs.empty() && node.domain.empty() &&

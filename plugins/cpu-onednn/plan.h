@@ -225,6 +225,9 @@ void make_gemm(Plan& p, const Group& g, Step& step);
 void make_matmul(Plan& p, const Group& g, Step& step);
 void make_binary(Plan& p, const Group& g, Step& step);
 void make_eltwise(Plan& p, const Group& g, Step& step);
+// One eltwise primitive from src into dst (the same memory for in place), added to `step`.
+void add_eltwise(Plan& p, Step& step, const EltwiseOp& op, const dnnl::memory& src,
+                 const dnnl::memory& dst);
 void make_pool(Plan& p, const Group& g, Step& step);
 void make_softmax(Plan& p, const Group& g, Step& step);
 void make_layer_norm(Plan& p, const Group& g, Step& step);

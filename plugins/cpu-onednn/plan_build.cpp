@@ -36,12 +36,7 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
   for (const auto& [name, t] : metas) work += t.numel();
   if (work < kSmallWork) threads = 1;
   const ThreadScope scope(threads);
-  values = [this](const std::string& name) -> const Tensor* {
-    auto init = graph.initializers.find(name);
-    if (init != graph.initializers.end()) return &init->second;
-    auto it = metas.find(name);
-    return it != metas.end() ? &it->second : constant_value(graph, name);
-  };
+  values = constants_then(graph, metas);
   const ShapeOf& shape_of = values;
   for (const ValueInfo& info : graph.inputs) inputs_.push_back({info.name, slot(info.name)});
   FusionContext ctx = make_fusion_context(graph, shape_of);

@@ -8,15 +8,6 @@ using dnnl::memory;
 
 namespace {
 
-// One in-place or out-of-place eltwise primitive.
-void add_eltwise(Plan& p, Step& step, dnnl::algorithm alg, float alpha, float beta,
-                 const memory& src, const memory& dst) {
-  dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src.get_desc(), alpha,
-                                   beta);
-  dnnl::eltwise_forward::primitive_desc pd(desc, p.engine);
-  step.execs.push_back({dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}});
-}
-
 bool wanted(const Node& n, std::size_t k) {
   return n.outputs.size() > k && !n.outputs[k].empty();
 }
@@ -67,8 +58,8 @@ void make_layer_norm(Plan& p, const Group& g, Step& step) {
     p.output(n.outputs[2], stat_md);
     const memory inv = p.view(p.slot(n.outputs[2]), stat_md, step);
     const memory var = memory(stat_md, p.engine, variance.get_data_handle());
-    add_eltwise(p, step, dnnl::algorithm::eltwise_linear, 1.f, epsilon, var, inv);
-    add_eltwise(p, step, dnnl::algorithm::eltwise_pow, 1.f, -0.5f, inv, inv);
+    add_eltwise(p, step, {dnnl::algorithm::eltwise_linear, 1.f, epsilon}, var, inv);
+    add_eltwise(p, step, {dnnl::algorithm::eltwise_pow, 1.f, -0.5f}, inv, inv);
   }
 }
 

@@ -94,12 +94,7 @@ void make_reduce(Plan& p, const Group& g, Step& step) {
     dnnl::reduction::primitive_desc pd(desc, p.engine);
     step.execs.push_back({dnnl::reduction(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}});
   }
-  if (r.log) {
-    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg::eltwise_log,
-                                     dst.get_desc(), 0.f, 0.f);
-    dnnl::eltwise_forward::primitive_desc pd(desc, p.engine);
-    step.execs.push_back({dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, dst}, {DNNL_ARG_DST, dst}}});
-  }
+  if (r.log) add_eltwise(p, step, {alg::eltwise_log}, dst, dst);
 }
 
 }  // namespace qs::onednn

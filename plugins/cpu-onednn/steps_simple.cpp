@@ -16,14 +16,16 @@ void make_eltwise(Plan& p, const Group& g, Step& step) {
     eltwise_ops(p.graph, n, ops);
   const memory src = p.current(p.slot(n.inputs[0]));
   const memory dst = p.output(g.output, src.get_desc());
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, ops[i].alg, src.get_desc(),
-                                     ops[i].alpha, ops[i].beta);
-    dnnl::eltwise_forward::primitive_desc pd(desc, p.engine);
-    // Later ops of a node (HardSigmoid) work in place on the output.
-    step.execs.push_back(
-        {dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, i == 0 ? src : dst}, {DNNL_ARG_DST, dst}}});
-  }
+  // Later ops of a node (HardSigmoid) work in place on the output.
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    add_eltwise(p, step, ops[i], i == 0 ? src : dst, dst);
+}
+
+void add_eltwise(Plan& p, Step& step, const EltwiseOp& op, const memory& src, const memory& dst) {
+  dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, op.alg, src.get_desc(),
+                                   op.alpha, op.beta);
+  dnnl::eltwise_forward::primitive_desc pd(desc, p.engine);
+  step.execs.push_back({dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}});
 }
 
 // A reorder from a view of the input with permuted strides into a row-major output.

@@ -46,6 +46,15 @@ const Tensor* constant_value(const Graph& graph, const std::string& name) {
   return nullptr;
 }
 
+ShapeOf constants_then(const Graph& graph, const std::map<std::string, Tensor>& shapes) {
+  return [&graph, &shapes](const std::string& name) -> const Tensor* {
+    auto init = graph.initializers.find(name);
+    if (init != graph.initializers.end()) return &init->second;
+    auto it = shapes.find(name);
+    return it != shapes.end() ? &it->second : constant_value(graph, name);
+  };
+}
+
 bool is_binary_op(const std::string& op) {
   return op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
 }

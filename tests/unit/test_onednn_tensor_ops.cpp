@@ -206,7 +206,7 @@ TEST(OnednnTensorOps, ActivationsBeyondReluFamily) {
   EXPECT_EQ(y.to_f32(), (std::vector<float>{0.f, 2.f, 2.f, -0.f, -2.f, -2.f}));
 }
 
-TEST(OnednnTensorOps, ViewOpsCostNoKernel) {
+TEST(OnednnTensorOps, ViewOpsAndDropoutPlacement) {
   REQUIRE_ONEDNN(dev);
   ModelBuilder m(13);
   m.input("x", {-1, 3, 4});
