@@ -11,6 +11,7 @@
 #include "quantscope/error.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/executor.h"
+#include "quantscope/memory.h"
 #include "quantscope/model.h"
 #include "quantscope/quant.h"
 #include "quantscope/registry.h"
@@ -177,6 +178,29 @@ TEST(QuantJson, RoundTripsExactly) {
   save_quantized_model(path, q);
   EXPECT_EQ(quantized_model_to_json(load_quantized_model(path)), text);
   std::filesystem::remove(path);
+}
+
+// quantize_model steps through the data in batches that fit kBatchBudgetBytes (batch_within):
+// the statistics it keeps must come out the same however the samples are split.
+TEST(QuantCalibration, ResultDoesNotDependOnTheBatch) {
+  const Graph g = small_cnn();
+  QuantConfig c;  // MSE calibration: a min/max pass and a histogram pass
+  c.overrides["fc"] = parse_override("w4a8");
+  qs::test::RandomDataset data(67, {2, 6, 6}, 7);
+  auto device = cpu_ref();
+  CalibrationOptions whole, split;
+  whole.batch = 67;
+  split.batch = 5;  // 13 full batches and a partial one
+  const QuantizedModel a = quantize_model(g, c, data, *device, whole);
+  const QuantizedModel b = quantize_model(g, c, data, *device, split);
+  ASSERT_FALSE(a.activations.empty());
+  EXPECT_EQ(quantized_model_to_json(a), quantized_model_to_json(b));
+  // The batch a job may hold is bounded by the bytes of the tensors it computes.
+  const std::int64_t one = estimate_run_bytes(g, 1) - estimate_run_bytes(g, 0);
+  ASSERT_GT(one, 0);
+  EXPECT_EQ(batch_within(g, 64, 10 * one), 10);
+  EXPECT_EQ(batch_within(g, 4, 10 * one), 4);
+  EXPECT_EQ(batch_within(g, 64, one - 1), 1);  // never below one sample
 }
 
 TEST(QuantJson, BadFilesNameTheProblem) {

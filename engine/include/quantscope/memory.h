@@ -14,6 +14,15 @@ namespace qs {
 // float and the quantized model side by side: 2).
 std::int64_t estimate_run_bytes(const Graph& graph, std::int64_t batch, int copies = 1);
 
+// The largest batch, at most `wanted` and at least 1, at which the tensors `graph` computes (its
+// value_info at that batch) take at most `budget` bytes. Jobs whose results do not depend on how
+// the samples are split (calibration statistics, sums over samples) step through their data in
+// such batches: a run that keeps every intermediate tensor of a 224x224 model holds tens of MB
+// per sample, and beyond a few hundred MB a larger batch buys no speed, only page faults.
+inline constexpr std::int64_t kBatchBudgetBytes = std::int64_t{512} << 20;
+std::int64_t batch_within(const Graph& graph, std::int64_t wanted,
+                          std::int64_t budget = kBatchBudgetBytes);
+
 // What jobs may use now: MemAvailable from /proc/meminfo, or QUANTSCOPE_MEMORY_LIMIT (bytes, or
 // with a K/M/G suffix) when that is set and smaller. -1 when neither is known.
 std::int64_t available_memory_bytes();

@@ -49,14 +49,16 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   if (graph.inputs.empty()) throw Error("the model has no inputs");
   if (options.batch <= 0) throw Error("batch size must be positive");
   if (data.size() <= 0) throw Error("the calibration data is empty");
+  // Calibration runs the model with every intermediate tensor observed, and its statistics do
+  // not depend on how the samples are split: at most kBatchBudgetBytes of them per step.
+  const std::int64_t step = batch_within(graph, std::min(options.batch, data.size()));
   {
-    // Calibration runs the model with every intermediate tensor observed; GPTQ keeps one
-    // Hessian (inputs x inputs, doubles) per layer.
+    // GPTQ keeps one Hessian (inputs x inputs, doubles) per layer.
     std::int64_t hessians = 0;
     for (const quant::QuantLayer& l : quant::find_quant_layers(graph))
       if (config.settings_for(l.node->name).rounding == "gptq") hessians += l.cols * l.cols * 8;
     check_memory("calibration",
-                 estimate_run_bytes(graph, std::min(options.batch, data.size()), 2) + hessians);
+                 estimate_run_bytes(graph, step, 2) + hessians);
   }
 
   QuantizedModel q;
@@ -112,7 +114,7 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   std::unique_ptr<CompiledGraph> run = observed.empty() ? nullptr : compile_any_batch(device, g);
   const std::string input = graph.inputs[0].name;
   const std::int64_t total = data.size();
-  const std::int64_t batches = (total + options.batch - 1) / options.batch;
+  const std::int64_t batches = (total + step - 1) / step;
   bool histograms = false;
   for (auto& [t, o] : observers) histograms = histograms || o->needs_histogram();
   const int passes = observed.empty() ? 0 : (histograms ? 2 : 1);
@@ -125,8 +127,8 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
       job.report((1 - weight_share) * (pass * batches + b) / double(passes * batches),
                  "calibration pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) +
                      ", batch " + std::to_string(b + 1) + "/" + std::to_string(batches));
-      const std::int64_t first = b * options.batch;
-      Batch batch = data.read(first, std::min(options.batch, total - first));
+      const std::int64_t first = b * step;
+      Batch batch = data.read(first, std::min(step, total - first));
       TensorMap out = run->run({{input, batch.inputs}});
       out[input] = batch.inputs;
       for (const std::string& t : observed) {

@@ -1,5 +1,6 @@
 #include "quantscope/memory.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -56,18 +57,31 @@ std::int64_t parse_size(const char* text) {
   return static_cast<std::int64_t>(v * scale);
 }
 
+// The computed tensors of one run; value_info holds every tensor's shape at batch 1.
+std::int64_t per_sample_bytes(const Graph& graph) {
+  std::int64_t bytes = 0;
+  for (const auto& [name, t] : graph.value_info)
+    if (!graph.initializers.count(name))
+      bytes = saturating_add(bytes, static_cast<std::int64_t>(t.size_bytes()));
+  return bytes;
+}
+
 }  // namespace
 
 std::int64_t estimate_run_bytes(const Graph& graph, std::int64_t batch, int copies) {
-  std::int64_t constants = 0, per_sample = 0;
+  std::int64_t constants = 0;
   for (const auto& [name, t] : graph.initializers)
     constants = saturating_add(constants, static_cast<std::int64_t>(t.size_bytes()));
-  // value_info holds every tensor's shape at batch 1.
-  for (const auto& [name, t] : graph.value_info)
-    if (!graph.initializers.count(name))
-      per_sample = saturating_add(per_sample, static_cast<std::int64_t>(t.size_bytes()));
+  const std::int64_t per_sample = per_sample_bytes(graph);
   const std::int64_t one = saturating_add(constants, saturating_mul(per_sample, batch));
   return saturating_mul(one, copies);
+}
+
+std::int64_t batch_within(const Graph& graph, std::int64_t wanted, std::int64_t budget) {
+  if (wanted <= 1) return 1;
+  const std::int64_t per_sample = per_sample_bytes(graph);
+  if (per_sample <= 0) return wanted;
+  return std::clamp<std::int64_t>(budget / per_sample, 1, wanted);
 }
 
 std::int64_t available_memory_bytes() {
