@@ -223,7 +223,9 @@ bool Plan::build_integer(FusionContext& ctx, int i) {
       last = std::max(last, static_cast<int>(n - graph.nodes.data()));
     // The FakeQuant its output goes to: codes for int8 readers, else fp32 fake quantization.
     Chain chain;
-    if (attempt == 0) {
+    // A Conv whose residual Add is a sum post-op writes fp32: its FakeQuant runs on its own.
+    const bool residual = node.op_type == "Conv" && residual_first(group, shape(node.outputs[0]));
+    if (attempt == 0 && !residual) {
       chain = fusable_chain(ctx, ip, group.output, last, IntRole::quantize);
       if (chain.fake_quant < 0)
         chain = fusable_chain(ctx, ip, group.output, last, IntRole::fake_quant);

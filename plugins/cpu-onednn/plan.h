@@ -137,6 +137,12 @@ class Plan {
   // Adds to `step` a copy of slot s's contents into `to` (any layout), run before the step's
   // primitives: the destination of a sum post-op must hold the value added.
   void copy_into(int s, const dnnl::memory& to, Step& step);
+  // Whether the group's first post-op adds a computed value of the output's shape `y` (a
+  // residual Add after a Conv): oneDNN 2.6 runs such a binary post-op at batch 1 as a broadcast
+  // and leaves brgconv for a gemm convolution 40x slower (ResNet-50's Conv+Add 20 ms, the Conv
+  // alone 0.5 ms; int8 100 ms). Convolutions run it as a sum post-op on a destination that
+  // already holds the residual (copy_into).
+  bool residual_first(const Group& g, const Shape& y);
   // Whether shape inference computed every output of `node` (folded once per input shapes).
   bool is_shape_computation(const Node& node) const;
   // Storage written every run: the next place in the arena, or a fresh zeroed allocation

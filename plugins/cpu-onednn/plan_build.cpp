@@ -258,6 +258,12 @@ void Plan::copy_into(int s, const dnnl::memory& to, Step& step) {
   add_reorder(current(s), to, step, false);
 }
 
+bool Plan::residual_first(const Group& g, const Shape& y) {
+  return !g.post.empty() && g.post[0].eltwise.empty() &&
+         g.post[0].binary == dnnl::algorithm::binary_add && !g.post[0].other.empty() &&
+         shape(g.post[0].other) == y;
+}
+
 void Plan::append_post_ops(dnnl::post_ops& ops, const Group& group, int dst_rank, Step& step,
                            std::unordered_map<int, dnnl::memory>& args, const dims* flat) {
   for (const PostOp& post : group.post) {

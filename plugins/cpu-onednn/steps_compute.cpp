@@ -37,13 +37,9 @@ void make_conv(Plan& p, const Group& g, Step& step) {
   dnnl::convolution_forward::desc desc = conv_desc(any_md(y));
   Exec e;
   dnnl::post_ops ops;
-  // A residual Add first: oneDNN's sum post-op, which every convolution kernel supports, on a
-  // destination that already holds the residual. As a binary post-op at batch 1 it looks like a
-  // broadcast over the batch to oneDNN 2.6, which then leaves brgconv for a gemm convolution
-  // 40x slower (ResNet-50's Conv+Add: 20 ms, the Conv alone 0.5 ms).
-  const bool residual = !g.post.empty() && g.post[0].eltwise.empty() &&
-                        g.post[0].binary == dnnl::algorithm::binary_add &&
-                        !g.post[0].other.empty() && p.shape(g.post[0].other) == y;
+  // A residual Add first: oneDNN's sum post-op, which every convolution kernel supports
+  // (Plan::residual_first says why).
+  const bool residual = p.residual_first(g, y);
   Group rest = g;
   if (residual) {
     rest.post.erase(rest.post.begin());

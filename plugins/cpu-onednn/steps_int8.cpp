@@ -171,13 +171,27 @@ void make_int_conv(Plan& p, const Group& g, Step& step, const LayerQuant& q, con
   using conv = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_inference;
   const auto direct = alg::convolution_direct;
-  conv::desc desc = bias ? conv::desc(prop, direct, x_md, w_md, bias_md, y_md, geo.strides,
-                                      geo.dilations, geo.pad_begin, geo.pad_end)
-                         : conv::desc(prop, direct, x_md, w_md, y_md, geo.strides, geo.dilations,
-                                      geo.pad_begin, geo.pad_end);
+  auto conv_desc = [&](const memory::desc& dst) {
+    return bias ? conv::desc(prop, direct, x_md, w_md, bias_md, dst, geo.strides, geo.dilations,
+                             geo.pad_begin, geo.pad_end)
+                : conv::desc(prop, direct, x_md, w_md, dst, geo.strides, geo.dilations,
+                             geo.pad_begin, geo.pad_end);
+  };
+  conv::desc desc = conv_desc(y_md);
   Exec e;
   dnnl::post_ops ops;
-  p.append_post_ops(ops, g, static_cast<int>(y.size()), step, e.args);
+  // A residual Add on an fp32 output: the sum post-op (Plan::residual_first); the build leaves
+  // the requantization of such a layer to a step of its own, as codes cannot hold the sum.
+  const bool residual = p.residual_first(g, y) && out_type(out) == dt::f32;
+  Group rest = g;
+  if (residual) {
+    rest.post.erase(rest.post.begin());
+    ops.append_sum(1.0f);
+    dnnl::primitive_attr plain_attr;
+    set_int_attr(plain_attr, xg, q, 1 << 1, 1.0f, dnnl::post_ops());
+    desc = conv_desc(conv::primitive_desc(desc, plain_attr, p.engine).dst_desc());
+  }
+  p.append_post_ops(ops, rest, static_cast<int>(y.size()), step, e.args);
   append_output(p, ops, out, static_cast<int>(y.size()), e, step);
   dnnl::primitive_attr attr;
   set_int_attr(attr, xg, q, 1 << 1, 1.0f, ops);
@@ -188,6 +202,7 @@ void make_int_conv(Plan& p, const Group& g, Step& step, const LayerQuant& q, con
   if (bias) e.args[DNNL_ARG_BIAS] = p.view(p.add_constant(*q.bias_codes), bias_md, step);
   add_zero_point(p, xg, e, step);
   e.args[DNNL_ARG_DST] = p.output(out.value, pd.dst_desc());
+  if (residual) p.copy_into(p.slot(g.post[0].other), e.args[DNNL_ARG_DST], step);
   e.prim = conv(pd);
   step.execs.push_back(std::move(e));
 }

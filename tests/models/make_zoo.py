@@ -65,6 +65,20 @@ def build(constructor):
     return model.eval()
 
 
+def seeded_model(constructor):
+    """The torch module the zoo exports, with its seeded weights (tests/perf reuses it)."""
+    import torch
+    torch.manual_seed(0)
+    model = build(constructor)
+    # torchvision zero-initializes some classifier heads (ViT, Swin): outputs of all zeros would
+    # make parity meaningless, so zero weight matrices get seeded values too.
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2 and not p.any():
+                p.normal_(0.0, 0.02)
+    return model
+
+
 def export(entry, out_dir):
     import torch
     name, constructor, opset, dynamic, folding, sample = entry
@@ -77,14 +91,7 @@ def export(entry, out_dir):
         with open(recipe_path) as f:
             if json.load(f) == recipe:
                 return False
-    torch.manual_seed(0)
-    model = build(constructor)
-    # torchvision zero-initializes some classifier heads (ViT, Swin): outputs of all zeros would
-    # make parity meaningless, so zero weight matrices get seeded values too.
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() >= 2 and not p.any():
-                p.normal_(0.0, 0.02)
+    model = seeded_model(constructor)
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, *sample)).astype(np.float32))
     kwargs = {"dynamic_axes": {"input": {0: "batch"}, "output": {0: "batch"}}} if dynamic else {}
     # Traced with gradients on: under no_grad, nn.MultiheadAttention (ViT) takes its fused fast

@@ -411,6 +411,26 @@ TEST(QuantWeights, GptqChecksCancellationPerBlock) {
                Cancelled);
 }
 
+// The factor GPTQ's updates read, over several of the triangular inverse's column blocks.
+TEST(QuantWeights, InverseCholeskyFactorIsUpperAndInvertsTheDampenedHessian) {
+  const std::int64_t cols = 300;
+  const Eigen::MatrixXd h = hessian(correlated_inputs(cols, 400, 31));
+  const double damp = 0.01;
+  const Eigen::MatrixXd u = inverse_cholesky_upper(h, damp);
+  ASSERT_EQ(u.rows(), cols);
+  EXPECT_EQ(u.triangularView<Eigen::StrictlyLower>().toDenseMatrix().norm(), 0.0);
+  EXPECT_TRUE((u.diagonal().array() > 0).all());
+  Eigen::MatrixXd hd = h;
+  hd.diagonal().array() += damp * h.diagonal().mean();
+  const Eigen::MatrixXd should_be_identity = u.transpose() * u * hd;
+  EXPECT_LT((should_be_identity - Eigen::MatrixXd::Identity(cols, cols)).cwiseAbs().maxCoeff(),
+            1e-8);
+  // The same factor as the two-step route (invert, then factor the inverse).
+  const Eigen::MatrixXd hinv = hd.llt().solve(Eigen::MatrixXd::Identity(cols, cols));
+  const Eigen::MatrixXd u2 = hinv.llt().matrixU();
+  EXPECT_LT((u - u2).cwiseAbs().maxCoeff(), 1e-8 * u2.cwiseAbs().maxCoeff());
+}
+
 TEST(QuantWeights, GptqRejectsBadHessians) {
   const std::int64_t rows = 4, cols = 2;
   const std::vector<float> w = normal_matrix(rows, cols, 11);

@@ -1,4 +1,5 @@
 // error_propagation(): error introduced vs accumulated per layer (see quantscope/analysis.h).
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -12,6 +13,10 @@
 namespace qs {
 
 namespace {
+
+// What the layers compiled side by side may hold of the model's weights: each holds them twice
+// (its quantized Graph, and the device's copy in its own layout).
+constexpr std::int64_t kCompiledBudgetBytes = std::int64_t{1} << 30;
 
 // The part of `q` that quantizes `node` alone.
 QuantizedModel only(const QuantizedModel& q, const quant::QuantLayer& layer) {
@@ -49,39 +54,62 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
       outputs.push_back(l.node->outputs[0]);
     }
   if (chosen.empty()) throw Error("the configuration quantizes no layer of this model");
-  // The float, the quantized and one layer's run at a time, each with its observed outputs.
-  check_memory("tracing the error per layer", estimate_run_bytes(graph, batch, 3));
+  // Batches whose observed outputs fit kBatchBudgetBytes; the sums below do not depend on them.
+  const std::int64_t step = batch_within(graph, batch);
+  // Each compiled graph holds the model's weights (in the device's layout): the layers quantized
+  // alone are compiled a group at a time, the float model rerun once per group.
+  std::int64_t constants = 0;
+  for (const auto& [name, t] : graph.initializers)
+    constants += static_cast<std::int64_t>(t.size_bytes());
+  const std::size_t group = static_cast<std::size_t>(
+      std::max<std::int64_t>(1, kCompiledBudgetBytes / std::max<std::int64_t>(1, 2 * constants)));
+  // The float, the quantized and a group of layers' runs, each with its observed outputs.
+  check_memory("tracing the error per layer",
+               estimate_run_bytes(graph, step, 2) +
+                   static_cast<std::int64_t>(std::min(group, chosen.size())) *
+                       estimate_run_bytes(graph, step, 1));
 
-  // Float and fully quantized, with every chosen layer's output observed.
-  // Compiled graphs refer to their Graph: each is kept alive here.
+  // Compiled graphs refer to their Graph: each is kept alive while it runs.
   const Graph observed = with_observed_outputs(graph, outputs);
   std::unique_ptr<CompiledGraph> fp = compile_any_batch(device, observed);
   const Graph full = with_observed_outputs(apply_quantization(graph, q), outputs);
   std::unique_ptr<CompiledGraph> qrun = compile_any_batch(device, full);
-  std::vector<Graph> alone;
-  alone.reserve(chosen.size());
-  for (const quant::QuantLayer* l : chosen)
-    alone.push_back(
-        with_observed_outputs(apply_quantization(graph, only(q, *l)), {l->node->outputs[0]}));
-  std::vector<std::unique_ptr<CompiledGraph>> alone_runs;
-  for (const Graph& g : alone) alone_runs.push_back(compile_any_batch(device, g));
 
   std::vector<OutputComparison> introduced(chosen.size()), accumulated(chosen.size());
   const std::string input = graph.inputs[0].name;
   const std::int64_t total = data.size();
-  for (std::int64_t first = 0; first < total; first += batch) {
-    job.check();
-    job.report(double(first) / double(total),
-               std::to_string(first) + "/" + std::to_string(total) + " samples");
-    Batch b = data.read(first, std::min(batch, total - first));
-    const TensorMap ref = fp->run({{input, b.inputs}});
-    const TensorMap all = qrun->run({{input, b.inputs}});
-    for (std::size_t i = 0; i < chosen.size(); ++i) {
-      const std::string& out = chosen[i]->node->outputs[0];
-      accumulated[i].add(ref.at(out), all.at(out), false);
-      const TensorMap one = alone_runs[i]->run({{input, b.inputs}});
-      introduced[i].add(ref.at(out), one.at(out), false);
+  const std::size_t groups = (chosen.size() + group - 1) / group;
+  for (std::size_t g0 = 0; g0 < chosen.size(); g0 += group) {
+    const std::size_t g1 = std::min(chosen.size(), g0 + group);
+    std::vector<Graph> alone;
+    alone.reserve(g1 - g0);
+    for (std::size_t i = g0; i < g1; ++i)
+      alone.push_back(with_observed_outputs(apply_quantization(graph, only(q, *chosen[i])),
+                                            {chosen[i]->node->outputs[0]}));
+    std::vector<std::unique_ptr<CompiledGraph>> alone_runs;
+    for (const Graph& g : alone) alone_runs.push_back(compile_any_batch(device, g));
+    for (std::int64_t first = 0; first < total; first += step) {
+      job.check();
+      job.report((double(g0 / group) + double(first) / double(total)) / double(groups),
+                 "layers " + std::to_string(g0 + 1) + "-" + std::to_string(g1) + " of " +
+                     std::to_string(chosen.size()) + ", " + std::to_string(first) + "/" +
+                     std::to_string(total) + " samples");
+      Batch b = data.read(first, std::min(step, total - first));
+      const TensorMap ref = fp->run({{input, b.inputs}});
+      if (g0 == 0) {
+        const TensorMap all = qrun->run({{input, b.inputs}});
+        for (std::size_t i = 0; i < chosen.size(); ++i) {
+          const std::string& out = chosen[i]->node->outputs[0];
+          accumulated[i].add(ref.at(out), all.at(out), false);
+        }
+      }
+      for (std::size_t i = g0; i < g1; ++i) {
+        const std::string& out = chosen[i]->node->outputs[0];
+        const TensorMap one = alone_runs[i - g0]->run({{input, b.inputs}});
+        introduced[i].add(ref.at(out), one.at(out), false);
+      }
     }
+    if (g0 == 0) qrun.reset();
   }
   std::vector<LayerError> result;
   for (std::size_t i = 0; i < chosen.size(); ++i)

@@ -41,37 +41,52 @@ void check_hessian(const char* what, const Eigen::MatrixXd& H, std::int64_t cols
   if (!H.allFinite()) throw Error(std::string(what) + ": the Hessian has non-finite entries");
 }
 
-// The upper Cholesky factor U of (h + damp I)^-1, h symmetric with positive diagonal. Raises
-// the dampening x10 (up to kDampRetries times) when a factorization fails, then throws.
+// The inverse of the lower triangle of `l` (what is above the diagonal is not read), a block of
+// columns at a time: column k of the inverse is zero above row k, so each block solves only the
+// rows from its first column down (n^3/3 flops where a solve against the whole identity takes n^3).
+Eigen::MatrixXd lower_inverse(const Eigen::MatrixXd& l) {
+  const Eigen::Index n = l.rows();
+  constexpr Eigen::Index kBlock = 128;
+  Eigen::MatrixXd inv = Eigen::MatrixXd::Zero(n, n);
+  for (Eigen::Index k = 0; k < n; k += kBlock) {
+    const Eigen::Index b = std::min(kBlock, n - k);
+    auto x = inv.block(k, k, n - k, b);
+    x.topRows(b).setIdentity();
+    l.bottomRightCorner(n - k, n - k).triangularView<Eigen::Lower>().solveInPlace(x);
+  }
+  return inv;
+}
+
+}  // namespace
+
+// With J the reversal permutation and J (h + d I) J = L L^T, (h + d I)^-1 = (J L^-1 J)^T (J L^-1
+// J), and J L^-1 J is upper triangular with a positive diagonal: by uniqueness it is U. One
+// factorization and one triangular inverse (2n^3/3 flops) instead of an inverse and a second
+// factorization (8n^3/3): for a 4608-column layer (ResNet-50's 3x3 convolutions of 512
+// channels) this is most of GPTQ's time.
 Eigen::MatrixXd inverse_cholesky_upper(const Eigen::MatrixXd& h, double damp_fraction) {
-  const Eigen::Index n = h.rows();
   const double mean_diag = h.diagonal().mean();
   double damp = damp_fraction * mean_diag;
   for (int attempt = 0; attempt <= kDampRetries; ++attempt) {
-    Eigen::MatrixXd hd = h;
-    hd.diagonal().array() += damp;
-    const Eigen::LLT<Eigen::MatrixXd> llt(hd);
+    Eigen::MatrixXd reversed = h.reverse();
+    reversed.diagonal().array() += damp;
+    const Eigen::LLT<Eigen::MatrixXd> llt(reversed);
     if (llt.info() == Eigen::Success) {
-      const Eigen::MatrixXd hinv = llt.solve(Eigen::MatrixXd::Identity(n, n));
-      const Eigen::LLT<Eigen::MatrixXd> llt_inv(hinv);
-      if (llt_inv.info() == Eigen::Success) {
-        Eigen::MatrixXd u = llt_inv.matrixU();
-        if (u.allFinite() && (u.diagonal().array() > 0).all()) return u;
-      }
+      reversed.resize(0, 0);
+      Eigen::MatrixXd u = lower_inverse(llt.matrixLLT()).reverse();
+      if (u.allFinite() && (u.diagonal().array() > 0).all()) return u;
     }
     if (attempt == kDampRetries) break;
     damp = damp > 0 ? damp * 10 : 1e-3 * mean_diag;
   }
   std::ostringstream message;
-  message << "quantize_gptq: the Cholesky factorization of the dampened Hessian (or of its "
-             "inverse) failed even with dampening "
+  message << "quantize_gptq: the Cholesky factorization of the dampened Hessian failed even "
+             "with dampening "
           << damp / mean_diag
           << " * mean(diag H): H is not positive semi-definite or is badly conditioned (expected "
              "H = 2 X X^T / n_samples from the layer's inputs)";
   throw Error(message.str());
 }
-
-}  // namespace
 
 QuantizedMatrix quantize_gptq(const float* w, std::int64_t rows, std::int64_t cols,
                               const Eigen::MatrixXd& H, const WeightSpec& spec,
