@@ -120,7 +120,9 @@ void JobRunner::onDone(Deliver deliver, QString error, bool cancelled) {
   const std::unique_ptr<Job> done = std::move(running_);
   const QString kind = done->kind;
   if (!done->superseded) {
-    if (cancelled) {
+    // A Cancel pressed after the work ended but before its result was applied still cancels:
+    // the user asked for no result.
+    if (cancelled || done->cancel) {
       emit finished(kind, false, tr("cancelled"));
     } else if (!error.isEmpty()) {
       emit finished(kind, false, error);

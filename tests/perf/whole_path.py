@@ -166,7 +166,7 @@ def ort_ms(model, batch, threads):
 def bench_ms(cli, model, device, batch, threads, config=None):
     cmd = [cli, "bench", model, "--device", device, "--batch", str(batch), "--threads", str(threads), "--json"]
     if config:
-        cmd += ["--config", config]
+        cmd += ["--config", config, "--real"]
     return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)["median_ms"]
 
 
@@ -219,7 +219,7 @@ def int8_bench(args, folder, work):
     subprocess.run([args.cli, "quantize", path, "--data", data, "--limit", "64", "--device", args.device,
                     "-o", w8], check=True, capture_output=True)
     subprocess.run([args.cli, "export", path, "--config", w8, "-o", pkg], check=True, capture_output=True)
-    qdq = [os.path.join(pkg, f) for f in os.listdir(pkg) if f.endswith(".onnx")]
+    qdq = [os.path.join(pkg, "model.onnx")] if os.path.exists(os.path.join(pkg, "model.onnx")) else []
     row = {"model": "resnet50 (dynamic batch)", "batch": 8, "threads": args.threads,
            "qs_fp32_ms": bench_ms(args.cli, path, args.device, 8, args.threads),
            "qs_int8_ms": bench_ms(args.cli, path, args.device, 8, args.threads, w8),

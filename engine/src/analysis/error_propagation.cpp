@@ -96,7 +96,9 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
                      std::to_string(total) + " samples");
       Batch b = data.read(first, std::min(step, total - first));
       const TensorMap ref = fp->run({{input, b.inputs}});
+      // A cancel is checked before every whole-batch run, not once per batch of runs.
       if (g0 == 0) {
+        job.check();
         const TensorMap all = qrun->run({{input, b.inputs}});
         for (std::size_t i = 0; i < chosen.size(); ++i) {
           const std::string& out = chosen[i]->node->outputs[0];
@@ -104,6 +106,7 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
         }
       }
       for (std::size_t i = g0; i < g1; ++i) {
+        job.check();
         const std::string& out = chosen[i]->node->outputs[0];
         const TensorMap one = alone_runs[i - g0]->run({{input, b.inputs}});
         introduced[i].add(ref.at(out), one.at(out), false);

@@ -57,8 +57,7 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
     std::int64_t hessians = 0;
     for (const quant::QuantLayer& l : quant::find_quant_layers(graph))
       if (config.settings_for(l.node->name).rounding == "gptq") hessians += l.cols * l.cols * 8;
-    check_memory("calibration",
-                 estimate_run_bytes(graph, step, 2) + hessians);
+    check_memory("calibration", estimate_run_bytes(graph, step, 2) + hessians);
   }
 
   QuantizedModel q;
