@@ -7,10 +7,6 @@
 #include <set>
 #include <thread>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "quant/layer_stats.h"
 #include "quant/layers.h"
 #include "quantscope/analysis.h"
@@ -23,24 +19,6 @@
 namespace qs {
 
 namespace {
-
-// The threads of Eigen's matrix products on the calling thread (OpenMP's setting; one without
-// OpenMP).
-int product_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-void set_product_threads(int threads) {
-#ifdef _OPENMP
-  omp_set_num_threads(threads);
-#else
-  (void)threads;
-#endif
-}
 
 // One batch of the data with everything the probes reuse: the loss, g(w) and the pieces at w.
 struct BatchState {
@@ -219,14 +197,6 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   std::vector<std::vector<double>> samples;  // per probe, per weight
   std::vector<double> mean(weights.size(), 0.0), previous(weights.size(), 0.0);
-  // The probes are the parallel work: each runs its matrix products on one thread (Eigen would
-  // otherwise start a team per product per probe), and a probe's numbers do not depend on
-  // whether it ran beside others (Eigen's blocking depends on its thread count).
-  struct RestoreProductThreads {
-    int threads = product_threads();
-    ~RestoreProductThreads() { set_product_threads(threads); }
-  } restore;
-  set_product_threads(1);
   while (static_cast<int>(samples.size()) < options.max_probes && !result.converged) {
     const int first = static_cast<int>(samples.size());
     const int round = std::min(threads, options.max_probes - first);
@@ -235,7 +205,6 @@ HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOpt
     std::vector<std::thread> pool;
     for (int t = 1; t < round; ++t)
       pool.emplace_back([&, t] {
-        set_product_threads(1);  // a new thread's own setting
         try {
           got[t] = probe(first + t);
         } catch (...) {
