@@ -19,8 +19,9 @@ torch.set_num_threads(--threads); its time is the step's work alone (model built
 Steps:
   eval        float model on --images images (torch: forward in batches of 8 under no_grad)
   w8a8        quantize, 8-bit weights per channel and activations, MSE calibration on --images
-              images (torch: FX graph-mode PTQ with the fbgemm qconfig, whose HistogramObserver
-              also minimises the quantization error, calibrated on the same images, converted)
+              images (torch: FX graph-mode PTQ on its quantized engine (onednn or x86) with the
+              qconfig of tests/perf/torch_ptq.py, whose HistogramObserver also minimises the
+              quantization error, calibrated on the same images, converted)
   w4-gptq     4-bit GPTQ weights, float activations, 64 calibration images (torch has none)
   eval-int8   the W8A8 model on 64 images with --real integer kernels (torch: the converted
               FX model)
@@ -121,10 +122,11 @@ def torch_step(step, model_name, folder, count, threads):
             for i in range(0, len(x), 8):
                 model(x[i:i + 8])
     elif step in ("w8a8", "eval-int8"):
-        from torch.ao.quantization import get_default_qconfig_mapping
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-        torch.backends.quantized.engine = "fbgemm"
-        prepared = prepare_fx(model, get_default_qconfig_mapping("fbgemm"), (x[:1],))
+        import torch_ptq  # the quantized engine this torch has, and the qconfig the PTQ benchmark uses
+        engine, _ = torch_ptq.pick_engine()
+        mapping = torch_ptq.make_qconfig_mapping(engine, torch_ptq.make_qconfig())
+        prepared = prepare_fx(model, mapping, (x[:1],))
         calib = x if step == "w8a8" else x[:8]
         with torch.no_grad():
             for i in range(0, len(calib), 8):
@@ -247,7 +249,8 @@ def markdown(report):
                   "|---|---|---|---|---|---|---|---|---|",
                   "| %s | %d | %d | %.1f | %.1f | %.2f | %.1f | %s | %s |" % (
                       b["model"], b["batch"], b["threads"], b["qs_fp32_ms"], b["qs_int8_ms"], b["int8_speedup"],
-                      b["ort_fp32_ms"], b.get("ort_qdq_ms", "-"), b.get("int8_vs_ort_qdq", "-"))]
+                      b["ort_fp32_ms"], "%.1f" % b["ort_qdq_ms"] if b.get("ort_qdq_ms") else "-",
+                      b.get("int8_vs_ort_qdq", "-"))]
     return "\n".join(lines) + "\n"
 
 

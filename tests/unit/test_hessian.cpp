@@ -424,5 +424,13 @@ TEST(LayerInputStats, TraceAloneIsTheFullHessiansTrace) {
       EXPECT_NEAR(trace.hessian_trace(grp), want, 1e-6 * want);
       EXPECT_NEAR(full.hessian_trace(grp), want, 1e-9 * want);
     }
+    if (l.node->name == "fc") {
+      // The whole matrix, both triangles (collected as the lower one): 2 X^T X / n.
+      const Eigen::MatrixXd h = full.hessian(0);
+      const Eigen::Map<const Eigen::Matrix<float, 3, 6 * 49, Eigen::RowMajor>> x(fs.data());
+      const Eigen::MatrixXd want = 2.0 / 3.0 * (x.cast<double>().transpose() * x.cast<double>());
+      EXPECT_LT((h - want).cwiseAbs().maxCoeff(), 1e-5 * want.cwiseAbs().maxCoeff());
+      EXPECT_EQ((h - h.transpose()).cwiseAbs().maxCoeff(), 0.0);
+    }
   }
 }

@@ -31,8 +31,11 @@ void LayerInputStats::add_vectors(std::int64_t group, const Eigen::MatrixXf& col
     squares_[g] += columns.cast<double>().squaredNorm();
     return;
   }
-  const Eigen::MatrixXf xxt = columns * columns.transpose();
-  xxt_[g] += xxt.cast<double>();
+  // The lower triangle only (a symmetric rank update: half the flops of columns * columns^T);
+  // hessian() mirrors it.
+  Eigen::MatrixXf xxt = Eigen::MatrixXf::Zero(columns.rows(), columns.rows());
+  xxt.selfadjointView<Eigen::Lower>().rankUpdate(columns);
+  xxt_[g].triangularView<Eigen::Lower>() += xxt.cast<double>();
   sum_[g] += columns.rowwise().sum().cast<double>();
   squares_[g] += xxt.cast<double>().trace();
 }
@@ -121,7 +124,8 @@ void LayerInputStats::add_conv(const Tensor& x) {
 
 Eigen::MatrixXd LayerInputStats::hessian(std::int64_t group) const {
   const double n = samples_ > 0 ? static_cast<double>(samples_) : 1.0;
-  return xxt_[static_cast<std::size_t>(group)] * (2.0 / n);
+  const Eigen::MatrixXd lower = xxt_[static_cast<std::size_t>(group)] * (2.0 / n);
+  return lower.selfadjointView<Eigen::Lower>();
 }
 
 double LayerInputStats::hessian_trace(std::int64_t group) const {
