@@ -136,8 +136,11 @@ struct HessianResult {
 HessianResult hessian_traces(const Graph& graph, Dataset& data, const HessianOptions& options,
                              const JobControl& job = {});
 
+// `weights_budget`: the bytes of weights the layers compiled side by side may hold (each
+// compiled layer holds the model's weights twice); more layers rerun the float model once more.
 std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedModel& q,
                                           Dataset& data, Device& device, std::int64_t batch = 64,
-                                          const JobControl& job = {});
+                                          const JobControl& job = {},
+                                          std::int64_t weights_budget = std::int64_t{1} << 30);
 
 }  // namespace qs

@@ -14,10 +14,6 @@ namespace qs {
 
 namespace {
 
-// What the layers compiled side by side may hold of the model's weights: each holds them twice
-// (its quantized Graph, and the device's copy in its own layout).
-constexpr std::int64_t kCompiledBudgetBytes = std::int64_t{1} << 30;
-
 // The part of `q` that quantizes `node` alone.
 QuantizedModel only(const QuantizedModel& q, const quant::QuantLayer& layer) {
   QuantizedModel one;
@@ -41,7 +37,7 @@ QuantizedModel only(const QuantizedModel& q, const quant::QuantLayer& layer) {
 
 std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedModel& q,
                                           Dataset& data, Device& device, std::int64_t batch,
-                                          const JobControl& job) {
+                                          const JobControl& job, std::int64_t weights_budget) {
   if (batch <= 0) throw Error("batch size must be positive");
   if (graph.inputs.empty()) throw Error("the model has no inputs");
   std::vector<const quant::QuantLayer*> chosen;
@@ -62,7 +58,7 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
   for (const auto& [name, t] : graph.initializers)
     constants += static_cast<std::int64_t>(t.size_bytes());
   const std::size_t group = static_cast<std::size_t>(
-      std::max<std::int64_t>(1, kCompiledBudgetBytes / std::max<std::int64_t>(1, 2 * constants)));
+      std::max<std::int64_t>(1, weights_budget / std::max<std::int64_t>(1, 2 * constants)));
   // The float, the quantized and a group of layers' runs, each with its observed outputs.
   check_memory("tracing the error per layer",
                estimate_run_bytes(graph, step, 2) +
