@@ -54,9 +54,7 @@ std::vector<LayerError> error_propagation(const Graph& graph, const QuantizedMod
   const std::int64_t step = batch_within(graph, batch);
   // Each compiled graph holds the model's weights (in the device's layout): the layers quantized
   // alone are compiled a group at a time, the float model rerun once per group.
-  std::int64_t constants = 0;
-  for (const auto& [name, t] : graph.initializers)
-    constants += static_cast<std::int64_t>(t.size_bytes());
+  const std::int64_t constants = estimate_run_bytes(graph, 0);  // the weights alone
   const std::size_t group = static_cast<std::size_t>(
       std::max<std::int64_t>(1, weights_budget / std::max<std::int64_t>(1, 2 * constants)));
   // The float, the quantized and a group of layers' runs, each with its observed outputs.
