@@ -418,3 +418,21 @@ TEST(OnednnDevice, SqueezeExcitationScaleMatchesTheReference) {
     check(*dev, m.load(), {"Conv", "Mul"}, {1, 3});
   }
 }
+
+// EfficientNet's squeeze-excitation at batch 8: a 1x1 Conv writes channels-last (oneDNN's
+// brgconv), and the Mul by a [N, C, 1, 1] scale runs in that layout on oneDNN's JIT kernel
+// rather than on row-major copies merged to [N*C, H*W].
+TEST(OnednnDevice, PerSampleChannelScaleInTheConvLayout) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("x", {-1, 32, 14, 14});
+  init(m, "w", {96, 32, 1, 1}, 1, -0.2f, 0.2f);
+  m.node("Conv", {"x", "w"}, {"c"});
+  m.node("Sigmoid", {"c"}, {"a"});
+  m.node("Mul", {"c", "a"}, {"h"});
+  m.node("GlobalAveragePool", {"h"}, {"p"});
+  m.node("Sigmoid", {"p"}, {"s"});
+  m.node("Mul", {"h", "s"}, {"y"});
+  m.output("y");
+  check(*dev, m.load(), {"Conv", "Mul", "GlobalAveragePool"}, {1, 8});
+}

@@ -31,6 +31,23 @@ TEST(OnednnTensorOps, ConcatOfConvOutputsAndOfInputs) {
     m.output("y");
     check(*dev, m.load(), {"Concat", "Conv"});
   }
+  {
+    // DenseNet at its own sizes: a row-major block input beside channels-last Conv outputs
+    // (brgconv's layout at 32 channels), joined channels-last.
+    ModelBuilder m(13);
+    // 1x1 Convs with small weights: few terms, far from cancellation at ONNX's tolerance.
+    m.input("x", {-1, 64, 14, 14});
+    init(m, "a.w", {32, 64, 1, 1}, 3, -0.1f, 0.1f);
+    m.node("Conv", {"x", "a.w"}, {"a"});
+    set_attr(m.node("Concat", {"x", "a"}, {"xa"}), "axis", std::int64_t{1});
+    init(m, "b.w", {32, 96, 1, 1}, 4, -0.1f, 0.1f);
+    m.node("Conv", {"xa", "b.w"}, {"b"});
+    set_attr(m.node("Concat", {"x", "a", "b"}, {"xab"}), "axis", std::int64_t{1});
+    init(m, "s", {1, 128, 1, 1}, 5);
+    m.node("Mul", {"xab", "s"}, {"y"});
+    m.output("y");
+    check(*dev, m.load(), {"Concat", "Conv", "Mul"}, {1, 2});
+  }
   for (std::int64_t axis : {0, 1, -1}) {
     SCOPED_TRACE("axis " + std::to_string(axis));
     ModelBuilder m(13);
