@@ -4,6 +4,7 @@
 #include "graph/onnx_write.h"
 #include "model_builder.h"
 #include "quantscope/device.h"
+#include "quantscope/executor.h"
 #include "quantscope/model.h"
 #include "quantscope/registry.h"
 
@@ -107,4 +108,54 @@ TEST(ControlFlow, AnUnsupportedOpInsideABranchIsNamedAtLoad) {
     EXPECT_NE(std::string(e.what()).find("Det"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("then/Relu"), std::string::npos) << e.what();
   }
+}
+
+// Scan over the columns of x [2, 3] from the last (scan_input_directions 1, axis 1), adding
+// each to a running sum and scaling it by an outer value; the sums stacked as columns
+// (scan_output_axes 1). Expected values computed here, column by column.
+TEST(ControlFlow, ScanFollowsItsDirectionsAndAxes) {
+  ModelBuilder b(16);
+  b.input("x", {2, 3});
+  b.initializer("s0", {2}, {0.5f, -1.0f});
+  b.initializer("k", {}, {2.0f});
+  auto& node = b.node("Scan", {"s0", "x"}, {"s", "y"}, "scan");
+  test::set_attr(node, "num_scan_inputs", std::int64_t{1});
+  test::set_attr(node, "scan_input_directions", std::vector<std::int64_t>{1});
+  test::set_attr(node, "scan_input_axes", std::vector<std::int64_t>{1});
+  test::set_attr(node, "scan_output_axes", std::vector<std::int64_t>{1});
+  onnx::GraphProto body;
+  body.set_name("body");
+  for (const char* name : {"sum_in", "column"}) {
+    auto* in = body.add_input();
+    in->set_name(name);
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  }
+  auto add = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
+    auto* n = body.add_node();
+    n->set_op_type(op);
+    n->set_name("body/" + out);
+    for (const std::string& i : in) n->add_input(i);
+    n->add_output(out);
+  };
+  add("Add", {"sum_in", "column"}, "sum_out");
+  add("Mul", {"sum_out", "k"}, "scaled");  // k from the enclosing graph
+  for (const char* name : {"sum_out", "scaled"}) {
+    auto* out = body.add_output();
+    out->set_name(name);
+    out->mutable_type()->mutable_tensor_type()->set_elem_type(1);
+  }
+  set_graph(node, "body", body);
+  b.node("Identity", {"y"}, {"y_out"}, "out");
+  b.output("s").output("y_out");
+  const std::vector<float> x{1, 2, 3, 4, 5, 6};
+  std::vector<float> want_y(6), sum{0.5f, -1.0f};
+  for (int i = 0; i < 3; ++i)  // iteration i reads column 2 - i, writes column i
+    for (int r = 0; r < 2; ++r) {
+      sum[r] += x[r * 3 + (2 - i)];
+      want_y[r * 3 + i] = 2.0f * sum[r];
+    }
+  const TensorMap out =
+      ReferenceExecutor(b.load()).run({{"x", Tensor::from_vector<float>({2, 3}, x)}});
+  EXPECT_EQ(out.at("s").to_f32(), sum);
+  EXPECT_EQ(out.at("y_out").to_f32(), want_y);
 }

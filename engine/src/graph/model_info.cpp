@@ -80,9 +80,16 @@ std::int64_t product(const Shape& s, std::size_t from, std::size_t to) {
 
 // MACs per sample: the first dimension of activations is the batch, inferred as 1.
 std::int64_t layer_macs(const Graph& g, const Node& n) {
-  const Shape* out = n.outputs.empty() ? nullptr : shape_of(g, n.outputs[0]);
   const Shape* w = n.inputs.size() > 1 ? shape_of(g, n.inputs[1]) : nullptr;
   const Shape* x = n.inputs.empty() ? nullptr : shape_of(g, n.inputs[0]);
+  // RNN, GRU, LSTM: every step, each direction's gates from the input (W) and the state (R).
+  if ((n.op_type == "RNN" || n.op_type == "GRU" || n.op_type == "LSTM") && x && w &&
+      x->size() == 3 && w->size() == 3) {
+    const Shape* r = n.inputs.size() > 2 ? shape_of(g, n.inputs[2]) : nullptr;
+    const std::int64_t seq = (*x)[n.attr_int("layout", 0) != 0 ? 1 : 0];
+    return r && r->size() == 3 ? seq * (*w)[0] * (*w)[1] * ((*w)[2] + (*r)[2]) : 0;
+  }
+  const Shape* out = n.outputs.empty() ? nullptr : shape_of(g, n.outputs[0]);
   if (!out || !w || !x) return 0;
   if (n.op_type == "Conv" && w->size() >= 3) return shape_numel(*out) * product(*w, 1, w->size());
   if (n.op_type == "ConvTranspose" && w->size() >= 3)

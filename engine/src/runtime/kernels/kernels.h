@@ -154,6 +154,11 @@ void lrn(KernelContext& c);
 // control_flow.cpp
 void if_op(KernelContext& c);
 void loop(KernelContext& c);
+void scan(KernelContext& c);
+// recurrent.cpp
+void rnn(KernelContext& c);
+void gru(KernelContext& c);
+void lstm(KernelContext& c);
 // quantize.cpp
 void quantize_linear(KernelContext& c);
 void dequantize_linear(KernelContext& c);
