@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "quantscope/device.h"
 #include "quantscope/error.h"
 #include "quantscope/memory.h"
 #include "quantscope/model.h"
@@ -22,6 +23,18 @@ TEST(MemoryCheck, EstimateIsConstantsPlusActivationsPerSample) {
   EXPECT_EQ(estimate_run_bytes(g, 64, 2), 2 * estimate_run_bytes(g, 64));
   // Absurd batches saturate instead of overflowing.
   EXPECT_GT(estimate_run_bytes(g, std::int64_t{1} << 62), std::int64_t{1} << 62);
+}
+
+TEST(MemoryCheck, AFixedBatchRunsAtItsOwnBatchWhateverTheJobAsks) {
+  // ViT-B/16 as torch exports it (batch 1) was refused for evaluating 64 images: "needs about
+  // 27.91 GiB", counting 64 samples in one run where it runs one at a time.
+  Graph g = load_model(std::string(QS_RESOURCES_MODELS_DIR) + "/lenet.onnx");
+  const std::int64_t dynamic_one = estimate_run_bytes(g, 1);
+  g.inputs[0].shape[0] = 1;
+  ASSERT_EQ(fixed_batch(g), 1);
+  EXPECT_EQ(estimate_run_bytes(g, 64), dynamic_one);
+  EXPECT_EQ(estimate_run_bytes(g, 64, 2), 2 * dynamic_one);
+  EXPECT_LT(estimate_run_bytes(g, 0), dynamic_one);  // the constants alone
 }
 
 TEST(MemoryCheck, TooLargeIsAnErrorInWords) {

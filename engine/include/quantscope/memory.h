@@ -11,7 +11,8 @@ namespace qs {
 
 // Bytes to run `graph` on `batch` samples: its constants plus every tensor it computes at that
 // batch (an upper bound: executors free a tensor after its last reader), times `copies` (the
-// float and the quantized model side by side: 2).
+// float and the quantized model side by side: 2). A model that fixes its batch is run that
+// many samples at a time, whatever `batch` (0 still counts the constants alone).
 std::int64_t estimate_run_bytes(const Graph& graph, std::int64_t batch, int copies = 1);
 
 // The largest batch, at most `wanted` and at least 1, at which the tensors `graph` computes (its

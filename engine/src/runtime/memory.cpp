@@ -7,6 +7,7 @@
 #include <limits>
 #include <sstream>
 
+#include "quantscope/device.h"
 #include "quantscope/error.h"
 
 #if defined(__GLIBC__)
@@ -73,6 +74,9 @@ std::int64_t estimate_run_bytes(const Graph& graph, std::int64_t batch, int copi
   for (const auto& [name, t] : graph.initializers)
     constants = saturating_add(constants, static_cast<std::int64_t>(t.size_bytes()));
   const std::int64_t per_sample = per_sample_bytes(graph);
+  // A model that fixes its batch runs that many samples at a time (compile_any_batch), whatever
+  // the job's batch; its value_info is already at that batch.
+  if (batch > 0 && fixed_batch(graph) >= 1) batch = 1;
   const std::int64_t one = saturating_add(constants, saturating_mul(per_sample, batch));
   return saturating_mul(one, copies);
 }
