@@ -16,8 +16,8 @@
 //     weights, and FakeQuant computed on the CPU with exactly the reference kernel's arithmetic.
 //     That includes Convs with fewer than 4 input channels, where oneDNN's int8 kernels are
 //     slower than its fp32 ones.
-// Every rounding is quant/grid.h's: x * (1 / scale), rounded half to even, plus the zero point,
-// clamped to qmin..qmax.
+// Every rounding is quant_format.h's: x * (1 / scale), rounded half to even, plus the zero
+// point, clamped to qmin..qmax.
 #pragma once
 
 #include <cstdint>
@@ -26,21 +26,20 @@
 #include <vector>
 
 #include "onednn_common.h"
+#include "quantscope/quant_format.h"
 
 namespace qs::onednn {
 
-// A per-tensor activation grid: a FakeQuant node's attributes.
-struct ActGrid {
-  float scale = 1;
-  std::int32_t zero_point = 0, qmin = 0, qmax = 255;
-  int bits = 8;
-  // Codes held as u8 (qmin >= 0) or s8.
-  dnnl::memory::data_type dt() const {
-    return qmin < 0 ? dnnl::memory::data_type::s8 : dnnl::memory::data_type::u8;
-  }
-};
+// A per-tensor activation grid: a FakeQuant node's.
+using ActGrid = quant::Grid;
+using quant::is_fake_quant;
 
-// The qs.* parameters of a quantized Conv, Gemm or MatMul (see quant.h).
+// Codes held as u8 (qmin >= 0) or s8.
+inline dnnl::memory::data_type codes_type(const ActGrid& g) {
+  return g.qmin < 0 ? dnnl::memory::data_type::s8 : dnnl::memory::data_type::u8;
+}
+
+// The parameters of a quantized Conv, Gemm or MatMul (quant_format.h).
 struct LayerQuant {
   bool has_x = false;  // an input grid: W8A8 (else weight-only)
   float x_scale = 1;
@@ -52,7 +51,6 @@ struct LayerQuant {
   const Tensor* bias_codes = nullptr;  // i32, one per output channel, or nullptr
 };
 
-bool is_fake_quant(const Node& node);
 // False when the attributes do not make a grid.
 bool read_act_grid(const Node& fake_quant, ActGrid& grid);
 // "" or why the node's qs.* parameters cannot be used.

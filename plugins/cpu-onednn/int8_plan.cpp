@@ -6,45 +6,25 @@
 
 namespace qs::onednn {
 
-bool is_fake_quant(const Node& node) {
-  return node.op_type == "FakeQuant" && node.domain == kQuantscopeDomain &&
-         node.inputs.size() == 1 && node.outputs.size() == 1 && !node.inputs[0].empty();
-}
-
 bool read_act_grid(const Node& n, ActGrid& g) {
-  g.scale = n.attr_float("scale", 0.0f);
-  g.zero_point = static_cast<std::int32_t>(n.attr_int("zero_point", 0));
-  g.qmin = static_cast<std::int32_t>(n.attr_int("qmin", -128));
-  g.qmax = static_cast<std::int32_t>(n.attr_int("qmax", 127));
-  g.bits = static_cast<int>(n.attr_int("bits", 8));
-  return g.scale > 0.0f && std::isfinite(g.scale) && g.qmin < g.qmax && g.zero_point >= g.qmin &&
-         g.zero_point <= g.qmax;
+  g = quant::read_fake_quant(n);
+  return quant::valid(g);
 }
 
 std::string read_layer_quant(const Node& n, LayerQuant& q) {
-  q.codes = n.attr_tensor("qs.w_codes");
-  const Tensor* scales = n.attr_tensor("qs.w_scales");
-  const Tensor* zps = n.attr_tensor("qs.w_zero_points");
-  if (!q.codes || !scales || !zps || q.codes->dtype() != DType::i8 ||
-      scales->dtype() != DType::f32 || zps->dtype() != DType::i32 || !q.codes->has_data() ||
-      !scales->has_data() || !zps->has_data() || scales->numel() != zps->numel() ||
-      scales->numel() == 0)
-    return "no weight codes";
-  q.w_bits = static_cast<int>(n.attr_int("qs.w_bits", 8));
-  q.groups_per_row = n.attr_int("qs.w_groups_per_row", 1);
-  q.scales = scales->to_f32();
-  q.zero_points.assign(zps->data<std::int32_t>(), zps->data<std::int32_t>() + zps->numel());
-  if (q.w_bits < 2 || q.w_bits > 8) return "weight bits " + std::to_string(q.w_bits);
-  if (q.groups_per_row < 1 || scales->numel() % q.groups_per_row != 0) return "weight groups";
-  const std::int64_t rows = scales->numel() / q.groups_per_row;
-  if (q.codes->numel() % rows != 0 || (q.codes->numel() / rows) % q.groups_per_row != 0)
-    return "weight codes do not fit their scales";
-  q.has_x = n.has_attr("qs.x_scale");
-  q.x_scale = n.attr_float("qs.x_scale", 1.0f);
-  q.bias_codes = n.attr_tensor("qs.bias_codes");
-  if (q.bias_codes && (q.bias_codes->dtype() != DType::i32 || !q.bias_codes->has_data() ||
-                       q.bias_codes->numel() != rows))
-    return "bias codes";
+  std::string why;
+  const std::optional<quant::LayerWeights> w = quant::read_weights(n, why);
+  if (!w) return why;
+  q.codes = w->codes;
+  q.w_bits = w->bits;
+  q.groups_per_row = w->groups_per_row;
+  q.scales = w->scales->to_f32();
+  q.zero_points.assign(w->zero_points->data<std::int32_t>(),
+                       w->zero_points->data<std::int32_t>() + w->zero_points->numel());
+  const std::optional<quant::Grid> x = quant::read_input_grid(n);
+  q.has_x = x.has_value();
+  q.x_scale = x ? x->scale : 1.0f;
+  q.bias_codes = w->bias_codes;
   return "";
 }
 
@@ -114,7 +94,7 @@ IntegerPlan plan_integer(const Graph& graph, const ShapeOf& shape_of) {
   for (std::size_t i = 0; i < count; ++i) {
     const Node& n = graph.nodes[i];
     const bool layer_op = n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul";
-    if (!n.has_attr("qs.w_codes")) {
+    if (!quant::has_quantized_weights(n)) {
       if (n.op_type == "MatMul" && n.inputs.size() == 2 && plan.fake_quant_of.count(n.inputs[0]))
         plan.reason[i] = "MatMul of two activations";
       continue;

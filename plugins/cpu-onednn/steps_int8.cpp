@@ -102,7 +102,7 @@ void add_zero_point(Plan& p, const ActGrid& x, Exec& e, Step& step) {
 }
 
 dt out_type(const IntOutput& out) {
-  return out.grid && out.codes ? out.grid->dt() : dt::f32;
+  return out.grid && out.codes ? codes_type(*out.grid) : dt::f32;
 }
 
 // Whether the post-ops hold an eltwise op of algorithm `a`. oneDNN 2.6's jit kernels give every
@@ -166,7 +166,7 @@ void make_int_conv(Plan& p, const Group& g, Step& step, const LayerQuant& q, con
   }
   const bool bias = n.has_input(2);
   const memory::desc bias_md = plain_of({w[0]}, dt::s32);
-  const memory::desc x_md = any_of(x, xg.dt()), w_md = any_of(wg, dt::s8);
+  const memory::desc x_md = any_of(x, codes_type(xg)), w_md = any_of(wg, dt::s8);
   const memory::desc y_md = any_of(y, out_type(out));
   using conv = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_inference;
@@ -240,7 +240,8 @@ void make_int_gemm(Plan& p, const Group& g, Step& step, const LayerQuant& q, con
   append_output(p, ops, out, 2, e, step);
   dnnl::primitive_attr attr;
   set_int_attr(attr, xg, q, 1 << 1, alpha, ops);
-  const memory::desc a_md = plain_of({M, K}, xg.dt()), y_md = plain_of({M, N}, out_type(out));
+  const memory::desc a_md = plain_of({M, K}, codes_type(xg)),
+                     y_md = plain_of({M, N}, out_type(out));
   const memory::desc bias_md = plain_of({1, N}, dt::s32);
   const dnnl::matmul::desc desc =
       bias_codes ? dnnl::matmul::desc(a_md, any_of({K, N}, dt::s8), bias_md, y_md)
@@ -278,7 +279,7 @@ void make_int_matmul(Plan& p, const Group& g, Step& step, const LayerQuant& q, c
   y.back() = N;
   const bool two_d = rank == 2 || !flat.empty();
   const memory::desc a_md =
-      two_d ? plain_of({shape_numel(a) / K, K}, xg.dt()) : plain_of(a, xg.dt());
+      two_d ? plain_of({shape_numel(a) / K, K}, codes_type(xg)) : plain_of(a, codes_type(xg));
   const memory::desc b_plain = two_d ? plain_of({K, N}, dt::s8) : plain_of(to_dims(bp), dt::s8);
   const memory::desc y_md =
       two_d ? plain_of({shape_numel(a) / K, N}, out_type(out)) : plain_of(y, out_type(out));
@@ -362,7 +363,7 @@ void make_fake_quant(Plan& p, const Node& n, const ActGrid& g, bool codes, bool 
       pixels.swap(next);
     }
     memory::desc out_md = layout;
-    out_md.data.data_type = static_cast<dnnl_data_type_t>(g.dt());
+    out_md.data.data_type = static_cast<dnnl_data_type_t>(codes_type(g));
     const memory dst = p.output(n.outputs[0], out_md);
     const std::int64_t batch = d[0], channels = d[1];
     const std::int64_t sn = blocking.strides[0], sc = blocking.strides[1];
@@ -402,7 +403,7 @@ void make_fake_quant(Plan& p, const Node& n, const ActGrid& g, bool codes, bool 
     in = p.slots[s].has_plain ? p.view(s, layout, step) : src;  // views follow the Tensor
   }
   memory::desc out_md = layout;
-  if (codes) out_md.data.data_type = static_cast<dnnl_data_type_t>(g.dt());
+  if (codes) out_md.data.data_type = static_cast<dnnl_data_type_t>(codes_type(g));
   const memory dst = p.output(n.outputs[0], out_md);
   step.host_mems = {in, dst};
   step.host = [in, dst, q = HostQuantizer(g), count, codes, threads] {

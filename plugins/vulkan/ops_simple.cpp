@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "ops.h"
+#include "quantscope/quant_format.h"
 
 namespace qs::vk {
 
@@ -153,13 +154,12 @@ void rows_dispatch(Plan& p, const Kernel& k, std::vector<Binding> b, const RowsP
 }
 
 bool fake_quant_grid(const Node& n, float& scale, float& zp, float& qmin, float& qmax) {
-  scale = n.attr_float("scale", 0.0f);
-  const std::int64_t z = n.attr_int("zero_point", 0), lo = n.attr_int("qmin", -128),
-                     hi = n.attr_int("qmax", 127);
-  zp = static_cast<float>(z);
-  qmin = static_cast<float>(lo);
-  qmax = static_cast<float>(hi);
-  return scale > 0.0f && std::isfinite(scale) && lo < hi && z >= lo && z <= hi;
+  const quant::Grid g = quant::read_fake_quant(n);
+  scale = g.scale;
+  zp = static_cast<float>(g.zero_point);
+  qmin = static_cast<float>(g.qmin);
+  qmax = static_cast<float>(g.qmax);
+  return quant::valid(g);
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ class VulkanGraph : public CompiledGraph {
       : ctx_(std::move(ctx)), graph_(graph) {
     if (integer)
       for (const Node& n : graph.nodes) {
-        if (!n.has_attr("qs.w_codes")) continue;
+        if (!quant::has_quantized_weights(n)) continue;
         std::string why;
         if (auto layer = pack_layer(graph, n, why)) packed_[&n] = std::move(layer);
       }
@@ -119,7 +119,7 @@ DeviceStatus VulkanDevice::status() const {
 std::string VulkanDevice::unsupported_reason(const Graph& graph, const Node& node) const {
   if (index_ < 0) return "device unusable: " + why_not_;
   bool packed = false;
-  if (integer_ && node.has_attr("qs.w_codes")) {
+  if (integer_ && quant::has_quantized_weights(node)) {
     std::string why;
     packed = pack_layer(graph, node, why) != nullptr;
   }

@@ -9,13 +9,13 @@ std::shared_ptr<const PackedLayer> pack_layer(const Graph& graph, const Node& no
     why = "op " + op;
     return nullptr;
   }
-  const Tensor* codes = node.attr_tensor("qs.w_codes");
-  const Tensor* scales = node.attr_tensor("qs.w_scales");
-  const Tensor* zps = node.attr_tensor("qs.w_zero_points");
-  if (!codes || !scales || !zps || codes->dtype() != DType::i8 || scales->dtype() != DType::f32 ||
-      zps->dtype() != DType::i32 || !codes->has_data() || !scales->has_data() || !zps->has_data() ||
-      scales->numel() != zps->numel() || scales->numel() == 0 || codes->rank() < 2) {
-    why = "no weight codes";
+  const std::optional<quant::LayerWeights> lw = quant::read_weights(node, why);
+  if (!lw) return nullptr;
+  const Tensor* codes = lw->codes;
+  const Tensor* scales = lw->scales;
+  const Tensor* zps = lw->zero_points;
+  if (codes->rank() < 2) {
+    why = "weights of rank " + std::to_string(codes->rank());
     return nullptr;
   }
   auto w = graph.initializers.find(node.inputs.size() > 1 ? node.inputs[1] : "");
@@ -36,10 +36,10 @@ std::shared_ptr<const PackedLayer> pack_layer(const Graph& graph, const Node& no
   auto layer = std::make_shared<PackedLayer>();
   layer->rows = kn ? s[1] : s[0];
   layer->k = codes->numel() / layer->rows;
-  layer->groups_per_row = node.attr_int("qs.w_groups_per_row", 1);
-  const int bits = static_cast<int>(node.attr_int("qs.w_bits", 8));
-  if (layer->groups_per_row < 1 || scales->numel() != layer->rows * layer->groups_per_row ||
-      layer->k % layer->groups_per_row != 0 || bits < 2 || bits > 8) {
+  layer->groups_per_row = lw->groups_per_row;
+  const int bits = lw->bits;
+  if (scales->numel() != layer->rows * layer->groups_per_row ||
+      layer->k % layer->groups_per_row != 0) {
     why = "weight scales do not fit the codes";
     return nullptr;
   }

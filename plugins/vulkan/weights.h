@@ -1,11 +1,12 @@
-// Weight-only quantized layers on the device: the codes of a layer's qs.* attributes (see
-// quant.h) packed into 32-bit words, one row per output channel, for gemm.comp to dequantize.
+// Weight-only quantized layers on the device: a layer's weight codes (quant_format.h) packed
+// into 32-bit words, one row per output channel, for gemm.comp to dequantize.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "plan.h"
+#include "quantscope/quant_format.h"
 
 namespace qs::vk {
 

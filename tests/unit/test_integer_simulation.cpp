@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "model_builder.h"
-#include "quant/grid.h"
 #include "quantscope/executor.h"
 #include "quantscope/quant.h"
+#include "quantscope/quant_format.h"
 #include "quantscope/registry.h"
 #include "random_dataset.h"
 
@@ -44,9 +44,7 @@ float integer_output(std::int64_t sum, std::int32_t bias_code, float x_scale, fl
 }
 
 Graph strip_quant_attributes(Graph g) {
-  for (Node& n : g.nodes)
-    for (auto it = n.attributes.begin(); it != n.attributes.end();)
-      it = it->first.rfind("qs.", 0) == 0 ? n.attributes.erase(it) : std::next(it);
+  for (Node& n : g.nodes) quant::erase_quantization(n);
   return g;
 }
 
@@ -63,8 +61,10 @@ TEST(IntegerSimulation, ConvAndGemmAreTheIntegerKernelsBitForBit) {
 
   const quant::Grid xg = act_grid(q, "x");
   const WeightQuantParams& w = q.weights.at("conv");
-  const std::int32_t* bias =
-      sim.find_node("conv")->attr_tensor("qs.bias_codes")->data<std::int32_t>();
+  std::string why;
+  const auto conv_weights = quant::read_weights(*sim.find_node("conv"), why);
+  ASSERT_TRUE(conv_weights && conv_weights->bias_codes) << why;
+  const std::int32_t* bias = conv_weights->bias_codes->data<std::int32_t>();
   const std::vector<std::int64_t> lx = levels(x, xg);
   const float* c = out.at("c").data<float>();
   std::int64_t checked = 0;
@@ -91,7 +91,9 @@ TEST(IntegerSimulation, ConvAndGemmAreTheIntegerKernelsBitForBit) {
 
   const quant::Grid fg = act_grid(q, "f");
   const WeightQuantParams& fw = q.weights.at("fc");
-  const std::int32_t* fb = sim.find_node("fc")->attr_tensor("qs.bias_codes")->data<std::int32_t>();
+  const auto fc_weights = quant::read_weights(*sim.find_node("fc"), why);
+  ASSERT_TRUE(fc_weights && fc_weights->bias_codes) << why;
+  const std::int32_t* fb = fc_weights->bias_codes->data<std::int32_t>();
   const std::vector<std::int64_t> lf = levels(out.at("f"), fg);
   const float* y = out.at("y").data<float>();
   for (std::int64_t n = 0; n < 3; ++n)

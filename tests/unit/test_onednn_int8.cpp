@@ -9,6 +9,7 @@
 #include "quantscope/dataset.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/quant.h"
+#include "quantscope/quant_format.h"
 #include "random_dataset.h"
 
 using namespace onednn_test;
@@ -66,9 +67,16 @@ StepDiff compare_steps(const Tensor& got, const Tensor& want, const std::vector<
 std::vector<float> output_step(const Graph& sim, const std::string& value) {
   for (const Node& n : sim.nodes) {
     if (n.outputs.empty() || n.outputs[0] != value) continue;
-    const std::vector<float> w = n.attr_tensor("qs.w_scales")->to_f32();
+    std::string why;
+    const auto weights = quant::read_weights(n, why);
+    const auto x = quant::read_input_grid(n);
+    if (!weights || !x) {
+      ADD_FAILURE() << n.name << " is not a W8A8 layer: " << why;
+      return {1.0f};
+    }
+    const std::vector<float> w = weights->scales->to_f32();
     std::vector<float> s(w.size());
-    for (std::size_t i = 0; i < w.size(); ++i) s[i] = n.attr_float("qs.x_scale", 0) * w[i];
+    for (std::size_t i = 0; i < w.size(); ++i) s[i] = x->scale * w[i];
     return s;
   }
   ADD_FAILURE() << "no node writes " << value;
@@ -560,7 +568,7 @@ TEST(OnednnInt8, EveryBundledInt8LayerIsTheSimulationBitForBit) {
     std::vector<std::pair<const Node*, const Node*>> layers;  // (FakeQuant, layer)
     std::vector<std::string> keep;
     for (const Node& n : sim.nodes) {
-      if (!n.has_attr("qs.w_codes") || !n.has_attr("qs.x_scale")) continue;
+      if (!quant::has_quantized_weights(n) || !quant::read_input_grid(n)) continue;
       const Node* fq = producer.count(n.inputs[0]) ? producer.at(n.inputs[0]) : nullptr;
       if (!fq || fq->op_type != "FakeQuant") continue;
       layers.emplace_back(fq, &n);

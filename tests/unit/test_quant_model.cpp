@@ -7,13 +7,13 @@
 #include <random>
 
 #include "model_builder.h"
-#include "quant/grid.h"
 #include "quantscope/error.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/executor.h"
 #include "quantscope/memory.h"
 #include "quantscope/model.h"
 #include "quantscope/quant.h"
+#include "quantscope/quant_format.h"
 #include "quantscope/registry.h"
 #include "random_dataset.h"
 

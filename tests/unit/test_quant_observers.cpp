@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "quant/grid.h"
 #include "quant/observer.h"
 #include "quantscope/error.h"
+#include "quantscope/quant_format.h"
 
 using namespace qs;
 using namespace qs::quant;

@@ -59,7 +59,7 @@ class Device {
     (void)threads;
     return 1;
   }
-  // Asks for integer kernels on quantized graphs (nodes with "qs.*" parameters, see quant.h)
+  // Asks for integer kernels on quantized graphs (nodes with quant_format.h parameters)
   // instead of simulating them in float. Returns whether they will be used: false when the
   // device has none (it then keeps simulating).
   virtual bool use_integer_kernels(bool on) {

@@ -119,7 +119,7 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
 
 // The simulation graph: quantized weights replaced by their dequantized values, biases on the
 // int32 grid, and a FakeQuant node (domain "ai.quantscope") on each quantized activation. The
-// quantization parameters stay on the quantized nodes as attributes ("qs.*") for devices with
+// quantization parameters stay on the quantized nodes (quant_format.h) for devices with
 // integer kernels. Throws Error when `q` does not fit the graph (a missing node or weight, a
 // shape that differs).
 Graph apply_quantization(const Graph& graph, const QuantizedModel& q);

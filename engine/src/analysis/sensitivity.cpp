@@ -2,12 +2,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "quant/grid.h"
 #include "quant/layers.h"
 #include "quantscope/analysis.h"
 #include "quantscope/error.h"
 #include "quantscope/memory.h"
 #include "quantscope/model_info.h"
+#include "quantscope/quant_format.h"
 #include "runtime/output_compare.h"
 
 namespace qs {

@@ -1,7 +1,7 @@
 // export_qdq(): the simulation graph rewritten with standard ONNX ops. Every FakeQuant becomes
-// QuantizeLinear -> DequantizeLinear with its grid; the "qs.*" attributes that apply_quantization
-// leaves on quantized nodes become integer initializers read through DequantizeLinear. Working
-// from the simulation graph keeps the file and the simulation one computation.
+// QuantizeLinear -> DequantizeLinear with its grid; the parameters that apply_quantization leaves
+// on quantized nodes (quant_format.h) become integer initializers read through DequantizeLinear.
+// Working from the simulation graph keeps the file and the simulation one computation.
 #include <algorithm>
 #include <limits>
 #include <set>
@@ -14,19 +14,13 @@
 #include "quant/layers.h"
 #include "quantscope/error.h"
 #include "quantscope/export.h"
+#include "quantscope/quant_format.h"
 
 namespace qs {
 
 namespace {
 
-struct ActGrid {
-  float scale = 1;
-  std::int32_t zero_point = 0, qmin = 0, qmax = 255;
-  int bits = 8;
-  float dequantize(std::int32_t code) const {
-    return static_cast<float>(code - zero_point) * scale;
-  }
-};
+using ActGrid = quant::Grid;
 
 class QdqBuilder {
  public:
@@ -128,13 +122,14 @@ std::optional<std::size_t> QdqBuilder::producer(const std::string& tensor) const
 // The weight's codes, scales and zero points (from the qs.* attributes) as initializers read by
 // a DequantizeLinear; returns the dequantized tensor's name.
 std::string QdqBuilder::weight_dequantized(const quant::QuantLayer& l, const Node& n) {
-  const Tensor* codes = n.attr_tensor("qs.w_codes");
-  const Tensor* scales_t = n.attr_tensor("qs.w_scales");
-  const Tensor* zps_t = n.attr_tensor("qs.w_zero_points");
-  if (!codes || !scales_t || !zps_t)
-    throw Error("node '" + n.name + "': the simulation graph lacks its weight codes");
-  const std::int64_t bits = n.attr_int("qs.w_bits", 8);
-  const std::int64_t gpr = n.attr_int("qs.w_groups_per_row", 1);
+  std::string why;
+  const std::optional<quant::LayerWeights> w = quant::read_weights(n, why);
+  if (!w) throw Error("node '" + n.name + "': the simulation graph's weights: " + why);
+  const Tensor* codes = w->codes;
+  const Tensor* scales_t = w->scales;
+  const Tensor* zps_t = w->zero_points;
+  const std::int64_t bits = w->bits;
+  const std::int64_t gpr = w->groups_per_row;
   const std::vector<float> scales(scales_t->values<float>().begin(),
                                   scales_t->values<float>().end());
   const std::vector<std::int32_t> zps(zps_t->values<std::int32_t>().begin(),
@@ -232,20 +227,23 @@ std::string QdqBuilder::weight_dequantized(const quant::QuantLayer& l, const Nod
 void QdqBuilder::quantize_weights(QdqModel& result) {
   for (const quant::QuantLayer& l : quant::find_quant_layers(g_)) {
     Node& n = const_cast<Node&>(*l.node);
-    if (n.attr_tensor("qs.w_codes")) {
-      const std::int64_t bits = n.attr_int("qs.w_bits", 8);
+    if (quant::has_quantized_weights(n)) {
+      std::string why;
+      const std::optional<quant::LayerWeights> w = quant::read_weights(n, why);
+      if (!w) throw Error("node '" + n.name + "': the simulation graph's weights: " + why);
+      const std::int64_t bits = w->bits;
       n.inputs[1] = weight_dequantized(l, n);
       if (bits <= 4 && opset_ < 21)
         result.notes.push_back("node '" + n.name + "': " + std::to_string(bits) +
                                "-bit weights stored as int8 (opset " + std::to_string(opset_) +
                                " has no int4)");
       ++result.dequantize_nodes;
-      if (const Tensor* bias = n.attr_tensor("qs.bias_codes")) {
+      if (const Tensor* bias = w->bias_codes) {
         // int32 codes on the accumulator's grid: scale = input scale x weight scale.
-        const float x_scale = n.attr_float("qs.x_scale", 1.0f);
-        const Tensor* ws = n.attr_tensor("qs.w_scales");
+        const std::optional<quant::Grid> x_grid = quant::read_input_grid(n);
+        const float x_scale = x_grid ? x_grid->scale : 1.0f;
         std::vector<float> s;
-        for (float w : ws->values<float>()) s.push_back(x_scale * w);
+        for (float ws : w->scales->values<float>()) s.push_back(x_scale * ws);
         const std::string base = l.bias.substr(0, l.bias.find("::"));
         const std::string c = add_initializer(base + "_quantized", *bias);
         const std::string sn = add_initializer(
@@ -259,9 +257,7 @@ void QdqBuilder::quantize_weights(QdqModel& result) {
       }
     }
   }
-  for (Node& n : g_.nodes)
-    for (auto it = n.attributes.begin(); it != n.attributes.end();)
-      it = it->first.rfind("qs.", 0) == 0 ? n.attributes.erase(it) : std::next(it);
+  for (Node& n : g_.nodes) quant::erase_quantization(n);
 }
 
 // A Relu or Clip whose effect the quantize node's clamping already has: removing it gives the
@@ -270,7 +266,8 @@ bool QdqBuilder::folds_into(const Node& p, const ActGrid& grid) const {
   // ONNX QuantizeLinear saturates at the type's limits (-128 for int8), not at the restricted
   // symmetric range, so that is the lowest value the file can produce.
   const std::int32_t onnx_min = grid.qmin < 0 ? -(1 << (grid.bits - 1)) : grid.qmin;
-  const float lowest = grid.dequantize(onnx_min), highest = grid.dequantize(grid.qmax);
+  const float lowest = quant::dequantize(onnx_min, grid),
+              highest = quant::dequantize(grid.qmax, grid);
   if (p.op_type == "Relu") return lowest >= 0.0f;
   if (p.op_type != "Clip") return false;
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
@@ -329,17 +326,14 @@ void QdqBuilder::walk_back(std::size_t q_index, const ActGrid& grid, const std::
 void QdqBuilder::quantize_activations(QdqModel& result) {
   std::vector<std::size_t> fakes;
   for (std::size_t i = 0; i < g_.nodes.size(); ++i)
-    if (g_.nodes[i].op_type == "FakeQuant" && g_.nodes[i].domain == kQuantscopeDomain)
-      fakes.push_back(i);
+    if (quant::is_fake_quant(g_.nodes[i])) fakes.push_back(i);
   for (std::size_t i : fakes) {
     const Node f = g_.nodes[i];
     dead_.insert(i);
-    ActGrid grid;
-    grid.scale = f.attr_float("scale", 1.0f);
-    grid.zero_point = static_cast<std::int32_t>(f.attr_int("zero_point", 0));
-    grid.qmin = static_cast<std::int32_t>(f.attr_int("qmin", 0));
-    grid.qmax = static_cast<std::int32_t>(f.attr_int("qmax", 255));
-    grid.bits = static_cast<int>(f.attr_int("bits", 8));
+    const ActGrid grid = quant::read_fake_quant(f);
+    if (!quant::valid(grid))
+      throw Error("node '" + f.name + "': its activation grid is not valid (scale " +
+                  std::to_string(grid.scale) + ")");
     const bool is_signed = grid.qmin < 0;
     const std::string& t = f.inputs[0];
     const std::string scale = add_initializer(t + "_scale", Tensor::scalar_f32(grid.scale));
@@ -393,11 +387,13 @@ std::int64_t choose_opset(const Graph& sim, const QdqExportOptions& options) {
   std::string needs_21;
   bool low_bits = false, needs_17 = false;
   for (const Node& n : sim.nodes) {
-    if (n.op_type == "FakeQuant" && n.attr_int("bits", 8) == 16 && needs_21.empty())
+    if (quant::is_fake_quant(n) && quant::read_fake_quant(n).bits == 16 && needs_21.empty())
       needs_21 = "tensor '" + n.inputs[0] + "' has 16-bit activations";
-    if (n.attr_int("qs.w_groups_per_row", 1) > 1 && needs_21.empty())
+    std::string why;
+    const std::optional<quant::LayerWeights> w = quant::read_weights(n, why);
+    if (w && w->groups_per_row > 1 && needs_21.empty())
       needs_21 = "node '" + n.name + "' has per-group weight scales";
-    if (n.attr_tensor("qs.w_codes") && n.attr_int("qs.w_bits", 8) <= 4) low_bits = true;
+    if (w && w->bits <= 4) low_bits = true;
     if (n.op_type == "LayerNormalization") needs_17 = true;
   }
   // A LayerNormalization fused at load from an older export's decomposition came with 17.

@@ -1,22 +1,18 @@
 // apply_quantization(): the simulation graph. Weights become their dequantized codes, biases
 // move onto the int32 grid of scale = input scale x weight scale, and each quantized activation
-// passes through a FakeQuant node. The parameters also stay on the quantized nodes as "qs.*"
-// attributes, for devices with integer kernels:
-//   qs.x_scale, qs.x_zero_point, qs.x_qmin, qs.x_qmax   grid of input 0
-//   qs.w_bits, qs.w_codes (i8, the weight's shape), qs.w_scales, qs.w_zero_points (i32),
-//   qs.w_groups_per_row                                  per output channel (and group)
-//   qs.bias_codes (i32)                                  when the bias is on the int32 grid
-// cpu-ref's Conv, Gemm and MatMul read them too, to sum the integers exactly as the integer
-// kernels do (runtime/kernels/integer_layer.h) instead of the rounded float products.
+// passes through a FakeQuant node. The parameters also stay on the quantized nodes, in
+// quant_format.h's format (input grid, weight codes and grids, bias codes), for devices with
+// integer kernels. cpu-ref's Conv, Gemm and MatMul read them too, to sum the integers exactly as
+// the integer kernels do (runtime/kernels/integer_layer.h) instead of the rounded float products.
 #include <cmath>
 #include <limits>
 #include <set>
 
 #include "graph/passes.h"
-#include "quant/grid.h"
 #include "quant/layers.h"
 #include "quantscope/error.h"
 #include "quantscope/quant.h"
+#include "quantscope/quant_format.h"
 
 namespace qs {
 
@@ -26,6 +22,7 @@ quant::Grid act_grid(const ActQuantParams& a) {
   quant::Grid g;
   g.scale = a.scale;
   g.zero_point = a.zero_point;
+  g.bits = a.bits;
   g.qmin = a.is_signed ? -(1 << (a.bits - 1)) + 1 : 0;
   g.qmax = a.is_signed ? (1 << (a.bits - 1)) - 1 : (1 << a.bits) - 1;
   return g;
@@ -84,13 +81,7 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
         changed = true;
       }
     }
-    if (x_params) {
-      const quant::Grid g = act_grid(*x_params);
-      n.attributes["qs.x_scale"] = {g.scale};
-      n.attributes["qs.x_zero_point"] = {std::int64_t{g.zero_point}};
-      n.attributes["qs.x_qmin"] = {std::int64_t{g.qmin}};
-      n.attributes["qs.x_qmax"] = {std::int64_t{g.qmax}};
-    }
+    if (x_params) quant::write_input_grid(n, act_grid(*x_params));
     // Weights.
     auto wq = q.weights.find(name);
     if (wq != q.weights.end() && s.weight_bits > 0) {
@@ -108,14 +99,14 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
       out.initializers[wname] =
           Tensor::from_vector<float>(w.shape(), quant::matrix_to_weight_order(index, deq));
       n.inputs[1] = wname;
-      n.attributes["qs.w_bits"] = {std::int64_t{p.bits}};
-      n.attributes["qs.w_codes"] = {Tensor::from_vector<std::int8_t>(
-          w.shape(), quant::matrix_to_weight_order(index, p.codes))};
-      n.attributes["qs.w_scales"] = {
-          Tensor::from_vector<float>({static_cast<std::int64_t>(p.scales.size())}, p.scales)};
-      n.attributes["qs.w_zero_points"] = {Tensor::from_vector<std::int32_t>(
-          {static_cast<std::int64_t>(p.zero_points.size())}, p.zero_points)};
-      n.attributes["qs.w_groups_per_row"] = {p.groups_per_row};
+      quant::write_weights(
+          n, p.bits,
+          Tensor::from_vector<std::int8_t>(w.shape(),
+                                           quant::matrix_to_weight_order(index, p.codes)),
+          Tensor::from_vector<float>({static_cast<std::int64_t>(p.scales.size())}, p.scales),
+          Tensor::from_vector<std::int32_t>({static_cast<std::int64_t>(p.zero_points.size())},
+                                            p.zero_points),
+          p.groups_per_row);
       // The bias: corrected, and on the int32 grid when the kernel's accumulator holds it.
       if (!l.bias.empty()) {
         std::vector<float> b = p.bias.empty() ? graph.initializers.at(l.bias).to_f32() : p.bias;
@@ -130,8 +121,8 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
                 double(std::numeric_limits<std::int32_t>::max())));
             b[r] = static_cast<float>(codes[r]) * s_acc;
           }
-          n.attributes["qs.bias_codes"] = {
-              Tensor::from_vector<std::int32_t>({static_cast<std::int64_t>(codes.size())}, codes)};
+          quant::write_bias_codes(n, Tensor::from_vector<std::int32_t>(
+                                         {static_cast<std::int64_t>(codes.size())}, codes));
         }
         if (on_grid || !p.bias.empty()) {
           const Tensor& orig = graph.initializers.at(l.bias);
@@ -156,19 +147,7 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
       if (in.empty() || emitted.count(in)) continue;
       for (const auto& [t, fq] : fq_name) {
         if (fq != in) continue;
-        const quant::Grid g = act_grid(q.activations.at(t));
-        Node f;
-        f.name = fq;
-        f.op_type = "FakeQuant";
-        f.domain = kQuantscopeDomain;
-        f.inputs = {t};
-        f.outputs = {fq};
-        f.attributes["scale"] = {g.scale};
-        f.attributes["zero_point"] = {std::int64_t{g.zero_point}};
-        f.attributes["qmin"] = {std::int64_t{g.qmin}};
-        f.attributes["qmax"] = {std::int64_t{g.qmax}};
-        f.attributes["bits"] = {std::int64_t{q.activations.at(t).bits}};
-        nodes.push_back(std::move(f));
+        nodes.push_back(quant::make_fake_quant(fq, t, fq, act_grid(q.activations.at(t))));
         emitted.insert(in);
       }
     }

@@ -8,8 +8,8 @@
 #include <system_error>
 #include <utility>
 
-#include "quant/grid.h"
 #include "quantscope/error.h"
+#include "quantscope/quant_format.h"
 
 namespace qs::quant {
 

@@ -9,7 +9,6 @@
 #include <set>
 
 #include "graph/passes.h"
-#include "quant/grid.h"
 #include "quant/layer_stats.h"
 #include "quant/layers.h"
 #include "quant/observer.h"
@@ -17,6 +16,7 @@
 #include "quantscope/error.h"
 #include "quantscope/memory.h"
 #include "quantscope/quant.h"
+#include "quantscope/quant_format.h"
 
 namespace qs {
 
@@ -26,10 +26,7 @@ quant::WeightSpec weight_spec(const LayerQuantSettings& s) {
   quant::WeightSpec spec;
   spec.bits = s.weight_bits;
   spec.symmetric = s.weight_symmetric;
-  spec.granularity = s.granularity == QuantGranularity::per_tensor ? quant::Granularity::per_tensor
-                     : s.granularity == QuantGranularity::per_channel
-                         ? quant::Granularity::per_channel
-                         : quant::Granularity::per_group;
+  spec.granularity = s.granularity;
   spec.group_size = s.group_size;
   spec.mse_range = s.weight_range == "mse";
   return spec;

@@ -15,12 +15,13 @@
 #include <cstdint>
 #include <vector>
 
-#include "quant/grid.h"
 #include "quantscope/job.h"
+#include "quantscope/quant.h"
+#include "quantscope/quant_format.h"
 
 namespace qs::quant {
 
-enum class Granularity { per_tensor, per_channel, per_group };
+using Granularity = QuantGranularity;  // quant.h's, one enum for config and quantizer
 
 struct WeightSpec {
   int bits = 8;  // 2..8

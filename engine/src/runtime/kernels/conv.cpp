@@ -103,7 +103,7 @@ void conv(KernelContext& c) {
 
   const SpatialIndex index = gather_index(g);  // [K][P] input offsets, -1 for padding
   float* po = out.data<float>();
-  if (c.node.has_attr("qs.w_codes") && integer_conv(c, index, d, po)) return;
+  if (quant::has_quantized_weights(c.node) && integer_conv(c, index, d, po)) return;
   conv_sums<float>(x.data<float>(), w.data<float>(), index, d, po);
   if (c.has(2)) {
     const float* bias = c.in(2).data<float>();

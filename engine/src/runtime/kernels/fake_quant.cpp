@@ -1,9 +1,9 @@
 // FakeQuant (domain ai.quantscope): y = dequantize(quantize(x)) on one per-tensor grid.
-// Attributes: scale (float > 0), zero_point, qmin, qmax (ints). The arithmetic is quant/grid.h's,
-// the same the integer kernels' quantizing reorders do.
+// Its grid is quant_format.h's, and so is the arithmetic, the same the integer kernels'
+// quantizing reorders do.
 #include <cmath>
 
-#include "quant/grid.h"
+#include "quantscope/quant_format.h"
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/kernels.h"
 
@@ -12,11 +12,7 @@ namespace qs::kernels {
 void fake_quant(KernelContext& c) {
   const Tensor& x = c.in(0);
   require_float(c, 0);
-  quant::Grid g;
-  g.scale = c.node.attr_float("scale", 0.0f);
-  g.zero_point = static_cast<std::int32_t>(c.node.attr_int("zero_point", 0));
-  g.qmin = static_cast<std::int32_t>(c.node.attr_int("qmin", -128));
-  g.qmax = static_cast<std::int32_t>(c.node.attr_int("qmax", 127));
+  const quant::Grid g = quant::read_fake_quant(c.node);
   if (!(g.scale > 0.0f) || !std::isfinite(g.scale)) c.fail("scale must be positive and finite");
   if (g.qmin >= g.qmax || g.zero_point < g.qmin || g.zero_point > g.qmax)
     c.fail("zero point " + std::to_string(g.zero_point) + " outside qmin..qmax " +

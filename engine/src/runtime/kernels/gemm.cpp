@@ -136,7 +136,8 @@ void gemm(KernelContext& c) {
   }
   Tensor& out = c.output(0, DType::f32, out_shape);
   if (c.shape_only) return;
-  if (c.node.has_attr("qs.w_codes") && integer_gemm(c, trans_a, trans_b, M, N, out.data<float>()))
+  if (quant::has_quantized_weights(c.node) &&
+      integer_gemm(c, trans_a, trans_b, M, N, out.data<float>()))
     return;
   const float alpha = c.node.attr_float("alpha", 1.0f);
   const float beta = c.node.attr_float("beta", 1.0f);
@@ -172,7 +173,7 @@ void matmul(KernelContext& c) {
   if (!vec_b) out_shape.push_back(N);
   Tensor& out = c.output(0, DType::f32, out_shape);
   if (c.shape_only) return;
-  if (c.node.has_attr("qs.w_codes") && !vec_b && c.in(1).rank() == 2 &&
+  if (quant::has_quantized_weights(c.node) && !vec_b && c.in(1).rank() == 2 &&
       integer_matmul(c, K, N, out.data<float>()))
     return;
   auto map_a = broadcast_index_map(batch_a, batch);

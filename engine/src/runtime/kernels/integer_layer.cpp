@@ -7,17 +7,17 @@ namespace qs::kernels {
 std::optional<IntegerLayer> integer_layer(const Node& node, const Tensor& weights,
                                           std::int64_t rows, std::int64_t inner,
                                           const Tensor* bias) {
-  const Tensor* codes = node.attr_tensor("qs.w_codes");
-  const Tensor* scales = node.attr_tensor("qs.w_scales");
-  const Tensor* zps = node.attr_tensor("qs.w_zero_points");
-  const float x_scale = node.attr_float("qs.x_scale", 0.0f);
-  if (!codes || !scales || !zps || !(x_scale > 0.0f) || !std::isfinite(x_scale) ||
-      node.attr_int("qs.w_groups_per_row", 1) != 1 || codes->dtype() != DType::i8 ||
-      scales->dtype() != DType::f32 || zps->dtype() != DType::i32 || !codes->has_data() ||
-      !scales->has_data() || !zps->has_data() || weights.dtype() != DType::f32 ||
-      codes->shape() != weights.shape() || scales->numel() != rows || zps->numel() != rows ||
-      rows <= 0 || inner <= 0)
+  std::string why;
+  const std::optional<quant::LayerWeights> lw = quant::read_weights(node, why);
+  const std::optional<quant::Grid> x_grid = quant::read_input_grid(node);
+  if (!lw || !x_grid || !(x_grid->scale > 0.0f) || !std::isfinite(x_grid->scale) ||
+      lw->groups_per_row != 1 || weights.dtype() != DType::f32 ||
+      lw->codes->shape() != weights.shape() || lw->rows != rows || rows <= 0 || inner <= 0)
     return std::nullopt;
+  const Tensor* codes = lw->codes;
+  const Tensor* scales = lw->scales;
+  const Tensor* zps = lw->zero_points;
+  const float x_scale = x_grid->scale;
   IntegerLayer l;
   l.x_scale = x_scale;
   const float* ws = scales->data<float>();
@@ -35,9 +35,8 @@ std::optional<IntegerLayer> integer_layer(const Node& node, const Tensor& weight
   }
   l.scales.resize(static_cast<std::size_t>(rows));
   for (std::int64_t r = 0; r < rows; ++r) l.scales[static_cast<std::size_t>(r)] = x_scale * ws[r];
-  const Tensor* bias_codes = node.attr_tensor("qs.bias_codes");
-  if (bias && bias_codes && bias_codes->dtype() == DType::i32 && bias_codes->has_data() &&
-      bias_codes->numel() == rows && bias->dtype() == DType::f32 && bias->numel() == rows) {
+  const Tensor* bias_codes = lw->bias_codes;
+  if (bias && bias_codes && bias->dtype() == DType::f32 && bias->numel() == rows) {
     const std::int32_t* bc = bias_codes->data<std::int32_t>();
     const float* b = bias->data<float>();
     std::vector<float> codes_f(static_cast<std::size_t>(rows));

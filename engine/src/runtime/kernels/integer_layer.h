@@ -1,4 +1,4 @@
-// The integer arithmetic of a quantized layer in the simulation graph (apply.cpp's qs.*
+// The integer arithmetic of a quantized layer in the simulation graph (quant_format.h's
 // attributes), so that cpu-ref's Conv, Gemm and MatMul compute what the integer kernels do:
 // the sum of (input code - zero point) x (weight code - zero point) exactly, the bias codes
 // added to it, and one multiplication by input scale x weight scale, the integer kernels'
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "quantscope/graph.h"
+#include "quantscope/quant_format.h"
 #include "quantscope/tensor.h"
 
 namespace qs::kernels {

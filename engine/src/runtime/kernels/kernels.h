@@ -162,7 +162,8 @@ void lstm(KernelContext& c);
 // quantize.cpp
 void quantize_linear(KernelContext& c);
 void dequantize_linear(KernelContext& c);
-// Domain ai.quantscope: quantize then dequantize on one per-tensor grid (quant/grid.h).
+// Domain ai.quantscope: quantize then dequantize on one per-tensor grid
+// (quantscope/quant_format.h).
 void fake_quant(KernelContext& c);
 
 }  // namespace qs::kernels
