@@ -436,3 +436,26 @@ TEST(OnednnDevice, PerSampleChannelScaleInTheConvLayout) {
   m.output("y");
   check(*dev, m.load(), {"Conv", "Mul", "GlobalAveragePool"}, {1, 8});
 }
+
+// MobileNetV2's inverted residual where activations are large (batch x height x width >= 2^14
+// runs in 16-channel blocks; 24 channels pad a block): batch 1 at 96x96 stays in oneDNN's own
+// layouts, batch 2 is blocked.
+TEST(OnednnDevice, InvertedResidualAtLargeActivations) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(13);
+  m.input("x", {-1, 24, 96, 96});
+  init(m, "we", {144, 24, 1, 1}, 1, -0.2f, 0.2f);
+  init(m, "wd", {144, 1, 3, 3}, 2, -0.3f, 0.3f);
+  init(m, "wp", {24, 144, 1, 1}, 3, -0.1f, 0.1f);
+  m.initializer("lo", {}, {0.f}).initializer("hi", {}, {6.f});
+  m.node("Conv", {"x", "we"}, {"e"});
+  m.node("Clip", {"e", "lo", "hi"}, {"e6"});
+  auto& dw = m.node("Conv", {"e6", "wd"}, {"d"});
+  set_attr(dw, "group", std::int64_t{144});
+  set_attr(dw, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  m.node("Clip", {"d", "lo", "hi"}, {"d6"});
+  m.node("Conv", {"d6", "wp"}, {"p"});
+  m.node("Add", {"p", "x"}, {"y"});
+  m.output("y");
+  check(*dev, m.load(), {"Conv", "Clip", "Add"}, {1, 2});
+}
