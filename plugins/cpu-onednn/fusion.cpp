@@ -1,6 +1,7 @@
 // Fusion: a Conv, Gemm, MatMul, binary op or BatchNormalization takes the eltwise, binary and
 // BatchNormalization nodes after it as oneDNN post-ops, when the intermediate value is used by
 // nothing else and is not a graph output (so nobody can observe that it was never written).
+#include <algorithm>
 #include <cmath>
 
 #include "plan.h"
@@ -71,26 +72,36 @@ std::string other_input(const Node& n, const std::string& op, const std::string&
   return n.inputs[1] == value && op != "Div" ? n.inputs[0] : "";
 }
 
-// Adds the exact GELU that reads `value` as one eltwise post-op; false when there is none.
+// Adds the GELU (exact or tanh form) that reads `value` as one eltwise post-op; false when
+// there is none.
 bool add_gelu(FusionContext& ctx, Group& g, int& last) {
   auto it = ctx.consumers.find(g.output);
-  if (it == ctx.consumers.end() || it->second != 2) return false;  // the Div and the Mul only
-  for (std::size_t j = last + 1; j < ctx.graph.nodes.size(); ++j) {
-    if (other_input(ctx.graph.nodes[j], "Div", g.output).empty()) continue;
-    const std::vector<int> nodes = gelu_pattern(ctx, static_cast<int>(j));
-    if (nodes.empty() || ctx.claimed[j]) return false;
-    PostOp post;
-    post.eltwise.push_back({dnnl::algorithm::eltwise_gelu_erf});
-    g.post.push_back(post);
-    for (int k : nodes) {
-      g.nodes.push_back(&ctx.graph.nodes[k]);
-      ctx.claimed[k] = true;
+  if (it == ctx.consumers.end()) return false;
+  std::vector<int> nodes;
+  dnnl::algorithm alg = dnnl::algorithm::eltwise_gelu_erf;
+  if (it->second == 2) {  // the exact form: the Div and the Mul only
+    for (std::size_t j = last + 1; j < ctx.graph.nodes.size() && nodes.empty(); ++j) {
+      if (other_input(ctx.graph.nodes[j], "Div", g.output).empty()) continue;
+      if (ctx.claimed[j]) return false;
+      nodes = gelu_pattern(ctx, static_cast<int>(j));
+      if (nodes.empty()) return false;
     }
-    g.output = ctx.graph.nodes[nodes.back()].outputs[0];
-    last = nodes.back();
-    return true;
   }
-  return false;
+  if (nodes.empty() && it->second == 5) {  // the tanh form reads x five times
+    nodes = gelu_tanh_pattern(ctx, g.output, last);
+    alg = dnnl::algorithm::eltwise_gelu_tanh;
+  }
+  if (nodes.empty()) return false;
+  PostOp post;
+  post.eltwise.push_back({alg});
+  g.post.push_back(post);
+  for (int k : nodes) {
+    g.nodes.push_back(&ctx.graph.nodes[k]);
+    ctx.claimed[k] = true;
+  }
+  g.output = ctx.graph.nodes[nodes.back()].outputs[0];
+  last = nodes.back();
+  return true;
 }
 
 // oneDNN 2.6's jit kernels run every eltwise post-op of one algorithm with the alpha and beta of
@@ -230,6 +241,84 @@ int silu_mul(const FusionContext& ctx, int sigmoid) {
   return out && out->dtype() == DType::f32 && out->shape() == xt->shape() ? j : -1;
 }
 
+std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& x, int after,
+                                   int start) {
+  auto x_readers = ctx.consumers.find(x);
+  if (x_readers == ctx.consumers.end() || x_readers->second != 5) return {};  // see below
+  const Tensor* xt = ctx.shape_of(x);
+  if (!xt || xt->dtype() != DType::f32) return {};
+  auto node = [&](int j) -> const Node& { return ctx.graph.nodes[static_cast<std::size_t>(j)]; };
+  auto out = [&](int j) -> const std::string& { return node(j).outputs[0]; };
+  auto unclaimed = [&](int j) { return j >= 0 && (j == start || !ctx.claimed[j]); };
+  auto next = [&](int j) {
+    const int k = sole_consumer(ctx, out(j), j);
+    return unclaimed(k) ? k : -1;
+  };
+  std::vector<int> nodes;
+  int x_reads = 0;
+  // x^3 as Mul(x, Mul(x, x)).
+  int cube = -1;
+  for (std::size_t j = after + 1; j < ctx.graph.nodes.size() && cube < 0; ++j) {
+    const Node& n = ctx.graph.nodes[j];
+    if (n.op_type != "Mul" || !(n.domain.empty() || n.domain == "ai.onnx") ||
+        n.inputs.size() != 2 || n.outputs.size() != 1 || n.inputs[0] != x || n.inputs[1] != x)
+      continue;
+    const int square = static_cast<int>(j);
+    const int c = next(square);
+    if (!unclaimed(square) || c < 0 || other_input(node(c), "Mul", out(square)) != x) return {};
+    nodes = {square, c};
+    x_reads = 3;
+    cube = c;
+  }
+  if (cube < 0) return {};
+  const int scaled = next(cube);
+  if (scaled < 0 ||
+      !scalar_near(ctx, other_input(node(scaled), "Mul", out(cube)), 0.044715f, 1e-6f))
+    return {};
+  const int sum = next(scaled);
+  if (sum < 0 || other_input(node(sum), "Add", out(scaled)) != x) return {};
+  const int inner = next(sum);
+  if (inner < 0 ||
+      !scalar_near(ctx, other_input(node(inner), "Mul", out(sum)), 0.7978845608f, 1e-5f))
+    return {};
+  const int th = next(inner);
+  if (th < 0 || node(th).op_type != "Tanh" ||
+      !(node(th).domain.empty() || node(th).domain == "ai.onnx") || node(th).inputs.size() != 1 ||
+      node(th).outputs.size() != 1)
+    return {};
+  const int one = next(th);
+  if (one < 0 || !scalar_near(ctx, other_input(node(one), "Add", out(th)), 1.f, 1e-6f)) return {};
+  nodes.insert(nodes.end(), {scaled, sum, inner, th, one});
+  x_reads += 1;
+  const int times = next(one);
+  if (times < 0) return {};
+  const std::string other = other_input(node(times), "Mul", out(one));
+  if (other == x) {  // x * (1 + t), then * 0.5
+    const int half = next(times);
+    if (half < 0 || !scalar_near(ctx, other_input(node(half), "Mul", out(times)), 0.5f, 1e-7f))
+      return {};
+    nodes.insert(nodes.end(), {times, half});
+    x_reads += 1;
+  } else {  // (x * 0.5) * (1 + t)
+    auto p = ctx.producer.find(other);
+    auto reads = ctx.consumers.find(other);
+    if (p == ctx.producer.end() || reads == ctx.consumers.end() || reads->second != 1) return {};
+    const int half = p->second;
+    if (half <= after || !unclaimed(half) ||
+        !scalar_near(ctx, other_input(node(half), "Mul", x), 0.5f, 1e-7f))
+      return {};
+    nodes.insert(nodes.end(), {half, times});
+    x_reads += 1;
+  }
+  if (x_readers->second != x_reads) return {};  // x read by these nodes alone
+  for (int j : nodes) {
+    const Tensor* t = ctx.shape_of(out(j));
+    if (!t || t->dtype() != DType::f32 || t->shape() != xt->shape()) return {};
+  }
+  std::sort(nodes.begin(), nodes.end());
+  return nodes;
+}
+
 std::vector<int> gelu_pattern(const FusionContext& ctx, int div) {
   const Node& d = ctx.graph.nodes[div];
   const std::string x = d.inputs.empty() ? "" : d.inputs[0];
@@ -287,6 +376,20 @@ Group make_group(FusionContext& ctx, int anchor, bool fuse) {
       }
       g.output = ctx.graph.nodes[nodes.back()].outputs[0];
       g.whole = dnnl::algorithm::eltwise_gelu_erf;
+      return g;
+    }
+  }
+  if (op == "Mul" && a.inputs.size() == 2) {
+    // A tanh-form GELU on its own, from its first node (x * x, or x * 0.5): one eltwise step.
+    for (const std::string& x : a.inputs) {
+      const std::vector<int> nodes = gelu_tanh_pattern(ctx, x, anchor - 1, anchor);
+      if (nodes.empty() || nodes[0] != anchor) continue;
+      for (std::size_t k = 1; k < nodes.size(); ++k) {
+        g.nodes.push_back(&ctx.graph.nodes[nodes[k]]);
+        ctx.claimed[nodes[k]] = true;
+      }
+      g.output = ctx.graph.nodes[nodes.back()].outputs[0];
+      g.whole = dnnl::algorithm::eltwise_gelu_tanh;
       return g;
     }
   }

@@ -252,6 +252,12 @@ Group make_group(FusionContext& ctx, int anchor, bool fuse);
 // x -> Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(0.5), from the Div at `div`, with
 // every intermediate value used only inside: the five node indices, or empty.
 std::vector<int> gelu_pattern(const FusionContext& ctx, int div);
+// GELU's tanh form as torch.onnx writes it: x -> Mul(x, x) -> Mul(x, .) -> Mul(0.044715) ->
+// Add(x, .) -> Mul(sqrt(2/pi)) -> Tanh -> Add(1) -> Mul(x, .) -> Mul(0.5), or with the 0.5 taken
+// as Mul(x, 0.5) first; x read by these nodes alone, every value inside used only inside. Nodes
+// after `after` (and unclaimed, but for `start` when given), in graph order; the last writes y.
+std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& x, int after,
+                                   int start = -1);
 // x -> Sigmoid -> Mul(x, .), from the Sigmoid at `sigmoid`, its output read by the Mul alone:
 // the Mul's node index, or -1 (SiLU, as torch exports it: EfficientNet, YOLO).
 int silu_mul(const FusionContext& ctx, int sigmoid);

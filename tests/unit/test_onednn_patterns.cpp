@@ -161,6 +161,66 @@ TEST(OnednnDevice, ExactGeluPattern) {
   }
 }
 
+namespace {
+
+// GELU's tanh form as torch.onnx writes nn.GELU(approximate="tanh") (GPT-2's activation):
+// x*x, x*(x*x), *0.044715, +x, *sqrt(2/pi), Tanh, +1, then x*(1+t)*0.5, or (x*0.5)*(1+t) with
+// the half computed first (`half_first`).
+Graph gelu_tanh_graph(bool matmul, bool half_first, float cubic) {
+  ModelBuilder m(14);
+  m.input("x", {-1, 3, 8});
+  m.initializer("k", {}, {cubic}).initializer("c", {}, {0.7978845608f});
+  m.initializer("one", {}, {1.f}).initializer("half", {}, {0.5f});
+  std::string t = "x";
+  if (matmul) {
+    init(m, "w", {8, 6}, 1);
+    init(m, "b", {6}, 2);
+    m.node("MatMul", {"x", "w"}, {"mm"});
+    m.node("Add", {"mm", "b"}, {"t"});
+    t = "t";
+  }
+  if (half_first) m.node("Mul", {t, "half"}, {"h"});
+  m.node("Mul", {t, t}, {"sq"});
+  m.node("Mul", {t, "sq"}, {"cube"});
+  m.node("Mul", {"k", "cube"}, {"kc"});
+  m.node("Add", {t, "kc"}, {"s"});
+  m.node("Mul", {"c", "s"}, {"u"});
+  m.node("Tanh", {"u"}, {"th"});
+  m.node("Add", {"one", "th"}, {"a"});
+  if (half_first) {
+    m.node("Mul", {"h", "a"}, {"y"});
+  } else {
+    m.node("Mul", {t, "a"}, {"p"});
+    m.node("Mul", {"half", "p"}, {"y"});
+  }
+  m.output("y");
+  return m.load();
+}
+
+}  // namespace
+
+TEST(OnednnDevice, TanhGeluPattern) {
+  REQUIRE_ONEDNN(dev);
+  for (bool half_first : {false, true}) {
+    SCOPED_TRACE(half_first ? "(x * 0.5) * (1 + t)" : "x * (1 + t) * 0.5");
+    const Graph fused = gelu_tanh_graph(true, half_first, 0.044715f);
+    check(*dev, fused, {"MatMul", "Tanh"}, {1, 7}, -3.f, 3.f);
+    const std::string ops = step_ops(*dev, fused);
+    EXPECT_EQ(ops.rfind("MatMul+Add+", 0), 0u) << ops;
+    EXPECT_EQ(ops.find(' '), ops.size() - 1) << "one step expected: " << ops;
+    const Graph alone = gelu_tanh_graph(false, half_first, 0.044715f);
+    check(*dev, alone, {"Tanh"}, {1, 7}, -3.f, 3.f);
+    const std::string alone_ops = step_ops(*dev, alone);
+    EXPECT_EQ(alone_ops.find(' '), alone_ops.size() - 1) << "one step expected: " << alone_ops;
+    EXPECT_NE(alone_ops.find("+Tanh+"), std::string::npos) << alone_ops;
+  }
+  // Another cubic coefficient is another function: never one GELU step.
+  const Graph near = gelu_tanh_graph(true, false, 0.05f);
+  check(*dev, near, {"MatMul"}, {1, 7}, -3.f, 3.f);
+  const std::string near_ops = step_ops(*dev, near);
+  EXPECT_NE(near_ops.find(' '), near_ops.size() - 1) << "more than one step expected: " << near_ops;
+}
+
 // x -> Conv -> c -> Sigmoid -> s -> Mul(c, s) (EfficientNet's SiLU as torch exports it).
 TEST(OnednnDevice, SiluPattern) {
   REQUIRE_ONEDNN(dev);
