@@ -244,7 +244,8 @@ int silu_mul(const FusionContext& ctx, int sigmoid) {
 std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& x, int after,
                                    int start) {
   auto x_readers = ctx.consumers.find(x);
-  if (x_readers == ctx.consumers.end() || x_readers->second != 5) return {};  // see below
+  // x is read five times, all inside: x*x (twice), x*x^2, x+..., and x*(1+t) or x*0.5.
+  if (x_readers == ctx.consumers.end() || x_readers->second != 5) return {};
   const Tensor* xt = ctx.shape_of(x);
   if (!xt || xt->dtype() != DType::f32) return {};
   auto node = [&](int j) -> const Node& { return ctx.graph.nodes[static_cast<std::size_t>(j)]; };
@@ -255,7 +256,6 @@ std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& 
     return unclaimed(k) ? k : -1;
   };
   std::vector<int> nodes;
-  int x_reads = 0;
   // x^3 as Mul(x, Mul(x, x)).
   int cube = -1;
   for (std::size_t j = after + 1; j < ctx.graph.nodes.size() && cube < 0; ++j) {
@@ -267,7 +267,6 @@ std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& 
     const int c = next(square);
     if (!unclaimed(square) || c < 0 || other_input(node(c), "Mul", out(square)) != x) return {};
     nodes = {square, c};
-    x_reads = 3;
     cube = c;
   }
   if (cube < 0) return {};
@@ -289,7 +288,6 @@ std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& 
   const int one = next(th);
   if (one < 0 || !scalar_near(ctx, other_input(node(one), "Add", out(th)), 1.f, 1e-6f)) return {};
   nodes.insert(nodes.end(), {scaled, sum, inner, th, one});
-  x_reads += 1;
   const int times = next(one);
   if (times < 0) return {};
   const std::string other = other_input(node(times), "Mul", out(one));
@@ -298,7 +296,6 @@ std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& 
     if (half < 0 || !scalar_near(ctx, other_input(node(half), "Mul", out(times)), 0.5f, 1e-7f))
       return {};
     nodes.insert(nodes.end(), {times, half});
-    x_reads += 1;
   } else {  // (x * 0.5) * (1 + t)
     auto p = ctx.producer.find(other);
     auto reads = ctx.consumers.find(other);
@@ -308,9 +305,7 @@ std::vector<int> gelu_tanh_pattern(const FusionContext& ctx, const std::string& 
         !scalar_near(ctx, other_input(node(half), "Mul", x), 0.5f, 1e-7f))
       return {};
     nodes.insert(nodes.end(), {half, times});
-    x_reads += 1;
   }
-  if (x_readers->second != x_reads) return {};  // x read by these nodes alone
   for (int j : nodes) {
     const Tensor* t = ctx.shape_of(out(j));
     if (!t || t->dtype() != DType::f32 || t->shape() != xt->shape()) return {};
@@ -352,6 +347,21 @@ std::vector<int> gelu_pattern(const FusionContext& ctx, int div) {
   return nodes;
 }
 
+namespace {
+
+// The anchor's group as one eltwise step over the pattern `nodes` (the anchor first).
+Group whole_step(FusionContext& ctx, Group& g, const std::vector<int>& nodes, dnnl::algorithm alg) {
+  for (std::size_t k = 1; k < nodes.size(); ++k) {
+    g.nodes.push_back(&ctx.graph.nodes[nodes[k]]);
+    ctx.claimed[nodes[k]] = true;
+  }
+  g.output = ctx.graph.nodes[nodes.back()].outputs[0];
+  g.whole = alg;
+  return g;
+}
+
+}  // namespace
+
 Group make_group(FusionContext& ctx, int anchor, bool fuse) {
   const Node& a = ctx.graph.nodes[anchor];
   Group g;
@@ -369,28 +379,14 @@ Group make_group(FusionContext& ctx, int anchor, bool fuse) {
   const std::string& op = a.op_type;
   if (op == "Div") {  // a GELU on its own: one eltwise step
     const std::vector<int> nodes = gelu_pattern(ctx, anchor);
-    if (!nodes.empty()) {
-      for (std::size_t k = 1; k < nodes.size(); ++k) {
-        g.nodes.push_back(&ctx.graph.nodes[nodes[k]]);
-        ctx.claimed[nodes[k]] = true;
-      }
-      g.output = ctx.graph.nodes[nodes.back()].outputs[0];
-      g.whole = dnnl::algorithm::eltwise_gelu_erf;
-      return g;
-    }
+    if (!nodes.empty()) return whole_step(ctx, g, nodes, dnnl::algorithm::eltwise_gelu_erf);
   }
   if (op == "Mul" && a.inputs.size() == 2) {
     // A tanh-form GELU on its own, from its first node (x * x, or x * 0.5): one eltwise step.
     for (const std::string& x : a.inputs) {
       const std::vector<int> nodes = gelu_tanh_pattern(ctx, x, anchor - 1, anchor);
-      if (nodes.empty() || nodes[0] != anchor) continue;
-      for (std::size_t k = 1; k < nodes.size(); ++k) {
-        g.nodes.push_back(&ctx.graph.nodes[nodes[k]]);
-        ctx.claimed[nodes[k]] = true;
-      }
-      g.output = ctx.graph.nodes[nodes.back()].outputs[0];
-      g.whole = dnnl::algorithm::eltwise_gelu_tanh;
-      return g;
+      if (!nodes.empty() && nodes[0] == anchor)
+        return whole_step(ctx, g, nodes, dnnl::algorithm::eltwise_gelu_tanh);
     }
   }
   if (op == "Sigmoid") {  // a SiLU on its own: one eltwise step
