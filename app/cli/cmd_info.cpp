@@ -65,7 +65,12 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info,
   for (std::size_t i = 0; i < info.layers.size(); ++i) {
     const LayerInfo& l = info.layers[i];
     std::string op = l.op_type;
-    if (!l.folded_from.empty()) op += "+BN";
+    // Folding at load: BatchNormalization into a Conv or Gemm, an exporter's spelled-out
+    // normalization into one node.
+    if (!l.folded_from.empty())
+      op += l.op_type.find("Normalization") == std::string::npos
+                ? "+BN"
+                : " (" + std::to_string(l.folded_from.size() + 1) + " nodes)";
     std::string runs_on = i < where.size() ? where[i].device : "-";
     if (i < where.size() && !where[i].reason.empty()) runs_on += " (" + where[i].reason + ")";
     std::printf("%-44s %-20s %10lld %12lld  %-16s %s\n", l.name.c_str(), op.c_str(),

@@ -237,6 +237,7 @@ void add_eltwise(Plan& p, Step& step, const EltwiseOp& op, const dnnl::memory& s
 void make_pool(Plan& p, const Group& g, Step& step);
 void make_softmax(Plan& p, const Group& g, Step& step);
 void make_layer_norm(Plan& p, const Group& g, Step& step);
+void make_rms_norm(Plan& p, const Group& g, Step& step);
 
 // Fusion (fusion.cpp): the group anchored at nodes[anchor], with the post-op nodes that follow
 // it marked in `claimed`.

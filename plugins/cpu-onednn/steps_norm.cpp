@@ -1,5 +1,9 @@
 // LayerNormalization (with its optional Mean and InvStdDev outputs) and LRN on oneDNN's
-// normalization primitives.
+// normalization primitives; RMSNormalization on the host.
+#include <omp.h>
+
+#include <cmath>
+
 #include "plan.h"
 
 namespace qs::onednn {
@@ -61,6 +65,47 @@ void make_layer_norm(Plan& p, const Group& g, Step& step) {
     add_eltwise(p, step, {dnnl::algorithm::eltwise_linear, 1.f, epsilon}, var, inv);
     add_eltwise(p, step, {dnnl::algorithm::eltwise_pow, 1.f, -0.5f}, inv, inv);
   }
+}
+
+// oneDNN 2.6 has no RMS flag on its layer normalization, and its sum-of-squares reduction is
+// the reference kernel (13x slower than this loop at [256, 512], one thread): rows on the host,
+// on every thread, as one pass each for the statistic and the output.
+void make_rms_norm(Plan& p, const Group& g, Step& step) {
+  const Node& n = *g.nodes[0];
+  const Shape x = p.shape(n.inputs[0]);
+  std::int64_t axis = n.attr_int("axis", -1);
+  normalize_axis(axis, static_cast<int>(x.size()));
+  std::int64_t outer = 1, len = 1;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
+    (d < axis ? outer : len) *= x[d];
+  const memory::desc md = plain_md({outer, len});
+  const memory src = p.view(p.slot(n.inputs[0]), md, step);
+  const memory scale = p.view(p.slot(n.inputs[1]), plain_md({len}), step);
+  p.output(g.output, plain_md(x));
+  const memory dst = p.view(p.slot(g.output), md, step);
+  const double epsilon = n.attr_float("epsilon", 1e-5f);
+  const int threads = omp_get_max_threads();
+  step.host_mems = {src, scale, dst};
+  step.host = [src, scale, dst, outer, len, epsilon, threads] {
+    const float* px = static_cast<const float*>(src.get_data_handle());
+    const float* ps = static_cast<const float*>(scale.get_data_handle());
+    float* py = static_cast<float*>(dst.get_data_handle());
+#pragma omp parallel for num_threads(threads) if (threads > 1 && outer > 1)
+    for (std::int64_t o = 0; o < outer; ++o) {
+      const float* row = px + o * len;
+      float* out = py + o * len;
+      // Sixteen partial sums in float (one vector register); they are added in double.
+      float part[16] = {};
+      std::int64_t k = 0;
+      for (; k + 16 <= len; k += 16)
+        for (int j = 0; j < 16; ++j) part[j] += row[k + j] * row[k + j];
+      double squares = 0;
+      for (float v : part) squares += v;
+      for (; k < len; ++k) squares += double(row[k]) * row[k];
+      const float inv = static_cast<float>(1.0 / std::sqrt(squares / double(len) + epsilon));
+      for (k = 0; k < len; ++k) out[k] = row[k] * inv * ps[k];
+    }
+  };
 }
 
 // Across channels: x / (bias + alpha / size * sum of squares over the window)^beta, for an odd

@@ -221,14 +221,15 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   const std::string& op = node.op_type;
   std::vector<EltwiseOp> ops;
   const bool eltwise = eltwise_ops(graph, node, ops).empty();
-  const bool known =
-      eltwise || is_binary_op(op) || op == "Conv" || op == "Gemm" || op == "ConvTranspose" ||
-      op == "Transpose" || is_reduce_op(op) || op == "MatMul" || op == "MaxPool" ||
-      op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool" ||
-      op == "Softmax" || op == "LogSoftmax" || op == "LayerNormalization" ||
-      op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) || op == "DepthToSpace" ||
-      op == "SpaceToDepth" || op == "PRelu" || op == "LRN" || op == "Slice" || op == "Gather" ||
-      op == "Split" || op == "Pad" || op == "Resize";
+  const bool known = eltwise || is_binary_op(op) || op == "Conv" || op == "Gemm" ||
+                     op == "ConvTranspose" || op == "Transpose" || is_reduce_op(op) ||
+                     op == "MatMul" || op == "MaxPool" || op == "AveragePool" ||
+                     op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "Softmax" ||
+                     op == "LogSoftmax" || op == "LayerNormalization" || op == "RMSNormalization" ||
+                     op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) ||
+                     op == "DepthToSpace" || op == "SpaceToDepth" || op == "PRelu" || op == "LRN" ||
+                     op == "Slice" || op == "Gather" || op == "Split" || op == "Pad" ||
+                     op == "Resize";
   // Ops whose later inputs are parameters (indices, amounts), not data.
   const bool one_data_input = op == "Clip" || is_reduce_op(op) || op == "Slice" || op == "Gather" ||
                               op == "Split" || op == "Pad";
@@ -339,7 +340,7 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
     if (x.empty() || !normalize_axis(axis, static_cast<int>(x.size()))) return "axis";
     return "";
   }
-  if (op == "LayerNormalization") {
+  if (op == "LayerNormalization" || op == "RMSNormalization") {
     std::int64_t axis = node.attr_int("axis", -1);
     if (x.empty() || !normalize_axis(axis, static_cast<int>(x.size()))) return "axis";
     const Shape norm(x.begin() + axis, x.end());

@@ -421,6 +421,19 @@ TEST(AutogradNormalization, LayerNormalization) {
   }
 }
 
+TEST(AutogradNormalization, RMSNormalization) {
+  for (const std::int64_t axis : {std::int64_t{-1}, std::int64_t{1}}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    std::mt19937 rng(static_cast<unsigned>(32 + axis));
+    OneOp op("RMSNormalization", {"x", "scale"}, 17);
+    set(*op.node, "axis", axis);
+    set(*op.node, "epsilon", 1e-3f);
+    const Shape scale = axis == -1 ? Shape{8} : Shape{3, 8};
+    op.t.input("x", {2, 3, 8}).weight("scale", uniform(scale, rng));
+    check_op(op.graph(), {{"x", uniform({2, 3, 8}, rng)}}, {"x", "scale"}, 295);
+  }
+}
+
 // LayerNormalization as opset-13 exporters write it, against the fused op's gradients.
 TEST(AutogradNormalization, LayerNormDecompositionMatchesFusedOp) {
   std::mt19937 rng(30);

@@ -298,9 +298,15 @@ Graph load_parsed(onnx::ModelProto& model, const std::string& base_dir,
     if (options.fold_batch_norm) fold_batch_norm(g);
     drop_unused_initializers(g);
     infer_graph_shapes(g);
-    if (options.fuse_patterns && fuse_layer_norm(g) > 0) {
-      drop_unused_initializers(g);
-      infer_graph_shapes(g);
+    if (options.fuse_patterns) {
+      // In this order: the casts sit inside the RMSNorm chains.
+      int changed = drop_identity_casts(g);
+      changed += fuse_layer_norm(g);
+      changed += fuse_rms_norm(g);
+      if (changed > 0) {
+        drop_unused_initializers(g);
+        infer_graph_shapes(g);
+      }
     }
     return g;
   } catch (const Unsupported& e) {

@@ -137,6 +137,62 @@ void write_graph(const Graph& graph, onnx::GraphProto& g,
   }
 }
 
+Node make_node(const std::string& name, const char* op, std::vector<std::string> inputs,
+               std::string output) {
+  Node n;
+  n.name = name;
+  n.op_type = op;
+  n.inputs = std::move(inputs);
+  n.outputs = {std::move(output)};
+  return n;
+}
+
+// RMSNormalization exists from opset 23: below it, the graph's fused node is written as the
+// ops it came from (x * 1/sqrt(mean(x^2) + eps) * scale), which every runtime loads.
+Graph spell_rms_norm(const Graph& graph, std::int64_t opset) {
+  Graph out = graph;
+  out.nodes.clear();
+  for (const Node& n : graph.nodes) {
+    if (n.op_type != "RMSNormalization" || !n.domain.empty()) {
+      out.nodes.push_back(n);
+      continue;
+    }
+    auto x = graph.value_info.find(n.inputs[0]);
+    if (x == graph.value_info.end())
+      throw Error("node '" + n.name + "' (RMSNormalization): its input's rank is not known");
+    std::int64_t axis = n.attr_int("axis", -1);
+    const std::int64_t rank = x->second.rank();
+    if (axis < 0) axis += rank;
+    std::vector<std::int64_t> axes;
+    for (std::int64_t d = axis; d < rank; ++d) axes.push_back(d);
+    const std::string p = n.name + "/";
+    out.initializers[p + "two"] = Tensor::from_vector<float>({}, {2.0f});
+    out.initializers[p + "epsilon"] =
+        Tensor::from_vector<float>({}, {n.attr_float("epsilon", 1e-5f)});
+    out.nodes.push_back(make_node(p + "Pow", "Pow", {n.inputs[0], p + "two"}, p + "square"));
+    Node mean = make_node(n.name, "ReduceMean", {p + "square"}, p + "mean_square");
+    if (opset >= 18) {
+      out.initializers[p + "axes"] =
+          Tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(axes.size())}, axes);
+      mean.inputs.push_back(p + "axes");
+    } else {
+      mean.attributes["axes"].value = axes;
+    }
+    out.nodes.push_back(std::move(mean));
+    out.nodes.push_back(make_node(p + "Add", "Add", {p + "mean_square", p + "epsilon"}, p + "var"));
+    out.nodes.push_back(make_node(p + "Sqrt", "Sqrt", {p + "var"}, p + "rms"));
+    out.nodes.push_back(make_node(p + "Div", "Div", {n.inputs[0], p + "rms"}, p + "normalized"));
+    out.nodes.push_back(make_node(p + "Mul", "Mul", {p + "normalized", n.inputs[1]}, n.outputs[0]));
+  }
+  return out;
+}
+
+bool has_rms_norm(const Graph& graph) {
+  for (const Node& n : graph.nodes)
+    if (n.op_type == "RMSNormalization" && n.domain.empty()) return true;
+  return false;
+}
+
 }  // namespace
 
 std::int64_t ir_version_for_opset(std::int64_t opset) {
@@ -172,7 +228,10 @@ std::string write_onnx(const Graph& graph, const OnnxWriteOptions& options) {
     p->set_key(key);
     p->set_value(value);
   }
-  write_graph(graph, *model.mutable_graph(), options.stored_as);
+  if (opset < 23 && has_rms_norm(graph))
+    write_graph(spell_rms_norm(graph, opset), *model.mutable_graph(), options.stored_as);
+  else
+    write_graph(graph, *model.mutable_graph(), options.stored_as);
   std::string bytes;
   if (!model.SerializeToString(&bytes))
     throw Error("the model could not be serialized (it may be larger than protobuf's 2 GiB)");

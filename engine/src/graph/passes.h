@@ -30,6 +30,12 @@ void drop_unused_initializers(Graph& graph);
 // Fuses LayerNormalization spelled as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div[/Mul/Add]
 // (exports before opset 17) into one node; needs value_info. Returns how many it fused.
 int fuse_layer_norm(Graph& graph);
+// Fuses RMSNormalization spelled as Pow/ReduceMean/Add/Sqrt/Div (or Reciprocal and Mul)[/Mul]
+// into one node (ONNX's op from opset 23); needs value_info. Returns how many it fused.
+int fuse_rms_norm(Graph& graph);
+// Drops Casts to float32 of float32 values (torch writes one around every RMSNorm), rewiring
+// their readers; needs value_info. Returns how many it dropped.
+int drop_identity_casts(Graph& graph);
 // Infers every tensor's shape for the declared input shapes (dynamic dims as 1) into
 // graph.value_info. Throws Error naming the node that fails; with `problems`, records the
 // failure there and leaves the shapes that depend on it unknown. A node that fails on a shape

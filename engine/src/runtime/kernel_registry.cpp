@@ -97,6 +97,7 @@ const std::pair<const char*, KernelFn> kOps[] = {
     {"Pow", pow},
     {"QuantizeLinear", quantize_linear},
     {"RNN", rnn},
+    {"RMSNormalization", rms_normalization},
     {"Range", range},
     {"Reciprocal", reciprocal},
     {"ReduceL1", reduce_l1},

@@ -1,4 +1,5 @@
-// Backward rules of Softmax, LogSoftmax, LayerNormalization, BatchNormalization (inference) and
+// Backward rules of Softmax, LogSoftmax, LayerNormalization, RMSNormalization, BatchNormalization
+// (inference) and
 // the linear reductions ReduceMean and ReduceSum (LayerNormalization's opset-13 decomposition).
 #include <algorithm>
 #include <cmath>
@@ -176,6 +177,50 @@ void layer_normalization_backward(BackwardContext& c) {
   if (c.need(0)) c.set_grad(0, std::move(dx));
   if (c.need(1)) c.set_grad(1, to_tensor(dscale, scale.shape()));
   if (c.need(2)) c.set_grad(2, to_tensor(dbias, c.in(2).shape()));
+}
+
+// y = x r s with r = (mean(x^2) + eps)^-1/2 over each row:
+// dx_j = r g_j s_j - x_j r^3 / n * sum_k g_k s_k x_k, dscale_k = sum over rows of g_k x_k r.
+void rms_normalization_backward(BackwardContext& c) {
+  const Tensor& x = c.in(0);
+  const Tensor& scale = c.in(1);
+  const Tensor& g = c.grad_out(0);
+  const kernels::KernelContext kc = c.kernel_context();
+  const int axis = kernels::normalize_axis(kc, c.node.attr_int("axis", -1), x.rank());
+  const Shape norm_shape(x.shape().begin() + axis, x.shape().end());
+  const double epsilon = c.node.attr_float("epsilon", 1e-5f);
+  const std::int64_t len = shape_numel(norm_shape);
+  const std::int64_t outer = len == 0 ? 0 : x.numel() / len;
+  const std::vector<std::int64_t> scale_map =
+      kernels::broadcast_index_map(scale.shape(), norm_shape);
+  const float* px = x.data<float>();
+  const float* ps = scale.data<float>();
+  const float* pg = g.data<float>();
+  Tensor dx = c.need(0) ? zeros(x.shape()) : Tensor();
+  std::vector<double> dscale(c.need(1) ? scale.numel() : 0, 0.0);
+  const double n = static_cast<double>(len);
+  for (std::int64_t o = 0; o < outer; ++o) {
+    const float* row = px + o * len;
+    const float* grow = pg + o * len;
+    double squares = 0;
+    for (std::int64_t k = 0; k < len; ++k) squares += double(row[k]) * row[k];
+    const double r = 1.0 / std::sqrt(squares / n + epsilon);
+    double dot = 0;  // sum_k g_k s_k x_k
+    for (std::int64_t k = 0; k < len; ++k) {
+      dot += double(grow[k]) * ps[scale_map[k]] * row[k];
+      if (c.need(1)) dscale[scale_map[k]] += double(grow[k]) * row[k] * r;
+    }
+    if (c.need(0)) {
+      float* drow = dx.data<float>() + o * len;
+      for (std::int64_t k = 0; k < len; ++k)
+        drow[k] = static_cast<float>(r * grow[k] * ps[scale_map[k]] - row[k] * r * r * r / n * dot);
+    }
+  }
+  if (c.need(0)) c.set_grad(0, std::move(dx));
+  if (c.need(1)) {
+    std::vector<float> f(dscale.begin(), dscale.end());
+    c.set_grad(1, Tensor::from_vector<float>(scale.shape(), f));
+  }
 }
 
 void batch_normalization_backward(BackwardContext& c) {

@@ -52,6 +52,7 @@ const Entry kRules[] = {
     {"Pad", {pad_backward, 1}},
     {"Pow", {pow_backward, -1}},
     {"Reciprocal", {reciprocal_backward, 1}},
+    {"RMSNormalization", {rms_normalization_backward, -1}},
     {"ReduceMean", {reduce_mean_backward, 1}},
     {"ReduceSum", {reduce_sum_backward, 1}},
     {"Relu", {relu_backward, 1}},

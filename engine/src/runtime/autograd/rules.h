@@ -51,6 +51,7 @@ void global_max_pool_backward(BackwardContext& c);
 void softmax_backward(BackwardContext& c);
 void log_softmax_backward(BackwardContext& c);
 void layer_normalization_backward(BackwardContext& c);
+void rms_normalization_backward(BackwardContext& c);
 void batch_normalization_backward(BackwardContext& c);
 void reduce_mean_backward(BackwardContext& c);
 void reduce_sum_backward(BackwardContext& c);

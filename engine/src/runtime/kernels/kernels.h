@@ -88,6 +88,7 @@ void global_max_pool(KernelContext& c);
 // batch_normalization.cpp, layer_normalization.cpp
 void batch_normalization(KernelContext& c);
 void layer_normalization(KernelContext& c);
+void rms_normalization(KernelContext& c);
 // reduce.cpp
 void reduce_mean(KernelContext& c);
 void reduce_sum(KernelContext& c);

@@ -1,4 +1,5 @@
-// LayerNormalization: normalizes over the axes from `axis` on, then scale and shift.
+// LayerNormalization and RMSNormalization: normalize over the axes from `axis` on, then scale
+// (and shift).
 #include <cmath>
 
 #include "runtime/kernel_util.h"
@@ -57,6 +58,35 @@ void layer_normalization(KernelContext& c) {
     }
     if (want_mean) c.outputs[1].data<float>()[o] = static_cast<float>(mean);
     if (want_inv) c.outputs[2].data<float>()[o] = static_cast<float>(inv_std);
+  }
+}
+
+// y = x / sqrt(mean(x^2) + epsilon) * scale over the axes from `axis` on (ONNX opset 23;
+// also what fuse_rms_norm makes of the decomposed form). Statistics in double, as above.
+void rms_normalization(KernelContext& c) {
+  require_float(c, 0);
+  require_float(c, 1);
+  const Tensor& x = c.in(0);
+  const int axis = normalize_axis(c, c.node.attr_int("axis", -1), x.rank());
+  const Shape norm_shape(x.shape().begin() + axis, x.shape().end());
+  if (broadcast_shapes(c, c.in(1).shape(), norm_shape) != norm_shape)
+    c.fail("input '" + c.node.inputs[1] + "' does not broadcast to " + shape_to_string(norm_shape));
+  c.output(0, DType::f32, x.shape());
+  if (c.shape_only) return;
+  const double epsilon = c.node.attr_float("epsilon", 1e-5f);
+  const std::int64_t len = shape_numel(norm_shape);
+  const std::int64_t outer = len == 0 ? 0 : x.numel() / len;
+  const auto scale_map = broadcast_index_map(c.in(1).shape(), norm_shape);
+  const float* px = x.data<float>();
+  const float* scale = c.in(1).data<float>();
+  float* po = c.outputs[0].data<float>();
+  for (std::int64_t o = 0; o < outer; ++o) {
+    const float* row = px + o * len;
+    double squares = 0;
+    for (std::int64_t k = 0; k < len; ++k) squares += double(row[k]) * row[k];
+    const double inv_rms = 1.0 / std::sqrt(squares / static_cast<double>(len) + epsilon);
+    for (std::int64_t k = 0; k < len; ++k)
+      po[o * len + k] = static_cast<float>(row[k] * inv_rms) * scale[scale_map[k]];
   }
 }
 
