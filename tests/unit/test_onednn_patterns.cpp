@@ -497,6 +497,33 @@ TEST(OnednnDevice, PerSampleChannelScaleInTheConvLayout) {
   check(*dev, m.load(), {"Conv", "Mul", "GlobalAveragePool"}, {1, 8});
 }
 
+// The same squeeze-excitation where activations are large enough for 16-channel blocks (batch 4
+// at 64x64): the Mul keeps the blocked layout (a host step; oneDNN 2.6 has only its reference
+// kernel for that broadcast there), 16 and 48 channels.
+TEST(OnednnDevice, SqueezeExcitationInSixteenChannelBlocks) {
+  REQUIRE_ONEDNN(dev);
+  for (const std::int64_t channels : {std::int64_t{16}, std::int64_t{48}}) {
+    SCOPED_TRACE(std::to_string(channels) + " channels");
+    ModelBuilder m(13);
+    m.input("x", {-1, 8, 64, 64});
+    init(m, "w", {channels, 8, 1, 1}, 1, -0.3f, 0.3f);
+    init(m, "wr", {4, channels, 1, 1}, 2, -0.3f, 0.3f);
+    init(m, "we", {channels, 4, 1, 1}, 3, -0.3f, 0.3f);
+    init(m, "wp", {8, channels, 1, 1}, 4, -0.2f, 0.2f);
+    m.node("Conv", {"x", "w"}, {"c"});
+    m.node("Relu", {"c"}, {"h"});
+    m.node("GlobalAveragePool", {"h"}, {"p"});
+    m.node("Conv", {"p", "wr"}, {"r"});
+    m.node("Relu", {"r"}, {"rr"});
+    m.node("Conv", {"rr", "we"}, {"e"});
+    m.node("Sigmoid", {"e"}, {"s"});
+    m.node("Mul", {"h", "s"}, {"scaled"});
+    m.node("Conv", {"scaled", "wp"}, {"y"});
+    m.output("y");
+    check(*dev, m.load(), {"Conv", "Mul", "GlobalAveragePool"}, {1, 4});
+  }
+}
+
 // MobileNetV2's inverted residual where activations are large (batch x height x width >= 2^14
 // runs in 16-channel blocks; 24 channels pad a block): batch 1 at 96x96 stays in oneDNN's own
 // layouts, batch 2 is blocked.
