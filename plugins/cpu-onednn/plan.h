@@ -223,6 +223,12 @@ void make_prelu(Plan& p, const Group& g, Step& step);
 void make_lrn(Plan& p, const Group& g, Step& step);
 // Slice, Gather of one index, Split, Pad: reorders between strided views (steps_layout.cpp).
 void make_window(Plan& p, const Group& g, Step& step);
+// Whether a Slice or Gather reads one strided box of its input (make_window) with the values
+// known when the plan is built.
+bool window_known(Plan& p, const Node& n);
+// steps_host.cpp
+void make_gather_rows(Plan& p, const Group& g, Step& step);
+void make_expand(Plan& p, const Group& g, Step& step);
 void make_split(Plan& p, const Group& g, Step& step);
 void make_pad(Plan& p, const Group& g, Step& step);
 // A strided ConvTranspose as one stride-1 Conv per output phase; false when it does not apply.

@@ -117,8 +117,12 @@ void Plan::build_step(const Group& group) {
     make_prelu(*this, group, step);
   else if (op == "LRN")
     make_lrn(*this, group, step);
+  else if (op == "Gather" && !window_known(*this, first))
+    make_gather_rows(*this, group, step);
   else if (op == "Slice" || op == "Gather")
     make_window(*this, group, step);
+  else if (op == "Expand")
+    make_expand(*this, group, step);
   else if (op == "Split")
     make_split(*this, group, step);
   else if (op == "Pad")

@@ -250,6 +250,14 @@ std::string window_unsupported(const Graph& graph, const Node& node, const Shape
   return "";
 }
 
+bool window_known(Plan& p, const Node& n) {
+  std::vector<const Tensor*> inputs;
+  for (const std::string& name : n.inputs)
+    inputs.push_back(name.empty() ? nullptr : p.values(name));
+  StridedWindow w;
+  return strided_window(n, p.graph.opset, inputs, w);
+}
+
 // Slice and one-index Gather: one reorder from the box of the input into the output.
 void make_window(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];

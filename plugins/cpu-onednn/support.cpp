@@ -229,10 +229,10 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
                      op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) ||
                      op == "DepthToSpace" || op == "SpaceToDepth" || op == "PRelu" || op == "LRN" ||
                      op == "Slice" || op == "Gather" || op == "Split" || op == "Pad" ||
-                     op == "Resize";
+                     op == "Resize" || op == "Expand";
   // Ops whose later inputs are parameters (indices, amounts), not data.
   const bool one_data_input = op == "Clip" || is_reduce_op(op) || op == "Slice" || op == "Gather" ||
-                              op == "Split" || op == "Pad";
+                              op == "Split" || op == "Pad" || op == "Expand";
   // Row-major views of their input (no kernel): the output shape is known from shape inference.
   const bool view = is_view_op(graph, node);
   if (!known && !view) return eltwise_ops(graph, node, ops);
@@ -282,7 +282,9 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (is_variadic_op(op)) return variadic_unsupported(in, y);
   if (op == "DepthToSpace" || op == "SpaceToDepth") return space_depth_unsupported(node, x);
   if (op == "PRelu") return prelu_unsupported(in);
-  if (op == "Slice" || op == "Gather") return window_unsupported(graph, node, shape_of);
+  if (op == "Slice") return window_unsupported(graph, node, shape_of);
+  // A Gather that is no box of its input copies rows on the host (steps_host.cpp).
+  if (op == "Gather" || op == "Expand") return "";
   if (op == "Split") return split_unsupported(node, x, shape_of);
   if (op == "Pad") {
     PadAmounts pads;

@@ -293,13 +293,92 @@ TEST(OnednnTensorOps, ConstantSlicesAndGathersAreStridedCopies) {
   set_attr(m.node("Gather", {"x", "last"}, {"v"}), "axis", std::int64_t{0});
   m.output("q").output("k").output("v");
   check(*dev, m.load(), {"Gather"});
-  // Indices that are not a single constant stay on the reference kernels.
+  // Constant indices that are no box of the input: rows copied on the host.
   ModelBuilder two(13);
   two.input("x", {-1, 5});
   two.initializer_i64("i", {2}, {3, 1});
   set_attr(two.node("Gather", {"x", "i"}, {"y"}), "axis", std::int64_t{1});
   two.output("y");
-  EXPECT_EQ(placement(*dev, two.load()).at(0).device, "cpu-ref");
+  check(*dev, two.load(), {"Gather"});
+}
+
+// A decoder's token embedding: ids known only at run time (int64, negative ones counting from
+// the end) pick rows of a constant table, on any axis; an index out of range is an error that
+// names the node.
+TEST(OnednnTensorOps, GatherByRunTimeIndices) {
+  REQUIRE_ONEDNN(dev);
+  for (const std::int64_t axis : {std::int64_t{0}, std::int64_t{1}}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    ModelBuilder m(13);
+    m.input("ids", {-1, 3}, 7);
+    init(m, "table", {6, 4}, 1);
+    set_attr(m.node("Gather", {"table", "ids"}, {"e"}, "embed"), "axis", axis);
+    m.node("Relu", {"e"}, {"y"});
+    m.output("y");
+    const Graph g = m.load();
+    EXPECT_EQ(placement(*dev, g).at(0).device, "cpu-onednn");
+    const std::int64_t rows = axis == 0 ? 6 : 4;
+    const Tensor ids = Tensor::from_vector<std::int64_t>({2, 3}, {0, rows - 1, 2, -1, 1, -rows});
+    auto compiled = dev->compile(g);
+    for (int repeat = 0; repeat < 2; ++repeat)
+      expect_close(compiled->run({{"ids", ids}}).at("y"),
+                   ReferenceExecutor(g).run({{"ids", ids}}).at("y"), "embedding");
+    const Tensor bad = Tensor::from_vector<std::int64_t>({1, 3}, {0, rows, 1});
+    try {
+      compiled->run({{"ids", bad}});
+      ADD_FAILURE() << "an index out of range ran";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("embed"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Expand as grouped-query attention writes it ([b, kv, 1, s, d] -> [b, kv, n, s, d]) and as
+// masks broadcast ([1, 1, s, s] -> [b, 1, s, s]); a middle dimension repeated and a last one.
+TEST(OnednnTensorOps, ExpandRepeatsAlongSizeOneDimensions) {
+  REQUIRE_ONEDNN(dev);
+  struct Case {
+    Shape x, y;
+  };
+  for (const Case& c : {Case{{-1, 2, 1, 3, 4}, {-1, 2, 3, 3, 4}}, Case{{1, 1, 3, 3}, {-1, 1, 3, 3}},
+                        Case{{-1, 3, 1}, {-1, 3, 5}}, Case{{3, 1}, {-1, 2, 3, 4}}}) {
+    SCOPED_TRACE(shape_to_string(c.x) + " -> " + shape_to_string(c.y));
+    ModelBuilder m(13);
+    // The batch comes from an input; the target shape from Shape arithmetic as exporters write.
+    m.input("b", {-1, 1});
+    const bool x_input = c.x[0] < 0;
+    if (x_input) {
+      m.input("x", c.x);
+    } else {
+      init(m, "x", c.x, 3);
+    }
+    m.node("Shape", {"b"}, {"bs"});
+    m.initializer_i64("zero", {1}, {0});
+    m.node("Gather", {"bs", "zero"}, {"batch"});
+    Shape rest(c.y.begin() + 1, c.y.end());
+    m.initializer_i64("rest", {static_cast<std::int64_t>(rest.size())}, rest);
+    set_attr(m.node("Concat", {"batch", "rest"}, {"shape"}), "axis", std::int64_t{0});
+    m.node("Relu", {"x"}, {"r"});
+    m.node("Expand", {"r", "shape"}, {"e"});
+    m.node("Sigmoid", {"e"}, {"y"});
+    m.output("y");
+    const Graph g = m.load();
+    std::unique_ptr<CompiledGraph> compiled = dev->compile(g);
+    for (const std::int64_t batch : {std::int64_t{1}, std::int64_t{3}}) {
+      TensorMap in{{"b", Tensor::from_vector<float>({batch, 1}, random_values(batch, 5))}};
+      if (x_input) {
+        Shape xs = c.x;
+        xs[0] = batch;
+        in["x"] = Tensor::from_vector<float>(xs, random_values(shape_numel(xs), 6));
+      }
+      for (const Placement& p : placement(*dev, g))
+        if (p.op == "Expand") {
+          EXPECT_EQ(p.device, "cpu-onednn") << p.reason;
+        }
+      expect_close(compiled->run(in).at("y"), ReferenceExecutor(g).run(in).at("y"),
+                   "batch " + std::to_string(batch));
+    }
+  }
 }
 
 TEST(OnednnTensorOps, SplitAndConstantPad) {
