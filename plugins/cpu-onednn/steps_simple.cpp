@@ -101,6 +101,23 @@ void make_transpose(Plan& p, const Group& g, Step& step) {
   }
   const memory src =
       p.view(p.slot(n.inputs[0]), memory::desc(yd, memory::data_type::f32, ys), step);
+  // Read only by MatMuls (attention's K^T, its heads split from [B, S, H, D]): the output is
+  // the input under permuted strides, which oneDNN's matmul reads as it is (make_matmul);
+  // a reader that needs it row-major gets the copy then.
+  bool matmuls_only = true, read = false;
+  for (const Node& reader : p.graph.nodes)
+    for (const std::string& in : reader.inputs)
+      if (in == g.output) {
+        read = true;
+        matmuls_only = matmuls_only && reader.op_type == "MatMul" && reader.domain.empty();
+      }
+  for (const ValueInfo& out : p.graph.outputs) matmuls_only = matmuls_only && out.name != g.output;
+  if (read && matmuls_only) {
+    Slot& out = p.slots[static_cast<std::size_t>(p.slot(g.output))];
+    out.has_plain = false;
+    out.mem = src;
+    return;
+  }
   const memory dst = p.output(g.output, plain_md(p.shape(g.output)));
   step.execs.push_back({dnnl::reorder(src, dst), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}});
 }

@@ -1,0 +1,61 @@
+// Attention on cpu-onednn: the Transposes that split heads and turn K into K^T are read by the
+// MatMuls under permuted strides where oneDNN has a fast kernel for that, and copied row-major
+// otherwise; the results equal the reference's either way.
+#include "onednn_test_util.h"
+
+using namespace onednn_test;
+
+namespace {
+
+// One decoder step against a cache: q [N, H, S, D], keys and values cached as [N, T, H, D]
+// (the layout a [N, T, H*D] projection reshapes to); scores = q K^T / sqrt(D) -> Softmax -> V.
+Graph cached_attention(std::int64_t queries, bool keys_also_an_output) {
+  const std::int64_t heads = 4, dim = 8, cached = 24;
+  ModelBuilder m(13);
+  m.input("q", {-1, heads, queries, dim});
+  m.input("k", {-1, cached, heads, dim});
+  m.input("v", {-1, cached, heads, dim});
+  m.initializer("scale", {}, {1.0f / std::sqrt(static_cast<float>(dim))});
+  set_attr(m.node("Transpose", {"k"}, {"kt"}, "k_transposed"), "perm",
+           std::vector<std::int64_t>{0, 2, 3, 1});
+  set_attr(m.node("Transpose", {"v"}, {"vh"}, "v_heads"), "perm",
+           std::vector<std::int64_t>{0, 2, 1, 3});
+  m.node("MatMul", {"q", "kt"}, {"s"}, "scores");
+  m.node("Mul", {"s", "scale"}, {"ss"}, "scaled");
+  set_attr(m.node("Softmax", {"ss"}, {"p"}, "softmax"), "axis", std::int64_t{-1});
+  m.node("MatMul", {"p", "vh"}, {"y"}, "context");
+  m.output("y");
+  if (keys_also_an_output) m.output("kt");
+  return m.load();
+}
+
+}  // namespace
+
+TEST(OnednnAttention, TransposedKeysAndValuesFeedTheMatMuls) {
+  REQUIRE_ONEDNN(dev);
+  // One query (a decoder step: permuted operands read in place) and 32 (copied row-major
+  // where oneDNN's kernel for them is slower than the copy).
+  for (const std::int64_t queries : {std::int64_t{1}, std::int64_t{32}})
+    for (const bool keys_output : {false, true}) {
+      SCOPED_TRACE(std::to_string(queries) + " queries" + (keys_output ? ", K^T an output" : ""));
+      check(*dev, cached_attention(queries, keys_output), {"Transpose", "MatMul", "Softmax"},
+            {1, 3});
+    }
+}
+
+// ViT's layout, tokens first: k [T, H, D] -> K^T [H, D, T] puts the batch (heads) between the
+// other two dimensions, which oneDNN's brgemm does not take; with one query its gemm:jit kernel
+// reads the operand in place, with many the keys are copied first.
+TEST(OnednnAttention, HeadsBetweenTokensAndFeatures) {
+  REQUIRE_ONEDNN(dev);
+  for (const std::int64_t queries : {std::int64_t{1}, std::int64_t{20}}) {
+    SCOPED_TRACE(std::to_string(queries) + " queries");
+    ModelBuilder m(13);
+    m.input("q", {3, queries, 8});
+    m.input("k", {-1, 3, 8});
+    set_attr(m.node("Transpose", {"k"}, {"kt"}), "perm", std::vector<std::int64_t>{1, 2, 0});
+    m.node("MatMul", {"q", "kt"}, {"y"});
+    m.output("y");
+    check(*dev, m.load(), {"Transpose", "MatMul"}, {1, 40});
+  }
+}
