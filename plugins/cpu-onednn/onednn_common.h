@@ -59,12 +59,12 @@ struct Geometry {
   dims kernel, strides, dilations, pad_begin, pad_end, out;
   bool overhang = false;  // ceil_mode needed more trailing padding than `pads` gave
 };
-// Same rules as the reference kernels (conv_geometry.cpp, pool.cpp); "" or why not.
+// The engine's windows (quantscope/window_geometry.h) in oneDNN's terms (geometry.cpp);
+// "" or why not.
 std::string conv_geometry(const Node& node, const Shape& x, const Shape& w, Geometry& g);
 std::string pool_geometry(const Node& node, const Shape& x, Geometry& g);
-// ConvTranspose (steps_deconv.cpp): oneDNN deconvolution geometry giving the reference's output
-// size, and why a node with input shapes `in` does not run.
 std::string deconv_geometry(const Node& node, const Shape& x, const Shape& w, Geometry& g);
+// Why a ConvTranspose with input shapes `in` does not run (steps_deconv.cpp).
 std::string deconv_unsupported(const Node& node, const std::vector<Shape>& in);
 
 // Why the device does not run `node` with the shapes given by shape_of; "" when it does.

@@ -1,5 +1,5 @@
-// ConvTranspose as a oneDNN deconvolution: the reference's output size (output_padding,
-// output_shape, auto_pad) becomes the trailing pad that makes oneDNN's formula give it.
+// ConvTranspose as a oneDNN deconvolution (its geometry in geometry.cpp: the reference's output
+// size becomes the trailing pad that makes oneDNN's formula give it).
 #include <algorithm>
 
 #include "plan.h"
@@ -7,67 +7,6 @@
 namespace qs::onednn {
 
 using dnnl::memory;
-
-namespace {
-
-bool read_ints(const Node& node, const char* name, int count, std::int64_t fallback,
-               std::int64_t minimum, dims& out) {
-  std::vector<std::int64_t> v = node.attr_ints(name);
-  if (v.empty()) v.assign(count, fallback);
-  if (static_cast<int>(v.size()) != count) return false;
-  for (std::int64_t x : v)
-    if (x < minimum || x > (std::int64_t{1} << 31)) return false;
-  out.assign(v.begin(), v.end());
-  return true;
-}
-
-}  // namespace
-
-std::string deconv_geometry(const Node& node, const Shape& x, const Shape& w, Geometry& g) {
-  if (x.size() < 3 || x.size() > 5 || w.size() != x.size()) return "rank";
-  const int k = static_cast<int>(x.size()) - 2;
-  dims pads, output_padding;
-  if (!read_ints(node, "strides", k, 1, 1, g.strides) ||
-      !read_ints(node, "dilations", k, 1, 1, g.dilations) ||
-      !read_ints(node, "pads", 2 * k, 0, 0, pads) ||
-      !read_ints(node, "output_padding", k, 0, 0, output_padding))
-    return "invalid attributes";
-  std::vector<std::int64_t> ks = node.attr_ints("kernel_shape");
-  if (!ks.empty() &&
-      (static_cast<int>(ks.size()) != k || !std::equal(ks.begin(), ks.end(), w.begin() + 2)))
-    return "kernel_shape does not match the weights";
-  std::vector<std::int64_t> output_shape = node.attr_ints("output_shape");
-  if (output_shape.size() > static_cast<std::size_t>(k))
-    output_shape.erase(output_shape.begin(), output_shape.end() - k);
-  if (!output_shape.empty() && static_cast<int>(output_shape.size()) != k) return "output_shape";
-  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
-  const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
-  if (!same && auto_pad != "VALID" && auto_pad != "NOTSET") return "auto_pad " + auto_pad;
-  g.kernel.assign(w.begin() + 2, w.end());
-  g.pad_begin.assign(pads.begin(), pads.begin() + k);
-  g.pad_end.assign(pads.begin() + k, pads.end());
-  g.out.resize(k);
-  for (int i = 0; i < k; ++i) {
-    const std::int64_t in = x[i + 2], s = g.strides[i];
-    const std::int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
-    const std::int64_t full = s * (in - 1) + output_padding[i] + extent;
-    if (!output_shape.empty() || same) {
-      g.out[i] = !output_shape.empty() ? output_shape[i] : in * s;
-      const std::int64_t total = std::max<std::int64_t>(0, full - g.out[i]);
-      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-    } else {
-      if (auto_pad == "VALID") g.pad_begin[i] = g.pad_end[i] = 0;
-      g.out[i] = full - g.pad_begin[i] - g.pad_end[i];
-    }
-    if (g.out[i] <= 0) return "empty output";
-    // oneDNN: out = (in - 1) * s + extent - pad_begin - pad_end; a negative pad_end extends the
-    // output past the last input's reach (output_padding), where only the bias lands.
-    g.pad_end[i] = (in - 1) * s + extent - g.pad_begin[i] - g.out[i];
-    if (g.pad_begin[i] >= extent || g.pad_end[i] >= extent) return "pads as large as the kernel";
-    g.dilations[i] -= 1;
-  }
-  return "";
-}
 
 std::string deconv_unsupported(const Node& node, const std::vector<Shape>& in) {
   if (in.size() < 2) return "inputs";

@@ -13,7 +13,6 @@ bool activation_code(const Graph& graph, const Node& node, int& act, float& lo, 
 // Clip's bounds: attributes before opset 11, constant inputs after; false when not constant.
 bool clip_bounds(const Graph& graph, const Node& node, float& lo, float& hi);
 
-// 2-D (or 1-D, as height 1) geometry of Conv and pooling, with pads resolved from auto_pad.
 // The kernel window of a Conv or pool as the shaders read it: KH, KW, SH, SW, PH, PW, DH, DW,
 // eight consecutive push constants.
 struct Taps {
@@ -23,15 +22,11 @@ struct Geometry2d {
   Taps taps;
   std::int32_t peh = 0, pew = 0;  // the end pads
 };
-// `x`: the input shape as 4-D, `kernel`: the spatial kernel dims (2), `out`: the inferred output
-// shape as 4-D; `one_d`: the node is 1-D (its attributes name the width axis only).
-std::string geometry(const Node& node, const Shape& x, const Shape& kernel, const Shape& out,
-                     Geometry2d& g, bool one_d = false);
-
-// ConvTranspose's geometry: pads from the attributes, or (output_shape, SAME_*) from the
-// inferred output's size as the reference kernels compute them.
-std::string transpose_geometry(const Node& node, const Shape& x, const Shape& kernel,
-                               const Shape& out, Geometry2d& g);
+// The engine's windows (quantscope/window_geometry.h) of a 2-D node, or a 1-D one as height 1,
+// as the shaders take them (geometry.cpp); "" or why not. `x` and `w` are the node's own shapes.
+std::string conv_taps(const Node& node, const Shape& x, const Shape& w, Geometry2d& g);
+std::string conv_transpose_taps(const Node& node, const Shape& x, const Shape& w, Geometry2d& g);
+std::string pool_taps(const Node& node, const Shape& x, Geometry2d& g);
 
 // Conv, ConvTranspose, Gemm and MatMul (ops_matmul.cpp).
 std::string matmul_unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of,

@@ -85,8 +85,7 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
     if (a->rank() != 4 && a->rank() != 3) return "Conv of rank " + std::to_string(a->rank());
     Geometry2d g;
     const Shape w = as_4d(b->shape());
-    const std::string why =
-        geometry(node, as_4d(a->shape()), {w[2], w[3]}, as_4d(y->shape()), g, a->rank() == 3);
+    const std::string why = conv_taps(node, a->shape(), b->shape(), g);
     if (!why.empty()) return why;
     if (node.inputs.size() > 2 && !node.inputs[2].empty() &&
         shape_numel(shape_of(node.inputs[2])->shape()) != w[0])
@@ -101,7 +100,7 @@ std::string matmul_unsupported(const Graph& graph, const Node& node, const Shape
         w[1] * group != y->shape()[1])
       return "ConvTranspose channels";
     Geometry2d g;
-    const std::string why = transpose_geometry(node, a->shape(), {w[2], w[3]}, y->shape(), g);
+    const std::string why = conv_transpose_taps(node, a->shape(), w, g);
     if (!why.empty()) return why;
     if (node.inputs.size() > 2 && !node.inputs[2].empty() &&
         shape_numel(shape_of(node.inputs[2])->shape()) != y->shape()[1])
@@ -149,7 +148,7 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     const Shape& xs = p.shape(node.inputs[0]);
     const Shape& ws = p.shape(node.inputs[1]);
     Geometry2d g;
-    transpose_geometry(node, xs, {ws[2], ws[3]}, ys, g);
+    conv_transpose_taps(node, xs, ws, g);
     const WindowPush d{i32(shape_numel(ys)),
                        i32(xs[1]),
                        i32(xs[2]),
@@ -171,7 +170,7 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     const Shape ws = as_4d(p.shape(node.inputs[1]));
     const Shape os = as_4d(ys);
     Geometry2d g;
-    geometry(node, xs, {ws[2], ws[3]}, os, g, p.shape(node.inputs[0]).size() == 3);
+    conv_taps(node, p.shape(node.inputs[0]), p.shape(node.inputs[1]), g);
     const std::int64_t group = node.attr_int("group", 1);
     Binding y = p.out(node.outputs[0]);
     if (is_depthwise(xs, ws, group)) {

@@ -276,10 +276,8 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   if (op == "MaxPool" || op == "AveragePool") {
     if (x->rank() != 4) return "pooling of rank " + std::to_string(x->rank());
     if (node.attr_int("storage_order", 0) != 0) return "storage_order";
-    const std::vector<std::int64_t> k = node.attr_ints("kernel_shape");
-    if (k.size() != 2) return "kernel_shape";
     Geometry2d g;
-    return geometry(node, x->shape(), {k[0], k[1]}, y->shape(), g);
+    return pool_taps(node, x->shape(), g);
   }
   return "op " + op;
 }
@@ -480,9 +478,8 @@ void build_node(Plan& p, const Node& node, const PackedLayer* packed, const Node
     return;
   }
   if (op == "MaxPool" || op == "AveragePool") {
-    const std::vector<std::int64_t> k = node.attr_ints("kernel_shape");
     Geometry2d g;
-    geometry(node, xs, {k[0], k[1]}, ys, g);
+    pool_taps(node, xs, g);
     struct {
       std::int32_t total, H, W, OH, OW;
       Taps taps;

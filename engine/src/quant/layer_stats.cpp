@@ -66,15 +66,15 @@ void LayerInputStats::add_conv(const Tensor& x) {
   const Tensor& w = graph_.initializers.at(layer_.weight);
   kernels::KernelContext ctx{*layer_.node, graph_.opset, {}, {}, false, false};
   const kernels::ConvGeometry geo = kernels::conv_geometry(ctx, x.shape(), w.shape());
-  if (geo.spatial_rank > 3) {
+  if (geo.spatial_rank() > 3) {
     unsupported_ = "convolutions of more than 3 spatial dimensions";
     return;
   }
   // Pad the geometry to 3 spatial dims (d, h, w) so one loop serves 1-D, 2-D and 3-D.
   std::array<std::int64_t, 3> in{1, 1, 1}, kern{1, 1, 1}, out{1, 1, 1}, stride{1, 1, 1},
       dil{1, 1, 1}, pad{0, 0, 0};
-  const int off = 3 - geo.spatial_rank;
-  for (int d = 0; d < geo.spatial_rank; ++d) {
+  const int off = 3 - geo.spatial_rank();
+  for (int d = 0; d < geo.spatial_rank(); ++d) {
     in[off + d] = geo.in[d];
     kern[off + d] = geo.kernel[d];
     out[off + d] = geo.out[d];

@@ -11,54 +11,11 @@ namespace qs::autograd {
 
 namespace {
 
-using Dims = std::vector<std::int64_t>;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-// The window geometry of a pool node (ONNX Pool semantics: kernel_shape, strides, dilations,
-// pads, auto_pad, ceil_mode), as runtime/kernels/pool.cpp resolves it, in the form the
+// The window geometry of a pool node as the forward kernel resolves it, in the form the
 // convolution index tables take. The caller checks the result against the forward output.
 kernels::ConvGeometry pool_geometry(const BackwardContext& c, const Tensor& x) {
-  const Node& node = c.node;
-  kernels::ConvGeometry g;
-  g.spatial_rank = x.rank() - 2;
-  const int k = g.spatial_rank;
-  if (k < 1) c.fail("input must have rank >= 3");
-  g.in.assign(x.shape().begin() + 2, x.shape().end());
-  g.kernel = node.attr_ints("kernel_shape");
-  g.strides = node.attr_ints("strides", Dims(k, 1));
-  g.dilations = node.attr_ints("dilations", Dims(k, 1));
-  Dims pads = node.attr_ints("pads", Dims(2 * k, 0));
-  if (static_cast<int>(g.kernel.size()) != k || static_cast<int>(g.strides.size()) != k ||
-      static_cast<int>(g.dilations.size()) != k || static_cast<int>(pads.size()) != 2 * k)
-    c.fail("kernel_shape, strides, dilations or pads do not match the input rank");
-  const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
-  const bool ceil_mode = node.attr_int("ceil_mode", 0) != 0;
-  g.out.resize(k);
-  g.pad_begin.resize(k);
-  g.pad_end.resize(k);
-  for (int i = 0; i < k; ++i) {
-    const std::int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
-    const std::int64_t in = g.in[i], s = g.strides[i];
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      g.out[i] = -floor_div(-in, s);
-      const std::int64_t total = std::max<std::int64_t>(0, (g.out[i] - 1) * s + extent - in);
-      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pad_end[i] = total - g.pad_begin[i];
-    } else if (auto_pad == "VALID") {
-      g.out[i] = (in - extent) / s + 1;
-      g.pad_begin[i] = g.pad_end[i] = 0;
-    } else {
-      g.pad_begin[i] = pads[i];
-      g.pad_end[i] = pads[i + k];
-      const std::int64_t span = in + g.pad_begin[i] + g.pad_end[i] - extent;
-      g.out[i] = (ceil_mode ? -floor_div(-span, s) : span / s) + 1;
-      if (ceil_mode && (g.out[i] - 1) * s >= in + g.pad_begin[i]) --g.out[i];
-    }
-  }
+  WindowGeometry g;
+  if (const std::string why = pool_window(c.node, x.shape(), g); !why.empty()) c.fail(why);
   return g;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/kernel_util.h"
+#include "runtime/kernels/conv_geometry.h"
 #include "runtime/kernels/kernels.h"
 
 namespace qs::kernels {
@@ -17,103 +18,7 @@ namespace {
 
 using Dims = std::vector<std::int64_t>;
 
-std::string dims_to_string(const Dims& d) {
-  return shape_to_string(d);
-}
-
-// The geometry of one windowed pool, resolved from the attributes and the input shape.
-struct PoolGeometry {
-  int k = 0;       // number of spatial dimensions
-  Dims in;         // spatial input sizes
-  Dims out;        // spatial output sizes
-  Dims kernel;     // kernel_shape
-  Dims strides;    // per spatial dimension
-  Dims dilations;  // per spatial dimension
-  Dims pad_begin;  // leading padding per spatial dimension
-  Dims pad_end;    // trailing padding per spatial dimension
-};
-
-// floor(a / b) for b > 0 and any sign of a.
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
-  return -floor_div(-a, b);
-}
-
-Dims pool_attr(const KernelContext& c, const char* name, int count, std::int64_t fallback) {
-  Dims v = c.node.attr_ints(name, Dims(count, fallback));
-  if (static_cast<int>(v.size()) != count)
-    c.fail(std::string("attribute '") + name + "' has " + std::to_string(v.size()) +
-           " values, expected " + std::to_string(count));
-  return v;
-}
-
-// Resolves kernel_shape, strides, dilations, pads, auto_pad and ceil_mode (ONNX Pool semantics).
-PoolGeometry pool_geometry(const KernelContext& c, bool allow_dilations) {
-  const Tensor& x = c.in(0);
-  if (x.rank() < 3)
-    c.fail("input must have rank >= 3 ([N, C, D1, ...]), got " + shape_to_string(x.shape()));
-  PoolGeometry g;
-  g.k = x.rank() - 2;
-  g.in.assign(x.shape().begin() + 2, x.shape().end());
-
-  if (!c.node.has_attr("kernel_shape")) c.fail("attribute 'kernel_shape' is required");
-  g.kernel = pool_attr(c, "kernel_shape", g.k, 1);
-  g.strides = pool_attr(c, "strides", g.k, 1);
-  g.dilations = allow_dilations ? pool_attr(c, "dilations", g.k, 1) : Dims(g.k, 1);
-  Dims pads = pool_attr(c, "pads", 2 * g.k, 0);
-  for (int i = 0; i < g.k; ++i) {
-    if (g.kernel[i] <= 0) c.fail("kernel_shape " + dims_to_string(g.kernel) + " must be positive");
-    if (g.strides[i] <= 0) c.fail("strides " + dims_to_string(g.strides) + " must be positive");
-    if (g.dilations[i] <= 0)
-      c.fail("dilations " + dims_to_string(g.dilations) + " must be positive");
-    if (pads[i] < 0 || pads[i + g.k] < 0)
-      c.fail("pads " + dims_to_string(pads) + " must not be negative");
-    if (g.kernel[i] > (std::int64_t{1} << 31) || g.dilations[i] > (std::int64_t{1} << 31) ||
-        pads[i] > (std::int64_t{1} << 40) || pads[i + g.k] > (std::int64_t{1} << 40))
-      c.fail("kernel_shape, dilations or pads are implausibly large");
-  }
-
-  const std::string auto_pad = c.node.attr_string("auto_pad", "NOTSET");
-  const bool ceil_mode = c.node.attr_int("ceil_mode", 0) != 0;
-  g.out.resize(g.k);
-  g.pad_begin.resize(g.k);
-  g.pad_end.resize(g.k);
-  for (int i = 0; i < g.k; ++i) {
-    const std::int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;  // dilated kernel
-    const std::int64_t in = g.in[i], s = g.strides[i];
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      g.out[i] = ceil_div(in, s);
-      std::int64_t total = std::max<std::int64_t>(0, (g.out[i] - 1) * s + extent - in);
-      // SAME_UPPER puts the odd extra pad at the end, SAME_LOWER at the beginning.
-      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pad_end[i] = total - g.pad_begin[i];
-    } else if (auto_pad == "VALID") {
-      if (in < extent)
-        c.fail("kernel extent " + std::to_string(extent) + " exceeds input size " +
-               std::to_string(in) + " with auto_pad VALID");
-      g.out[i] = (in - extent) / s + 1;
-      g.pad_begin[i] = g.pad_end[i] = 0;
-    } else if (auto_pad == "NOTSET") {
-      g.pad_begin[i] = pads[i];
-      g.pad_end[i] = pads[i + g.k];
-      const std::int64_t span = in + g.pad_begin[i] + g.pad_end[i] - extent;
-      if (span < 0)
-        c.fail("kernel extent " + std::to_string(extent) + " exceeds padded input size " +
-               std::to_string(in + g.pad_begin[i] + g.pad_end[i]));
-      g.out[i] = (ceil_mode ? ceil_div(span, s) : span / s) + 1;
-      // With ceil_mode the last window must start inside the input or the leading padding;
-      // one that would start in the trailing padding is dropped (PyTorch/ONNX rule).
-      if (ceil_mode && (g.out[i] - 1) * s >= in + g.pad_begin[i]) --g.out[i];
-    } else {
-      c.fail("unknown auto_pad '" + auto_pad + "'");
-    }
-  }
-  return g;
-}
+using PoolGeometry = WindowGeometry;
 
 Shape pool_output_shape(const Tensor& x, const PoolGeometry& g) {
   Shape s = {x.dim(0), x.dim(1)};
@@ -126,12 +31,12 @@ Shape pool_output_shape(const Tensor& x, const PoolGeometry& g) {
 template <typename Fn>
 void for_each_window(const PoolGeometry& g, Fn&& fn) {
   const std::int64_t count = shape_numel(g.out);
-  Dims pos(g.k, 0);
-  Dims origin(g.k);
+  Dims pos(g.spatial_rank(), 0);
+  Dims origin(g.spatial_rank());
   for (std::int64_t o = 0; o < count; ++o) {
-    for (int i = 0; i < g.k; ++i) origin[i] = pos[i] * g.strides[i] - g.pad_begin[i];
+    for (int i = 0; i < g.spatial_rank(); ++i) origin[i] = pos[i] * g.strides[i] - g.pad_begin[i];
     fn(o, origin);
-    for (int i = g.k - 1; i >= 0; --i) {
+    for (int i = g.spatial_rank() - 1; i >= 0; --i) {
       if (++pos[i] < g.out[i]) break;
       pos[i] = 0;
     }
@@ -157,18 +62,19 @@ template <typename Fn>
 void for_each_tap(const PoolGeometry& g, const Dims& origin, Fn&& fn) {
   // Scratch reused across calls: this runs once per output element.
   thread_local Dims first, count, step, coord;
-  first.assign(g.k, 0);
-  count.assign(g.k, 0);
-  step.assign(g.k, 0);
-  coord.assign(g.k, 0);
-  for (int i = 0; i < g.k; ++i) {
+  first.assign(g.spatial_rank(), 0);
+  count.assign(g.spatial_rank(), 0);
+  step.assign(g.spatial_rank(), 0);
+  coord.assign(g.spatial_rank(), 0);
+  for (int i = 0; i < g.spatial_rank(); ++i) {
     count[i] = taps_between(origin[i], g.dilations[i], g.kernel[i], 0, g.in[i], &first[i]);
     if (count[i] == 0) return;
   }
   for (;;) {
-    for (int i = 0; i < g.k; ++i) coord[i] = origin[i] + (first[i] + step[i]) * g.dilations[i];
+    for (int i = 0; i < g.spatial_rank(); ++i)
+      coord[i] = origin[i] + (first[i] + step[i]) * g.dilations[i];
     fn(coord);
-    int i = g.k - 1;
+    int i = g.spatial_rank() - 1;
     for (; i >= 0; --i) {
       if (++step[i] < count[i]) break;
       step[i] = 0;
@@ -181,9 +87,9 @@ void for_each_tap(const PoolGeometry& g, const Dims& origin, Fn&& fn) {
 std::int64_t plane_offset(const PoolGeometry& g, const Dims& coord, bool column_major) {
   std::int64_t off = 0;
   if (column_major) {
-    for (int i = g.k - 1; i >= 0; --i) off = off * g.in[i] + coord[i];
+    for (int i = g.spatial_rank() - 1; i >= 0; --i) off = off * g.in[i] + coord[i];
   } else {
-    for (int i = 0; i < g.k; ++i) off = off * g.in[i] + coord[i];
+    for (int i = 0; i < g.spatial_rank(); ++i) off = off * g.in[i] + coord[i];
   }
   return off;
 }
@@ -226,7 +132,7 @@ void max_pool(KernelContext& c) {
   const Tensor& x = c.in(0);
   if (c.node.attr_int("storage_order", 0) < 0 || c.node.attr_int("storage_order", 0) > 1)
     c.fail("storage_order must be 0 or 1");
-  PoolGeometry g = pool_geometry(c, /*allow_dilations=*/true);
+  PoolGeometry g = pool_geometry(c, c.in(0).shape());
   const bool want_indices = c.node.outputs.size() > 1 && !c.node.outputs[1].empty();
   Shape out_shape = pool_output_shape(x, g);
   c.output(0, x.dtype(), out_shape);
@@ -244,7 +150,7 @@ void average_pool(KernelContext& c) {
   require_float(c, 0);
   const Tensor& x = c.in(0);
   // Dilations arrived in AveragePool-19; older models never set the attribute.
-  PoolGeometry g = pool_geometry(c, /*allow_dilations=*/true);
+  PoolGeometry g = pool_geometry(c, c.in(0).shape());
   const bool include_pad = c.node.attr_int("count_include_pad", 0) != 0;
   Tensor& y = c.output(0, DType::f32, pool_output_shape(x, g));
   if (c.shape_only) return;
@@ -267,7 +173,7 @@ void average_pool(KernelContext& c) {
         // count_include_pad counts the explicit pads, but not the ceil_mode overhang that
         // reaches beyond them.
         count = 1;
-        for (int i = 0; i < g.k; ++i)
+        for (int i = 0; i < g.spatial_rank(); ++i)
           count *= taps_between(origin[i], g.dilations[i], g.kernel[i], -g.pad_begin[i],
                                 g.in[i] + g.pad_end[i]);
       }

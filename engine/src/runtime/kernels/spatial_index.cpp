@@ -8,7 +8,7 @@ namespace {
 // target = source * stride - pad_begin + k * dilation, -1 when outside `target_dims`.
 SpatialIndex build(const ConvGeometry& g, const std::vector<std::int64_t>& source_dims,
                    const std::vector<std::int64_t>& target_dims) {
-  const int r = g.spatial_rank;
+  const int r = g.spatial_rank();
   SpatialIndex s;
   for (int d = 0; d < r; ++d) {
     s.kernel_size *= g.kernel[d];
