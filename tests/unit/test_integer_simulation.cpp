@@ -9,6 +9,7 @@
 #include "quantscope/quant_format.h"
 #include "quantscope/registry.h"
 #include "random_dataset.h"
+#include "runtime/kernels/integer_layer.h"
 
 using namespace qs;
 using qs::test::ModelBuilder;
@@ -190,6 +191,49 @@ TEST(IntegerSimulation, EditedWeightsAreComputedAsTheyAre) {
   const Tensor got = qs::test::run_single(sim, x);
   const Tensor want = qs::test::run_single(strip_quant_attributes(sim), x);
   ASSERT_EQ(got.numel(), want.numel());
+  for (std::int64_t i = 0; i < got.numel(); ++i)
+    EXPECT_EQ(got.data<float>()[i], want.data<float>()[i]) << i;
+}
+
+// cpu-ref derives each quantized layer's integer form once, when it compiles the graph: the
+// compiled graph computes bit for bit what the per-run derivation does, on every batch, and a
+// layer whose weights arrive as an input (not a constant) is derived on each run.
+TEST(IntegerSimulation, CompiledGraphsPrepareTheIntegerFormOnce) {
+  const Graph g = qs::test::small_cnn();
+  const Graph sim = apply_quantization(g, quantize(g, {2, 6, 6}));
+  const kernels::PreparedLayers prepared = kernels::prepare_integer_layers(sim);
+  ASSERT_EQ(prepared.size(), 2u);  // the Conv and the Gemm
+  for (const auto& [node, form] : prepared) {
+    EXPECT_TRUE(form.has_value()) << node->name;
+  }
+  auto compiled = make_default_registry().create_device("cpu-ref")->compile(sim);
+  for (unsigned seed : {11u, 12u}) {
+    const Tensor x = qs::test::RandomDataset(3, {2, 6, 6}, seed).read(0, 3).inputs;
+    const Tensor want = ReferenceExecutor(sim).run({{"x", x}}).at("y");
+    const Tensor got = compiled->run({{"x", x}}).at("y");
+    ASSERT_EQ(got.numel(), want.numel());
+    for (std::int64_t i = 0; i < got.numel(); ++i)
+      EXPECT_EQ(got.data<float>()[i], want.data<float>()[i]) << i;
+  }
+  // The Gemm's weights as a graph input: nothing prepared for it, the same result.
+  Graph fed = sim;
+  const std::string w = fed.find_node("fc")->inputs[1];
+  const Tensor weights = fed.initializers.at(w);
+  fed.initializers.erase(w);
+  ValueInfo input;
+  input.name = w;
+  input.dtype = DType::f32;
+  input.shape = weights.shape();
+  input.has_shape = true;
+  fed.inputs.push_back(input);
+  EXPECT_EQ(kernels::prepare_integer_layers(fed).size(), 1u);
+  const Tensor x = qs::test::RandomDataset(3, {2, 6, 6}, 13).read(0, 3).inputs;
+  const Tensor want = ReferenceExecutor(sim).run({{"x", x}}).at("y");
+  const Tensor got = make_default_registry()
+                         .create_device("cpu-ref")
+                         ->compile(fed)
+                         ->run({{"x", x}, {w, weights}})
+                         .at("y");
   for (std::int64_t i = 0; i < got.numel(); ++i)
     EXPECT_EQ(got.data<float>()[i], want.data<float>()[i]) << i;
 }

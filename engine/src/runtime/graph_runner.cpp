@@ -16,12 +16,14 @@ std::string node_label(const Node& node) {
 }  // namespace
 
 std::vector<Tensor> run_node(const Node& node, std::int64_t opset,
-                             const std::vector<const Tensor*>& inputs, RunMode mode) {
+                             const std::vector<const Tensor*>& inputs, RunMode mode,
+                             const std::optional<kernels::IntegerLayer>* integer_form) {
   kernels::KernelFn fn = kernels::find_kernel(node.op_type, node.domain);
   if (!fn)
     throw Unsupported(node_label(node) + ": op " + (node.domain.empty() ? "" : node.domain + ".") +
                       node.op_type + " is not supported");
   kernels::KernelContext ctx{node, opset, inputs, {}, false};
+  ctx.integer_form = integer_form;
   // Kernels hold references to declared outputs while declaring the next ones.
   ctx.outputs.reserve(node.outputs.size());
   if (mode == RunMode::infer_shapes) {
@@ -59,7 +61,8 @@ std::vector<Tensor> run_node(const Node& node, std::int64_t opset,
 }
 
 void run_nodes(const Graph& graph, std::map<std::string, Tensor>& values, RunMode mode,
-               const std::vector<std::string>& keep, const NodeReplacement& replace) {
+               const std::vector<std::string>& keep, const NodeReplacement& replace,
+               const kernels::PreparedLayers* prepared) {
   // Last node that reads each tensor, so intermediate tensors can be freed early.
   std::map<std::string, std::size_t> last_use;
   for (std::size_t i = 0; i < graph.nodes.size(); ++i)
@@ -95,8 +98,12 @@ void run_nodes(const Graph& graph, std::map<std::string, Tensor>& values, RunMod
     if (!known) continue;
     std::vector<Tensor> outs;
     try {
-      if (!replace || !replace(node, inputs, outs))
-        outs = run_node(node, graph.opset, inputs, mode);
+      if (!replace || !replace(node, inputs, outs)) {
+        const std::optional<kernels::IntegerLayer>* form = nullptr;
+        if (prepared)
+          if (auto it = prepared->find(&node); it != prepared->end()) form = &it->second;
+        outs = run_node(node, graph.opset, inputs, mode, form);
+      }
     } catch (const kernels::DataDependentShape&) {
       if (!inferring) throw;
       continue;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ constexpr std::int64_t kSmallTensorElements = 4096;
 // Thrown by KernelContext::output() when small_outputs_only is set and the output is large.
 struct OutputTooLargeToPrecompute {};
 
+struct IntegerLayer;  // integer_layer.h
+
 struct KernelContext {
   const Node& node;
   std::int64_t opset = 0;
@@ -38,6 +41,9 @@ struct KernelContext {
   // Set while inferring shapes with full computation of small tensors: output() then refuses
   // to allocate a large output, and the node is rerun with shape_only (see graph_runner.cpp).
   bool small_outputs_only = false;
+  // A quantized layer's integer form, prepared once when the graph was compiled (its weights are
+  // constants); nullptr: derived from the inputs on each run (integer_layer.h).
+  const std::optional<IntegerLayer>* integer_form = nullptr;
 
   int input_count() const { return static_cast<int>(inputs.size()); }
   bool has(int i) const { return i < input_count() && inputs[i] != nullptr; }

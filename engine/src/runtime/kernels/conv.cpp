@@ -45,9 +45,8 @@ void conv_sums(const T* px, const T* pw, const SpatialIndex& index, const ConvDi
 
 // The quantized layer's output: (exact sum + bias code) x output scale, as the integer kernels.
 bool integer_conv(KernelContext& c, const SpatialIndex& index, const ConvDims& d, float* po) {
-  const Tensor& w = c.in(1);
-  const std::optional<IntegerLayer> layer = integer_layer(
-      c.node, w, d.out_channels, w.numel() / d.out_channels, c.has(2) ? &c.in(2) : nullptr);
+  std::optional<IntegerLayer> scratch;
+  const std::optional<IntegerLayer>& layer = integer_form(c, scratch);
   if (!layer) return false;
   float x_max = 0;
   const std::optional<std::vector<float>> x = input_levels(c.in(0), layer->x_scale, x_max);

@@ -72,9 +72,8 @@ bool integer_gemm(KernelContext& c, bool trans_a, bool trans_b, std::int64_t M, 
   const Tensor& b = c.in(1);
   const float alpha = c.node.attr_float("alpha", 1.0f);
   const float beta = c.node.attr_float("beta", 1.0f);
-  const bool bias_candidate = c.has(2) && alpha == 1.0f && beta == 1.0f && c.in(2).numel() == N;
-  const std::optional<IntegerLayer> layer =
-      integer_layer(c.node, b, N, trans_b ? b.dim(1) : 1, bias_candidate ? &c.in(2) : nullptr);
+  std::optional<IntegerLayer> scratch;
+  const std::optional<IntegerLayer>& layer = integer_form(c, scratch);
   if (!layer) return false;
   float a_max = 0;
   const std::optional<std::vector<float>> levels = input_levels(a, layer->x_scale, a_max);
@@ -99,7 +98,8 @@ bool integer_gemm(KernelContext& c, bool trans_a, bool trans_b, std::int64_t M, 
 // MatMul of a quantized layer: A [..., K] times constant weights B [K, N], every row of A
 // against B; exact sum x output scale.
 bool integer_matmul(KernelContext& c, std::int64_t K, std::int64_t N, float* po) {
-  const std::optional<IntegerLayer> layer = integer_layer(c.node, c.in(1), N, 1, nullptr);
+  std::optional<IntegerLayer> scratch;
+  const std::optional<IntegerLayer>& layer = integer_form(c, scratch);
   if (!layer) return false;
   float a_max = 0;
   const std::optional<std::vector<float>> levels = input_levels(c.in(0), layer->x_scale, a_max);

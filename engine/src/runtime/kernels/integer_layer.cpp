@@ -51,6 +51,50 @@ std::optional<IntegerLayer> integer_layer(const Node& node, const Tensor& weight
   return l;
 }
 
+std::optional<IntegerLayer> integer_layer_of(const Node& node,
+                                             const std::vector<const Tensor*>& inputs) {
+  if (!quant::has_quantized_weights(node) || inputs.size() < 2 || !inputs[1]) return std::nullopt;
+  const Tensor& w = *inputs[1];
+  const Tensor* bias = inputs.size() > 2 ? inputs[2] : nullptr;
+  if (node.op_type == "Conv") {
+    if (w.rank() < 3 || w.dim(0) <= 0) return std::nullopt;
+    return integer_layer(node, w, w.dim(0), w.numel() / w.dim(0), bias);
+  }
+  if (w.rank() != 2) return std::nullopt;
+  if (node.op_type == "MatMul") return integer_layer(node, w, w.dim(1), 1, nullptr);
+  if (node.op_type != "Gemm") return std::nullopt;
+  // Gemm: the bias is C when it is a row of N added once (alpha = beta = 1).
+  const bool trans_b = node.attr_int("transB", 0) != 0;
+  const std::int64_t n = trans_b ? w.dim(0) : w.dim(1);
+  const bool bias_candidate = bias && node.attr_float("alpha", 1.0f) == 1.0f &&
+                              node.attr_float("beta", 1.0f) == 1.0f && bias->numel() == n;
+  return integer_layer(node, w, n, trans_b ? w.dim(1) : 1, bias_candidate ? bias : nullptr);
+}
+
+PreparedLayers prepare_integer_layers(const Graph& graph) {
+  PreparedLayers prepared;
+  for (const Node& node : graph.nodes) {
+    if (!quant::has_quantized_weights(node)) continue;
+    std::vector<const Tensor*> inputs(node.inputs.size(), nullptr);
+    bool constant = node.inputs.size() >= 2;
+    for (std::size_t i = 1; i < node.inputs.size() && constant; ++i) {
+      if (node.inputs[i].empty()) continue;
+      auto it = graph.initializers.find(node.inputs[i]);
+      constant = it != graph.initializers.end();
+      if (constant) inputs[i] = &it->second;
+    }
+    if (constant) prepared[&node] = integer_layer_of(node, inputs);
+  }
+  return prepared;
+}
+
+const std::optional<IntegerLayer>& integer_form(const KernelContext& c,
+                                                std::optional<IntegerLayer>& scratch) {
+  if (c.integer_form) return *c.integer_form;
+  scratch = integer_layer_of(c.node, c.inputs);
+  return scratch;
+}
+
 std::optional<std::vector<float>> input_levels(const Tensor& x, float scale, float& max_abs) {
   if (x.dtype() != DType::f32) return std::nullopt;
   const float* p = x.data<float>();

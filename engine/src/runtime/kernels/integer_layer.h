@@ -11,12 +11,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
 #include "quantscope/graph.h"
 #include "quantscope/quant_format.h"
 #include "quantscope/tensor.h"
+#include "runtime/kernel.h"
 
 namespace qs::kernels {
 
@@ -35,6 +37,21 @@ struct IntegerLayer {
 std::optional<IntegerLayer> integer_layer(const Node& node, const Tensor& weights,
                                           std::int64_t rows, std::int64_t inner,
                                           const Tensor* bias);
+
+// The integer form of a Conv, Gemm or MatMul node for these inputs (weights 1, bias 2; the data
+// input is not read), with the rows, inner size and bias the op's kernel uses; nullopt when the
+// node is not such a quantized layer.
+std::optional<IntegerLayer> integer_layer_of(const Node& node,
+                                             const std::vector<const Tensor*>& inputs);
+
+// Each quantized layer's integer form where its weights (and bias) are initializers: computed
+// once when cpu-ref compiles a graph, handed to the kernels through KernelContext::integer_form.
+using PreparedLayers = std::map<const Node*, std::optional<IntegerLayer>>;
+PreparedLayers prepare_integer_layers(const Graph& graph);
+
+// The layer's form for this run: the prepared one, else derived from the inputs into `scratch`.
+const std::optional<IntegerLayer>& integer_form(const KernelContext& c,
+                                                std::optional<IntegerLayer>& scratch);
 
 // The levels (code - zero point) of an input on the grid of `scale`, and the largest |level|;
 // nullopt when an element is not exactly level x scale.
