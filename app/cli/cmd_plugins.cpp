@@ -23,6 +23,9 @@ int cmd_plugins(const std::vector<std::string>& argv) {
          {"reason", status.reason},
          {"environment", status.usable ? d->environment() : std::map<std::string, std::string>{}}});
   }
+  nlohmann::json calibrators = nlohmann::json::array();
+  for (const std::string& name : r.calibrator_names())
+    calibrators.push_back({{"name", name}, {"description", r.calibrator_description(name)}});
   nlohmann::json plugins = nlohmann::json::array();
   for (const PluginRecord& p : r.plugins())
     plugins.push_back({{"path", p.path},
@@ -35,6 +38,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
     nlohmann::json j{{"abi_version", QS_PLUGIN_ABI_VERSION},
                      {"folders", default_plugin_folders()},
                      {"devices", devices},
+                     {"calibrators", calibrators},
                      {"plugins", plugins}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -50,6 +54,10 @@ int cmd_plugins(const std::vector<std::string>& argv) {
     if (!d["usable"].get<bool>())
       std::printf("               why: %s\n", d["reason"].get<std::string>().c_str());
   }
+  std::printf("\ncalibrators:\n");
+  for (const auto& c : calibrators)
+    std::printf("  %-12s %s\n", c["name"].get<std::string>().c_str(),
+                c["description"].get<std::string>().c_str());
   std::printf("\nplugin folders (ABI version %d):\n", QS_PLUGIN_ABI_VERSION);
   for (const std::string& f : default_plugin_folders()) std::printf("  %s\n", f.c_str());
   std::printf("\nplugins:\n");

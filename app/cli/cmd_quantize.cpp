@@ -52,7 +52,7 @@ int cmd_quantize(const std::vector<std::string>& argv) {
   const QuantConfig config = config_from_args(args);
   std::unique_ptr<Device> device = open_device(args);
   Graph g = load_model_for_data(path);
-  const std::vector<std::string> problems = config_problems(config, g);
+  const std::vector<std::string> problems = config_problems(config, g, &registry());
   if (!problems.empty()) {
     std::string text = "the configuration does not fit the model:";
     for (const std::string& p : problems) text += "\n  " + p;
@@ -62,6 +62,7 @@ int cmd_quantize(const std::vector<std::string>& argv) {
   auto data = open_dataset(args.get("data"), data_options);
   CalibrationOptions options;
   options.batch = args.get_int("batch", 64, 1);
+  options.registry = &registry();
   QuantizedModel q =
       quantize_model(g, config, *data, *device, options, terminal_progress("quantize"));
   q.calibration_data = args.get("data") + " (" + std::to_string(data->size()) + " samples)";

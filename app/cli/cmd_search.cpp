@@ -158,8 +158,10 @@ int cmd_search(const std::vector<std::string>& argv) {
   }
   if (r.best >= 0 && args.has("o")) {
     const SearchPoint& best = r.front[static_cast<std::size_t>(r.best)];
-    QuantizedModel q =
-        quantize_model(g, config_for_bits(base, best.bits, options.act_bits), *data, *device);
+    CalibrationOptions calibration;
+    calibration.registry = &registry();
+    QuantizedModel q = quantize_model(g, config_for_bits(base, best.bits, options.act_bits), *data,
+                                      *device, calibration);
     save_quantized_model(args.get("o"), q);
   }
   if (args.flag("json")) {

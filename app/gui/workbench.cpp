@@ -231,8 +231,12 @@ bool Workbench::setData(const QString& calibration, const QString& evaluation, i
 }
 
 QStringList Workbench::calibrators() const {
-  return {QStringLiteral("mse"), QStringLiteral("minmax"), QStringLiteral("percentile"),
-          QStringLiteral("entropy")};
+  // The registry's, the engine's default first (the page preselects the first).
+  const std::string preferred = qs::LayerQuantSettings{}.calibrator;
+  QStringList names{QString::fromStdString(preferred)};
+  for (const std::string& name : registry_->calibrator_names())
+    if (name != preferred) names.append(QString::fromStdString(name));
+  return names;
 }
 
 Workbench::JobInputs Workbench::jobInputs() const {

@@ -107,15 +107,17 @@ void Workbench::quantize(const QVariantMap& settings) {
   const JobInputs in = jobInputs();
   jobs_->start(page, [this, in, config, key](const qs::JobControl& job) -> JobRunner::Deliver {
     const qs::Graph& g = *in.graph;
-    const std::vector<std::string> problems = qs::config_problems(config, g);
+    const std::vector<std::string> problems = qs::config_problems(config, g, in.registry);
     if (!problems.empty()) throw qs::Error("the settings do not fit the model: " + problems[0]);
     qs::DataOptions options{in.preprocess, in.limit};
     auto calib = qs::open_dataset(in.calibration, options);
     auto eval = qs::open_dataset(in.evaluation, options);
     auto device = openDevice(*in.registry, in.device);
     auto candidate_device = openDevice(*in.registry, in.device);
-    qs::QuantizedModel q =
-        qs::quantize_model(g, config, *calib, *device, {}, phase(job, 0.0, 0.5, "calibrate"));
+    qs::CalibrationOptions calibration;
+    calibration.registry = in.registry;  // a plugin's calibrator too
+    qs::QuantizedModel q = qs::quantize_model(g, config, *calib, *device, calibration,
+                                              phase(job, 0.0, 0.5, "calibrate"));
     const qs::Graph simulated = qs::apply_quantization(g, q);
     const qs::PairEvalResult pair = qs::evaluate_pair(
         g, simulated, *eval, *device, *candidate_device, {}, phase(job, 0.5, 1.0, "evaluate"));

@@ -1,5 +1,6 @@
-// Activation calibrators (quant/observer.h): each method against values computed here, the
-// streaming protocol, NaNs and degenerate tensors.
+// Activation calibrators (quantscope/calibrator.h, the registry's built-ins) through the observer
+// (quant/observer.h): each method against values computed here, the streaming protocol, NaNs and
+// degenerate tensors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,14 +10,48 @@
 #include <string>
 #include <vector>
 
+#include <charconv>
+
 #include "quant/observer.h"
 #include "quantscope/error.h"
 #include "quantscope/quant_format.h"
+#include "quantscope/registry.h"
 
 using namespace qs;
 using namespace qs::quant;
 
 namespace {
+
+// A calibrator by method, as the registry names it, and the grid it calibrates for.
+enum class CalibMethod { minmax, percentile, mse, entropy };
+struct CalibSpec {
+  CalibMethod method = CalibMethod::minmax;
+  double percentile = 99.99;
+  int bits = 8;
+  bool symmetric = false;
+};
+
+std::string text_of(const CalibSpec& s) {
+  switch (s.method) {
+    case CalibMethod::minmax:
+      return "minmax";
+    case CalibMethod::mse:
+      return "mse";
+    case CalibMethod::entropy:
+      return "entropy";
+    case CalibMethod::percentile: {
+      char buf[64];
+      const auto res = std::to_chars(buf, buf + sizeof buf, s.percentile);
+      return "percentile:" + std::string(buf, res.ptr);
+    }
+  }
+  return "";
+}
+
+ActivationObserver make_observer(const CalibSpec& s) {
+  return ActivationObserver(builtin_registry().create_calibrator(text_of(s)),
+                            GridTarget{s.bits, s.symmetric});
+}
 
 CalibSpec spec_of(CalibMethod method, bool symmetric, int bits = 8) {
   CalibSpec s;
@@ -29,7 +64,7 @@ CalibSpec spec_of(CalibMethod method, bool symmetric, int bits = 8) {
 // Runs the two-pass protocol over `x` in batches of `batch` values (0: one batch).
 ActivationObserver observe(const CalibSpec& spec, const std::vector<float>& x,
                            std::size_t batch = 0) {
-  ActivationObserver obs(spec);
+  ActivationObserver obs = make_observer(spec);
   const std::size_t step = batch ? batch : std::max<std::size_t>(x.size(), 1);
   auto feed = [&](bool histogram) {
     for (std::size_t i = 0; i < x.size(); i += step) {
@@ -258,37 +293,40 @@ TEST(QuantObserver, EntropyAt16BitsIsTheFullRange) {
   }
 }
 
-TEST(QuantObserver, ParseRoundTripsAndRejectsBadText) {
-  EXPECT_EQ(parse_calibrator("minmax").method, CalibMethod::minmax);
-  EXPECT_EQ(parse_calibrator("mse").method, CalibMethod::mse);
-  EXPECT_EQ(parse_calibrator("entropy").method, CalibMethod::entropy);
-  const CalibSpec p = parse_calibrator("percentile");
-  EXPECT_EQ(p.method, CalibMethod::percentile);
-  EXPECT_EQ(p.percentile, 99.99);
-  const CalibSpec p9 = parse_calibrator("percentile:99.9");
-  EXPECT_EQ(p9.method, CalibMethod::percentile);
-  EXPECT_EQ(p9.percentile, 99.9);
-  EXPECT_EQ(parse_calibrator("percentile:100").percentile, 100.0);
-
-  for (const char* text : {"minmax", "percentile", "percentile:99.9", "percentile:99.999",
-                           "percentile:100", "percentile:50.5", "mse", "entropy"}) {
-    const CalibSpec s = parse_calibrator(text);
-    const CalibSpec back = parse_calibrator(calibrator_name(s));
-    EXPECT_EQ(back.method, s.method) << text;
-    EXPECT_EQ(back.percentile, s.percentile) << text;
+TEST(QuantObserver, NamesRoundTripAndBadTextIsRejected) {
+  const Registry& r = builtin_registry();
+  EXPECT_EQ(r.calibrator_names(),
+            (std::vector<std::string>{"minmax", "percentile", "mse", "entropy"}));
+  EXPECT_EQ(r.create_calibrator("percentile")->text(), "percentile:99.99");
+  for (const char* text : {"minmax", "percentile:99.9", "percentile:99.999", "percentile:100",
+                           "percentile:50.5", "mse", "entropy"}) {
+    EXPECT_EQ(r.create_calibrator(text)->text(), text);
+    EXPECT_EQ(r.create_calibrator(r.create_calibrator(text)->text())->text(), text);
   }
-  EXPECT_EQ(calibrator_name(parse_calibrator("percentile:99.9")), "percentile:99.9");
+  EXPECT_TRUE(r.create_calibrator("percentile:99.9")->needs_histogram());
+  EXPECT_FALSE(r.create_calibrator("minmax")->needs_histogram());
 
-  for (const char* bad : {"percentile:0", "foo", "percentile:abc", "percentile:", "percentile:50",
-                          "percentile:100.5", "percentile:99.9x", "percentile:nan", "MINMAX", ""}) {
+  // Unknown names list the known ones; bad parameters name the text and what is accepted.
+  for (const char* bad : {"foo", "MINMAX", ""}) {
     try {
-      parse_calibrator(bad);
+      r.create_calibrator(bad);
       ADD_FAILURE() << "accepted \"" << bad << "\"";
     } catch (const Error& e) {
       const std::string what = e.what();
       EXPECT_NE(what.find("\"" + std::string(bad) + "\""), std::string::npos) << what;
-      for (const char* form : {"minmax", "percentile:P", "mse", "entropy"})
-        EXPECT_NE(what.find(form), std::string::npos) << what;
+      for (const char* name : {"minmax", "percentile", "mse", "entropy"})
+        EXPECT_NE(what.find(name), std::string::npos) << what;
+    }
+  }
+  for (const char* bad :
+       {"percentile:0", "percentile:abc", "percentile:", "percentile:50", "percentile:100.5",
+        "percentile:99.9x", "percentile:nan", "mse:3", "minmax:x"}) {
+    try {
+      r.create_calibrator(bad);
+      ADD_FAILURE() << "accepted \"" << bad << "\"";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("\"" + std::string(bad) + "\""), std::string::npos)
+          << e.what();
     }
   }
 }
@@ -300,7 +338,7 @@ TEST(QuantObserver, StreamingInBatchesMatchesOneBatch) {
     for (bool symmetric : {false, true}) {
       for (int bits : {4, 8}) {
         const CalibSpec s = spec_of(method, symmetric, bits);
-        SCOPED_TRACE(calibrator_name(s) + (symmetric ? " symmetric " : " asymmetric ") +
+        SCOPED_TRACE(text_of(s) + (symmetric ? " symmetric " : " asymmetric ") +
                      std::to_string(bits));
         const Range one = calibrate(s, x);
         for (std::size_t batch : {1000, 333, 1}) {
@@ -326,7 +364,7 @@ TEST(QuantObserver, NonFiniteValuesAreSkippedAndCounted) {
   for (CalibMethod method : kMethods) {
     for (bool symmetric : {false, true}) {
       const CalibSpec s = spec_of(method, symmetric);
-      SCOPED_TRACE(calibrator_name(s) + (symmetric ? " symmetric" : " asymmetric"));
+      SCOPED_TRACE(text_of(s) + (symmetric ? " symmetric" : " asymmetric"));
       const ActivationObserver obs = observe(s, dirty, 64);
       EXPECT_EQ(obs.nan_count(), 55u);
       EXPECT_EQ(obs.count(), clean.size());
@@ -362,7 +400,7 @@ TEST(QuantObserver, DegenerateTensorsGiveValidRanges) {
       for (bool symmetric : {false, true}) {
         for (int bits : {2, 4, 8, 16}) {
           const CalibSpec s = spec_of(method, symmetric, bits);
-          SCOPED_TRACE(calibrator_name(s) + " n=" + std::to_string(x.size()));
+          SCOPED_TRACE(text_of(s) + " n=" + std::to_string(x.size()));
           const Range r = calibrate(s, x);
           const float c = x.empty() ? 0.0f : x[0];
           EXPECT_EQ(r.lo, c);
@@ -388,7 +426,7 @@ TEST(QuantObserver, RangesStayWithinTheDataSeen) {
     for (CalibMethod method : kMethods) {
       for (bool symmetric : {false, true}) {
         const CalibSpec s = spec_of(method, symmetric, 4);
-        SCOPED_TRACE(calibrator_name(s) + (symmetric ? " symmetric" : " asymmetric"));
+        SCOPED_TRACE(text_of(s) + (symmetric ? " symmetric" : " asymmetric"));
         const Range r = calibrate(s, *x);
         EXPECT_GE(r.lo, mn);
         EXPECT_LE(r.hi, mx);
@@ -400,7 +438,7 @@ TEST(QuantObserver, RangesStayWithinTheDataSeen) {
 
 TEST(QuantObserver, ProtocolErrors) {
   const float x[] = {1.0f, -2.0f};
-  ActivationObserver obs(spec_of(CalibMethod::mse, false));
+  ActivationObserver obs = make_observer(spec_of(CalibMethod::mse, false));
   obs.observe_minmax(x, 2);
   EXPECT_THROW(obs.observe_histogram(x, 2), Error);
   EXPECT_THROW(obs.range(), Error);
@@ -409,8 +447,8 @@ TEST(QuantObserver, ProtocolErrors) {
   EXPECT_NO_THROW(obs.range());
 
   CalibSpec bad_bits = spec_of(CalibMethod::minmax, false, 1);
-  EXPECT_THROW(ActivationObserver{bad_bits}, Error);
+  EXPECT_THROW(make_observer(bad_bits), Error);
   CalibSpec bad_p = spec_of(CalibMethod::percentile, false);
   bad_p.percentile = 40;
-  EXPECT_THROW(ActivationObserver{bad_p}, Error);
+  EXPECT_THROW(make_observer(bad_p), Error);
 }

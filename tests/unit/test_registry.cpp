@@ -5,7 +5,9 @@
 
 #include "model_builder.h"
 #include "quantscope/device.h"
+#include "quantscope/quant.h"
 #include "quantscope/registry.h"
+#include "random_dataset.h"
 
 using namespace qs;
 
@@ -98,4 +100,51 @@ TEST(Registry, CpuRefProfilesEveryNode) {
   EXPECT_EQ(t[0].name, "first");
   EXPECT_EQ(t[1].op, "Neg");
   EXPECT_GE(t[0].ms, 0.0);
+}
+
+namespace {
+
+// A calibrator from outside the engine: half the range seen, as a plugin would add one.
+class HalfRange : public Calibrator {
+ public:
+  std::string text() const override { return "half"; }
+  bool needs_histogram() const override { return false; }
+  ClipRange range(const TensorStatistics& s, const GridTarget&) const override {
+    return {s.min / 2, s.max / 2};
+  }
+};
+
+}  // namespace
+
+// A calibrator is a registry entry: quantize_model finds it by name in the registry it is
+// given, records its name, and config_problems names the calibrators a registry knows.
+TEST(Registry, ACalibratorAddedToTheRegistryIsUsedByName) {
+  Registry r;
+  register_builtins(r);
+  r.add_calibrator("half", "half the range seen", [](const std::string& parameter) {
+    if (!parameter.empty()) throw Error("half takes no parameter");
+    return std::make_unique<HalfRange>();
+  });
+  EXPECT_THROW(r.add_calibrator("mse", "again", CalibratorFactory{}), Error);
+  EXPECT_THROW(r.add_calibrator("a:b", "a colon", CalibratorFactory{}), Error);
+  const Graph g = test::small_cnn();
+  QuantConfig config;
+  config.defaults.calibrator = "half";
+  EXPECT_FALSE(config_problems(config, g).empty());  // the built-ins do not know it
+  EXPECT_TRUE(config_problems(config, g, &r).empty());
+
+  test::RandomDataset data(32, {2, 6, 6}, 3);
+  auto device = r.create_device("cpu-ref");
+  CalibrationOptions options;
+  options.registry = &r;
+  const QuantizedModel half = quantize_model(g, config, data, *device, options);
+  config.defaults.calibrator = "minmax";
+  const QuantizedModel full = quantize_model(g, config, data, *device, options);
+  ASSERT_FALSE(half.activations.empty());
+  for (const auto& [tensor, p] : half.activations) {
+    EXPECT_EQ(p.calibrator, "half");
+    const ActQuantParams& m = full.activations.at(tensor);
+    EXPECT_FLOAT_EQ(p.lo, m.lo / 2) << tensor;
+    EXPECT_FLOAT_EQ(p.hi, m.hi / 2) << tensor;
+  }
 }

@@ -23,6 +23,8 @@
 
 namespace qs {
 
+class Registry;  // registry.h: where calibrators are found by name
+
 enum class QuantGranularity { per_tensor, per_channel, per_group };
 const char* quant_granularity_name(QuantGranularity g);  // "tensor", "channel", "group"
 
@@ -69,7 +71,8 @@ void parse_granularity(const std::string& text, LayerQuantSettings& settings);
 std::vector<std::string> quantizable_nodes(const Graph& graph);
 // Every problem of the configuration against the graph, in words ("override for unknown node
 // 'conv9'", "node 'fc1': group size 5 does not divide 120 input channels"): empty when valid.
-std::vector<std::string> config_problems(const QuantConfig& config, const Graph& graph);
+std::vector<std::string> config_problems(const QuantConfig& config, const Graph& graph,
+                                         const Registry* registry = nullptr);
 
 struct ActQuantParams {
   int bits = 8;
@@ -105,6 +108,8 @@ struct QuantizedModel {
 
 struct CalibrationOptions {
   std::int64_t batch = 64;
+  // Where calibrators are found by name (a plugin's too); nullptr: the built-ins.
+  const Registry* registry = nullptr;
   double gptq_damp = 0.01;
   bool gptq_act_order = true;
 };

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "quantscope/calibrator.h"
 #include "quantscope/device.h"
 
 namespace qs {
@@ -40,6 +41,15 @@ class Registry {
   // Throws Error listing the known names when there is none.
   std::unique_ptr<Device> create_device(const std::string& name) const;
 
+  // Activation calibrators by name. create_calibrator() takes "name" or "name:parameter"
+  // ("percentile:99.9") and throws Error listing the known names for one it does not know. A
+  // second calibrator with the same name is refused with an Error.
+  void add_calibrator(const std::string& name, const std::string& description,
+                      CalibratorFactory factory);
+  std::vector<std::string> calibrator_names() const;
+  std::string calibrator_description(const std::string& name) const;
+  std::unique_ptr<Calibrator> create_calibrator(const std::string& text) const;
+
   // Loads every plugin library (qsplugin_*.so) in the folders, in order. Failures are recorded,
   // never thrown: everything else keeps working.
   void load_plugins(const std::vector<std::string>& folders);
@@ -51,7 +61,12 @@ class Registry {
     VariantFactory factory;
     bool variants = false;  // accepts name:variant
   };
+  struct CalibratorEntry {
+    std::string name, description, origin;
+    CalibratorFactory factory;
+  };
   std::vector<DeviceEntry> devices_;
+  std::vector<CalibratorEntry> calibrators_;
   std::vector<PluginRecord> plugins_;
   std::string current_origin_ = "built-in";
 };
@@ -65,5 +80,7 @@ std::vector<std::string> default_plugin_folders();
 // A registry with the built-ins and the plugins of default_plugin_folders(); what the CLI and
 // the GUI use.
 Registry make_default_registry();
+// The built-ins alone, made once: what engine calls given no registry choose from.
+const Registry& builtin_registry();
 
 }  // namespace qs

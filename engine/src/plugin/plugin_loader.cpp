@@ -59,6 +59,7 @@ void Registry::load_plugins(const std::vector<std::string>& folders) {
         record.name = d->name;
         record.version = d->version ? d->version : "";
         const auto before = device_names();
+        const auto calibrators_before = calibrator_names();
         current_origin_ = record.path;
         try {
           d->register_plugin(*this);
@@ -70,11 +71,19 @@ void Registry::load_plugins(const std::vector<std::string>& folders) {
               std::remove_if(devices_.begin(), devices_.end(),
                              [&](const DeviceEntry& dev) { return dev.origin == record.path; }),
               devices_.end());
+          calibrators_.erase(
+              std::remove_if(calibrators_.begin(), calibrators_.end(),
+                             [&](const CalibratorEntry& c) { return c.origin == record.path; }),
+              calibrators_.end());
         }
         current_origin_ = "built-in";
         for (const std::string& n : device_names())
           if (std::find(before.begin(), before.end(), n) == before.end())
             record.provides.push_back("device:" + n);
+        for (const std::string& n : calibrator_names())
+          if (std::find(calibrators_before.begin(), calibrators_before.end(), n) ==
+              calibrators_before.end())
+            record.provides.push_back("calibrator:" + n);
         if (record.loaded) seen_names.push_back(record.name);
       }
       // A refused library is unloaded; a loaded one stays for the life of the process, since
@@ -116,6 +125,15 @@ std::vector<std::string> default_plugin_folders() {
       unique.push_back(canonical);
   }
   return unique;
+}
+
+const Registry& builtin_registry() {
+  static const Registry registry = [] {
+    Registry r;
+    register_builtins(r);
+    return r;
+  }();
+  return registry;
 }
 
 Registry make_default_registry() {

@@ -3,9 +3,9 @@
 #include <set>
 
 #include "quant/layers.h"
-#include "quant/observer.h"
 #include "quantscope/error.h"
 #include "quantscope/quant.h"
+#include "quantscope/registry.h"
 
 namespace qs {
 
@@ -80,7 +80,9 @@ std::vector<std::string> quantizable_nodes(const Graph& graph) {
   return out;
 }
 
-std::vector<std::string> config_problems(const QuantConfig& config, const Graph& graph) {
+std::vector<std::string> config_problems(const QuantConfig& config, const Graph& graph,
+                                         const Registry* registry) {
+  const Registry& calibrators = registry ? *registry : builtin_registry();
   std::vector<std::string> problems;
   const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(graph);
   std::set<std::string> names;
@@ -107,7 +109,7 @@ std::vector<std::string> config_problems(const QuantConfig& config, const Graph&
     if (s.weight_range != "minmax" && s.weight_range != "mse")
       problems.push_back(where + "unknown weight range '" + s.weight_range + "': minmax or mse");
     try {
-      quant::parse_calibrator(s.calibrator);
+      calibrators.create_calibrator(s.calibrator);
     } catch (const Error& e) {
       problems.push_back(where + e.what());
     }

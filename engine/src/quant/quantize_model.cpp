@@ -17,6 +17,7 @@
 #include "quantscope/memory.h"
 #include "quantscope/quant.h"
 #include "quantscope/quant_format.h"
+#include "quantscope/registry.h"
 
 namespace qs {
 
@@ -37,7 +38,8 @@ quant::WeightSpec weight_spec(const LayerQuantSettings& s) {
 QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dataset& data,
                               Device& device, const CalibrationOptions& options,
                               const JobControl& job) {
-  const std::vector<std::string> problems = config_problems(config, graph);
+  const Registry& registry = options.registry ? *options.registry : builtin_registry();
+  const std::vector<std::string> problems = config_problems(config, graph, &registry);
   if (!problems.empty()) {
     std::string text = "the quantization configuration does not fit the model:";
     for (const std::string& p : problems) text += "\n  " + p;
@@ -72,20 +74,19 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   for (const quant::QuantLayer& l : layers) {
     const LayerQuantSettings s = config.settings_for(l.node->name);
     if (s.act_bits > 0) {
-      quant::CalibSpec spec = quant::parse_calibrator(s.calibrator);
-      spec.bits = s.act_bits;
-      spec.symmetric = s.act_symmetric;
+      std::shared_ptr<const Calibrator> calibrator = registry.create_calibrator(s.calibrator);
+      const GridTarget target{s.act_bits, s.act_symmetric};
       for (const std::string& t : l.act_inputs) {
         if (observers.count(t)) {
-          const quant::CalibSpec& other = observers[t]->spec();
-          if (other.bits != spec.bits || other.symmetric != spec.symmetric ||
-              other.method != spec.method)
+          const quant::ActivationObserver& other = *observers[t];
+          if (other.target().bits != target.bits || other.target().symmetric != target.symmetric ||
+              other.calibrator().text() != calibrator->text())
             q.notes.push_back("tensor '" + t + "' is read by '" + observer_owner[t] + "' and '" +
                               l.node->name + "' with different activation settings; '" +
                               observer_owner[t] + "''s apply to both");
           continue;
         }
-        observers[t] = std::make_unique<quant::ActivationObserver>(spec);
+        observers[t] = std::make_unique<quant::ActivationObserver>(calibrator, target);
         observer_owner[t] = l.node->name;
         observed.push_back(t);
       }
@@ -156,19 +157,20 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   run.reset();
 
   for (auto& [t, o] : observers) {
-    const quant::CalibSpec& spec = o->spec();
+    const GridTarget& target = o->target();
     const quant::Range r = o->range();
     const quant::Grid grid =
-        spec.symmetric ? quant::symmetric_grid(std::max(std::abs(r.lo), std::abs(r.hi)), spec.bits)
-                       : quant::asymmetric_grid(r.lo, r.hi, spec.bits, true);
+        target.symmetric
+            ? quant::symmetric_grid(std::max(std::abs(r.lo), std::abs(r.hi)), target.bits)
+            : quant::asymmetric_grid(r.lo, r.hi, target.bits, true);
     ActQuantParams p;
-    p.bits = spec.bits;
-    p.is_signed = spec.symmetric;
+    p.bits = target.bits;
+    p.is_signed = target.symmetric;
     p.scale = grid.scale;
     p.zero_point = grid.zero_point;
     p.lo = r.lo;
     p.hi = r.hi;
-    p.calibrator = quant::calibrator_name(spec);
+    p.calibrator = o->calibrator().text();
     if (o->nan_count() > 0)
       q.notes.push_back("tensor '" + t + "': " + std::to_string(o->nan_count()) +
                         " NaN values seen in calibration");
