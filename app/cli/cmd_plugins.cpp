@@ -17,7 +17,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
     const DeviceStatus status = d->status();
     devices.push_back(
         {{"name", name},
-         {"description", r.device_description(name)},
+         {"description", status.usable ? d->description() : r.device_description(name)},
          {"origin", r.device_origin(name)},
          {"usable", status.usable},
          {"reason", status.reason},

@@ -231,10 +231,11 @@ const Probe& probe() {
   static const Probe result = [] {
     Probe p;
     try {
-      // Kept for the life of the process: destroying the last instance makes the loader unload
-      // the driver, whose one-time global state (Mesa's, allocated under
-      // vkEnumeratePhysicalDevices) would then be unreachable, a leak LeakSanitizer reports in
-      // every test that loads the plugins. Contexts create instances of their own.
+      // Made when a Vulkan device is first opened, then kept for the life of the process:
+      // destroying the last instance makes the loader unload the driver, whose one-time global
+      // state (Mesa's, allocated under vkEnumeratePhysicalDevices) would then be unreachable, a
+      // leak LeakSanitizer reports in every process that used Vulkan. Contexts create instances
+      // of their own.
       static InstanceHolder* h = new InstanceHolder;
       if (!h->instance) create_instance(*h);
       for (Found& f : enumerate(*h)) p.devices.push_back(std::move(f.info));

@@ -107,8 +107,10 @@ VulkanDevice::VulkanDevice(int index) {
 
 std::string VulkanDevice::description() const {
   if (index_ < 0) return "Vulkan compute (unusable: " + why_not_ + ")";
-  const DeviceInfo& d = probe().devices[static_cast<std::size_t>(index_)];
-  return "Vulkan compute on vulkan:" + std::to_string(d.index) + ", " + describe(d);
+  std::string text =
+      "Vulkan compute shaders (fp32; int8/int4 weight-only) on vulkan:" + std::to_string(index_) +
+      ". " + describe_devices();
+  return text;
 }
 
 DeviceStatus VulkanDevice::status() const {
