@@ -12,6 +12,16 @@ using dnnl::memory;
 
 namespace {
 
+// The input as [outer, len] rows: the dimensions before the node's axis, and from it on.
+std::pair<std::int64_t, std::int64_t> rows(const Node& n, const Shape& x) {
+  std::int64_t axis = n.attr_int("axis", -1);
+  normalize_axis(axis, static_cast<int>(x.size()));
+  std::int64_t outer = 1, len = 1;
+  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
+    (d < axis ? outer : len) *= x[d];
+  return {outer, len};
+}
+
 bool wanted(const Node& n, std::size_t k) {
   return n.outputs.size() > k && !n.outputs[k].empty();
 }
@@ -24,11 +34,7 @@ bool wanted(const Node& n, std::size_t k) {
 void make_layer_norm(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
   const Shape x = p.shape(n.inputs[0]);
-  std::int64_t axis = n.attr_int("axis", -1);
-  normalize_axis(axis, static_cast<int>(x.size()));
-  std::int64_t outer = 1, len = 1;
-  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
-    (d < axis ? outer : len) *= x[d];
+  const auto [outer, len] = rows(n, x);
   const memory::desc md = plain_md({outer, len}), param_md = plain_md({len});
   const bool shift = n.has_input(2);
   const bool stats = wanted(n, 1) || wanted(n, 2);
@@ -73,11 +79,7 @@ void make_layer_norm(Plan& p, const Group& g, Step& step) {
 void make_rms_norm(Plan& p, const Group& g, Step& step) {
   const Node& n = *g.nodes[0];
   const Shape x = p.shape(n.inputs[0]);
-  std::int64_t axis = n.attr_int("axis", -1);
-  normalize_axis(axis, static_cast<int>(x.size()));
-  std::int64_t outer = 1, len = 1;
-  for (std::int64_t d = 0; d < static_cast<std::int64_t>(x.size()); ++d)
-    (d < axis ? outer : len) *= x[d];
+  const auto [outer, len] = rows(n, x);
   const memory::desc md = plain_md({outer, len});
   const memory src = p.view(p.slot(n.inputs[0]), md, step);
   const memory scale = p.view(p.slot(n.inputs[1]), plain_md({len}), step);

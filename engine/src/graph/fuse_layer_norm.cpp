@@ -22,7 +22,9 @@ class LayerNormMatcher : ChainWalker {
   using ChainWalker::ChainWalker;
 
   // Tries the chain starting at the ReduceMean `first`; fills `fused` and the nodes to drop.
-  bool match(int first, Node& fused, std::vector<int>& chain) {
+  bool match(int first, patterns::Fusion& f) {
+    Node& fused = f.node;
+    std::vector<int>& chain = f.chain;
     const Node& mean = g_.nodes[first];
     if (mean.op_type != "ReduceMean" || mean.inputs.empty()) return false;
     const std::string x = mean.inputs[0];
@@ -82,7 +84,8 @@ class LayerNormMatcher : ChainWalker {
     fused = Node{};
     fused.name = mean.name;
     fused.op_type = "LayerNormalization";
-    fused.inputs = {x, gamma, beta};
+    fused.inputs = {x, gamma};
+    if (!beta.empty()) fused.inputs.push_back(beta);
     fused.outputs = {output};
     fused.attributes["axis"].value = static_cast<std::int64_t>(rank - axes);
     fused.attributes["epsilon"].value = epsilon;
@@ -97,26 +100,8 @@ class LayerNormMatcher : ChainWalker {
 int fuse_layer_norm(Graph& graph) {
   const patterns::Uses uses = patterns::find_uses(graph);
   LayerNormMatcher matcher(graph, uses);
-  std::vector<patterns::Fusion> fusions;
-  std::set<int> taken;
-  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (taken.count(static_cast<int>(i))) continue;
-    patterns::Fusion f;
-    if (!matcher.match(static_cast<int>(i), f.node, f.chain)) continue;
-    bool overlaps = false;
-    for (int k : f.chain) overlaps = overlaps || taken.count(k);
-    if (overlaps) continue;
-    if (f.node.inputs[1].empty()) {
-      const int axis = static_cast<int>(f.node.attr_int("axis", -1));
-      f.node.inputs[1] = patterns::ones_scale(graph, f.node, axis);
-    }
-    if (f.node.inputs[2].empty()) f.node.inputs.pop_back();
-    taken.insert(f.chain.begin(), f.chain.end());
-    fusions.push_back(std::move(f));
-  }
-  const int count = static_cast<int>(fusions.size());
-  patterns::splice(graph, std::move(fusions));
-  return count;
+  return patterns::fuse_matches(
+      graph, [&](int first, patterns::Fusion& f) { return matcher.match(first, f); });
 }
 
 }  // namespace qs

@@ -111,24 +111,8 @@ class RmsNormMatcher : ChainWalker {
 int fuse_rms_norm(Graph& graph) {
   const patterns::Uses uses = patterns::find_uses(graph);
   RmsNormMatcher matcher(graph, uses);
-  std::vector<patterns::Fusion> fusions;
-  std::set<int> taken;
-  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
-    patterns::Fusion f;
-    if (!matcher.match(static_cast<int>(i), f)) continue;
-    bool overlaps = false;
-    for (int k : f.chain) overlaps = overlaps || taken.count(k);
-    if (overlaps) continue;
-    if (f.node.inputs[1].empty()) {
-      const int axis = static_cast<int>(f.node.attr_int("axis", -1));
-      f.node.inputs[1] = patterns::ones_scale(graph, f.node, axis);
-    }
-    taken.insert(f.chain.begin(), f.chain.end());
-    fusions.push_back(std::move(f));
-  }
-  const int count = static_cast<int>(fusions.size());
-  patterns::splice(graph, std::move(fusions));
-  return count;
+  return patterns::fuse_matches(
+      graph, [&](int first, patterns::Fusion& f) { return matcher.match(first, f); });
 }
 
 int drop_identity_casts(Graph& graph) {

@@ -92,6 +92,25 @@ void splice(Graph& graph, std::vector<Fusion> fusions) {
   graph.nodes = std::move(nodes);
 }
 
+int fuse_matches(Graph& graph, const std::function<bool(int, Fusion&)>& match) {
+  std::vector<Fusion> fusions;
+  std::set<int> taken;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    Fusion f;
+    if (taken.count(static_cast<int>(i)) || !match(static_cast<int>(i), f)) continue;
+    bool overlaps = false;
+    for (int k : f.chain) overlaps = overlaps || taken.count(k);
+    if (overlaps) continue;
+    if (f.node.inputs.size() > 1 && f.node.inputs[1].empty())
+      f.node.inputs[1] = ones_scale(graph, f.node, static_cast<int>(f.node.attr_int("axis", -1)));
+    taken.insert(f.chain.begin(), f.chain.end());
+    fusions.push_back(std::move(f));
+  }
+  const int count = static_cast<int>(fusions.size());
+  splice(graph, std::move(fusions));
+  return count;
+}
+
 std::string ones_scale(Graph& graph, const Node& node, int axis) {
   const Shape& x = graph.value_info.at(node.inputs[0]).shape();
   Tensor ones(DType::f32, Shape(x.begin() + axis, x.end()));

@@ -2,6 +2,7 @@
 // pattern compares against, and the splice that puts a fused node where its chain was.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -55,6 +56,11 @@ struct Fusion {
 // the fused node's first output) was, so that every input it reads is ready there. Chains must
 // not overlap.
 void splice(Graph& graph, std::vector<Fusion> fusions);
+
+// Tries `match` from every node in order; a chain overlapping one already taken is skipped, a
+// normalization's missing scale (input 1, "") becomes ones (ones_scale), and the chains are
+// spliced. Returns how many were fused.
+int fuse_matches(Graph& graph, const std::function<bool(int first, Fusion& fusion)>& match);
 
 // A scale of ones over `x`'s dimensions from `axis` on, added as an initializer named
 // `<node>.scale_ones`, for normalizations written without one (ONNX's ops require it).
