@@ -45,17 +45,6 @@ std::string Args::get(const std::string& name, const std::string& fallback) cons
   return std::prev(range.second)->second;  // the last one wins
 }
 
-std::vector<std::string> Args::canonical(const std::set<std::string>& except) const {
-  std::vector<std::string> out;
-  for (const auto& [name, value] : values_)
-    if (!except.count(name)) out.push_back("--" + name + "=" + value);
-  for (const std::string& name : flags_)
-    if (!except.count(name)) out.push_back("--" + name);
-  std::sort(out.begin(), out.end());
-  out.insert(out.end(), positional_.begin(), positional_.end());
-  return out;
-}
-
 std::vector<std::string> Args::all(const std::string& name) const {
   std::vector<std::string> out;
   auto range = values_.equal_range(name);
@@ -80,8 +69,8 @@ long long Args::get_int(const std::string& name, long long fallback, long long m
   return v;
 }
 
-std::vector<float> Args::get_floats(const std::string& name) const {
-  std::vector<float> out;
+std::vector<double> Args::get_doubles(const std::string& name) const {
+  std::vector<double> out;
   const std::string text = get(name);
   std::size_t start = 0;
   while (start <= text.size()) {
@@ -89,9 +78,9 @@ std::vector<float> Args::get_floats(const std::string& name) const {
     std::string item =
         text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     std::size_t used = 0;
-    float v = 0;
+    double v = 0;
     try {
-      v = std::stof(item, &used);
+      v = std::stod(item, &used);
     } catch (const std::exception&) {
       used = 0;
     }
@@ -100,6 +89,23 @@ std::vector<float> Args::get_floats(const std::string& name) const {
     out.push_back(v);
     if (comma == std::string::npos) break;
     start = comma + 1;
+  }
+  return out;
+}
+
+double Args::get_double(const std::string& name, double fallback) const {
+  if (!has(name)) return fallback;
+  const std::vector<double> v = get_doubles(name);
+  if (v.size() != 1) throw UsageError{"--" + name + " expects one number, got '" + get(name) + "'"};
+  return v[0];
+}
+
+std::vector<float> Args::get_floats(const std::string& name) const {
+  std::vector<float> out;
+  for (double v : get_doubles(name)) {
+    if (!std::isfinite(static_cast<float>(v)))
+      throw UsageError{"--" + name + " has a number out of range: '" + get(name) + "'"};
+    out.push_back(static_cast<float>(v));
   }
   return out;
 }

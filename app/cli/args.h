@@ -25,10 +25,11 @@ class Args {
   std::string get(const std::string& name, const std::string& fallback = "") const;
   std::vector<std::string> all(const std::string& name) const;
   long long get_int(const std::string& name, long long fallback, long long min_value) const;
+  // Comma-separated numbers (UsageError naming the option when one is not a finite number).
+  std::vector<double> get_doubles(const std::string& name) const;
   std::vector<float> get_floats(const std::string& name) const;
-  // Everything given, in a canonical order ("--name=value" and "--flag" sorted, then the
-  // positional arguments), less the options in `except`: what a cached result is keyed by.
-  std::vector<std::string> canonical(const std::set<std::string>& except) const;
+  // One number, in double precision (it may enter a cache key that the workbench also computes).
+  double get_double(const std::string& name, double fallback) const;
 
  private:
   std::vector<std::string> positional_;

@@ -38,6 +38,20 @@ DataOptions data_options_for(const Graph& graph, const Args& args) {
   return options;
 }
 
+RecipeInputs recipe_inputs(const Args& args, const std::string& model_path) {
+  RecipeInputs in;
+  in.graph = std::make_shared<const Graph>(load_model_for_data(model_path));
+  const DataOptions options = data_options_for(*in.graph, args);
+  in.calibration = args.get("data");
+  in.evaluation = args.get("eval-data");
+  in.preprocess = options.preprocess;
+  in.limit = options.limit;
+  in.eval_limit = args.has("eval-limit") ? args.get_int("eval-limit", -1, 1) : options.limit;
+  in.device = args.get("device", "cpu-ref");
+  in.registry = &registry();
+  return in;
+}
+
 JobControl terminal_progress(const std::string& label) {
   JobControl job;
   if (isatty(STDERR_FILENO)) {

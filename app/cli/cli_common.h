@@ -9,6 +9,7 @@
 #include "quantscope/graph.h"
 #include "quantscope/job.h"
 #include "quantscope/quant.h"
+#include "quantscope/recipes.h"
 #include "quantscope/registry.h"
 
 namespace qs::cli {
@@ -40,6 +41,10 @@ std::unique_ptr<Device> open_device(const Args& args);
 Preprocess preprocess_for(const Graph& graph, const Args& args);
 // Preprocessing as preprocess_for, and --limit N (the first N samples; all without it).
 DataOptions data_options_for(const Graph& graph, const Args& args);
+// A recipe's inputs from the command line: the model, --data, --eval-data (--eval-limit, else
+// --limit), --mean/--std, --device and the plugins' registry. The model's identity is left to
+// ProjectCache.
+RecipeInputs recipe_inputs(const Args& args, const std::string& model_path);
 // Progress lines on stderr, only when stderr is a terminal.
 JobControl terminal_progress(const std::string& label);
 // The graph to run for --config CONFIG.json: the simulation graph (or `graph` unchanged

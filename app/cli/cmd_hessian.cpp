@@ -7,6 +7,7 @@
 #include "project_cache.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
+#include "quantscope/recipes.h"
 #include "quantscope/results_json.h"
 
 namespace qs::cli {
@@ -22,24 +23,29 @@ int cmd_hessian(const std::vector<std::string>& argv) {
   options.max_probes = static_cast<int>(args.get_int("probes", 200, 1));
   options.min_probes =
       static_cast<int>(args.get_int("min-probes", std::min(10, options.max_probes), 1));
-  if (args.has("tol")) options.tol = args.get_floats("tol").at(0);
-  if (args.has("step")) options.step = args.get_floats("step").at(0);
+  options.tol = args.get_double("tol", options.tol);
+  options.step = args.get_double("step", options.step);
   options.batch = args.get_int("batch", 64, 1);
   options.seed = static_cast<std::uint64_t>(args.get_int("seed", 1, 0));
   options.threads = static_cast<int>(args.get_int("threads", 0, 0));
   options.layerwise = !args.flag("no-layerwise");
 
-  const Graph g = load_model_for_data(path);
-  DataOptions data_options = data_options_for(g, args);
-  auto data = open_dataset(args.get("data"), data_options);
-  // The traces do not depend on the thread count: it is left out of the cache key.
-  ProjectCache cache(args, "hessian", path, {}, {"threads"});
+  HessianRequest request;
+  request.in.graph = std::make_shared<const Graph>(load_model_for_data(path));
+  const DataOptions data_options = data_options_for(*request.in.graph, args);
+  request.in.calibration = args.get("data");
+  request.in.preprocess = data_options.preprocess;
+  request.in.limit = data_options.limit;
+  request.options = options;
+  // The traces do not depend on the thread count: the request's key leaves it out.
+  ProjectCache cache(args, path);
+  request.in.model_id = cache.model_id();
   HessianResult r;
-  if (const std::string* hit = cache.find()) {
-    r = hessian_from_json(*hit, args.get("project"));
+  if (auto hit = cache.find(request)) {
+    r = std::move(*hit);
   } else {
-    r = hessian_traces(g, *data, options, terminal_progress("hessian"));
-    cache.store(hessian_to_json(r));
+    r = request.run(terminal_progress("hessian"));
+    cache.store(request, r);
   }
   if (args.flag("json")) {
     nlohmann::json j = nlohmann::json::parse(hessian_to_json(r));

@@ -7,6 +7,7 @@
 #include "cli_common.h"
 #include "project_cache.h"
 #include "quantscope/model.h"
+#include "quantscope/recipes.h"
 #include "quantscope/results_json.h"
 #include "quantscope/search.h"
 
@@ -54,7 +55,7 @@ int cmd_search(const std::vector<std::string>& argv) {
     options.second = parse_objective(args.get("also"), "--also", latency_device);
     if (options.second == options.objective) throw UsageError{"--also names the same cost"};
     if (!args.has("also-budget")) throw UsageError{"--also needs --also-budget"};
-    options.budget2 = args.get_floats("also-budget").at(0);
+    options.budget2 = args.get_double("also-budget", -1);
   } else if (args.has("also-budget")) {
     throw UsageError{"--also-budget needs --also"};
   }
@@ -71,7 +72,7 @@ int cmd_search(const std::vector<std::string>& argv) {
   options.keep_ends_at_8 = args.flag("keep-ends");
   options.verify = static_cast<int>(args.get_int("verify", 6, 0));
   options.batch = args.get_int("batch", 64, 1);
-  if (args.has("budget")) options.budget = args.get_floats("budget").at(0);
+  options.budget = args.get_double("budget", options.budget);
   if (args.has("o") && !args.has("budget")) throw UsageError{"-o needs --budget"};
   for (const std::string& pin : args.all("pin")) {
     const std::size_t eq = pin.rfind('=');
@@ -82,86 +83,84 @@ int cmd_search(const std::vector<std::string>& argv) {
   base.defaults.rounding = args.get("rounding", "rtn");
   if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
 
-  std::unique_ptr<Device> device = open_device(args);
-  const Graph g = load_model_for_data(path);
-  DataOptions data_options = data_options_for(g, args);
-  auto data = open_dataset(args.get("data"), data_options);
   // --limit counts calibration samples, and evaluation ones too unless --eval-limit says otherwise.
   if (args.has("eval-limit") && !args.has("eval-data"))
     throw UsageError{"--eval-limit needs --eval-data"};
-  DataOptions eval_options = data_options;
-  if (args.has("eval-limit")) eval_options.limit = args.get_int("eval-limit", -1, 1);
-  std::unique_ptr<Dataset> eval_data =
-      args.has("eval-data") ? open_dataset(args.get("eval-data"), eval_options) : nullptr;
-  ProjectCache cache(args, "search", path, {"hessian", "latency-table"}, {"o"});
-  SearchResult r;
+  if (args.has("latency-table") && latency_device.empty())
+    throw UsageError{"--latency-table needs a latency objective (--objective or --also)"};
+  SearchRequest request;
+  request.in = recipe_inputs(args, path);
+  request.base = base;
+  ProjectCache cache(args, path);
+  request.in.model_id = cache.model_id();
+  const Graph& g = *request.in.graph;
+  if (options.estimate == SearchEstimate::hawq) {
+    if (args.has("hessian")) {
+      request.hessian = load_hessian(args.get("hessian"));
+    } else {  // the traces of the first 256 calibration samples, kept in the project too
+      HessianRequest traces;
+      traces.in = request.in;
+      traces.in.limit = traces.in.limit > 0 ? std::min<std::int64_t>(256, traces.in.limit) : 256;
+      if (auto hit = cache.find(traces)) {
+        request.hessian = std::move(*hit);
+      } else {
+        request.hessian = traces.run(terminal_progress("hessian"));
+        cache.store(traces, *request.hessian);
+      }
+    }
+  }
+  // Latency: the table (read, or built now on the device) and the device verified points run on.
+  if (!latency_device.empty()) {
+    std::unique_ptr<Device> timer = registry().create_device(latency_device);
+    if (const DeviceStatus st = timer->status(); !st.usable)
+      throw Error("device '" + latency_device + "' is not usable here: " + st.reason);
+    if (args.has("latency-table")) {
+      request.latency = load_latency_table(args.get("latency-table"));
+      if (request.latency->device != timer->name())
+        throw Error(args.get("latency-table") + " was measured on " + request.latency->device +
+                    ", not " + latency_device);
+    } else {
+      BenchOptions b;
+      b.batch = args.get_int("latency-batch", 1, 1);
+      b.runs = 20;
+      b.warmup = 5;
+      b.min_seconds = 0.2;
+      // Kept per device in the project (with --project), and reused by later searches.
+      std::string widths;
+      for (int bits : options.bits) widths += std::to_string(bits) + ",";
+      const std::vector<std::string> parts{latency_device, widths, std::to_string(options.act_bits),
+                                           std::to_string(b.batch), base.defaults.rounding};
+      if (const std::string* kept = cache.find("latency table", parts)) {
+        request.latency = latency_table_from_json(*kept);
+      } else {
+        request.latency = build_latency_table(
+            g, base, *request.in.open_calibration(), *request.in.open_device(), *timer,
+            options.bits, options.act_bits, b, terminal_progress("latency-table"));
+        cache.store("latency table", parts, latency_table_to_json(*request.latency));
+      }
+    }
+    request.latency_device = latency_device;
+    options.latency_bench.batch = request.latency->batch;
+    options.latency_bench.runs = 20;
+    options.latency_bench.warmup = 5;
+    options.latency_bench.min_seconds = 0.2;
+  }
+  request.options = options;
   const bool timed = !latency_device.empty();
-  if (const std::string* hit = cache.find()) {
-    r = search_result_from_json(*hit, args.get("project"));
+  SearchResult r;
+  if (auto hit = cache.find(request)) {
+    r = std::move(*hit);
   } else {
-    HessianResult hessian;
-    if (options.estimate == SearchEstimate::hawq) {
-      if (args.has("hessian")) {
-        hessian = load_hessian(args.get("hessian"));
-      } else {
-        DataOptions few = data_options;
-        few.limit = data_options.limit > 0 ? std::min<std::int64_t>(256, data_options.limit) : 256;
-        auto sample = open_dataset(args.get("data"), few);
-        hessian = hessian_traces(g, *sample, {}, terminal_progress("hessian"));
-      }
-      options.hessian = &hessian;
-    }
-    // Latency: the table (read, or built now on the device) and the device verified points run on.
-    LatencyTable table;
-    std::unique_ptr<Device> timer;
-    if (!latency_device.empty()) {
-      timer = registry().create_device(latency_device);
-      if (const DeviceStatus st = timer->status(); !st.usable)
-        throw Error("device '" + latency_device + "' is not usable here: " + st.reason);
-      if (args.has("latency-table")) {
-        table = load_latency_table(args.get("latency-table"));
-        if (table.device != timer->name())
-          throw Error(args.get("latency-table") + " was measured on " + table.device + ", not " +
-                      latency_device);
-      } else {
-        BenchOptions b;
-        b.batch = args.get_int("latency-batch", 1, 1);
-        b.runs = 20;
-        b.warmup = 5;
-        b.min_seconds = 0.2;
-        // Kept per device in the project (with --project), and reused by later searches.
-        std::string widths;
-        for (int bits : options.bits) widths += std::to_string(bits) + ",";
-        const std::vector<std::string> parts{latency_device, widths,
-                                             std::to_string(options.act_bits),
-                                             std::to_string(b.batch), base.defaults.rounding};
-        if (const std::string* kept = cache.find("latency table", parts)) {
-          table = latency_table_from_json(*kept);
-        } else {
-          table = build_latency_table(g, base, *data, *device, *timer, options.bits,
-                                      options.act_bits, b, terminal_progress("latency-table"));
-          cache.store("latency table", parts, latency_table_to_json(table));
-        }
-      }
-      options.latency = &table;
-      options.latency_device = timer.get();
-      options.latency_bench.batch = table.batch;
-      options.latency_bench.runs = 20;
-      options.latency_bench.warmup = 5;
-      options.latency_bench.min_seconds = 0.2;
-    } else if (args.has("latency-table")) {
-      throw UsageError{"--latency-table needs a latency objective (--objective or --also)"};
-    }
-    r = mixed_precision_search(g, base, *data, eval_data ? *eval_data : *data, *device, options,
-                               terminal_progress("search"));
-    cache.store(search_result_to_json(r));
+    r = request.run(terminal_progress("search"));
+    cache.store(request, r);
   }
   if (r.best >= 0 && args.has("o")) {
     const SearchPoint& best = r.front[static_cast<std::size_t>(r.best)];
     CalibrationOptions calibration;
     calibration.registry = &registry();
-    QuantizedModel q = quantize_model(g, config_for_bits(base, best.bits, options.act_bits), *data,
-                                      *device, calibration);
+    QuantizedModel q =
+        quantize_model(g, config_for_bits(base, best.bits, options.act_bits),
+                       *request.in.open_calibration(), *request.in.open_device(), calibration);
     save_quantized_model(args.get("o"), q);
   }
   if (args.flag("json")) {

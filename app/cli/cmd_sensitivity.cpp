@@ -7,6 +7,7 @@
 #include "project_cache.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
+#include "quantscope/recipes.h"
 #include "quantscope/results_json.h"
 
 namespace qs::cli {
@@ -47,28 +48,24 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   if (args.flag("symmetric")) base.defaults.weight_symmetric = base.defaults.act_symmetric = true;
   if (args.flag("asymmetric")) base.defaults.weight_symmetric = base.defaults.act_symmetric = false;
 
-  HessianResult hessian;
+  SensitivityRequest request;
   if (args.has("hessian")) {
     if (options.what == SensitivityTarget::acts)
       throw UsageError{"--hessian gives the HAWQ estimate of weights; --what acts has none"};
-    hessian = load_hessian(args.get("hessian"));
-    options.hessian = &hessian;
+    request.hessian = load_hessian(args.get("hessian"));
   }
-  std::unique_ptr<Device> device = open_device(args);
-  const Graph g = load_model_for_data(path);
-  DataOptions data_options = data_options_for(g, args);
   // Calibration and evaluation on the same data unless --eval-data is given.
-  auto data = open_dataset(args.get("data"), data_options);
-  std::unique_ptr<Dataset> eval_data =
-      args.has("eval-data") ? open_dataset(args.get("eval-data"), data_options) : nullptr;
-  ProjectCache cache(args, "sensitivity", path, {"hessian"});
+  request.in = recipe_inputs(args, path);
+  request.base = base;
+  request.options = options;
+  ProjectCache cache(args, path);
+  request.in.model_id = cache.model_id();
   SensitivityResult r;
-  if (const std::string* hit = cache.find()) {
-    r = sensitivity_from_json(*hit, args.get("project"));
+  if (auto hit = cache.find(request)) {
+    r = std::move(*hit);
   } else {
-    r = sensitivity_sweep(g, base, *data, eval_data ? *eval_data : *data, *device, options,
-                          terminal_progress("sensitivity"));
-    cache.store(sensitivity_to_json(r));
+    r = request.run(terminal_progress("sensitivity"));
+    cache.store(request, r);
   }
   if (args.flag("json")) {
     nlohmann::json j = nlohmann::json::parse(sensitivity_to_json(r));
@@ -94,7 +91,7 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
     for (int b : options.bits)
       l.bits.count(b) ? std::printf(" %7.1f", l.bits.at(b).sqnr_db) : std::printf(" %7s", "-");
     std::printf("\n");
-    if (options.hessian) {
+    if (request.hessian) {
       std::printf("%-36s %-8s %8s", "", "HAWQ", "");
       for (int b : options.bits)
         l.bits.count(b) && std::isfinite(l.bits.at(b).hawq)

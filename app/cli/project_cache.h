@@ -1,29 +1,42 @@
 // `--project FILE` for the long commands (sensitivity, hessian, search): their results are kept
-// in a Quantscope project, the workbench's file, keyed by the command, the program's version,
-// the model's SHA-256, every option given and the contents of the files options name. Asked
-// again with the same inputs, the command answers from the file at once. The project is created
-// when missing (model and data from the command) and written atomically.
+// in a Quantscope project, the workbench's file, under the keys of their recipes
+// (quantscope/recipes.h), so the workbench finds what the CLI computed, and back. Asked again
+// with the same inputs, a command answers from the file at once. The project is created when
+// missing (model and data from the command) and written atomically.
 #pragma once
 
-#include <set>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "quantscope/project.h"
+#include "quantscope/recipes.h"
 
 namespace qs::cli {
 
 class ProjectCache {
  public:
-  // `file_options`: options whose values are files read by the command (hashed into the key).
-  // `ignored`: options that do not change the result (thread counts).
-  ProjectCache(const Args& args, const std::string& kind, const std::string& model_path,
-               const std::set<std::string>& file_options = {},
-               const std::set<std::string>& ignored = {});
+  ProjectCache(const Args& args, const std::string& model_path);
   bool enabled() const { return !path_.empty(); }
-  // The cached result (a JSON object) or nullptr; says so on stderr when found.
-  const std::string* find() const;
-  void store(const std::string& result_json);
+  // The model's identity for the recipes' keys (RecipeInputs::model_id); empty without --project.
+  const std::string& model_id() const { return model_; }
+
+  // The cached result of `request`, saying so on stderr; nothing without --project.
+  template <class Request>
+  std::optional<typename Request::Result> find(const Request& request) const {
+    if (!enabled()) return std::nullopt;
+    auto hit = find_result(project_, request);
+    if (hit) said(Request::kind, request.cache_key());
+    return hit;
+  }
+  template <class Request>
+  void store(const Request& request, const typename Request::Result& result) {
+    if (!enabled()) return;
+    store_result(project_, request, result);
+    save_project(path_, project_);
+  }
+
   // A part of a result, kept under its own kind and the model plus `parts` (a latency table:
   // the device, widths and batch), so other commands reuse it.
   const std::string* find(const std::string& kind, const std::vector<std::string>& parts) const;
@@ -31,8 +44,9 @@ class ProjectCache {
              const std::string& result_json);
 
  private:
+  void said(const std::string& kind, const std::string& key) const;
   std::string partKey(const std::vector<std::string>& parts) const;
-  std::string path_, kind_, key_, model_;
+  std::string path_, model_;
   Project project_;
 };
 

@@ -20,6 +20,7 @@
 #include "quantscope/model_info.h"
 #include "quantscope/project.h"
 #include "quantscope/quant.h"
+#include "quantscope/recipes.h"
 #include "quantscope/registry.h"
 #include "quantscope/search.h"
 #include "sample_images.h"
@@ -202,9 +203,14 @@ class Workbench : public QObject {
   // The Tune table's options from the last sweep (and latency table, when one fits).
   void rebuildTune();
   void onTuneBitsChanged();
-  // What the analyze and search jobs run with (fixed for now), for their cache keys.
-  static QVariantMap analysisSettings();
-  static QVariantMap searchSettings();
+  // What the analyze and search jobs run (the recipes shared with the CLI, and their cache keys).
+  qs::RecipeInputs recipeInputs() const;
+  qs::HessianRequest analysisTraces() const;
+  qs::SensitivityRequest analysisSweep() const;  // its traces are filled in by the job
+  qs::SearchRequest searchRequest() const;
+  // Install the cached result of the current requests; false when there is none.
+  bool restoreAnalysis();
+  bool restoreSearch();
   static QVariantMap measureSettings();
   // The cache key of a job of `kind` with `settings` on the current model, data and device.
   std::string resultKey(const QString& kind, const QVariantMap& settings) const;

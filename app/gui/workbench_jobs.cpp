@@ -6,11 +6,14 @@
 #include <QStringList>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <optional>
 
 #include "quantscope/analysis.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/export_package.h"
 #include "quantscope/quant.h"
+#include "quantscope/recipes.h"
 #include "quantscope/results_json.h"
 #include "quantscope/search.h"
 #include "workbench.h"
@@ -39,14 +42,113 @@ QVariantMap pointMap(const qs::SearchPoint& p) {
           {"config", config}};
 }
 
-}  // namespace
-
-QVariantMap Workbench::analysisSettings() {
-  return {{"bits", "2,3,4,5,6,8"}, {"hessian", "samples 256, probes 100, tol 1e-2"}};
+// The Analyze page's view: the traces beside the sweep's HAWQ estimate and measured KL.
+QVariantMap analysisView(const qs::HessianResult& traces, const qs::SensitivityResult& r,
+                         const std::string& device) {
+  QVariantList hessian;
+  for (const qs::LayerHessian& h : traces.layers) {
+    QVariantMap by_bits;  // the HAWQ estimate beside the measured KL, per width
+    for (const qs::LayerSensitivity& l : r.layers)
+      if (l.name == h.name)
+        for (const auto& [b, s] : l.bits)
+          by_bits[QString::number(b)] =
+              QVariantMap{{"kl", finiteOrNull(s.kl)}, {"hawq", finiteOrNull(s.hawq)}};
+    hessian.append(QVariantMap{{"name", QString::fromStdString(h.name)},
+                               {"trace", h.trace},
+                               {"stderr", finiteOrNull(h.std_error)},
+                               {"params", qint64(h.params)},
+                               {"byBits", by_bits}});
+  }
+  return {{"hessian", hessian},
+          {"hessianProbes", traces.probes},
+          {"hessianSamples", qint64(traces.samples)},
+          {"hessianLoss", QString::fromStdString(traces.loss)},
+          {"fp32Top1", r.fp32_top1},
+          {"samples", qint64(r.samples)},
+          {"layers", int(r.layers.size())},
+          {"device", QString::fromStdString(device)},
+          {"notes", notesList(r.notes)}};
 }
 
-QVariantMap Workbench::searchSettings() {
-  return {{"objective", "size"}, {"bits", "2,3,4,6,8"}, {"verify", 5}};
+QVariantMap searchView(const qs::SearchResult& r, const std::string& device) {
+  QVariantList front, baselines;
+  for (const qs::SearchPoint& p : r.front) front.append(pointMap(p));
+  for (const qs::SearchPoint& p : r.baselines) baselines.append(pointMap(p));
+  return {{"front", front},
+          {"baselines", baselines},
+          {"fp32Bytes", r.fp32_cost},
+          {"fp32Top1", r.fp32_top1},
+          {"rankCorrelation", finiteOrNull(r.rank_correlation)},
+          {"device", QString::fromStdString(device)},
+          {"notes", notesList(r.notes)}};
+}
+
+}  // namespace
+
+qs::RecipeInputs Workbench::recipeInputs() const {
+  qs::RecipeInputs in;
+  in.graph = graph_;
+  // A package folder has no digest: its absolute path stands in for it (as in the CLI).
+  in.model_id =
+      !modelSha_.isEmpty()
+          ? modelSha_.toStdString()
+          : "path:" +
+                std::filesystem::absolute(modelPath_.toStdString()).lexically_normal().string();
+  in.calibration = calibration_;
+  in.evaluation = evaluation_;
+  in.preprocess = preprocess_;
+  in.limit = in.eval_limit = limit_;
+  in.device = device_.toStdString();
+  in.registry = registry_.get();
+  return in;
+}
+
+// Analyze: Hessian traces on the first 256 calibration samples (the first quarter of the job),
+// then the sweep with their HAWQ estimate beside the measured KL.
+qs::HessianRequest Workbench::analysisTraces() const {
+  qs::HessianRequest r;
+  r.in = recipeInputs();
+  r.in.limit = r.in.limit > 0 ? std::min<std::int64_t>(r.in.limit, 256) : 256;
+  r.options.max_probes = 100;
+  r.options.tol = 1e-2;
+  return r;
+}
+
+qs::SensitivityRequest Workbench::analysisSweep() const {
+  qs::SensitivityRequest r;
+  r.in = recipeInputs();
+  r.options.bits = {2, 3, 4, 5, 6, 8};
+  return r;
+}
+
+qs::SearchRequest Workbench::searchRequest() const {
+  qs::SearchRequest r;
+  r.in = recipeInputs();
+  r.options.verify = 5;
+  return r;
+}
+
+bool Workbench::restoreAnalysis() {
+  const qs::HessianRequest traces = analysisTraces();
+  const auto known = qs::find_result(project_, traces);
+  if (!known) return false;
+  qs::SensitivityRequest sweep = analysisSweep();
+  sweep.hessian = *known;
+  const auto r = qs::find_result(project_, sweep);
+  if (!r) return false;
+  installAnalysis(analysisView(*known, *r, sweep.in.device),
+                  std::make_shared<const qs::SensitivityResult>(*r));
+  jobs_->drop(QStringLiteral("analyze"));  // a running analysis would replace it later
+  return true;
+}
+
+bool Workbench::restoreSearch() {
+  const qs::SearchRequest request = searchRequest();
+  const auto r = qs::find_result(project_, request);
+  if (!r) return false;
+  installSearch(searchView(*r, request.in.device), std::make_shared<const qs::SearchResult>(*r));
+  jobs_->drop(QStringLiteral("search"));
+  return true;
 }
 
 void Workbench::installQuantize(const QVariantMap& view,
@@ -145,64 +247,26 @@ void Workbench::analyze() {
   const QString page = QStringLiteral("analyze");
   if (!ready(page)) return;
   setError(page, {});
-  const std::string key = resultKey(page, analysisSettings());
-  if (restoreCached(page, key)) return;
-  const JobInputs in = jobInputs();
-  jobs_->start(page, [this, in, key](const qs::JobControl& job) -> JobRunner::Deliver {
-    qs::DataOptions options{in.preprocess, in.limit};
-    auto calib = qs::open_dataset(in.calibration, options);
-    auto eval = qs::open_dataset(in.evaluation, options);
-    auto device = openDevice(*in.registry, in.device);
-    // Hessian traces on the first 256 calibration samples (the first quarter of the job), then
-    // the sweep with their HAWQ estimate beside the measured KL.
-    qs::DataOptions few = options;
-    few.limit = in.limit > 0 ? std::min<std::int64_t>(in.limit, 256) : 256;
-    auto traces_data = qs::open_dataset(in.calibration, few);
-    qs::HessianOptions ho;
-    ho.max_probes = 100;
-    ho.tol = 1e-2;
+  if (restoreAnalysis()) return;
+  const qs::HessianRequest traces = analysisTraces();
+  const std::optional<qs::HessianResult> known = qs::find_result(project_, traces);
+  const qs::SensitivityRequest plan = analysisSweep();
+  jobs_->start(page, [this, traces, known, plan](const qs::JobControl& job) -> JobRunner::Deliver {
     qs::JobControl part = job;
     part.progress = [&job](double f, const std::string& m) {
       job.report(0.25 * f, "Hessian: " + m);
     };
-    const qs::HessianResult traces = qs::hessian_traces(*in.graph, *traces_data, ho, part);
+    qs::SensitivityRequest sweep = plan;
+    sweep.hessian = known ? *known : traces.run(part);
     part.progress = [&job](double f, const std::string& m) { job.report(0.25 + 0.75 * f, m); };
-    qs::SensitivityOptions sweep;
-    sweep.bits = {2, 3, 4, 5, 6, 8};
-    sweep.hessian = &traces;
-    const qs::SensitivityResult r =
-        qs::sensitivity_sweep(*in.graph, qs::QuantConfig{}, *calib, *eval, *device, sweep, part);
-    QVariantList hessian;
-    for (const qs::LayerHessian& h : traces.layers) {
-      QVariantMap by_bits;  // the HAWQ estimate beside the measured KL, per width
-      for (const qs::LayerSensitivity& l : r.layers)
-        if (l.name == h.name)
-          for (const auto& [b, s] : l.bits)
-            by_bits[QString::number(b)] =
-                QVariantMap{{"kl", finiteOrNull(s.kl)}, {"hawq", finiteOrNull(s.hawq)}};
-      hessian.append(QVariantMap{{"name", QString::fromStdString(h.name)},
-                                 {"trace", h.trace},
-                                 {"stderr", finiteOrNull(h.std_error)},
-                                 {"params", qint64(h.params)},
-                                 {"byBits", by_bits}});
-    }
-    QVariantMap info{{"hessian", hessian},
-                     {"hessianProbes", traces.probes},
-                     {"hessianSamples", qint64(traces.samples)},
-                     {"hessianLoss", QString::fromStdString(traces.loss)},
-                     {"fp32Top1", r.fp32_top1},
-                     {"samples", qint64(r.samples)},
-                     {"layers", int(r.layers.size())},
-                     {"device", QString::fromStdString(in.device)},
-                     {"notes", notesList(r.notes)}};
-    const QJsonObject payload{
-        {"view", QJsonObject::fromVariantMap(info)},
-        {"sensitivity",
-         QJsonDocument::fromJson(QByteArray::fromStdString(qs::sensitivity_to_json(r))).object()}};
-    auto raw = std::make_shared<const qs::SensitivityResult>(r);
-    return [this, raw, info, key, payload] {
-      installAnalysis(info, raw);
-      storeCached(QStringLiteral("analyze"), key, payload);
+    auto r = std::make_shared<const qs::SensitivityResult>(sweep.run(part));
+    const QVariantMap view = analysisView(*sweep.hessian, *r, sweep.in.device);
+    return [this, traces, sweep, r, view] {
+      installAnalysis(view, r);
+      // Both parts, each under its own recipe's key: the CLI's hessian and sensitivity find them.
+      qs::store_result(project_, traces, *sweep.hessian);
+      qs::store_result(project_, sweep, *r);
+      markModified();
     };
   });
 }
@@ -211,36 +275,15 @@ void Workbench::search() {
   const QString page = QStringLiteral("search");
   if (!ready(page)) return;
   setError(page, {});
-  const std::string key = resultKey(page, searchSettings());
-  if (restoreCached(page, key)) return;
-  const JobInputs in = jobInputs();
-  jobs_->start(page, [this, in, key](const qs::JobControl& job) -> JobRunner::Deliver {
-    qs::DataOptions options{in.preprocess, in.limit};
-    auto calib = qs::open_dataset(in.calibration, options);
-    auto eval = qs::open_dataset(in.evaluation, options);
-    auto device = openDevice(*in.registry, in.device);
-    qs::SearchOptions search;
-    search.verify = 5;
-    const qs::SearchResult r = qs::mixed_precision_search(*in.graph, qs::QuantConfig{}, *calib,
-                                                          *eval, *device, search, job);
-    QVariantList front, baselines;
-    for (const qs::SearchPoint& p : r.front) front.append(pointMap(p));
-    for (const qs::SearchPoint& p : r.baselines) baselines.append(pointMap(p));
-    QVariantMap result{{"front", front},
-                       {"baselines", baselines},
-                       {"fp32Bytes", r.fp32_cost},
-                       {"fp32Top1", r.fp32_top1},
-                       {"rankCorrelation", finiteOrNull(r.rank_correlation)},
-                       {"device", QString::fromStdString(in.device)},
-                       {"notes", notesList(r.notes)}};
-    const QJsonObject payload{
-        {"view", QJsonObject::fromVariantMap(result)},
-        {"search", QJsonDocument::fromJson(QByteArray::fromStdString(qs::search_result_to_json(r)))
-                       .object()}};
-    auto raw = std::make_shared<const qs::SearchResult>(r);
-    return [this, result, raw, key, payload] {
-      installSearch(result, raw);
-      storeCached(QStringLiteral("search"), key, payload);
+  if (restoreSearch()) return;
+  const qs::SearchRequest request = searchRequest();
+  jobs_->start(page, [this, request](const qs::JobControl& job) -> JobRunner::Deliver {
+    auto r = std::make_shared<const qs::SearchResult>(request.run(job));
+    const QVariantMap view = searchView(*r, request.in.device);
+    return [this, request, r, view] {
+      installSearch(view, r);
+      qs::store_result(project_, request, *r);
+      markModified();
     };
   });
 }

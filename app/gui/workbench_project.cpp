@@ -10,6 +10,7 @@
 #include <QUrl>
 
 #include "quantscope/quant.h"
+#include "quantscope/recipes.h"
 #include "quantscope/results_json.h"
 #include "workbench.h"
 
@@ -67,16 +68,9 @@ bool Workbench::restoreCached(const QString& kind, const std::string& key) {
     const QVariantMap view = payload.value("view").toObject().toVariantMap();
     if (view.isEmpty()) return false;
     auto raw = [&](const char* name) { return jsonText(payload.value(name).toObject()); };
-    const std::string where = "the cached " + kind.toStdString() + " result";
     if (kind == QStringLiteral("quantize")) {
       installQuantize(view, std::make_shared<const qs::QuantizedModel>(
                                 qs::quantized_model_from_json(raw("quantized"))));
-    } else if (kind == QStringLiteral("analyze")) {
-      installAnalysis(view, std::make_shared<const qs::SensitivityResult>(
-                                qs::sensitivity_from_json(raw("sensitivity"), where)));
-    } else if (kind == QStringLiteral("search")) {
-      installSearch(view, std::make_shared<const qs::SearchResult>(
-                              qs::search_result_from_json(raw("search"), where)));
     } else if (kind == QStringLiteral("tune")) {
       installTune(view, std::make_shared<const qs::QuantizedModel>(
                             qs::quantized_model_from_json(raw("quantized"))));
@@ -99,9 +93,8 @@ void Workbench::restoreAllCached() {
   if (!quantizeSettings_.isEmpty())
     restoreCached(QStringLiteral("quantize"),
                   resultKey(QStringLiteral("quantize"), quantizeSettings_));
-  restoreCached(QStringLiteral("analyze"),
-                resultKey(QStringLiteral("analyze"), analysisSettings()));
-  restoreCached(QStringLiteral("search"), resultKey(QStringLiteral("search"), searchSettings()));
+  restoreAnalysis();
+  restoreSearch();
   restoreCached(QStringLiteral("measure"), resultKey(QStringLiteral("measure"), measureSettings()));
   // The Tune table's widths, then their measurement when it is cached.
   auto tuned = project_.configurations.find("tuned");

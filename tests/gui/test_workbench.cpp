@@ -5,6 +5,10 @@
 #include <QAbstractItemModelTester>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -179,6 +183,57 @@ class TestWorkbench : public QObject {
     v->openProject(project);
     QVERIFY(v->projectNotice().contains("changed"));
     QVERIFY(v->analysis().isEmpty());
+  }
+
+  // The CLI and the workbench run the same recipes and key their results alike: a search
+  // computed by `quantscope-cli search --project` opens in the workbench without a job, and an
+  // analysis computed in the workbench answers the CLI's hessian and sensitivity.
+  void sharesResultsWithTheCli() {
+    QTemporaryDir dir;
+    const QString model = dir.filePath("lenet.onnx"), project = dir.filePath("p.qsproj");
+    QVERIFY(QFile::copy(QS_SOURCE_MODELS_DIR "/lenet.onnx", model));
+    const QStringList data{model,   "--data", "fashion-mnist:train", "--limit", "100", "--project",
+                           project, "--json"};
+    const QStringList evaluated{"--eval-data", "fashion-mnist:test", "--device", "cpu-ref"};
+    // Runs the CLI; its stdout, and whether it answered from the project.
+    auto cli = [&](const QString& command, const QStringList& more, QByteArray* out = nullptr) {
+      QProcess p;
+      p.start(QS_CLI_PROGRAM, QStringList{command} + data + more);
+      if (!p.waitForFinished(300000) || p.exitCode() != 0) {
+        qWarning() << p.readAllStandardError();
+        return -1;
+      }
+      if (out) *out = p.readAllStandardOutput();
+      return p.readAllStandardError().contains("the result computed") ? 1 : 0;
+    };
+    QByteArray searched;
+    QCOMPARE(cli("search", evaluated + QStringList{"--verify", "5"}, &searched), 0);
+    const QJsonObject front = QJsonDocument::fromJson(searched).object();
+    QVERIFY(!front.value("front").toArray().isEmpty());
+
+    auto w = makeWorkbench();
+    QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::stateChanged);
+    QVERIFY2(w->openProject(project), qPrintable(w->errors().value("project").toString()));
+    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 100);
+    QCOMPARE(w->searchResult().value("front").toList().size(),
+             front.value("front").toArray().size());
+    w->search();  // asked for, it is the CLI's
+    QCOMPARE(jobs.count(), 0);
+
+    QSignalSpy analysed(w.get(), &Workbench::analysisChanged);
+    w->analyze();
+    QVERIFY(analysed.wait(300000));
+    QVERIFY(w->saveProject());
+    // The workbench's traces take the first 100 samples (at most 256), 100 probes, tol 1e-2.
+    QByteArray traces;
+    QCOMPARE(cli("hessian", {"--probes", "100", "--tol", "0.01"}, &traces), 1);
+    QFile file(dir.filePath("traces.json"));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(traces);
+    file.close();
+    QCOMPARE(cli("sensitivity", evaluated + QStringList{"--hessian", file.fileName()}), 1);
+    QCOMPARE(cli("sensitivity", evaluated + QStringList{"--bits", "4,8"}),
+             0);  // another request: computed
   }
 
   // Changes are autosaved; a workbench that did not save (a crash) leaves an autosave that the

@@ -545,7 +545,7 @@ class CliProject(unittest.TestCase):
                 p = json.load(f)
             self.assertEqual(p["format"], "quantscope-project")
             self.assertEqual(p["model"]["path"], "lenet.onnx")  # beside the project: relative
-            self.assertEqual([c["kind"] for c in p["cache"]], ["cli sensitivity"])
+            self.assertEqual([c["kind"] for c in p["cache"]], ["sensitivity"])
 
             again, cached = run(*sweep, "--bits", "4,8")
             self.assertTrue(cached)
@@ -564,7 +564,7 @@ class CliProject(unittest.TestCase):
             self.assertEqual(t1["layers"], t2["layers"])
             with open(project) as f:
                 kinds = sorted(c["kind"] for c in json.load(f)["cache"])
-            self.assertEqual(kinds, ["cli hessian", "cli sensitivity", "cli sensitivity"])
+            self.assertEqual(kinds, ["hessian", "sensitivity", "sensitivity"])
 
             # The model changes (an unknown field 99 = 1: still a model): computed again.
             with open(model, "ab") as f:
@@ -589,7 +589,7 @@ class CliProject(unittest.TestCase):
                              [p["cost"] for p in first["front"]])
             with open(project) as f:
                 kinds = sorted(c["kind"] for c in json.load(f)["cache"])
-            self.assertEqual(kinds, ["cli search", "cli search", "latency table"])
+            self.assertEqual(kinds, ["latency table", "search", "search"])
 
     def test_a_damaged_project_is_an_error_in_words(self):
         with TempDir() as tmp:

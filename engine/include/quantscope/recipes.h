@@ -1,0 +1,117 @@
+// The long jobs as typed requests, shared by the CLI and the workbench. A program fills a
+// request, asks the project's cache for its result, and runs it when the cache has none: the key
+// is derived from the request's own fields (only those that change the result), so a result
+// computed by `quantscope-cli ... --project P` opens in the workbench without recomputing, and
+// back. Results are cached in their JSON form (quantscope/results_json.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "quantscope/analysis.h"
+#include "quantscope/dataset.h"
+#include "quantscope/job.h"
+#include "quantscope/project.h"
+#include "quantscope/quant.h"
+#include "quantscope/search.h"
+
+namespace qs {
+
+class Registry;
+
+// What a recipe reads: the model and where its data come from.
+struct RecipeInputs {
+  std::shared_ptr<const Graph> graph;
+  // Stands for the graph in cache keys: the model file's SHA-256 (file_sha256), or "path:..." for
+  // a model that is not one file. Only needed when a cache is asked.
+  std::string model_id;
+  std::string calibration;  // data spec (quantscope/dataset.h)
+  std::string evaluation;   // data spec; empty: the calibration set
+  Preprocess preprocess;
+  std::int64_t limit = -1;       // samples taken from the calibration set; -1: all
+  std::int64_t eval_limit = -1;  // from the evaluation set; -1: all
+  std::string device = "cpu-ref";
+  const Registry* registry = nullptr;  // devices and calibrators; nullptr: the built-ins
+
+  const Registry& devices() const;
+  std::unique_ptr<Dataset> open_calibration() const;
+  std::unique_ptr<Dataset> open_evaluation() const;
+  // Creates the device and checks that it is usable here (Error naming it and why not).
+  std::unique_ptr<Device> open_device() const;
+  // `evaluation` and `eval_limit` as used: the calibration set's when empty.
+  std::string evaluation_spec() const { return evaluation.empty() ? calibration : evaluation; }
+};
+
+// Per-layer Hessian traces (hessian_traces) on the calibration set; runs on the autograd
+// engine, so the device and the evaluation set are not part of it.
+struct HessianRequest {
+  using Result = HessianResult;
+  static constexpr const char* kind = "hessian";
+  RecipeInputs in;
+  HessianOptions options;  // `threads` does not change the result and is not in the key
+
+  std::string cache_key() const;
+  Result run(const JobControl& job = {}) const;
+};
+
+// Each layer alone at each width (sensitivity_sweep), with HAWQ-V2's estimate beside the
+// measured loss when traces are given.
+struct SensitivityRequest {
+  using Result = SensitivityResult;
+  static constexpr const char* kind = "sensitivity";
+  RecipeInputs in;
+  QuantConfig base;
+  SensitivityOptions options;            // `options.hessian` is ignored: `hessian` below is used
+  std::optional<HessianResult> hessian;  // keyed by its content
+
+  std::string cache_key() const;
+  Result run(const JobControl& job = {}) const;
+};
+
+// The Pareto front of predicted loss against cost (mixed_precision_search).
+struct SearchRequest {
+  using Result = SearchResult;
+  static constexpr const char* kind = "search";
+  RecipeInputs in;
+  QuantConfig base;
+  // The pointers in it are ignored: `hessian`, `latency` and `latency_device` below are used.
+  SearchOptions options;
+  std::optional<HessianResult> hessian;  // for SearchEstimate::hawq; keyed by its content
+  std::optional<LatencyTable> latency;   // for a latency cost; keyed by its content
+  std::string latency_device;            // where verified points are timed (the table's device)
+
+  std::string cache_key() const;
+  Result run(const JobControl& job = {}) const;
+};
+
+std::string result_to_json(const HessianResult& r);
+std::string result_to_json(const SensitivityResult& r);
+std::string result_to_json(const SearchResult& r);
+void result_from_json(const std::string& text, const std::string& where, HessianResult& out);
+void result_from_json(const std::string& text, const std::string& where, SensitivityResult& out);
+void result_from_json(const std::string& text, const std::string& where, SearchResult& out);
+
+// The cached result of `request` in `project`, or nothing (also when the entry is damaged: it is
+// then recomputed).
+template <class Request>
+std::optional<typename Request::Result> find_result(const Project& project,
+                                                    const Request& request) {
+  const CachedResult* hit = find_cached(project, Request::kind, request.cache_key());
+  if (!hit) return std::nullopt;
+  try {
+    typename Request::Result r;
+    result_from_json(hit->json, std::string("the cached ") + Request::kind + " result", r);
+    return r;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+template <class Request>
+void store_result(Project& project, const Request& request, const typename Request::Result& r) {
+  store_cached(project, {Request::kind, request.cache_key(), {}, result_to_json(r)});
+}
+
+}  // namespace qs

@@ -1,0 +1,63 @@
+#include "quantscope/device.h"
+#include "quantscope/error.h"
+#include "quantscope/registry.h"
+#include "recipe_key.h"
+
+namespace qs {
+
+const Registry& RecipeInputs::devices() const {
+  return registry ? *registry : builtin_registry();
+}
+
+std::unique_ptr<Dataset> RecipeInputs::open_calibration() const {
+  if (calibration.empty()) throw Error("no calibration data given");
+  return open_dataset(calibration, DataOptions{preprocess, limit});
+}
+
+std::unique_ptr<Dataset> RecipeInputs::open_evaluation() const {
+  if (evaluation.empty()) return open_calibration();
+  return open_dataset(evaluation, DataOptions{preprocess, eval_limit});
+}
+
+std::unique_ptr<Device> RecipeInputs::open_device() const {
+  std::unique_ptr<Device> d = devices().create_device(device);
+  const DeviceStatus status = d->status();
+  if (!status.usable) throw Error("device '" + device + "' is not usable here: " + status.reason);
+  return d;
+}
+
+namespace recipes {
+
+nlohmann::json calibration_fields(const RecipeInputs& in) {
+  if (in.model_id.empty()) throw Error("a cache key needs the model's identity (its SHA-256)");
+  return {{"model", in.model_id},
+          {"calibration", in.calibration},
+          {"limit", in.limit},
+          {"mean", in.preprocess.mean},
+          {"std", in.preprocess.std},
+          {"size", {in.preprocess.channels, in.preprocess.height, in.preprocess.width}}};
+}
+
+nlohmann::json evaluation_fields(const RecipeInputs& in) {
+  nlohmann::json j = calibration_fields(in);
+  // An evaluation set named the same as the calibration set is the same set.
+  j["evaluation"] = in.evaluation_spec();
+  j["eval_limit"] = in.evaluation.empty() ? in.limit : in.eval_limit;
+  j["device"] = in.device;
+  return j;
+}
+
+nlohmann::json config_fields(const QuantConfig& config) {
+  return nlohmann::json::parse(quant_config_to_json(config));
+}
+
+std::string content_key(const std::string& json_text) {
+  return result_key({json_text});
+}
+
+std::string make_key(const char* kind, const nlohmann::json& fields) {
+  return result_key({kind, QS_VERSION, fields.dump()});
+}
+
+}  // namespace recipes
+}  // namespace qs

@@ -1,0 +1,21 @@
+// What the recipes' cache keys are made of: each request writes the fields that change its result
+// into a JSON object, and the key is the SHA-256 of its kind, the program's version and that text.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "quantscope/recipes.h"
+
+namespace qs::recipes {
+
+// The model, the calibration set and its preprocessing (every recipe reads them).
+nlohmann::json calibration_fields(const RecipeInputs& in);
+// The above with the evaluation set and the device.
+nlohmann::json evaluation_fields(const RecipeInputs& in);
+nlohmann::json config_fields(const QuantConfig& config);
+// SHA-256 of a result's JSON form: inputs such as traces or a latency table are keyed by content.
+std::string content_key(const std::string& json_text);
+std::string make_key(const char* kind, const nlohmann::json& fields);
+
+}  // namespace qs::recipes
