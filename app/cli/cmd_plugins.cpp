@@ -26,6 +26,9 @@ int cmd_plugins(const std::vector<std::string>& argv) {
   nlohmann::json calibrators = nlohmann::json::array();
   for (const std::string& name : r.calibrator_names())
     calibrators.push_back({{"name", name}, {"description", r.calibrator_description(name)}});
+  nlohmann::json roundings = nlohmann::json::array();
+  for (const std::string& name : r.rounding_names())
+    roundings.push_back({{"name", name}, {"description", r.rounding_description(name)}});
   nlohmann::json plugins = nlohmann::json::array();
   for (const PluginRecord& p : r.plugins())
     plugins.push_back({{"path", p.path},
@@ -39,6 +42,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
                      {"folders", default_plugin_folders()},
                      {"devices", devices},
                      {"calibrators", calibrators},
+                     {"roundings", roundings},
                      {"plugins", plugins}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -56,6 +60,10 @@ int cmd_plugins(const std::vector<std::string>& argv) {
   }
   std::printf("\ncalibrators:\n");
   for (const auto& c : calibrators)
+    std::printf("  %-12s %s\n", c["name"].get<std::string>().c_str(),
+                c["description"].get<std::string>().c_str());
+  std::printf("\nweight rounding:\n");
+  for (const auto& c : roundings)
     std::printf("  %-12s %s\n", c["name"].get<std::string>().c_str(),
                 c["description"].get<std::string>().c_str());
   std::printf("\nplugin folders (ABI version %d):\n", QS_PLUGIN_ABI_VERSION);

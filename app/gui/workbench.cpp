@@ -239,6 +239,21 @@ QStringList Workbench::calibrators() const {
   return names;
 }
 
+QVariantList Workbench::roundings() const {
+  const std::string preferred = qs::LayerQuantSettings{}.rounding;
+  std::vector<std::string> names{preferred};
+  for (const std::string& name : registry_->rounding_names())
+    if (name != preferred) names.push_back(name);
+  QVariantList list;
+  for (const std::string& name : names) {
+    const QString description = QString::fromStdString(registry_->rounding_description(name));
+    const qsizetype colon = description.indexOf(QStringLiteral(": "));
+    list.append(QVariantMap{{"value", QString::fromStdString(name)},
+                            {"label", colon < 0 ? description : description.left(colon)}});
+  }
+  return list;
+}
+
 Workbench::JobInputs Workbench::jobInputs() const {
   return {graph_, calibration_, evaluation_,    device_.toStdString(),
           limit_, preprocess_,  registry_.get()};

@@ -90,6 +90,9 @@ class Workbench : public QObject {
   // evaluates it on the evaluation set; the "export" error says why when it cannot.
   Q_INVOKABLE void exportPackage(const QString& output);
   Q_INVOKABLE QStringList calibrators() const;
+  // The registry's rounding methods, the default first: {value: name, label: its description up
+  // to the first ": "}.
+  Q_INVOKABLE QVariantList roundings() const;
   // Tune, Compare and Measure (workbench_pages.cpp).
   // Quantizes with the Tune table's widths and evaluates; the result also becomes the current
   // quantization (the one Export packages).

@@ -46,7 +46,14 @@ RowLayout {
         LabeledCombo { id: actBits; label: "Activation bits"; model: ["8", "16", "float (weight-only)"]; values: [8, 16, 0]; Layout.fillWidth: true }
         LabeledCombo { id: granularity; label: "Weight granularity"; model: ["per channel", "per tensor"]; values: ["channel", "tensor"]; Layout.fillWidth: true }
         LabeledCombo { id: calibrator; label: "Calibrator (activation ranges)"; model: workbench.calibrators(); Layout.fillWidth: true }
-        LabeledCombo { id: rounding; label: "Rounding"; model: ["round to nearest (RTN)", "GPTQ"]; values: ["rtn", "gptq"]; Layout.fillWidth: true }
+        LabeledCombo {
+            id: rounding
+            readonly property var methods: workbench.roundings()
+            label: "Rounding"
+            model: methods.map(m => m.label)
+            values: methods.map(m => m.value)
+            Layout.fillWidth: true
+        }
         Button {
             text: "Quantize  (Ctrl+R)"
             highlighted: true

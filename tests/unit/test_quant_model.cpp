@@ -102,7 +102,8 @@ TEST(QuantConfig, ProblemsAreNamed) {
   QuantConfig names;
   names.defaults.rounding = "adaround";
   names.defaults.calibrator = "percentile:0";
-  EXPECT_NE(problems_of(names).find("unknown rounding 'adaround'"), std::string::npos);
+  EXPECT_NE(problems_of(names).find("unknown rounding \"adaround\" (available: rtn, gptq)"),
+            std::string::npos);
   EXPECT_NE(problems_of(names).find("percentile:0"), std::string::npos);
 
   qs::test::RandomDataset data(8, {2, 6, 6}, 1);

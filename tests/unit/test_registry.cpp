@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "model_builder.h"
 #include "quantscope/device.h"
 #include "quantscope/quant.h"
 #include "quantscope/registry.h"
+#include "quantscope/rounding.h"
 #include "random_dataset.h"
 
 using namespace qs;
@@ -146,5 +148,61 @@ TEST(Registry, ACalibratorAddedToTheRegistryIsUsedByName) {
     const ActQuantParams& m = full.activations.at(tensor);
     EXPECT_FLOAT_EQ(p.lo, m.lo / 2) << tensor;
     EXPECT_FLOAT_EQ(p.hi, m.hi / 2) << tensor;
+  }
+}
+
+// A rounding method that rounds every weight toward zero: codes differ from round-to-nearest.
+class TowardZero : public Rounding {
+ public:
+  std::string text() const override { return "toward-zero"; }
+  quant::QuantizedMatrix round(const RoundingInput& in) const override {
+    quant::QuantizedMatrix m = quant::quantize_rtn(in.weights, in.rows, in.cols, in.spec);
+    for (std::int64_t r = 0; r < in.rows; ++r)
+      for (std::int64_t c = 0; c < in.cols; ++c) {
+        const std::size_t i = static_cast<std::size_t>(r * in.cols + c);
+        const quant::Grid& g = m.grid(r, c);
+        const float v = std::trunc(in.weights[i] / g.scale) + static_cast<float>(g.zero_point);
+        m.codes[i] = static_cast<std::int8_t>(std::clamp(v, float(g.qmin), float(g.qmax)));
+        m.dequantized[i] = static_cast<float>(m.codes[i] - g.zero_point) * g.scale;
+      }
+    return m;
+  }
+};
+
+TEST(Registry, ARoundingAddedToTheRegistryIsUsedByName) {
+  Registry r;
+  register_builtins(r);
+  r.add_rounding("toward-zero", "truncation", [](const std::string& parameter) {
+    if (!parameter.empty()) throw Error("toward-zero takes no parameter");
+    return std::make_unique<TowardZero>();
+  });
+  EXPECT_THROW(r.add_rounding("gptq", "again", RoundingFactory{}), Error);
+  const Graph g = test::small_cnn();
+  QuantConfig config;
+  config.defaults.weight_bits = 4;
+  config.defaults.rounding = "toward-zero";
+  EXPECT_FALSE(config_problems(config, g).empty());  // the built-ins do not know it
+  EXPECT_TRUE(config_problems(config, g, &r).empty());
+  config.defaults.rounding = "gptq:damp=2";
+  ASSERT_EQ(config_problems(config, g, &r).size(), 1u);
+  EXPECT_NE(config_problems(config, g, &r)[0].find("damp"), std::string::npos);
+
+  test::RandomDataset data(32, {2, 6, 6}, 3);
+  auto device = r.create_device("cpu-ref");
+  CalibrationOptions options;
+  options.registry = &r;
+  config.defaults.rounding = "toward-zero";
+  const QuantizedModel truncated = quantize_model(g, config, data, *device, options);
+  config.defaults.rounding = "rtn";
+  const QuantizedModel nearest = quantize_model(g, config, data, *device, options);
+  config.defaults.rounding = "gptq:damp=0.1";
+  const QuantizedModel gptq = quantize_model(g, config, data, *device, options);
+  ASSERT_FALSE(truncated.weights.empty());
+  for (const auto& [node, p] : truncated.weights) {
+    EXPECT_EQ(p.rounding, "toward-zero");
+    EXPECT_EQ(nearest.weights.at(node).rounding, "rtn");
+    EXPECT_EQ(gptq.weights.at(node).rounding, "gptq:damp=0.1");
+    EXPECT_NE(p.codes, nearest.weights.at(node).codes) << node;
+    EXPECT_EQ(p.scales, nearest.weights.at(node).scales) << node;  // the same grids
   }
 }

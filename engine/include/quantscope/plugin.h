@@ -1,12 +1,13 @@
 // The plugin ABI. A plugin is a shared library in a plugin folder that exports one C function,
 // quantscope_plugin, returning its descriptor. The engine refuses a library whose ABI version
 // differs from QS_PLUGIN_ABI_VERSION, which changes whenever anything a plugin sees changes
-// (this header, device.h, registry.h, calibrator.h, tensor.h, graph.h).
+// (this header, device.h, registry.h, calibrator.h, rounding.h, quant_format.h, tensor.h,
+// graph.h).
 #pragma once
 
 #include <cstdint>
 
-#define QS_PLUGIN_ABI_VERSION 4
+#define QS_PLUGIN_ABI_VERSION 5
 #define QS_PLUGIN_ENTRY_POINT "quantscope_plugin"
 
 namespace qs {

@@ -37,7 +37,7 @@ struct LayerQuantSettings {
   bool act_symmetric = false;      // asymmetric activations use unsigned codes (u8), a zero point
   std::string calibrator = "mse";  // minmax | percentile[:P] | mse | entropy
   std::string weight_range = "minmax";  // minmax | mse
-  std::string rounding = "rtn";         // rtn | gptq
+  std::string rounding = "rtn";         // a registry rounding: rtn | gptq[:damp=D,order=...]
   bool bias_correction = false;
 
   bool quantized() const { return weight_bits > 0 || act_bits > 0; }
@@ -92,7 +92,7 @@ struct WeightQuantParams {
   std::vector<std::int8_t> codes;                       // rows * cols, row-major matrix order
   std::vector<float> scales;                            // rows * groups_per_row
   std::vector<std::int32_t> zero_points;                // rows * groups_per_row
-  std::string rounding;                                 // what was actually used ("rtn", "gptq")
+  std::string rounding;     // what was actually used ("rtn", "gptq", "gptq:damp=0.05")
   std::vector<float> bias;  // corrected float bias (bias correction), else empty
 };
 
@@ -110,8 +110,6 @@ struct CalibrationOptions {
   std::int64_t batch = 64;
   // Where calibrators are found by name (a plugin's too); nullptr: the built-ins.
   const Registry* registry = nullptr;
-  double gptq_damp = 0.01;
-  bool gptq_act_order = true;
 };
 
 // Calibrates activations (streamed over `data` on `device`, in float) and quantizes weights

@@ -1,6 +1,6 @@
-// One registry of everything that can be chosen by name: devices now; calibrators, rounding
-// methods and search strategies as they arrive. Built-ins are added by register_builtins();
-// plugins are shared libraries loaded from the plugin folders.
+// One registry of everything that can be chosen by name: devices, activation calibrators and
+// weight rounding methods (search strategies as they arrive). Built-ins are added by
+// register_builtins(); plugins are shared libraries loaded from the plugin folders.
 #pragma once
 
 #include <functional>
@@ -10,6 +10,7 @@
 
 #include "quantscope/calibrator.h"
 #include "quantscope/device.h"
+#include "quantscope/rounding.h"
 
 namespace qs {
 
@@ -50,6 +51,13 @@ class Registry {
   std::string calibrator_description(const std::string& name) const;
   std::unique_ptr<Calibrator> create_calibrator(const std::string& text) const;
 
+  // Weight rounding methods by name, the same way: "rtn", "gptq:damp=0.05".
+  void add_rounding(const std::string& name, const std::string& description,
+                    RoundingFactory factory);
+  std::vector<std::string> rounding_names() const;
+  std::string rounding_description(const std::string& name) const;
+  std::unique_ptr<Rounding> create_rounding(const std::string& text) const;
+
   // Loads every plugin library (qsplugin_*.so) in the folders, in order. Failures are recorded,
   // never thrown: everything else keeps working.
   void load_plugins(const std::vector<std::string>& folders);
@@ -61,12 +69,15 @@ class Registry {
     VariantFactory factory;
     bool variants = false;  // accepts name:variant
   };
-  struct CalibratorEntry {
+  // An algorithm chosen by "name" or "name:parameter".
+  template <class Factory>
+  struct Named {
     std::string name, description, origin;
-    CalibratorFactory factory;
+    Factory factory;
   };
   std::vector<DeviceEntry> devices_;
-  std::vector<CalibratorEntry> calibrators_;
+  std::vector<Named<CalibratorFactory>> calibrators_;
+  std::vector<Named<RoundingFactory>> roundings_;
   std::vector<PluginRecord> plugins_;
   std::string current_origin_ = "built-in";
 };

@@ -1,5 +1,6 @@
 // The one place built-in devices and algorithms are registered.
 #include "quant/calibrators/calibrators.h"
+#include "quant/roundings/roundings.h"
 #include "quantscope/registry.h"
 #include "runtime/cpu_ref_device.h"
 
@@ -17,6 +18,10 @@ void register_builtins(Registry& registry) {
                           calibrators::make_mse);
   registry.add_calibrator("entropy", "the KL-divergence threshold (TensorRT's calibration)",
                           calibrators::make_entropy);
+  // Weight rounding methods (quant/roundings/, one file each).
+  registry.add_rounding("rtn", "round to nearest (RTN)", roundings::make_rtn);
+  registry.add_rounding("gptq", "GPTQ: second-order error feedback (gptq:damp=D,order=act|natural)",
+                        roundings::make_gptq);
 }
 
 }  // namespace qs

@@ -60,6 +60,7 @@ void Registry::load_plugins(const std::vector<std::string>& folders) {
         record.version = d->version ? d->version : "";
         const auto before = device_names();
         const auto calibrators_before = calibrator_names();
+        const auto roundings_before = rounding_names();
         current_origin_ = record.path;
         try {
           d->register_plugin(*this);
@@ -71,10 +72,11 @@ void Registry::load_plugins(const std::vector<std::string>& folders) {
               std::remove_if(devices_.begin(), devices_.end(),
                              [&](const DeviceEntry& dev) { return dev.origin == record.path; }),
               devices_.end());
-          calibrators_.erase(
-              std::remove_if(calibrators_.begin(), calibrators_.end(),
-                             [&](const CalibratorEntry& c) { return c.origin == record.path; }),
-              calibrators_.end());
+          auto from_it = [&](const auto& added) { return added.origin == record.path; };
+          calibrators_.erase(std::remove_if(calibrators_.begin(), calibrators_.end(), from_it),
+                             calibrators_.end());
+          roundings_.erase(std::remove_if(roundings_.begin(), roundings_.end(), from_it),
+                           roundings_.end());
         }
         current_origin_ = "built-in";
         for (const std::string& n : device_names())
@@ -84,6 +86,10 @@ void Registry::load_plugins(const std::vector<std::string>& folders) {
           if (std::find(calibrators_before.begin(), calibrators_before.end(), n) ==
               calibrators_before.end())
             record.provides.push_back("calibrator:" + n);
+        for (const std::string& n : rounding_names())
+          if (std::find(roundings_before.begin(), roundings_before.end(), n) ==
+              roundings_before.end())
+            record.provides.push_back("rounding:" + n);
         if (record.loaded) seen_names.push_back(record.name);
       }
       // A refused library is unloaded; a loaded one stays for the life of the process, since

@@ -82,7 +82,7 @@ std::vector<std::string> quantizable_nodes(const Graph& graph) {
 
 std::vector<std::string> config_problems(const QuantConfig& config, const Graph& graph,
                                          const Registry* registry) {
-  const Registry& calibrators = registry ? *registry : builtin_registry();
+  const Registry& algorithms = registry ? *registry : builtin_registry();
   std::vector<std::string> problems;
   const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(graph);
   std::set<std::string> names;
@@ -104,12 +104,15 @@ std::vector<std::string> config_problems(const QuantConfig& config, const Graph&
                          " not supported: 8, 16 or float");
     if (s.granularity == QuantGranularity::per_group && s.group_size <= 0)
       problems.push_back(where + "per-group granularity needs a positive group size");
-    if (s.rounding != "rtn" && s.rounding != "gptq")
-      problems.push_back(where + "unknown rounding '" + s.rounding + "': rtn or gptq");
+    try {
+      algorithms.create_rounding(s.rounding);
+    } catch (const Error& e) {
+      problems.push_back(where + e.what());
+    }
     if (s.weight_range != "minmax" && s.weight_range != "mse")
       problems.push_back(where + "unknown weight range '" + s.weight_range + "': minmax or mse");
     try {
-      calibrators.create_calibrator(s.calibrator);
+      algorithms.create_calibrator(s.calibrator);
     } catch (const Error& e) {
       problems.push_back(where + e.what());
     }

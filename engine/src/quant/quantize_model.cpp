@@ -12,6 +12,7 @@
 #include "quant/layer_stats.h"
 #include "quant/layers.h"
 #include "quant/observer.h"
+#include "quant/roundings/roundings.h"
 #include "quant/weight_quant.h"
 #include "quantscope/error.h"
 #include "quantscope/memory.h"
@@ -52,10 +53,11 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   // not depend on how the samples are split: at most kBatchBudgetBytes of them per step.
   const std::int64_t step = batch_within(graph, std::min(options.batch, data.size()));
   {
-    // GPTQ keeps one Hessian (inputs x inputs, doubles) per layer.
+    // A rounding method that reads the Hessian keeps one (inputs x inputs, doubles) per layer.
     std::int64_t hessians = 0;
     for (const quant::QuantLayer& l : quant::find_quant_layers(graph))
-      if (config.settings_for(l.node->name).rounding == "gptq") hessians += l.cols * l.cols * 8;
+      if (registry.create_rounding(config.settings_for(l.node->name).rounding)->needs_hessian())
+        hessians += l.cols * l.cols * 8;
     check_memory("calibration", estimate_run_bytes(graph, step, 2) + hessians);
   }
 
@@ -71,8 +73,11 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   std::map<std::string, std::string> observer_owner;
   std::map<std::string, std::unique_ptr<quant::LayerInputStats>> stats;  // by node
   std::vector<std::string> observed;
+  std::map<std::string, std::shared_ptr<const Rounding>> rounding;  // by node
   for (const quant::QuantLayer& l : layers) {
     const LayerQuantSettings s = config.settings_for(l.node->name);
+    rounding[l.node->name] = registry.create_rounding(s.rounding);
+    const Rounding& method = *rounding[l.node->name];
     if (s.act_bits > 0) {
       std::shared_ptr<const Calibrator> calibrator = registry.create_calibrator(s.calibrator);
       const GridTarget target{s.act_bits, s.act_symmetric};
@@ -92,12 +97,14 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
       }
     }
     const bool needs_stats = s.weight_bits > 0 && l.kind != quant::LayerKind::matmul_acts &&
-                             (s.rounding == "gptq" || s.bias_correction);
+                             (method.needs_hessian() || s.bias_correction);
     if (needs_stats) {
       auto st = std::make_unique<quant::LayerInputStats>(graph, l);
       if (!st->unsupported().empty()) {
         q.notes.push_back("node '" + l.node->name + "': " + st->unsupported() +
-                          (s.rounding == "gptq" ? "; rounded to nearest instead of GPTQ" : "") +
+                          (method.needs_hessian()
+                               ? "; rounded to nearest instead of " + method.text()
+                               : std::string()) +
                           (s.bias_correction ? "; no bias correction" : ""));
         continue;
       }
@@ -199,26 +206,33 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
     p.granularity = s.granularity;
     p.rows = l.rows;
     p.cols = l.cols;
-    p.rounding = "rtn";
     const std::int64_t groups = input_stats ? input_stats->groups() : 1;
-    bool gptq = s.rounding == "gptq" && input_stats && input_stats->samples() > 0;
-    if (gptq && groups > 1 && s.granularity == QuantGranularity::per_tensor) {
-      q.notes.push_back("node '" + l.node->name +
-                        "': GPTQ on a grouped convolution with one per-tensor scale is not "
+    // A method that reads the Hessian falls back to round-to-nearest where there is none.
+    static const std::unique_ptr<Rounding> nearest = roundings::make_rtn("");
+    const Rounding* method = rounding.at(l.node->name).get();
+    const bool hessian = method->needs_hessian() && input_stats && input_stats->samples() > 0;
+    if (method->needs_hessian() && !hessian) method = nearest.get();
+    if (hessian && groups > 1 && s.granularity == QuantGranularity::per_tensor) {
+      q.notes.push_back("node '" + l.node->name + "': " + method->text() +
+                        " on a grouped convolution with one per-tensor scale is not "
                         "supported; rounded to nearest");
-      gptq = false;
+      method = nearest.get();
     }
+    p.rounding = method->text();
     std::vector<float> dequantized(m.size());
-    // GPTQ works per convolution group (each has its own inputs); RTN on the whole matrix.
-    const std::int64_t parts = gptq ? groups : 1;
+    // A Hessian method works per convolution group (each has its own inputs); others on the
+    // whole matrix.
+    const std::int64_t parts = method->needs_hessian() ? groups : 1;
     const std::int64_t rows_per_part = l.rows / parts;
     for (std::int64_t part = 0; part < parts; ++part) {
-      const float* wp = m.data() + part * rows_per_part * l.cols;
-      quant::QuantizedMatrix qm =
-          gptq ? quant::quantize_gptq(
-                     wp, rows_per_part, l.cols, input_stats->hessian(part), spec,
-                     quant::GptqOptions{options.gptq_damp, 128, options.gptq_act_order}, &job)
-               : quant::quantize_rtn(wp, rows_per_part, l.cols, spec);
+      RoundingInput in{
+          m.data() + part * rows_per_part * l.cols, rows_per_part, l.cols, spec, nullptr, &job};
+      Eigen::MatrixXd h;
+      if (method->needs_hessian()) {
+        h = input_stats->hessian(part);
+        in.hessian = &h;
+      }
+      quant::QuantizedMatrix qm = method->round(in);
       p.groups_per_row = qm.groups_per_row;
       p.codes.insert(p.codes.end(), qm.codes.begin(), qm.codes.end());
       for (const quant::Grid& gr : qm.grids) {
@@ -229,7 +243,6 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
                 dequantized.begin() + part * rows_per_part * l.cols);
     }
     const std::int64_t rows_per_group = l.rows / groups;
-    if (gptq) p.rounding = "gptq";
     if (s.bias_correction && input_stats && input_stats->samples() > 0) {
       if (l.bias.empty()) {
         q.notes.push_back("node '" + l.node->name + "' has no bias to correct");

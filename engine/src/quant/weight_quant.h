@@ -18,46 +18,9 @@
 #include "quantscope/job.h"
 #include "quantscope/quant.h"
 #include "quantscope/quant_format.h"
+#include "quantscope/rounding.h"
 
 namespace qs::quant {
-
-using Granularity = QuantGranularity;  // quant.h's, one enum for config and quantizer
-
-struct WeightSpec {
-  int bits = 8;  // 2..8
-  // symmetric_grid(max|w|, bits), else asymmetric_grid(lo, hi, bits, /*unsigned_codes=*/false).
-  bool symmetric = true;
-  Granularity granularity = Granularity::per_channel;
-  // per_group: consecutive columns of one row share a grid; must divide cols. Ignored otherwise.
-  std::int64_t group_size = 0;
-  // Choose each grid's clipping range minimizing the squared error over its weights (shrink
-  // factors of the min/max range, 100 steps from 1.0 down to 0.2), else the min/max range.
-  bool mse_range = false;
-};
-
-struct QuantizedMatrix {
-  // groups_per_row = cols / group_size for per_group, else 1.
-  std::int64_t rows = 0, cols = 0, groups_per_row = 1;
-  std::vector<std::int8_t> codes;  // rows*cols, row-major, within their grid's qmin..qmax
-  std::vector<Grid> grids;         // rows*groups_per_row (per_tensor: every entry equal)
-  std::vector<float> dequantized;  // rows*cols: dequantize(code, grid), exactly grid.h's
-  // The grid of element (row, col). Throws qs::Error when out of range.
-  const Grid& grid(std::int64_t row, std::int64_t col) const;
-};
-
-// Validates spec against the shape (non-empty shape, bits 2..8, per_group: group_size > 0 and
-// dividing cols); throws qs::Error with a message naming the problem.
-void check_weight_spec(const WeightSpec& spec, std::int64_t rows, std::int64_t cols);
-
-// The grids for W under spec (min/max or MSE ranges), computed from the float weights:
-// rows*groups_per_row entries, indexed row * groups_per_row + col / group_size. Validates the
-// spec and throws qs::Error on a non-finite weight.
-std::vector<Grid> weight_grids(const float* w, std::int64_t rows, std::int64_t cols,
-                               const WeightSpec& spec);
-
-// Round-to-nearest onto weight_grids(w, ...).
-QuantizedMatrix quantize_rtn(const float* w, std::int64_t rows, std::int64_t cols,
-                             const WeightSpec& spec);
 
 struct GptqOptions {
   double damp = 0.01;        // dampening: add damp * mean(diag H) to the diagonal
