@@ -66,7 +66,7 @@ int cmd_plugins(const std::vector<std::string>& argv) {
   for (const auto& c : roundings)
     std::printf("  %-12s %s\n", c["name"].get<std::string>().c_str(),
                 c["description"].get<std::string>().c_str());
-  std::printf("\nplugin folders (ABI version %d):\n", QS_PLUGIN_ABI_VERSION);
+  std::printf("\nplugin folders (ABI version 0x%07x):\n", QS_PLUGIN_ABI_VERSION);
   for (const std::string& f : default_plugin_folders()) std::printf("  %s\n", f.c_str());
   std::printf("\nplugins:\n");
   if (r.plugins().empty()) std::printf("  none found\n");

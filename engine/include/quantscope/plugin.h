@@ -1,13 +1,15 @@
 // The plugin ABI. A plugin is a shared library in a plugin folder that exports one C function,
 // quantscope_plugin, returning its descriptor. The engine refuses a library whose ABI version
-// differs from QS_PLUGIN_ABI_VERSION, which changes whenever anything a plugin sees changes
-// (this header, device.h, registry.h, calibrator.h, rounding.h, quant_format.h, tensor.h,
-// graph.h).
+// differs from QS_PLUGIN_ABI_VERSION. That number is generated at configure time
+// (quantscope/plugin_abi.h): a fingerprint of this header, registry.h and every public header
+// they include, so it changes whenever anything a plugin sees changes, and only then. The
+// descriptor's first field stays a 32-bit version, so a plugin of any age is read safely.
 #pragma once
 
 #include <cstdint>
 
-#define QS_PLUGIN_ABI_VERSION 5
+#include "quantscope/plugin_abi.h"
+
 #define QS_PLUGIN_ENTRY_POINT "quantscope_plugin"
 
 namespace qs {

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -15,6 +16,12 @@ namespace qs {
 namespace fs = std::filesystem;
 
 namespace {
+
+std::string hex(std::uint32_t v) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%07x", v);
+  return text;
+}
 
 bool is_plugin_file(const fs::path& p) {
   const std::string name = p.filename().string();
@@ -48,8 +55,9 @@ void Registry::load_plugins(const std::vector<std::string>& folders) {
       if (!entry || !d) {
         record.reason = std::string("has no entry point ") + QS_PLUGIN_ENTRY_POINT;
       } else if (d->abi_version != QS_PLUGIN_ABI_VERSION) {
-        record.reason = "was built for plugin ABI version " + std::to_string(d->abi_version) +
-                        ", this Quantscope has version " + std::to_string(QS_PLUGIN_ABI_VERSION);
+        record.reason = "was built for plugin ABI version " + hex(d->abi_version) +
+                        ", this Quantscope has version " + hex(QS_PLUGIN_ABI_VERSION) +
+                        " (the public headers differ: rebuild the plugin against these)";
       } else if (!d->name || !d->register_plugin) {
         record.reason = "has an incomplete descriptor (no name or no register function)";
       } else if (std::find(seen_names.begin(), seen_names.end(), d->name) != seen_names.end()) {
