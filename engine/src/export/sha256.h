@@ -1,8 +1,10 @@
-// SHA-256 (FIPS 180-4), for the package's checksums and the source model's fingerprint.
+// SHA-256, for the package's checksums and the model's fingerprint in a project: Nettle's, which
+// uses the CPU's SHA instructions where there are some.
 #pragma once
 
-#include <array>
-#include <cstdint>
+#include <nettle/sha2.h>
+
+#include <cstddef>
 #include <string>
 
 namespace qs::exporter {
@@ -14,11 +16,7 @@ class Sha256 {
   std::string hex_digest();  // lower-case hex; ends the computation
 
  private:
-  void block(const std::uint8_t* p);
-  std::array<std::uint32_t, 8> h_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t length_ = 0;  // bytes
+  sha256_ctx ctx_;
 };
 
 std::string sha256_hex(const std::string& bytes);
