@@ -191,7 +191,7 @@ TEST(DataNpz, CorruptArchivesAreErrors) {
   Bytes off = good;
   off[off.size() - 22 + 16] = 0xf0;
   off[off.size() - 22 + 19] = 0x70;
-  expect_error("cdoff.npz", off, "outside the file");
+  expect_error("cdoff.npz", off, "not a zip archive");
   // A corrupt .npy inside.
   expect_error("badnpy.npz", build_zip({{"x.npy", Bytes{'n', 'o', 'p', 'e'}, false, false}}),
                "x.npy");

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "export/zip_reader.h"
+#include "data/zip_archive.h"
 #include "export/zip_writer.h"
 #include "quantscope/error.h"
 #include "quantscope/executor.h"
@@ -123,13 +123,17 @@ TEST(QdqImportErrors, HostileZipIsRefusedInWords) {
   };
   for (const std::string& z : hostile) {
     try {
-      exporter::zip_entry(z, "model.onnx", "hostile.zip", std::size_t{1} << 30);
+      zip::Archive::open_bytes(z, "hostile.zip").read("model.onnx", std::size_t{1} << 30);
       ADD_FAILURE() << "a hostile archive was read";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("hostile.zip"), std::string::npos) << e.what();
     }
   }
-  EXPECT_EQ(exporter::zip_entry(good, "model.onnx", "good.zip", 1024), std::string(64, 'x'));
+  EXPECT_EQ(zip::Archive::open_bytes(good, "good.zip").read("model.onnx", 1024),
+            std::string(64, 'x'));
+  // Larger than allowed, and missing: refused by name.
+  EXPECT_THROW(zip::Archive::open_bytes(good, "good.zip").read("model.onnx", 63), Error);
+  EXPECT_THROW(zip::Archive::open_bytes(good, "good.zip").read("other.onnx", 1024), Error);
 }
 
 }  // namespace

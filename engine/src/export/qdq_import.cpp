@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "export/zip_reader.h"
+#include "data/zip_archive.h"
 #include "graph/passes.h"
 #include "quant/layers.h"
 #include "quantscope/error.h"
@@ -83,10 +83,7 @@ Graph load_for_import(const std::string& path) {
     return load_model(model.string(), o);
   }
   if (path.size() > 4 && path.compare(path.size() - 4, 4, ".zip") == 0) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the file");
-    const std::string zip((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string bytes = exporter::zip_entry(zip, "model.onnx", path, kMaxModelBytes);
+    const std::string bytes = zip::Archive::open_file(path).read("model.onnx", kMaxModelBytes);
     return load_model_from_bytes(bytes, "", path + ":model.onnx", o);
   }
   return load_model(path, o);
