@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "project_cache.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/model.h"
 
@@ -12,15 +13,25 @@ namespace qs::cli {
 namespace {
 
 // The float model and its quantized form over the same data, side by side.
-int eval_quantized(const std::string& path, const Graph& g, const Args& args, Device& device,
-                   Dataset& data, const EvalOptions& options) {
-  QuantizedModel q;
-  const Graph quantized = graph_for_config(g, args, &q);
-  std::unique_ptr<Device> candidate_device = open_device(args);
-  use_integer_kernels_if_asked(*candidate_device, args);
-  const PairEvalResult r = evaluate_pair(g, quantized, data, device, *candidate_device, options,
-                                         terminal_progress("eval"));
-  const std::int64_t fp32_bytes = model_size_bytes(g), q_bytes = model_size_bytes(g, &q);
+int eval_quantized(const std::string& path, const Graph& g, const Args& args, Dataset& data,
+                   const EvalOptions& options) {
+  auto q = std::make_shared<QuantizedModel>();
+  graph_for_config(g, args, q.get());  // checks that the configuration fits the model
+  CompareRequest request;
+  request.in = recipe_inputs(args, path);
+  request.quantized = q;
+  request.integer_kernels = args.flag("real");
+  request.batch = options.batch;
+  ProjectCache cache(args, path);
+  request.in.model_id = cache.model_id();
+  PairEvalResult r;
+  if (auto hit = cache.find(request)) {
+    r = std::move(*hit);
+  } else {
+    r = request.run(terminal_progress("eval"));
+    cache.store(request, r);
+  }
+  const std::int64_t fp32_bytes = model_size_bytes(g), q_bytes = model_size_bytes(g, q.get());
   const char* mode = args.flag("real") ? "integer kernels" : "simulated";
   if (args.flag("json")) {
     nlohmann::json j{{"model", path},
@@ -79,7 +90,8 @@ int eval_quantized(const std::string& path, const Graph& g, const Args& args, De
 }  // namespace
 
 int cmd_eval(const std::vector<std::string>& argv) {
-  Args args(argv, {"data", "limit", "device", "batch", "mean", "std", "config"}, {"json", "real"});
+  Args args(argv, {"data", "limit", "device", "batch", "mean", "std", "config", "project"},
+            {"json", "real"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   std::unique_ptr<Device> device = open_device(args);
@@ -92,7 +104,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
   data_options.preprocess = preprocess_for(g, args);
   data_options.limit = limit;
   auto data = open_dataset(args.get("data"), data_options);
-  if (args.has("config")) return eval_quantized(path, g, args, *device, *data, options);
+  if (args.has("config")) return eval_quantized(path, g, args, *data, options);
   EvalResult r = evaluate(g, *data, *device, options, terminal_progress("eval"));
 
   if (args.flag("json")) {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "project_cache.h"
 #include "quantscope/model.h"
 #include "quantscope/quant.h"
 
@@ -44,28 +45,25 @@ QuantConfig config_from_args(const Args& args) {
 int cmd_quantize(const std::vector<std::string>& argv) {
   Args args(argv,
             {"data", "limit", "device", "batch", "mean", "std", "weights", "acts", "granularity",
-             "calib", "weight-range", "rounding", "override", "o"},
+             "calib", "weight-range", "rounding", "override", "o", "project"},
             {"symmetric", "asymmetric", "bias-correction", "json"});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC (the calibration set)"};
   if (!args.has("o")) throw UsageError{"missing -o CONFIG.json"};
-  const QuantConfig config = config_from_args(args);
-  std::unique_ptr<Device> device = open_device(args);
-  Graph g = load_model_for_data(path);
-  const std::vector<std::string> problems = config_problems(config, g, &registry());
-  if (!problems.empty()) {
-    std::string text = "the configuration does not fit the model:";
-    for (const std::string& p : problems) text += "\n  " + p;
-    throw Error(text);
+  QuantizeRequest request;
+  request.config = config_from_args(args);
+  request.in = recipe_inputs(args, path);
+  request.batch = args.get_int("batch", 64, 1);
+  const Graph& g = *request.in.graph;
+  ProjectCache cache(args, path);
+  request.in.model_id = cache.model_id();
+  QuantizedModel q;
+  if (auto hit = cache.find(request)) {
+    q = std::move(*hit);
+  } else {
+    q = request.run(terminal_progress("quantize"));
+    cache.store(request, q);
   }
-  DataOptions data_options = data_options_for(g, args);
-  auto data = open_dataset(args.get("data"), data_options);
-  CalibrationOptions options;
-  options.batch = args.get_int("batch", 64, 1);
-  options.registry = &registry();
-  QuantizedModel q =
-      quantize_model(g, config, *data, *device, options, terminal_progress("quantize"));
-  q.calibration_data = args.get("data") + " (" + std::to_string(data->size()) + " samples)";
   save_quantized_model(args.get("o"), q);
 
   const std::int64_t fp32_bytes = model_size_bytes(g), q_bytes = model_size_bytes(g, &q);

@@ -27,7 +27,7 @@ const CommandEntry kCommands[] = {
     {"eval", qs::cli::cmd_eval, "accuracy of a model on a dataset",
      "usage: quantscope-cli eval MODEL --data SPEC [--limit N] [--device NAME] [--batch B]\n"
      "                           [--config CONFIG.json [--real]] [--mean M[,M,M]] [--std S[,S,S]]\n"
-     "                           [--json]\n"
+     "                           [--project P.qsproj] [--json]\n"
      "  SPEC: fashion-mnist:test | fashion-mnist:train | idx:IMAGES[,LABELS] | folder:DIR |\n"
      "        npy:INPUTS.npy[,LABELS.npy] | npz:FILE.npz\n"
      "  Prints top-1 and top-5 accuracy (with labels), PSNR for image-to-image models,\n"
@@ -35,19 +35,22 @@ const CommandEntry kCommands[] = {
      "  --mean/--std override it. With --config, the quantized model (simulated; --real:\n"
      "  the device's integer kernels) is evaluated beside the float one: fp32 and quantized\n"
      "  top-1, agreement (share of samples whose top-1 is the float model's), KL, SQNR and\n"
-     "  the size under the configuration.\n"},
+     "  the size under the configuration; --project keeps that comparison in (and takes it\n"
+     "  from) a project.\n"},
     {"quantize", qs::cli::cmd_quantize,
      "post-training quantization: calibrate, round, write a config",
      "usage: quantscope-cli quantize MODEL --data SPEC [--limit N] -o CONFIG.json\n"
      "         [--weights BITS|float] [--acts 8|16|float] [--granularity tensor|channel|group:G]\n"
      "         [--symmetric|--asymmetric] [--calib minmax|percentile[:P]|mse|entropy]\n"
      "         [--weight-range minmax|mse] [--rounding rtn|gptq[:damp=D]] [--bias-correction]\n"
-     "         [--override NODE=BITS|float|wBaA ...] [--device NAME] [--batch B] [--json]\n"
+     "         [--override NODE=BITS|float|wBaA ...] [--device NAME] [--batch B]\n"
+     "         [--project P.qsproj] [--json]\n"
      "  Calibrates the activations on SPEC (the first N samples) and quantizes the weights\n"
      "  of every Conv, ConvTranspose, Gemm and MatMul; writes the settings and the computed\n"
      "  parameters to CONFIG.json (atomically). Defaults: 8-bit weights per channel,\n"
      "  symmetric; 8-bit activations, asymmetric; MSE calibration; round to nearest.\n"
-     "  --symmetric/--asymmetric set both weights and activations.\n"},
+     "  --symmetric/--asymmetric set both weights and activations. --project: the result is\n"
+     "  kept in (and, for the same inputs, taken from) a project.\n"},
     {"sensitivity", qs::cli::cmd_sensitivity,
      "per-layer sensitivity: each layer alone at each bit width",
      "usage: quantscope-cli sensitivity MODEL --data SPEC [--eval-data SPEC] [--limit N]\n"

@@ -211,6 +211,10 @@ class Workbench : public QObject {
   qs::HessianRequest analysisTraces() const;
   qs::SensitivityRequest analysisSweep() const;  // its traces are filled in by the job
   qs::SearchRequest searchRequest() const;
+  qs::QuantizeRequest quantizeRequest(const qs::QuantConfig& config) const;
+  qs::CompareRequest compareRequest(std::shared_ptr<const qs::QuantizedModel> quantized) const;
+  // The Quantize page's result for `settings` from the cache; false when it is not there.
+  bool restoreQuantize(const QVariantMap& settings);
   // Install the cached result of the current requests; false when there is none.
   bool restoreAnalysis();
   bool restoreSearch();

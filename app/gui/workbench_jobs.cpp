@@ -179,17 +179,72 @@ void Workbench::installSearch(const QVariantMap& view, std::shared_ptr<const qs:
   emit searchResultChanged();
 }
 
+namespace {
+
+// The Quantize page's settings as a configuration; throws Error naming a bad value.
+qs::QuantConfig quantizeConfig(const QVariantMap& settings) {
+  qs::QuantConfig config;
+  qs::LayerQuantSettings& d = config.defaults;
+  d.weight_bits = settings.value("weightBits", 8).toInt();
+  d.act_bits = settings.value("actBits", 8).toInt();
+  qs::parse_granularity(settings.value("granularity", "channel").toString().toStdString(), d);
+  d.calibrator = settings.value("calibrator", "mse").toString().toStdString();
+  d.rounding = settings.value("rounding", "rtn").toString().toStdString();
+  return config;
+}
+
+QString configLabel(const qs::LayerQuantSettings& s) {
+  return QStringLiteral("W%1A%2 %3, %4, %5")
+      .arg(s.weight_bits ? QString::number(s.weight_bits) : "float")
+      .arg(s.act_bits ? QString::number(s.act_bits) : "float")
+      .arg(s.granularity == qs::QuantGranularity::per_tensor    ? "per tensor"
+           : s.granularity == qs::QuantGranularity::per_channel ? "per channel"
+                                                                : "per group")
+      .arg(QString::fromStdString(s.calibrator), QString::fromStdString(s.rounding));
+}
+
+}  // namespace
+
+qs::QuantizeRequest Workbench::quantizeRequest(const qs::QuantConfig& config) const {
+  qs::QuantizeRequest r;
+  r.in = recipeInputs();
+  r.config = config;
+  return r;
+}
+
+qs::CompareRequest Workbench::compareRequest(
+    std::shared_ptr<const qs::QuantizedModel> quantized) const {
+  qs::CompareRequest r;
+  r.in = recipeInputs();
+  r.quantized = std::move(quantized);
+  return r;
+}
+
+bool Workbench::restoreQuantize(const QVariantMap& settings) {
+  try {
+    const qs::QuantizeRequest request = quantizeRequest(quantizeConfig(settings));
+    auto q = qs::find_result(project_, request);
+    if (!q) return false;
+    auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(*q));
+    const qs::CompareRequest compare = compareRequest(quantized);
+    const auto pair = qs::find_result(project_, compare);
+    if (!pair) return false;
+    installQuantize(quantizedView(*graph_, *quantized, *pair, compare.in.device,
+                                  {{"config", configLabel(request.config.defaults)}}),
+                    quantized);
+  } catch (const std::exception&) {
+    return false;  // settings that no longer parse: nothing to restore
+  }
+  jobs_->drop(QStringLiteral("quantize"));  // a running job would replace it later
+  return true;
+}
+
 void Workbench::quantize(const QVariantMap& settings) {
   const QString page = QStringLiteral("quantize");
   if (!ready(page)) return;
   qs::QuantConfig config;
   try {
-    qs::LayerQuantSettings& d = config.defaults;
-    d.weight_bits = settings.value("weightBits", 8).toInt();
-    d.act_bits = settings.value("actBits", 8).toInt();
-    qs::parse_granularity(settings.value("granularity", "channel").toString().toStdString(), d);
-    d.calibrator = settings.value("calibrator", "mse").toString().toStdString();
-    d.rounding = settings.value("rounding", "rtn").toString().toStdString();
+    config = quantizeConfig(settings);
   } catch (const std::exception& e) {
     setError(page, QString::fromUtf8(e.what()));
     return;
@@ -204,41 +259,25 @@ void Workbench::quantize(const QVariantMap& settings) {
     quantizeSettings_ = used;
     markModified();
   }
-  const std::string key = resultKey(page, used);
-  if (restoreCached(page, key)) return;
-  const JobInputs in = jobInputs();
-  jobs_->start(page, [this, in, config, key](const qs::JobControl& job) -> JobRunner::Deliver {
-    const qs::Graph& g = *in.graph;
-    const std::vector<std::string> problems = qs::config_problems(config, g, in.registry);
-    if (!problems.empty()) throw qs::Error("the settings do not fit the model: " + problems[0]);
-    qs::DataOptions options{in.preprocess, in.limit};
-    auto calib = qs::open_dataset(in.calibration, options);
-    auto eval = qs::open_dataset(in.evaluation, options);
-    auto device = openDevice(*in.registry, in.device);
-    auto candidate_device = openDevice(*in.registry, in.device);
-    qs::CalibrationOptions calibration;
-    calibration.registry = in.registry;  // a plugin's calibrator too
-    qs::QuantizedModel q = qs::quantize_model(g, config, *calib, *device, calibration,
-                                              phase(job, 0.0, 0.5, "calibrate"));
-    const qs::Graph simulated = qs::apply_quantization(g, q);
-    const qs::PairEvalResult pair = qs::evaluate_pair(
-        g, simulated, *eval, *device, *candidate_device, {}, phase(job, 0.5, 1.0, "evaluate"));
-    const auto& s = config.defaults;
-    const QVariantMap result = quantizedView(
-        g, q, pair, in.device,
-        {{"config",
-          QStringLiteral("W%1A%2 %3, %4, %5")
-              .arg(s.weight_bits ? QString::number(s.weight_bits) : "float")
-              .arg(s.act_bits ? QString::number(s.act_bits) : "float")
-              .arg(s.granularity == qs::QuantGranularity::per_tensor    ? "per tensor"
-                   : s.granularity == qs::QuantGranularity::per_channel ? "per channel"
-                                                                        : "per group")
-              .arg(QString::fromStdString(s.calibrator), QString::fromStdString(s.rounding))}});
-    const QJsonObject payload = quantizedPayload(result, q);
-    auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(q));
-    return [this, result, quantized, key, payload] {
-      installQuantize(result, quantized);
-      storeCached(QStringLiteral("quantize"), key, payload);
+  if (restoreQuantize(used)) return;
+  // Calibration (or its cached result, computed here or by `quantscope-cli quantize`), then the
+  // float and quantized models side by side.
+  const qs::QuantizeRequest request = quantizeRequest(config);
+  std::optional<qs::QuantizedModel> known = qs::find_result(project_, request);
+  const qs::CompareRequest plan = compareRequest(nullptr);
+  jobs_->start(page, [this, request, known, plan](const qs::JobControl& job) -> JobRunner::Deliver {
+    auto q = std::make_shared<const qs::QuantizedModel>(
+        known ? *known : request.run(phase(job, 0.0, 0.5, "calibrate")));
+    qs::CompareRequest compare = plan;
+    compare.quantized = q;
+    const qs::PairEvalResult pair = compare.run(phase(job, 0.5, 1.0, "evaluate"));
+    const QVariantMap view = quantizedView(*request.in.graph, *q, pair, request.in.device,
+                                           {{"config", configLabel(request.config.defaults)}});
+    return [this, request, compare, q, pair, view] {
+      installQuantize(view, q);
+      qs::store_result(project_, request, *q);
+      qs::store_result(project_, compare, pair);
+      markModified();
     };
   });
 }

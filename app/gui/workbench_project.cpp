@@ -68,10 +68,7 @@ bool Workbench::restoreCached(const QString& kind, const std::string& key) {
     const QVariantMap view = payload.value("view").toObject().toVariantMap();
     if (view.isEmpty()) return false;
     auto raw = [&](const char* name) { return jsonText(payload.value(name).toObject()); };
-    if (kind == QStringLiteral("quantize")) {
-      installQuantize(view, std::make_shared<const qs::QuantizedModel>(
-                                qs::quantized_model_from_json(raw("quantized"))));
-    } else if (kind == QStringLiteral("tune")) {
+    if (kind == QStringLiteral("tune")) {
       installTune(view, std::make_shared<const qs::QuantizedModel>(
                             qs::quantized_model_from_json(raw("quantized"))));
     } else if (kind == QStringLiteral("errors")) {
@@ -90,9 +87,7 @@ bool Workbench::restoreCached(const QString& kind, const std::string& key) {
 }
 
 void Workbench::restoreAllCached() {
-  if (!quantizeSettings_.isEmpty())
-    restoreCached(QStringLiteral("quantize"),
-                  resultKey(QStringLiteral("quantize"), quantizeSettings_));
+  if (!quantizeSettings_.isEmpty()) restoreQuantize(quantizeSettings_);
   restoreAnalysis();
   restoreSearch();
   restoreCached(QStringLiteral("measure"), resultKey(QStringLiteral("measure"), measureSettings()));

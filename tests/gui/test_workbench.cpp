@@ -185,9 +185,10 @@ class TestWorkbench : public QObject {
     QVERIFY(v->analysis().isEmpty());
   }
 
-  // The CLI and the workbench run the same recipes and key their results alike: a search
-  // computed by `quantscope-cli search --project` opens in the workbench without a job, and an
-  // analysis computed in the workbench answers the CLI's hessian and sensitivity.
+  // The CLI and the workbench run the same recipes and key their results alike: a search, a
+  // quantization and its comparison computed by `quantscope-cli ... --project` open in the
+  // workbench without a job, and an analysis computed in the workbench answers the CLI's
+  // hessian and sensitivity.
   void sharesResultsWithTheCli() {
     QTemporaryDir dir;
     const QString model = dir.filePath("lenet.onnx"), project = dir.filePath("p.qsproj");
@@ -211,10 +212,25 @@ class TestWorkbench : public QObject {
     const QJsonObject front = QJsonDocument::fromJson(searched).object();
     QVERIFY(!front.value("front").toArray().isEmpty());
 
+    // Quantized and compared by the CLI (the Quantize page's defaults: W8A8 per channel, mse).
+    const QString config = dir.filePath("q.json");
+    QCOMPARE(cli("quantize", {"--device", "cpu-ref", "-o", config}), 0);
+    QProcess eval;
+    eval.start(QS_CLI_PROGRAM,
+               {"eval", model, "--data", "fashion-mnist:test", "--limit", "100", "--device",
+                "cpu-ref", "--config", config, "--project", project, "--json"});
+    QVERIFY(eval.waitForFinished(300000) && eval.exitCode() == 0);
+    const QJsonObject compared = QJsonDocument::fromJson(eval.readAllStandardOutput()).object();
+
     auto w = makeWorkbench();
     QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::stateChanged);
     QVERIFY2(w->openProject(project), qPrintable(w->errors().value("project").toString()));
     QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 100);
+    w->quantize({{"weightBits", 8}, {"actBits", 8}});
+    QCOMPARE(jobs.count(), 0);
+    QCOMPARE(w->quantResult().value("quantTop1").toDouble(), compared.value("top1").toDouble());
+    QCOMPARE(w->quantResult().value("agreement").toDouble(),
+             compared.value("agreement").toDouble());
     QCOMPARE(w->searchResult().value("front").toList().size(),
              front.value("front").toArray().size());
     w->search();  // asked for, it is the CLI's

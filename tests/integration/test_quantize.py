@@ -566,6 +566,24 @@ class CliProject(unittest.TestCase):
                 kinds = sorted(c["kind"] for c in json.load(f)["cache"])
             self.assertEqual(kinds, ["hessian", "sensitivity", "sensitivity"])
 
+            # A quantization, and its comparison with the float model, answered the same way.
+            config = os.path.join(tmp, "q.json")
+            quantize = ["quantize", model, "--data", "fashion-mnist:train", "--limit", "64",
+                        "--weights", "4", "-o", config, "--project", project]
+            q1, cached = run(*quantize)
+            self.assertFalse(cached)
+            q2, cached = run(*quantize)
+            self.assertTrue(cached)
+            self.assertEqual(q1["size_bytes"], q2["size_bytes"])
+            compare = ["eval", model, "--data", "fashion-mnist:test", "--limit", "64",
+                       "--config", config, "--project", project]
+            e1, cached = run(*compare)
+            self.assertFalse(cached)
+            e2, cached = run(*compare)
+            self.assertTrue(cached)
+            self.assertEqual(e1["top1"], e2["top1"])
+            self.assertEqual(e1["kl"], e2["kl"])
+
             # The model changes (an unknown field 99 = 1: still a model): computed again.
             with open(model, "ab") as f:
                 f.write(b"\x98\x06\x01")

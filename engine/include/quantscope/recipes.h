@@ -12,6 +12,7 @@
 
 #include "quantscope/analysis.h"
 #include "quantscope/dataset.h"
+#include "quantscope/evaluate.h"
 #include "quantscope/job.h"
 #include "quantscope/project.h"
 #include "quantscope/quant.h"
@@ -86,12 +87,43 @@ struct SearchRequest {
   Result run(const JobControl& job = {}) const;
 };
 
+// Calibration and rounding (quantize_model) on the calibration set, on the device.
+struct QuantizeRequest {
+  using Result = QuantizedModel;
+  static constexpr const char* kind = "quantize";
+  RecipeInputs in;
+  QuantConfig config;
+  std::int64_t batch = 64;
+
+  std::string cache_key() const;
+  // Throws Error listing every problem when the configuration does not fit the model.
+  Result run(const JobControl& job = {}) const;
+};
+
+// The float model against its quantized form on the evaluation set (evaluate_pair): the
+// simulation, or the device's integer kernels with `integer_kernels`.
+struct CompareRequest {
+  using Result = PairEvalResult;
+  static constexpr const char* kind = "compare";
+  RecipeInputs in;
+  std::shared_ptr<const QuantizedModel> quantized;  // keyed by its content
+  bool integer_kernels = false;
+  std::int64_t batch = 64;
+
+  std::string cache_key() const;
+  Result run(const JobControl& job = {}) const;
+};
+
 std::string result_to_json(const HessianResult& r);
 std::string result_to_json(const SensitivityResult& r);
 std::string result_to_json(const SearchResult& r);
+std::string result_to_json(const QuantizedModel& r);
+std::string result_to_json(const PairEvalResult& r);
 void result_from_json(const std::string& text, const std::string& where, HessianResult& out);
 void result_from_json(const std::string& text, const std::string& where, SensitivityResult& out);
 void result_from_json(const std::string& text, const std::string& where, SearchResult& out);
+void result_from_json(const std::string& text, const std::string& where, QuantizedModel& out);
+void result_from_json(const std::string& text, const std::string& where, PairEvalResult& out);
 
 // The cached result of `request` in `project`, or nothing (also when the entry is damaged: it is
 // then recomputed).

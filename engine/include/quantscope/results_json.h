@@ -7,6 +7,7 @@
 #include <string>
 
 #include "quantscope/analysis.h"
+#include "quantscope/evaluate.h"
 #include "quantscope/search.h"
 
 namespace qs {
@@ -23,5 +24,11 @@ HessianResult load_hessian(const std::string& path);
 // "rank_correlation", "notes".
 std::string search_result_to_json(const SearchResult& r);
 SearchResult search_result_from_json(const std::string& text, const std::string& where);
+
+// A model against its quantized form on the same samples (evaluate_pair): "reference" and
+// "candidate" (samples, top1, top5, per-class counts, psnr_db, seconds, device), "agreement",
+// "kl", "sqnr_db", "only_reference", "only_candidate".
+std::string pair_eval_to_json(const PairEvalResult& r);
+PairEvalResult pair_eval_from_json(const std::string& text, const std::string& where);
 
 }  // namespace qs

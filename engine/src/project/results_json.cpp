@@ -255,4 +255,82 @@ SearchResult search_result_from_json(const std::string& text, const std::string&
   return r;
 }
 
+namespace {
+
+json eval_json(const EvalResult& r) {
+  return {{"samples", r.samples},
+          {"has_labels", r.has_labels},
+          {"top1", r.top1},
+          {"top5", r.top5},
+          {"class_samples", r.class_samples},
+          {"class_correct", r.class_correct},
+          {"image_output", r.image_output},
+          {"psnr_db", number_or_null(r.psnr_db)},
+          {"seconds", r.seconds},
+          {"device", r.device}};
+}
+
+bool flag(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::vector<std::int64_t> counts_of(const json& j, const char* key, const std::string& where) {
+  std::vector<std::int64_t> out;
+  auto it = j.find(key);
+  if (it == j.end()) return out;
+  if (!it->is_array()) throw Error(where + ": '" + key + "' is not a list");
+  for (const json& v : *it) {
+    if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 9.0e15))
+      throw Error(where + ": '" + key + "' holds something other than a count");
+    out.push_back(v.get<std::int64_t>());
+  }
+  return out;
+}
+
+EvalResult eval_from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": not a JSON object");
+  EvalResult r;
+  r.samples = count(j, "samples", 0);
+  r.has_labels = flag(j, "has_labels");
+  r.top1 = number(j, "top1", 0);
+  r.top5 = number(j, "top5", 0);
+  r.class_samples = counts_of(j, "class_samples", where);
+  r.class_correct = counts_of(j, "class_correct", where);
+  if (r.class_samples.size() != r.class_correct.size())
+    throw Error(where + ": per-class samples and correct counts differ in length");
+  r.image_output = flag(j, "image_output");
+  r.psnr_db = number(j, "psnr_db", NAN);
+  r.seconds = number(j, "seconds", 0);
+  if (auto it = j.find("device"); it != j.end() && it->is_string())
+    r.device = it->get<std::string>();
+  return r;
+}
+
+}  // namespace
+
+std::string pair_eval_to_json(const PairEvalResult& r) {
+  return json{{"reference", eval_json(r.reference)}, {"candidate", eval_json(r.candidate)},
+              {"classifier", r.classifier},          {"agreement", r.agreement},
+              {"kl", number_or_null(r.kl)},          {"sqnr_db", number_or_null(r.sqnr_db)},
+              {"only_reference", r.only_reference},  {"only_candidate", r.only_candidate}}
+      .dump();
+}
+
+PairEvalResult pair_eval_from_json(const std::string& text, const std::string& where) {
+  const json j = parse(text, where);
+  if (!j.contains("reference") || !j.contains("candidate"))
+    throw Error(where + ": not a paired evaluation (no \"reference\" and \"candidate\")");
+  PairEvalResult r;
+  r.reference = eval_from_json(j["reference"], where + ": reference");
+  r.candidate = eval_from_json(j["candidate"], where + ": candidate");
+  r.classifier = flag(j, "classifier");
+  r.agreement = number(j, "agreement", 0);
+  r.kl = number(j, "kl", NAN);
+  r.sqnr_db = number(j, "sqnr_db", NAN);
+  r.only_reference = count(j, "only_reference", 0);
+  r.only_candidate = count(j, "only_candidate", 0);
+  return r;
+}
+
 }  // namespace qs

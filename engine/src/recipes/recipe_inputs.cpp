@@ -28,22 +28,41 @@ std::unique_ptr<Device> RecipeInputs::open_device() const {
 
 namespace recipes {
 
-nlohmann::json calibration_fields(const RecipeInputs& in) {
+nlohmann::json model_fields(const RecipeInputs& in) {
   if (in.model_id.empty()) throw Error("a cache key needs the model's identity (its SHA-256)");
   return {{"model", in.model_id},
-          {"calibration", in.calibration},
-          {"limit", in.limit},
           {"mean", in.preprocess.mean},
           {"std", in.preprocess.std},
           {"size", {in.preprocess.channels, in.preprocess.height, in.preprocess.width}}};
 }
 
-nlohmann::json evaluation_fields(const RecipeInputs& in) {
-  nlohmann::json j = calibration_fields(in);
-  // An evaluation set named the same as the calibration set is the same set.
+nlohmann::json calibration_fields(const RecipeInputs& in) {
+  nlohmann::json j = model_fields(in);
+  j["calibration"] = in.calibration;
+  j["limit"] = in.limit;
+  return j;
+}
+
+namespace {
+
+// An evaluation set named the same as the calibration set, or none, is the calibration set.
+void add_evaluation(nlohmann::json& j, const RecipeInputs& in) {
   j["evaluation"] = in.evaluation_spec();
   j["eval_limit"] = in.evaluation.empty() ? in.limit : in.eval_limit;
   j["device"] = in.device;
+}
+
+}  // namespace
+
+nlohmann::json evaluation_fields(const RecipeInputs& in) {
+  nlohmann::json j = calibration_fields(in);
+  add_evaluation(j, in);
+  return j;
+}
+
+nlohmann::json evaluation_only_fields(const RecipeInputs& in) {
+  nlohmann::json j = model_fields(in);
+  add_evaluation(j, in);
   return j;
 }
 

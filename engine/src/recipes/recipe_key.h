@@ -9,10 +9,14 @@
 
 namespace qs::recipes {
 
-// The model, the calibration set and its preprocessing (every recipe reads them).
+// The model and its preprocessing (every recipe reads them).
+nlohmann::json model_fields(const RecipeInputs& in);
+// The above with the calibration set.
 nlohmann::json calibration_fields(const RecipeInputs& in);
-// The above with the evaluation set and the device.
+// The above with the evaluation set and the device: both sets are read.
 nlohmann::json evaluation_fields(const RecipeInputs& in);
+// The model, the evaluation set and the device: only the evaluation set is read.
+nlohmann::json evaluation_only_fields(const RecipeInputs& in);
 nlohmann::json config_fields(const QuantConfig& config);
 // SHA-256 of a result's JSON form: inputs such as traces or a latency table are keyed by content.
 std::string content_key(const std::string& json_text);
