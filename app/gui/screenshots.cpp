@@ -78,6 +78,26 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
       std::printf("%s\n", qPrintable(path));
     }
   }
+  // Two jobs side by side (a new quantization and a Tune measurement), caught while they run.
+  window->setProperty("currentPage", 2);
+  QVariantMap sixBits;
+  for (const QVariant& v : workbench.searchResult().value("front").toList())
+    for (const QString& layer : v.toMap().value("config").toMap().keys()) sixBits[layer] = 6;
+  workbench.loadConfiguration(sixBits);
+  workbench.quantize({{"weightBits", 4}, {"calibrator", "entropy"}});
+  workbench.measureTune();
+  settle(120);  // long enough to draw, short enough that both still run on the sample model
+  const bool both = workbench.jobs()->running().size() == 2;
+  const QImage running = window->grabWindow();
+  const QString jobs = QDir(dir).filePath(QStringLiteral("jobs.png"));
+  if (!both || running.isNull() || !running.save(jobs)) {
+    std::fprintf(stderr, "screenshots: could not catch two jobs running for %s\n",
+                 qPrintable(jobs));
+    status = 1;
+  } else {
+    std::printf("%s\n", qPrintable(jobs));
+  }
+  workbench.jobs()->waitForIdle();
   const QVariantMap errors = workbench.errors();
   for (auto it = errors.begin(); it != errors.end(); ++it) {
     std::fprintf(stderr, "screenshots: the %s page shows an error: %s\n", qPrintable(it.key()),

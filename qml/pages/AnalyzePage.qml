@@ -44,7 +44,7 @@ ColumnLayout {
     ErrorBanner { text: workbench.errors.analyze || "" }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.busy && workbench.jobs.kind === "analyze" ? "Sweeping… the heat map appears here."
+        text: workbench.jobs.kinds.indexOf("analyze") >= 0 ? "Sweeping… the heat map appears here."
               : "No sweep yet. Press Run sweep."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2

@@ -28,7 +28,7 @@ ColumnLayout {
     ErrorBanner { text: workbench.errors.compare || "" }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.busy && workbench.jobs.kind === "compare" ? "Running the sample…" : "Pick a sample and press Compare."
+        text: workbench.jobs.kinds.indexOf("compare") >= 0 ? "Running the sample…" : "Pick a sample and press Compare."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2
     }

@@ -58,7 +58,7 @@ RowLayout {
         ErrorBanner { text: workbench.errors["export"] || "" }
         Label {
             visible: !root.hasResult
-            text: workbench.jobs.busy && workbench.jobs.kind === "export"
+            text: workbench.jobs.kinds.indexOf("export") >= 0
                   ? "Exporting… the package appears here."
                   : "No package written yet."
             color: Theme.muted

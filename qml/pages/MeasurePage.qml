@@ -99,7 +99,7 @@ ColumnLayout {
     }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.busy && workbench.jobs.kind === "measure" ? "Measuring… the results appear here." : "Nothing measured on this device yet. Press Measure."
+        text: workbench.jobs.kinds.indexOf("measure") >= 0 ? "Measuring… the results appear here." : "Nothing measured on this device yet. Press Measure."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2
     }

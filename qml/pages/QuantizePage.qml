@@ -78,7 +78,7 @@ RowLayout {
         ErrorBanner { text: workbench.errors.quantize || "" }
         Label {
             visible: !root.hasResult
-            text: workbench.jobs.busy && workbench.jobs.kind === "quantize"
+            text: workbench.jobs.kinds.indexOf("quantize") >= 0
                   ? "Quantizing… the result appears here."
                   : "No result yet. Choose the settings and press Quantize."
             color: Theme.muted

@@ -26,7 +26,7 @@ ColumnLayout {
     ErrorBanner { text: workbench.errors.search || "" }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.busy && workbench.jobs.kind === "search" ? "Searching… the front appears here."
+        text: workbench.jobs.kinds.indexOf("search") >= 0 ? "Searching… the front appears here."
               : "No search yet. Press Run search."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2

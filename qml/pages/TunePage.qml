@@ -30,7 +30,7 @@ ColumnLayout {
     ErrorBanner { text: workbench.errors.tune || "" }
     Label {
         visible: !root.hasTable
-        text: workbench.jobs.busy && workbench.jobs.kind === "analyze" ? "Analyzing… the table appears when the sweep is done."
+        text: workbench.jobs.kinds.indexOf("analyze") >= 0 ? "Analyzing… the table appears when the sweep is done."
               : "The table needs the per-layer sensitivity: run Analyze (the button above), or open a project that has it."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2

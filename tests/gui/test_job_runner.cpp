@@ -92,6 +92,36 @@ class TestJobRunner : public QObject {
     QCOMPARE(finished.count(), 1);  // superseded jobs report nothing
   }
 
+  // Two kinds run side by side: the first waits for the second to start, which it only can when
+  // both run at once. A third kind waits for a free place.
+  void differentKindsRunSideBySide() {
+    JobRunner runner;
+    QSignalSpy finished(&runner, &JobRunner::finished);
+    std::atomic<bool> second_started{false};
+    bool waited = false;
+    runner.start("analyze", [&](const qs::JobControl& job) -> JobRunner::Deliver {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!second_started && std::chrono::steady_clock::now() < until) {
+        job.check();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      const bool met = second_started.load();
+      return [met, &waited] { waited = met; };
+    });
+    runner.start("compare", [&](const qs::JobControl&) -> JobRunner::Deliver {
+      second_started = true;
+      return [] {};
+    });
+    runner.start("search", busyWork(0.01));
+    QCOMPARE(runner.kinds(), QStringList({"analyze", "compare"}));
+    QVERIFY(runner.active("search"));
+    QCOMPARE(runner.running().size(), 2);
+    runner.waitForIdle();
+    QVERIFY(waited);
+    QCOMPARE(finished.count(), 3);
+    QVERIFY(!runner.active("search"));
+  }
+
   void progressFloodIsCoalescedAndResultsArrive() {
     JobRunner runner;
     QSignalSpy finished(&runner, &JobRunner::finished);
