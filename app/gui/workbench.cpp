@@ -53,6 +53,10 @@ Workbench::Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider
                                                             : QStringLiteral("cpu-ref");
   connect(jobs_, &JobRunner::finished, this, &Workbench::onJobFinished);
   connect(tune_, &TuneModel::bitsChanged, this, &Workbench::onTuneBitsChanged);
+  autosaveWriter_ = new BackgroundWriter(this);
+  connect(autosaveWriter_, &BackgroundWriter::failed, this, [this](const QString& error) {
+    setError(QStringLiteral("project"), tr("Autosave failed: %1").arg(error));
+  });
   autosaveTimer_.setSingleShot(true);
   connect(&autosaveTimer_, &QTimer::timeout, this, &Workbench::writeAutosave);
 }

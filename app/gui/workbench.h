@@ -12,6 +12,7 @@
 #include <QVariantMap>
 #include <memory>
 
+#include "background_writer.h"
 #include "job_runner.h"
 #include "layer_table_model.h"
 #include "quantscope/analysis.h"
@@ -268,6 +269,7 @@ class Workbench : public QObject {
   bool loading_ = false;  // applying a project: its changes are not modifications
   bool autosave_ = false;
   QTimer autosaveTimer_;
+  BackgroundWriter* autosaveWriter_;  // child: the autosave's serialization and atomic write
 };
 
 }  // namespace qs::gui

@@ -208,6 +208,7 @@ bool Workbench::saveProject(const QString& pathOrUrl) {
   }
   if (!path.endsWith(QStringLiteral(".qsproj"))) path += QStringLiteral(".qsproj");
   const QString oldAutosave = autosavePath();
+  autosaveWriter_->flush();  // an autosave still being written would outlive its removal below
   try {
     qs::save_project(path.toStdString(), currentProject());
   } catch (const std::exception& e) {
@@ -248,14 +249,14 @@ void Workbench::writeAutosave() {
   // An autosave on offer is kept until the user recovers or discards it.
   if (QFileInfo(recovery_.value(QStringLiteral("path")).toString()) == QFileInfo(path)) return;
   QDir().mkpath(QFileInfo(path).absolutePath());
-  try {
-    qs::save_project(path.toStdString(), currentProject());
-  } catch (const std::exception& e) {
-    setError(QStringLiteral("project"), tr("Autosave failed: %1").arg(QString::fromUtf8(e.what())));
-  }
+  // The state is copied here; serializing and the atomic write run off the GUI thread.
+  autosaveWriter_->post([target = path.toStdString(), project = currentProject()] {
+    qs::save_project(target, project);
+  });
 }
 
 void Workbench::checkRecovery() {
+  autosaveWriter_->flush();
   const QFileInfo autosave(autosavePath());
   QVariantMap offer;
   if (autosave.exists()) {
@@ -293,6 +294,7 @@ bool Workbench::recover() {
 }
 
 void Workbench::discardRecovery() {
+  autosaveWriter_->flush();
   QFile::remove(recovery_.value(QStringLiteral("path")).toString());
   recovery_.clear();
   emit recoveryChanged();
@@ -300,6 +302,7 @@ void Workbench::discardRecovery() {
 
 void Workbench::discardChanges() {
   setAutosave(false);
+  autosaveWriter_->flush();
   QFile::remove(autosavePath());
   modified_ = false;
   emit projectChanged();

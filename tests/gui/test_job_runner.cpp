@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "background_writer.h"
 #include "job_runner.h"
 
 using qs::gui::JobRunner;
@@ -221,6 +222,31 @@ class TestJobRunner : public QObject {
       QTest::qWait(20);
     }  // the destructor must cancel the worker and wait for it
     QVERIFY(stopped.load());
+  }
+
+  // Writes run in order off the GUI thread; one waiting is replaced by a newer one; flush waits;
+  // a write that throws is reported; the destructor finishes what was posted.
+  void backgroundWritesKeepTheLatest() {
+    std::vector<int> written;  // by the writer thread, read after flush()
+    std::atomic<bool> release{false};
+    auto writer = std::make_unique<qs::gui::BackgroundWriter>();
+    QSignalSpy failed(writer.get(), &qs::gui::BackgroundWriter::failed);
+    writer->post([&] {
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      written.push_back(1);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the first is being written
+    writer->post([&] { written.push_back(2); });                 // replaced by the third
+    writer->post([&] { written.push_back(3); });
+    release = true;
+    writer->flush();
+    QCOMPARE(written, std::vector<int>({1, 3}));
+    writer->post([] { throw qs::Error("disk full"); });
+    QVERIFY(failed.wait(5000));
+    QCOMPARE(failed.first().at(0).toString(), QString("disk full"));
+    writer->post([&] { written.push_back(4); });
+    writer.reset();
+    QCOMPARE(written.back(), 4);
   }
 
   void errorsArriveInWords() {
