@@ -216,6 +216,11 @@ class Workbench : public QObject {
   qs::CompareRequest compareRequest(std::shared_ptr<const qs::QuantizedModel> quantized) const;
   // The Quantize page's result for `settings` from the cache; false when it is not there.
   bool restoreQuantize(const QVariantMap& settings);
+  // The Tune page's measurement: the request for the table's widths, what its view adds to the
+  // Quantize view, and the cached result for the table as it is.
+  qs::QuantizeRequest tuneRequest() const;
+  QVariantMap tuneExtras() const;
+  bool restoreTune();
   // Install the cached result of the current requests; false when there is none.
   bool restoreAnalysis();
   bool restoreSearch();

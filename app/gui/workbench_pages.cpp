@@ -4,6 +4,7 @@
 #include <QJsonObject>
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "quantscope/analysis.h"
 #include "quantscope/bench.h"
@@ -154,6 +155,37 @@ void Workbench::installTune(const QVariantMap& view, std::shared_ptr<const qs::Q
   installQuantize(view, std::move(q));
 }
 
+// The Tune table's widths with the sweep's settings (the defaults), so prediction and measurement
+// differ only by the interaction of the layers' errors; the same request as a Quantize (or a
+// `quantscope-cli quantize --override ...`) of that configuration.
+qs::QuantizeRequest Workbench::tuneRequest() const {
+  return quantizeRequest(qs::config_for_bits(qs::QuantConfig{}, tune_->bitsMap(), 8));
+}
+
+QVariantMap Workbench::tuneExtras() const {
+  const QVariantMap totals = tune_->totals();
+  return {{"config", tr("mixed precision (Tune), %1 bits on average")
+                         .arg(totals.value("averageBits").toDouble(), 0, 'f', 2)},
+          {"bits", bitsVariant(tune_->bitsMap())},
+          {"predictedKl", totals.value("predictedKl")},
+          {"predictedBytes", totals.value("bytes")}};
+}
+
+bool Workbench::restoreTune() {
+  if (tune_->empty()) return false;
+  const qs::QuantizeRequest request = tuneRequest();
+  auto q = qs::find_result(project_, request);
+  if (!q) return false;
+  auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(*q));
+  const qs::CompareRequest compare = compareRequest(quantized);
+  const auto pair = qs::find_result(project_, compare);
+  if (!pair) return false;
+  installTune(quantizedView(*graph_, *quantized, *pair, compare.in.device, tuneExtras()),
+              quantized);
+  jobs_->drop(QStringLiteral("tune"));
+  return true;
+}
+
 void Workbench::measureTune() {
   const QString page = QStringLiteral("tune");
   if (!ready(page)) return;
@@ -163,39 +195,25 @@ void Workbench::measureTune() {
     return;
   }
   setError(page, {});
-  const std::map<std::string, int> bits = tune_->bitsMap();
-  const QVariantMap totals = tune_->totals();
-  const std::string key = resultKey(page, {{"bits", bitsVariant(bits)}});
-  if (restoreCached(page, key)) return;
-  const JobInputs in = jobInputs();
+  if (restoreTune()) return;
+  const qs::QuantizeRequest request = tuneRequest();
+  const std::optional<qs::QuantizedModel> known = qs::find_result(project_, request);
+  const qs::CompareRequest plan = compareRequest(nullptr);
+  const QVariantMap extras = tuneExtras();
   jobs_->start(
-      page, [this, in, bits, totals, key](const qs::JobControl& job) -> JobRunner::Deliver {
-        const qs::Graph& g = *in.graph;
-        qs::DataOptions options{in.preprocess, in.limit};
-        auto calib = qs::open_dataset(in.calibration, options);
-        auto eval = qs::open_dataset(in.evaluation, options);
-        auto device = openDevice(*in.registry, in.device);
-        auto candidate_device = openDevice(*in.registry, in.device);
-        // The sweep's settings (the defaults) with the table's widths, so prediction and
-        // measurement differ only by the interaction of the layers' errors.
-        const qs::QuantConfig config = qs::config_for_bits(qs::QuantConfig{}, bits, 8);
-        qs::QuantizedModel q =
-            qs::quantize_model(g, config, *calib, *device, {}, phase(job, 0.0, 0.5, "calibrate"));
-        const qs::PairEvalResult pair =
-            qs::evaluate_pair(g, qs::apply_quantization(g, q), *eval, *device, *candidate_device,
-                              {}, phase(job, 0.5, 1.0, "evaluate"));
+      page, [this, request, known, plan, extras](const qs::JobControl& job) -> JobRunner::Deliver {
+        auto q = std::make_shared<const qs::QuantizedModel>(
+            known ? *known : request.run(phase(job, 0.0, 0.5, "calibrate")));
+        qs::CompareRequest compare = plan;
+        compare.quantized = q;
+        const qs::PairEvalResult pair = compare.run(phase(job, 0.5, 1.0, "evaluate"));
         const QVariantMap view =
-            quantizedView(g, q, pair, in.device,
-                          {{"config", tr("mixed precision (Tune), %1 bits on average")
-                                          .arg(totals.value("averageBits").toDouble(), 0, 'f', 2)},
-                           {"bits", bitsVariant(bits)},
-                           {"predictedKl", totals.value("predictedKl")},
-                           {"predictedBytes", totals.value("bytes")}});
-        const QJsonObject payload = quantizedPayload(view, q);
-        auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(q));
-        return [this, view, quantized, key, payload] {
-          installTune(view, quantized);
-          storeCached(QStringLiteral("tune"), key, payload);
+            quantizedView(*request.in.graph, *q, pair, request.in.device, extras);
+        return [this, request, compare, q, pair, view] {
+          installTune(view, q);
+          qs::store_result(project_, request, *q);
+          qs::store_result(project_, compare, pair);
+          markModified();
         };
       });
 }

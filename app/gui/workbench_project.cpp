@@ -68,10 +68,7 @@ bool Workbench::restoreCached(const QString& kind, const std::string& key) {
     const QVariantMap view = payload.value("view").toObject().toVariantMap();
     if (view.isEmpty()) return false;
     auto raw = [&](const char* name) { return jsonText(payload.value(name).toObject()); };
-    if (kind == QStringLiteral("tune")) {
-      installTune(view, std::make_shared<const qs::QuantizedModel>(
-                            qs::quantized_model_from_json(raw("quantized"))));
-    } else if (kind == QStringLiteral("errors")) {
+    if (kind == QStringLiteral("errors")) {
       installErrors(view);
     } else if (kind == QStringLiteral("measure")) {
       installMeasurement(view, std::make_shared<const qs::LatencyTable>(
@@ -96,7 +93,7 @@ void Workbench::restoreAllCached() {
   if (tuned != project_.configurations.end()) {
     const QVariantMap bits = jsonObject(tuned->second).value("bits").toObject().toVariantMap();
     loadConfiguration(bits);
-    restoreCached(QStringLiteral("tune"), resultKey(QStringLiteral("tune"), {{"bits", bits}}));
+    restoreTune();
   }
 }
 

@@ -71,13 +71,6 @@ QVariantMap quantizedView(const qs::Graph& graph, const qs::QuantizedModel& q,
   return view;
 }
 
-QJsonObject quantizedPayload(const QVariantMap& view, const qs::QuantizedModel& q) {
-  return {{"view", QJsonObject::fromVariantMap(view)},
-          {"quantized",
-           QJsonDocument::fromJson(QByteArray::fromStdString(qs::quantized_model_to_json(q)))
-               .object()}};
-}
-
 namespace {
 
 // [1, C, H, W] with C 1 or 3, or [1, H, W]: its channels, height and width; false otherwise.

@@ -36,8 +36,6 @@ QVariantMap pairView(const qs::PairEvalResult& pair);
 QVariantMap quantizedView(const qs::Graph& graph, const qs::QuantizedModel& q,
                           const qs::PairEvalResult& pair, const std::string& device,
                           const QVariantMap& extra);
-// What the project caches for a quantization: the view and the quantized model.
-QJsonObject quantizedPayload(const QVariantMap& view, const qs::QuantizedModel& q);
 // The Compare page's pictures: the input, then for image outputs the float and quantized
 // outputs (one shared range) and the error map (black, red, yellow at the largest error).
 std::vector<QImage> comparisonImages(const qs::SampleComparison& c,
