@@ -24,13 +24,7 @@ int eval_quantized(const std::string& path, const Graph& g, const Args& args, Da
   request.batch = options.batch;
   ProjectCache cache(args, path);
   request.in.model_id = cache.model_id();
-  PairEvalResult r;
-  if (auto hit = cache.find(request)) {
-    r = std::move(*hit);
-  } else {
-    r = request.run(terminal_progress("eval"));
-    cache.store(request, r);
-  }
+  PairEvalResult r = cache.get(request, "eval");
   const std::int64_t fp32_bytes = model_size_bytes(g), q_bytes = model_size_bytes(g, q.get());
   const char* mode = args.flag("real") ? "integer kernels" : "simulated";
   if (args.flag("json")) {

@@ -40,13 +40,7 @@ int cmd_hessian(const std::vector<std::string>& argv) {
   // The traces do not depend on the thread count: the request's key leaves it out.
   ProjectCache cache(args, path);
   request.in.model_id = cache.model_id();
-  HessianResult r;
-  if (auto hit = cache.find(request)) {
-    r = std::move(*hit);
-  } else {
-    r = request.run(terminal_progress("hessian"));
-    cache.store(request, r);
-  }
+  HessianResult r = cache.get(request, "hessian");
   if (args.flag("json")) {
     nlohmann::json j = nlohmann::json::parse(hessian_to_json(r));
     j["model"] = path;

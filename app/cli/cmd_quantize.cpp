@@ -57,13 +57,7 @@ int cmd_quantize(const std::vector<std::string>& argv) {
   const Graph& g = *request.in.graph;
   ProjectCache cache(args, path);
   request.in.model_id = cache.model_id();
-  QuantizedModel q;
-  if (auto hit = cache.find(request)) {
-    q = std::move(*hit);
-  } else {
-    q = request.run(terminal_progress("quantize"));
-    cache.store(request, q);
-  }
+  const QuantizedModel q = cache.get(request, "quantize");
   save_quantized_model(args.get("o"), q);
 
   const std::int64_t fp32_bytes = model_size_bytes(g), q_bytes = model_size_bytes(g, &q);

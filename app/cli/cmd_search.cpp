@@ -101,12 +101,7 @@ int cmd_search(const std::vector<std::string>& argv) {
       HessianRequest traces;
       traces.in = request.in;
       traces.in.limit = traces.in.limit > 0 ? std::min<std::int64_t>(256, traces.in.limit) : 256;
-      if (auto hit = cache.find(traces)) {
-        request.hessian = std::move(*hit);
-      } else {
-        request.hessian = traces.run(terminal_progress("hessian"));
-        cache.store(traces, *request.hessian);
-      }
+      request.hessian = cache.get(traces, "hessian");
     }
   }
   // Latency: the table (read, or built now on the device) and the device verified points run on.
@@ -147,13 +142,7 @@ int cmd_search(const std::vector<std::string>& argv) {
   }
   request.options = options;
   const bool timed = !latency_device.empty();
-  SearchResult r;
-  if (auto hit = cache.find(request)) {
-    r = std::move(*hit);
-  } else {
-    r = request.run(terminal_progress("search"));
-    cache.store(request, r);
-  }
+  SearchResult r = cache.get(request, "search");
   if (r.best >= 0 && args.has("o")) {
     const SearchPoint& best = r.front[static_cast<std::size_t>(r.best)];
     CalibrationOptions calibration;

@@ -60,13 +60,7 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
   request.options = options;
   ProjectCache cache(args, path);
   request.in.model_id = cache.model_id();
-  SensitivityResult r;
-  if (auto hit = cache.find(request)) {
-    r = std::move(*hit);
-  } else {
-    r = request.run(terminal_progress("sensitivity"));
-    cache.store(request, r);
-  }
+  SensitivityResult r = cache.get(request, "sensitivity");
   if (args.flag("json")) {
     nlohmann::json j = nlohmann::json::parse(sensitivity_to_json(r));
     j["model"] = path;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "args.h"
+#include "cli_common.h"
 #include "quantscope/project.h"
 #include "quantscope/recipes.h"
 
@@ -29,6 +30,14 @@ class ProjectCache {
     auto hit = find_result(project_, request);
     if (hit) said(Request::kind, request.cache_key());
     return hit;
+  }
+  // The cached result of `request`, or its run (progress on the terminal under `label`), kept.
+  template <class Request>
+  typename Request::Result get(const Request& request, const std::string& label) {
+    if (auto hit = find(request)) return std::move(*hit);
+    typename Request::Result result = request.run(terminal_progress(label));
+    store(request, result);
+    return result;
   }
   template <class Request>
   void store(const Request& request, const typename Request::Result& result) {

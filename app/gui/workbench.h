@@ -216,6 +216,14 @@ class Workbench : public QObject {
   qs::CompareRequest compareRequest(std::shared_ptr<const qs::QuantizedModel> quantized) const;
   // The Quantize page's result for `settings` from the cache; false when it is not there.
   bool restoreQuantize(const QVariantMap& settings);
+  // A quantization and its comparison with the float model (the Quantize and Tune pages): from
+  // the cache, or as a job of `page`; `install` puts the view (with `extras`) in place.
+  using Install = void (Workbench::*)(const QVariantMap&,
+                                      std::shared_ptr<const qs::QuantizedModel>);
+  bool restoreQuantized(const QString& page, const qs::QuantizeRequest& request,
+                        const QVariantMap& extras, Install install);
+  void startQuantized(const QString& page, const qs::QuantizeRequest& request,
+                      const QVariantMap& extras, Install install);
   // The Tune page's measurement: the request for the table's widths, what its view adds to the
   // Quantize view, and the cached result for the table as it is.
   qs::QuantizeRequest tuneRequest() const;

@@ -220,23 +220,53 @@ qs::CompareRequest Workbench::compareRequest(
   return r;
 }
 
+bool Workbench::restoreQuantized(const QString& page, const qs::QuantizeRequest& request,
+                                 const QVariantMap& extras, Install install) {
+  auto q = qs::find_result(project_, request);
+  if (!q) return false;
+  auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(*q));
+  const qs::CompareRequest compare = compareRequest(quantized);
+  const auto pair = qs::find_result(project_, compare);
+  if (!pair) return false;
+  (this->*install)(quantizedView(*graph_, *quantized, *pair, compare.in.device, extras), quantized);
+  jobs_->drop(page);  // a running job would replace it later
+  return true;
+}
+
+void Workbench::startQuantized(const QString& page, const qs::QuantizeRequest& request,
+                               const QVariantMap& extras, Install install) {
+  // Calibration (or its cached result, computed by another page or by `quantscope-cli
+  // quantize --project`), then the float and quantized models side by side.
+  const std::optional<qs::QuantizedModel> known = qs::find_result(project_, request);
+  const qs::CompareRequest plan = compareRequest(nullptr);
+  jobs_->start(page,
+               [this, request, known, plan, extras,
+                install](const qs::JobControl& job) -> JobRunner::Deliver {
+                 auto q = std::make_shared<const qs::QuantizedModel>(
+                     known ? *known : request.run(phase(job, 0.0, 0.5, "calibrate")));
+                 qs::CompareRequest compare = plan;
+                 compare.quantized = q;
+                 const qs::PairEvalResult pair = compare.run(phase(job, 0.5, 1.0, "evaluate"));
+                 const QVariantMap view =
+                     quantizedView(*request.in.graph, *q, pair, request.in.device, extras);
+                 return [this, request, compare, q, pair, view, install] {
+                   (this->*install)(view, q);
+                   qs::store_result(project_, request, *q);
+                   qs::store_result(project_, compare, pair);
+                   markModified();
+                 };
+               });
+}
+
 bool Workbench::restoreQuantize(const QVariantMap& settings) {
   try {
     const qs::QuantizeRequest request = quantizeRequest(quantizeConfig(settings));
-    auto q = qs::find_result(project_, request);
-    if (!q) return false;
-    auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(*q));
-    const qs::CompareRequest compare = compareRequest(quantized);
-    const auto pair = qs::find_result(project_, compare);
-    if (!pair) return false;
-    installQuantize(quantizedView(*graph_, *quantized, *pair, compare.in.device,
-                                  {{"config", configLabel(request.config.defaults)}}),
-                    quantized);
+    return restoreQuantized(QStringLiteral("quantize"), request,
+                            {{"config", configLabel(request.config.defaults)}},
+                            &Workbench::installQuantize);
   } catch (const std::exception&) {
     return false;  // settings that no longer parse: nothing to restore
   }
-  jobs_->drop(QStringLiteral("quantize"));  // a running job would replace it later
-  return true;
 }
 
 void Workbench::quantize(const QVariantMap& settings) {
@@ -260,26 +290,8 @@ void Workbench::quantize(const QVariantMap& settings) {
     markModified();
   }
   if (restoreQuantize(used)) return;
-  // Calibration (or its cached result, computed here or by `quantscope-cli quantize`), then the
-  // float and quantized models side by side.
-  const qs::QuantizeRequest request = quantizeRequest(config);
-  std::optional<qs::QuantizedModel> known = qs::find_result(project_, request);
-  const qs::CompareRequest plan = compareRequest(nullptr);
-  jobs_->start(page, [this, request, known, plan](const qs::JobControl& job) -> JobRunner::Deliver {
-    auto q = std::make_shared<const qs::QuantizedModel>(
-        known ? *known : request.run(phase(job, 0.0, 0.5, "calibrate")));
-    qs::CompareRequest compare = plan;
-    compare.quantized = q;
-    const qs::PairEvalResult pair = compare.run(phase(job, 0.5, 1.0, "evaluate"));
-    const QVariantMap view = quantizedView(*request.in.graph, *q, pair, request.in.device,
-                                           {{"config", configLabel(request.config.defaults)}});
-    return [this, request, compare, q, pair, view] {
-      installQuantize(view, q);
-      qs::store_result(project_, request, *q);
-      qs::store_result(project_, compare, pair);
-      markModified();
-    };
-  });
+  startQuantized(page, quantizeRequest(config), {{"config", configLabel(config.defaults)}},
+                 &Workbench::installQuantize);
 }
 
 void Workbench::analyze() {

@@ -4,7 +4,6 @@
 #include <QJsonObject>
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 #include "quantscope/analysis.h"
 #include "quantscope/bench.h"
@@ -172,18 +171,8 @@ QVariantMap Workbench::tuneExtras() const {
 }
 
 bool Workbench::restoreTune() {
-  if (tune_->empty()) return false;
-  const qs::QuantizeRequest request = tuneRequest();
-  auto q = qs::find_result(project_, request);
-  if (!q) return false;
-  auto quantized = std::make_shared<const qs::QuantizedModel>(std::move(*q));
-  const qs::CompareRequest compare = compareRequest(quantized);
-  const auto pair = qs::find_result(project_, compare);
-  if (!pair) return false;
-  installTune(quantizedView(*graph_, *quantized, *pair, compare.in.device, tuneExtras()),
-              quantized);
-  jobs_->drop(QStringLiteral("tune"));
-  return true;
+  return !tune_->empty() && restoreQuantized(QStringLiteral("tune"), tuneRequest(), tuneExtras(),
+                                             &Workbench::installTune);
 }
 
 void Workbench::measureTune() {
@@ -196,26 +185,7 @@ void Workbench::measureTune() {
   }
   setError(page, {});
   if (restoreTune()) return;
-  const qs::QuantizeRequest request = tuneRequest();
-  const std::optional<qs::QuantizedModel> known = qs::find_result(project_, request);
-  const qs::CompareRequest plan = compareRequest(nullptr);
-  const QVariantMap extras = tuneExtras();
-  jobs_->start(
-      page, [this, request, known, plan, extras](const qs::JobControl& job) -> JobRunner::Deliver {
-        auto q = std::make_shared<const qs::QuantizedModel>(
-            known ? *known : request.run(phase(job, 0.0, 0.5, "calibrate")));
-        qs::CompareRequest compare = plan;
-        compare.quantized = q;
-        const qs::PairEvalResult pair = compare.run(phase(job, 0.5, 1.0, "evaluate"));
-        const QVariantMap view =
-            quantizedView(*request.in.graph, *q, pair, request.in.device, extras);
-        return [this, request, compare, q, pair, view] {
-          installTune(view, q);
-          qs::store_result(project_, request, *q);
-          qs::store_result(project_, compare, pair);
-          markModified();
-        };
-      });
+  startQuantized(page, tuneRequest(), tuneExtras(), &Workbench::installTune);
 }
 
 void Workbench::compareSample(int index) {
