@@ -249,10 +249,13 @@ void Workbench::startQuantized(const QString& page, const qs::QuantizeRequest& r
                  const qs::PairEvalResult pair = compare.run(phase(job, 0.5, 1.0, "evaluate"));
                  const QVariantMap view =
                      quantizedView(*request.in.graph, *q, pair, request.in.device, extras);
-                 return [this, request, compare, q, pair, view, install] {
+                 // Keys and JSON here, on the worker: for a large model they take a while.
+                 const qs::CachedResult quantized = qs::cache_entry(request, *q);
+                 const qs::CachedResult compared = qs::cache_entry(compare, pair);
+                 return [this, q, view, install, quantized, compared] {
                    (this->*install)(view, q);
-                   qs::store_result(project_, request, *q);
-                   qs::store_result(project_, compare, pair);
+                   qs::store_cached(project_, quantized);
+                   qs::store_cached(project_, compared);
                    markModified();
                  };
                });
@@ -312,11 +315,13 @@ void Workbench::analyze() {
     part.progress = [&job](double f, const std::string& m) { job.report(0.25 + 0.75 * f, m); };
     auto r = std::make_shared<const qs::SensitivityResult>(sweep.run(part));
     const QVariantMap view = analysisView(*sweep.hessian, *r, sweep.in.device);
-    return [this, traces, sweep, r, view] {
+    // Both parts, each under its own recipe's key: the CLI's hessian and sensitivity find them.
+    const qs::CachedResult traced = qs::cache_entry(traces, *sweep.hessian);
+    const qs::CachedResult swept = qs::cache_entry(sweep, *r);
+    return [this, r, view, traced, swept] {
       installAnalysis(view, r);
-      // Both parts, each under its own recipe's key: the CLI's hessian and sensitivity find them.
-      qs::store_result(project_, traces, *sweep.hessian);
-      qs::store_result(project_, sweep, *r);
+      qs::store_cached(project_, traced);
+      qs::store_cached(project_, swept);
       markModified();
     };
   });
@@ -331,9 +336,10 @@ void Workbench::search() {
   jobs_->start(page, [this, request](const qs::JobControl& job) -> JobRunner::Deliver {
     auto r = std::make_shared<const qs::SearchResult>(request.run(job));
     const QVariantMap view = searchView(*r, request.in.device);
-    return [this, request, r, view] {
+    const qs::CachedResult entry = qs::cache_entry(request, *r);
+    return [this, r, view, entry] {
       installSearch(view, r);
-      qs::store_result(project_, request, *r);
+      qs::store_cached(project_, entry);
       markModified();
     };
   });

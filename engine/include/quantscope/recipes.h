@@ -141,9 +141,17 @@ std::optional<typename Request::Result> find_result(const Project& project,
   }
 }
 
+// The cache entry of a result: its key and JSON. Both can be long to compute for a large model
+// (a CompareRequest's key hashes the quantized model's JSON), so a program with a GUI thread makes
+// the entry on the worker and only stores it (store_cached) on the GUI thread.
+template <class Request>
+CachedResult cache_entry(const Request& request, const typename Request::Result& r) {
+  return {Request::kind, request.cache_key(), {}, result_to_json(r)};
+}
+
 template <class Request>
 void store_result(Project& project, const Request& request, const typename Request::Result& r) {
-  store_cached(project, {Request::kind, request.cache_key(), {}, result_to_json(r)});
+  store_cached(project, cache_entry(request, r));
 }
 
 }  // namespace qs
