@@ -3,6 +3,7 @@ import QtQuick.Controls
 import QtQuick.Dialogs
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // The workbench window: tool bar (model, device, running job), the steps of the user's path in
 // the side bar, the current page, and a status bar with the current configuration.
@@ -15,23 +16,23 @@ ApplicationWindow {
     visible: true
     color: Theme.window
     font.pixelSize: Theme.fontSize
-    readonly property string projectName: workbench.projectPath !== "" ? workbench.projectPath.split("/").pop() : "untitled project"
-    title: "Quantscope — " + projectName + (workbench.modified ? " *" : "") + " — "
-           + (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model")
+    readonly property string projectName: Workbench.project.path !== "" ? Workbench.project.path.split("/").pop() : "untitled project"
+    title: "Quantscope — " + projectName + (Workbench.modified ? " *" : "") + " — "
+           + (Workbench.model.path !== "" ? Workbench.model.path.split("/").pop() : "no model")
 
     property int currentPage: 0
     readonly property var pageNames: ["Model", "Data", "Quantize", "Analyze", "Search", "Tune",
                                       "Compare", "Measure", "Export"]
-    readonly property var quant: workbench.quantResult
+    readonly property var quant: Workbench.quantization
 
     function openModelDialog() { fileDialog.open() }
     function saveProject() {
-        if (workbench.projectPath === "") saveDialog.open()
-        else workbench.saveProject()
+        if (Workbench.project.path === "") saveDialog.open()
+        else Workbench.project.save()
     }
     property bool closeConfirmed: false
     onClosing: close => {
-        if (workbench.modified && !closeConfirmed) {
+        if (Workbench.modified && !closeConfirmed) {
             close.accepted = false
             closeDialog.open()
         }
@@ -45,13 +46,13 @@ ApplicationWindow {
         id: fileDialog
         title: "Open an ONNX model"
         nameFilters: ["ONNX models (*.onnx)", "All files (*)"]
-        onAccepted: workbench.newProject(selectedFile)
+        onAccepted: Workbench.project.create(selectedFile)
     }
     FileDialog {
         id: projectDialog
         title: "Open a project"
         nameFilters: ["Quantscope projects (*.qsproj)", "All files (*)"]
-        onAccepted: workbench.openProject(selectedFile)
+        onAccepted: Workbench.project.open(selectedFile)
     }
     FileDialog {
         id: saveDialog
@@ -59,7 +60,7 @@ ApplicationWindow {
         fileMode: FileDialog.SaveFile
         defaultSuffix: "qsproj"
         nameFilters: ["Quantscope projects (*.qsproj)"]
-        onAccepted: workbench.saveProject(selectedFile)
+        onAccepted: Workbench.project.save(selectedFile)
     }
     Dialog {
         id: closeDialog
@@ -72,9 +73,9 @@ ApplicationWindow {
         }
         onAccepted: {
             window.saveProject()
-            if (!workbench.modified) { window.closeConfirmed = true; window.close() }
+            if (!Workbench.modified) { window.closeConfirmed = true; window.close() }
         }
-        onDiscarded: { workbench.discardChanges(); window.closeConfirmed = true; window.close() }
+        onDiscarded: { Workbench.project.discardChanges(); window.closeConfirmed = true; window.close() }
     }
 
     Shortcut { sequence: "Ctrl+O"; onActivated: window.openModelDialog() }
@@ -82,7 +83,7 @@ ApplicationWindow {
     Shortcut { sequence: "Ctrl+S"; onActivated: window.saveProject() }
     Shortcut { sequence: "Ctrl+Shift+S"; onActivated: saveDialog.open() }
     Shortcut { sequence: "Ctrl+R"; onActivated: window.runCurrentPage() }
-    Shortcut { sequence: "Esc"; onActivated: workbench.jobs.cancel() }
+    Shortcut { sequence: "Esc"; onActivated: Workbench.jobs.cancel() }
     Shortcut { sequence: "Ctrl+Q"; onActivated: Qt.quit() }
     Shortcut { sequence: "Ctrl+1"; onActivated: window.currentPage = 0 }
     Shortcut { sequence: "Ctrl+2"; onActivated: window.currentPage = 1 }
@@ -115,29 +116,29 @@ ApplicationWindow {
                     MenuItem { text: "Open project…  (Ctrl+Shift+O)"; onTriggered: projectDialog.open() }
                     MenuItem { text: "Save  (Ctrl+S)"; onTriggered: window.saveProject() }
                     MenuItem { text: "Save as…  (Ctrl+Shift+S)"; onTriggered: saveDialog.open() }
-                    MenuSeparator { visible: workbench.recentProjects.length > 0 }
+                    MenuSeparator { visible: Workbench.project.recent.length > 0 }
                     Repeater {
-                        model: workbench.recentProjects
+                        model: Workbench.project.recent
                         MenuItem {
                             required property string modelData
                             text: modelData.split("/").pop() + "   " + modelData
-                            onTriggered: workbench.openProject(modelData)
+                            onTriggered: Workbench.project.open(modelData)
                         }
                     }
                 }
             }
             Label {
-                text: window.projectName + (workbench.modified ? " *" : "") + "  ·  "
-                      + (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model")
+                text: window.projectName + (Workbench.modified ? " *" : "") + "  ·  "
+                      + (Workbench.model.path !== "" ? Workbench.model.path.split("/").pop() : "no model")
                 color: "#aeb6c4"
             }
             Item { Layout.fillWidth: true }
             JobBar {}
             Label { text: "device"; color: "#aeb6c4" }
             ComboBox {
-                model: workbench.devices
-                currentIndex: workbench.devices.indexOf(workbench.device)
-                onActivated: workbench.device = currentText
+                model: Workbench.devices
+                currentIndex: Workbench.devices.indexOf(Workbench.device)
+                onActivated: Workbench.device = currentText
                 Layout.preferredWidth: 150
             }
         }
@@ -154,8 +155,8 @@ ApplicationWindow {
             color: Theme.text
             elide: Text.ElideRight
             text: {
-                let s = (workbench.modelPath !== "" ? workbench.modelPath.split("/").pop() : "no model") + " · " + (workbench.summary.params || "–")
-                        + " params · float " + Theme.bytes(workbench.summary.weightBytes)
+                let s = (Workbench.model.path !== "" ? Workbench.model.path.split("/").pop() : "no model") + " · " + (Workbench.model.summary.params || "–")
+                        + " params · float " + Theme.bytes(Workbench.model.summary.weightBytes)
                 if (window.quant.config !== undefined)
                     s += "   |   " + window.quant.config + " · " + Theme.bytes(window.quant.quantBytes)
                          + " (" + (100 * window.quant.quantBytes / window.quant.floatBytes).toFixed(0) + " % of float)"
@@ -163,7 +164,7 @@ ApplicationWindow {
                                                     + window.quant.floatTop1.toFixed(2) + " %)" : "")
                 else
                     s += "   |   not quantized yet"
-                return s + "   |   device " + workbench.device
+                return s + "   |   device " + Workbench.device
             }
         }
     }
@@ -177,15 +178,15 @@ ApplicationWindow {
             currentIndex: window.currentPage
             onSelected: index => window.currentPage = index
             pages: [
-                { name: "Model", built: true, done: workbench.modelPath !== "" },
-                { name: "Data", built: true, done: workbench.samples.length > 0 },
+                { name: "Model", built: true, done: Workbench.model.path !== "" },
+                { name: "Data", built: true, done: Workbench.data.samples.length > 0 },
                 { name: "Quantize", built: true, done: window.quant.config !== undefined },
-                { name: "Analyze", built: true, done: workbench.analysis.layers !== undefined },
-                { name: "Search", built: true, done: workbench.searchResult.front !== undefined },
-                { name: "Tune", built: true, done: workbench.tuneResult.bits !== undefined },
-                { name: "Compare", built: true, done: workbench.comparison.sample !== undefined },
-                { name: "Measure", built: true, done: workbench.measurement.device !== undefined },
-                { name: "Export", built: true, done: workbench.exportResult.path !== undefined }
+                { name: "Analyze", built: true, done: Workbench.analyze.result.layers !== undefined },
+                { name: "Search", built: true, done: Workbench.search.result.front !== undefined },
+                { name: "Tune", built: true, done: Workbench.tune.result.bits !== undefined },
+                { name: "Compare", built: true, done: Workbench.compare.result.sample !== undefined },
+                { name: "Measure", built: true, done: Workbench.measure.result.device !== undefined },
+                { name: "Export", built: true, done: Workbench.exporter.result.path !== undefined }
             ]
         }
 

@@ -5,17 +5,19 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QQmlApplicationEngine>
-#include <QQmlContext>
 #include <QQmlExtensionPlugin>
 #include <QQuickStyle>
 #include <cstdio>
 
+#include "controllers/project_controller.h"
 #include "quantscope/memory.h"
 #include "quantscope/registry.h"
+#include "sample_images.h"
 #include "screenshots.h"
 #include "workbench.h"
 
 Q_IMPORT_QML_PLUGIN(QuantscopePlugin)
+Q_IMPORT_QML_PLUGIN(Quantscope_BridgePlugin)
 
 namespace {
 
@@ -64,28 +66,29 @@ int main(int argc, char** argv) {
 
   auto* images = new qs::gui::SampleImageProvider;  // the QML engine owns both
   auto* compareImages = new qs::gui::SampleImageProvider;
-  qs::gui::Workbench workbench(std::make_unique<qs::Registry>(qs::make_default_registry()), images);
-  workbench.setCompareImages(compareImages);
+  qs::gui::Workbench workbench(std::make_unique<qs::Registry>(qs::make_default_registry()), images,
+                               compareImages);
+  qs::gui::ProjectController& project = *workbench.project();
   const QStringList positional = parser.positionalArguments();
   const QString file = positional.isEmpty() ? QString() : positional.first();
   if (file.endsWith(QStringLiteral(".qsproj"))) {
-    workbench.openProject(file);  // on failure the window shows why, over the sample
+    project.open(file);  // on failure the window shows why, over the sample
   }
-  if (workbench.modelPath().isEmpty())
-    workbench.newProject(
+  if (!workbench.hasModel())
+    project.create(
         file.isEmpty() || file.endsWith(QStringLiteral(".qsproj")) ? sampleModel() : file,
         QStringLiteral("fashion-mnist:train"), QStringLiteral("fashion-mnist:test"),
         parser.value(limit).toInt());
   if (!parser.isSet(screenshots)) {
-    workbench.setAutosave(true);
-    workbench.checkRecovery();  // an autosave left by a session that did not end cleanly
+    project.setAutosave(true);
+    project.checkRecovery();  // an autosave left by a session that did not end cleanly
   }
 
   QQmlApplicationEngine engine;
   engine.addImageProvider(QStringLiteral("samples"), images);
   engine.addImageProvider(QStringLiteral("compare"), compareImages);
   engine.addImportPath(QStringLiteral("qrc:/"));
-  engine.rootContext()->setContextProperty(QStringLiteral("workbench"), &workbench);
+  qs::gui::Workbench::setInstance(&workbench);  // QML's Workbench singleton
   engine.load(QUrl(QStringLiteral("qrc:/Quantscope/Main.qml")));
   if (engine.rootObjects().isEmpty()) {
     std::fprintf(stderr, "quantscope: the window could not be created (see the QML errors)\n");

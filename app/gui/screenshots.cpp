@@ -9,6 +9,13 @@
 #include <QTimer>
 #include <cstdio>
 
+#include "controllers/analyze_controller.h"
+#include "controllers/compare_controller.h"
+#include "controllers/export_controller.h"
+#include "controllers/measure_controller.h"
+#include "controllers/quantize_controller.h"
+#include "controllers/search_controller.h"
+#include "controllers/tune_controller.h"
 #include "workbench.h"
 
 namespace qs::gui {
@@ -43,26 +50,26 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   window->resize(1280, 800);
   window->show();
 
-  runJob(workbench, "quantize", [&] { workbench.quantize({}); });
-  runJob(workbench, "analyze", [&] { workbench.analyze(); });
-  runJob(workbench, "search", [&] { workbench.search(); });
-  runJob(workbench, "measure", [&] { workbench.measureLatency(); });
+  runJob(workbench, "quantize", [&] { workbench.quantize()->run({}); });
+  runJob(workbench, "analyze", [&] { workbench.analyze()->run(); });
+  runJob(workbench, "search", [&] { workbench.search()->run(); });
+  runJob(workbench, "measure", [&] { workbench.measure()->run(); });
   // Tune the smallest verified front point that stays close to float (measured KL under
   // 0.02), as a user clicking it would, and measure it.
   QVariantMap point;
-  for (const QVariant& v : workbench.searchResult().value("front").toList()) {
+  for (const QVariant& v : workbench.search()->result().value("front").toList()) {
     const QVariantMap p = v.toMap();
     if (!p.value("measured").toBool() || p.value("measuredKl").toDouble() >= 0.02) continue;
     if (point.isEmpty() || p.value("costBytes").toDouble() < point.value("costBytes").toDouble())
       point = p;
   }
-  workbench.loadConfiguration(point.value("config").toMap());
-  runJob(workbench, "tune", [&] { workbench.measureTune(); });
-  runJob(workbench, "compare", [&] { workbench.compareSample(0); });
-  runJob(workbench, "errors", [&] { workbench.traceErrors(); });
+  workbench.tune()->loadConfiguration(point.value("config").toMap());
+  runJob(workbench, "tune", [&] { workbench.tune()->measure(); });
+  runJob(workbench, "compare", [&] { workbench.compare()->run(0); });
+  runJob(workbench, "errors", [&] { workbench.analyze()->traceErrors(); });
   QTemporaryDir packages;  // the exported package is shown, not kept
   const QString package = packages.filePath(QStringLiteral("lenet-w8a8"));
-  runJob(workbench, "export", [&] { workbench.exportPackage(package); });
+  runJob(workbench, "export", [&] { workbench.exporter()->run(package); });
 
   int status = 0;
   const QStringList pages = window->property("pageNames").toStringList();
@@ -81,11 +88,11 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   // Two jobs side by side (a new quantization and a Tune measurement), caught while they run.
   window->setProperty("currentPage", 2);
   QVariantMap sixBits;
-  for (const QVariant& v : workbench.searchResult().value("front").toList())
+  for (const QVariant& v : workbench.search()->result().value("front").toList())
     for (const QString& layer : v.toMap().value("config").toMap().keys()) sixBits[layer] = 6;
-  workbench.loadConfiguration(sixBits);
-  workbench.quantize({{"weightBits", 4}, {"calibrator", "entropy"}});
-  workbench.measureTune();
+  workbench.tune()->loadConfiguration(sixBits);
+  workbench.quantize()->run({{"weightBits", 4}, {"calibrator", "entropy"}});
+  workbench.tune()->measure();
   // Grabbed at once: the bindings follow the runner's signals synchronously and the grab
   // lays out and renders, while no event can deliver a finished job.
   const bool both = workbench.jobs()->running().size() == 2;

@@ -4,6 +4,7 @@
 // means the same everywhere.
 #pragma once
 
+#include <QtQml/qqmlregistration.h>
 #include <QAbstractTableModel>
 #include <QVariantList>
 
@@ -13,6 +14,7 @@ namespace qs::gui {
 
 class SensitivityTableModel : public QAbstractTableModel {
   Q_OBJECT
+  QML_ANONYMOUS
   Q_PROPERTY(QString metric READ metric WRITE setMetric NOTIFY metricChanged)
 
  public:

@@ -4,6 +4,7 @@
 // row and the totals at once: no engine call, only sums over the precomputed options.
 #pragma once
 
+#include <QtQml/qqmlregistration.h>
 #include <QAbstractTableModel>
 #include <QVariantMap>
 #include <map>
@@ -17,6 +18,7 @@ namespace qs::gui {
 
 class TuneModel : public QAbstractTableModel {
   Q_OBJECT
+  QML_ANONYMOUS
   Q_PROPERTY(QVariantMap totals READ totals NOTIFY totalsChanged)
 
  public:

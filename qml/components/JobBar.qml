@@ -1,5 +1,6 @@
 import QtQuick
 import Quantscope
+import Quantscope.Bridge
 import QtQuick.Controls
 import QtQuick.Layouts
 
@@ -7,7 +8,7 @@ import QtQuick.Layouts
 // Empty when nothing runs.
 RowLayout {
     id: root
-    property var jobs: workbench.jobs
+    property var jobs: Workbench.jobs
     spacing: 8
     visible: jobs.busy
 

@@ -2,27 +2,28 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // Per-layer sensitivity: each layer's weights quantized alone at each width, the rest in float,
 // and how far the output moves from the float model's.
 ColumnLayout {
     id: root
-    property var table: workbench.sensitivity
-    property var info: workbench.analysis
+    property var table: Workbench.analyze.table
+    property var info: Workbench.analyze.result
     readonly property bool hasResult: info.layers !== undefined
     readonly property bool kl: metric.currentIndex >= 1  // KL and HAWQ: nats, lower is better
     readonly property bool hawq: metric.currentIndex === 2
     readonly property var traces: info.hessian || []
     property var bars: []
-    function run() { workbench.analyze() }
+    function run() { Workbench.analyze.run() }
     function refreshBars() {
         bars = hasResult ? table.barsAt(barBits.currentValue || 4) : []
     }
     spacing: Theme.spacing
 
     Connections {
-        target: workbench
-        function onAnalysisChanged() { barBits.model = root.table.bitWidths(); barBits.currentIndex = 2; root.refreshBars() }
+        target: Workbench.analyze
+        function onResultChanged() { barBits.model = root.table.bitWidths(); barBits.currentIndex = 2; root.refreshBars() }
     }
 
     PageHeader {
@@ -41,10 +42,10 @@ ColumnLayout {
         }
         Button { text: "Run sweep  (Ctrl+R)"; highlighted: true; onClicked: root.run() }
     }
-    ErrorBanner { text: workbench.errors.analyze || "" }
+    ErrorBanner { text: Workbench.analyze.error }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.kinds.indexOf("analyze") >= 0 ? "Sweeping… the heat map appears here."
+        text: Workbench.analyze.running ? "Sweeping… the heat map appears here."
               : "No sweep yet. Press Run sweep."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2
@@ -146,7 +147,7 @@ ColumnLayout {
         }
         Section {
             id: errorsSection
-            readonly property var e: workbench.layerErrors
+            readonly property var e: Workbench.analyze.layerErrors
             readonly property bool has: e.layers !== undefined
             title: "Error per layer: introduced vs accumulated"
             x: 2 * (secondRow.third + Theme.spacing)
@@ -155,20 +156,20 @@ ColumnLayout {
             Label {
                 text: errorsSection.has ? "Output SQNR under " + errorsSection.e.config
                                    + ": the layer alone, and after the layers before it."
-                                 : workbench.quantizationLabel !== ""
-                                   ? "Where the error of " + workbench.quantizationLabel + " is born and where it grows."
+                                 : Workbench.quantizationLabel !== ""
+                                   ? "Where the error of " + Workbench.quantizationLabel + " is born and where it grows."
                                    : "Quantize first (Quantize or Tune page), then trace where its error is born and grows."
                 color: Theme.muted
                 wrapMode: Text.Wrap
                 font.pixelSize: Theme.fontSize - 1
                 Layout.fillWidth: true
             }
-            ErrorBanner { text: workbench.errors.errors || "" }
+            ErrorBanner { text: Workbench.analyze.traceError }
             Button {
                 visible: !errorsSection.has
-                enabled: workbench.quantizationLabel !== ""
+                enabled: Workbench.quantizationLabel !== ""
                 text: "Trace errors"
-                onClicked: workbench.traceErrors()
+                onClicked: Workbench.analyze.traceErrors()
             }
             // Per layer: SQNR alone and after the layers before it, as numbers and as bars on
             // one scale (longer: less error); the gap is the error the layer inherited.

@@ -2,33 +2,34 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // One evaluation sample through the float and the quantized model: the top-k classes of each
 // (or, for image outputs, both images and the error map), and for a chosen layer its activation
 // histogram float vs quantized and its weight histogram with the quantization grid.
 ColumnLayout {
     id: root
-    readonly property var c: workbench.comparison
+    readonly property var c: Workbench.compare.result
     readonly property bool hasResult: c.sample !== undefined
-    readonly property int samples: workbench.data.evaluationSamples || 1
-    function run() { workbench.compareSample(sampleBox.value) }
+    readonly property int samples: Workbench.data.info.evaluationSamples || 1
+    function run() { Workbench.compare.run(sampleBox.value) }
     function imageSource(i) { return "image://compare/" + i + "?" + (c.generation || 0) }
     spacing: Theme.spacing
 
     PageHeader {
         title: "Compare"
         subtitle: "One sample of the evaluation set through the float model and the current quantization ("
-                  + (workbench.quantizationLabel !== "" ? workbench.quantizationLabel : "none yet: quantize first") + ")."
+                  + (Workbench.quantizationLabel !== "" ? Workbench.quantizationLabel : "none yet: quantize first") + ")."
         Label { text: "sample" }
         SpinBox { id: sampleBox; from: 0; to: Math.max(0, root.samples - 1); editable: true }
         Button { text: "◀"; onClicked: { sampleBox.decrease(); root.run() } }
         Button { text: "▶"; onClicked: { sampleBox.increase(); root.run() } }
         Button { text: "Compare  (Ctrl+R)"; highlighted: true; onClicked: root.run() }
     }
-    ErrorBanner { text: workbench.errors.compare || "" }
+    ErrorBanner { text: Workbench.compare.error }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.kinds.indexOf("compare") >= 0 ? "Running the sample…" : "Pick a sample and press Compare."
+        text: Workbench.compare.running ? "Running the sample…" : "Pick a sample and press Compare."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2
     }

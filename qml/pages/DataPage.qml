@@ -2,19 +2,20 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // The calibration and evaluation sets and the first samples as the model sees them.
 ColumnLayout {
     id: root
-    property var info: workbench.data
-    function run() { workbench.setData(calibration.text, evaluation.text, limit.value) }
+    readonly property dataInfo info: Workbench.data.info
+    function run() { Workbench.data.open(calibration.text, evaluation.text, limit.value) }
     spacing: Theme.spacing
 
     PageHeader {
         title: "Data"
         subtitle: "Calibration sets the quantization ranges; evaluation scores float and quantized models. Specs: fashion-mnist:train|test, idx:IMAGES[,LABELS], folder:DIR, npy:X.npy[,Y.npy]."
     }
-    ErrorBanner { text: workbench.errors.data || "" }
+    ErrorBanner { text: Workbench.data.error }
 
     RowLayout {
         spacing: Theme.spacing
@@ -45,7 +46,7 @@ ColumnLayout {
         color: Theme.muted
     }
     Label {
-        text: "First " + workbench.samples.length + " evaluation samples, as the model sees them, with their labels"
+        text: "First " + Workbench.data.samples.length + " evaluation samples, as the model sees them, with their labels"
         font.bold: true
     }
     GridView {
@@ -55,7 +56,7 @@ ColumnLayout {
         clip: true
         cellWidth: 120
         cellHeight: 122
-        model: workbench.samples
+        model: Workbench.data.samples
         ScrollBar.vertical: ScrollBar {}
         delegate: Column {
             width: grid.cellWidth

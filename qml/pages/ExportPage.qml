@@ -2,15 +2,16 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // The deployment package of the last quantization: QDQ ONNX, manifest, report, checksums and a
 // self-check, evaluated per class so that a class the quantized model treats differently shows.
 RowLayout {
     id: root
-    property var result: workbench.exportResult
+    property var result: Workbench.exporter.result
     readonly property bool hasResult: result.path !== undefined
-    readonly property bool quantized: workbench.quantizationLabel !== ""
-    function run() { workbench.exportPackage(output.text) }
+    readonly property bool quantized: Workbench.quantizationLabel !== ""
+    function run() { Workbench.exporter.run(output.text) }
     spacing: Theme.spacing * 2
 
     ColumnLayout {
@@ -21,7 +22,7 @@ RowLayout {
         Label { text: "Export"; font.pixelSize: Theme.titleSize; font.bold: true }
         Label {
             text: root.quantized
-                  ? "Packages the quantization " + workbench.quantizationLabel + "."
+                  ? "Packages the quantization " + Workbench.quantizationLabel + "."
                   : "Quantize the model first (Quantize page): the package carries that result."
             color: Theme.muted
             wrapMode: Text.Wrap
@@ -30,7 +31,7 @@ RowLayout {
         Label { text: "Write to (a folder, or a file ending in .zip)" }
         TextField {
             id: output
-            text: workbench.suggestedExportPath
+            text: Workbench.exporter.suggestedPath
             selectByMouse: true
             Layout.fillWidth: true
         }
@@ -43,7 +44,7 @@ RowLayout {
         }
         Label {
             text: "The package holds model.onnx (QuantizeLinear/DequantizeLinear that ONNX Runtime, TensorRT and OpenVINO fuse into integer kernels), manifest.json, report.html, checksums.sha256 and selfcheck/. It is evaluated on the "
-                  + (workbench.data.evaluationSamples || 0) + " evaluation samples, per class."
+                  + (Workbench.data.info.evaluationSamples || 0) + " evaluation samples, per class."
             color: Theme.muted
             wrapMode: Text.Wrap
             Layout.fillWidth: true
@@ -55,10 +56,10 @@ RowLayout {
         Layout.fillWidth: true
         Layout.fillHeight: true
         spacing: Theme.spacing
-        ErrorBanner { text: workbench.errors["export"] || "" }
+        ErrorBanner { text: Workbench.exporter.error }
         Label {
             visible: !root.hasResult
-            text: workbench.jobs.kinds.indexOf("export") >= 0
+            text: Workbench.exporter.running
                   ? "Exporting… the package appears here."
                   : "No package written yet."
             color: Theme.muted

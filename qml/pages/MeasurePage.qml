@@ -2,15 +2,16 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // Latency on a real device: the devices and their status, end-to-end statistics of the float
 // and the 8-bit model (integer kernels where the device has them), time per layer, and the
 // latency table of every width that the Tune page predicts latency from.
 ColumnLayout {
     id: root
-    readonly property var m: workbench.measurement
+    readonly property var m: Workbench.measure.result
     readonly property bool hasResult: m.device !== undefined
-    function run() { workbench.measureLatency() }
+    function run() { Workbench.measure.run() }
     function ms(x) { return x === undefined || x === null ? "–" : x < 0.1 ? (1000 * x).toFixed(1) + " µs" : x.toFixed(3) + " ms" }
     spacing: Theme.spacing
 
@@ -18,9 +19,9 @@ ColumnLayout {
         title: "Measure"
         subtitle: "Batch 1, random inputs of the model's shapes; 3 warm-up runs, then at least 20 timed runs and 0.3 s. The 8-bit model runs "
                   + (root.hasResult && !root.m.integerKernels ? "as simulated quantization (this device has no integer kernels)" : "on integer kernels where the device has them") + "."
-        Button { text: "Measure on " + workbench.device + "  (Ctrl+R)"; highlighted: true; onClicked: root.run() }
+        Button { text: "Measure on " + Workbench.device + "  (Ctrl+R)"; highlighted: true; onClicked: root.run() }
     }
-    ErrorBanner { text: workbench.errors.measure || "" }
+    ErrorBanner { text: Workbench.measure.error }
 
     RowLayout {
         spacing: Theme.spacing
@@ -32,11 +33,11 @@ ColumnLayout {
             Layout.preferredWidth: 380
             Layout.fillHeight: true
             Repeater {
-                model: workbench.deviceStatus
+                model: Workbench.measure.deviceStatus
                 delegate: Label {
                     required property var modelData
                     text: (modelData.usable ? "✓  " : "✗  ") + modelData.name
-                          + (modelData.usable ? (modelData.name === workbench.device ? "  (selected)" : "") : "  — " + modelData.reason)
+                          + (modelData.usable ? (modelData.name === Workbench.device ? "  (selected)" : "") : "  — " + modelData.reason)
                     color: modelData.usable ? Theme.text : Theme.muted
                     wrapMode: Text.Wrap
                     Layout.fillWidth: true
@@ -99,7 +100,7 @@ ColumnLayout {
     }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.kinds.indexOf("measure") >= 0 ? "Measuring… the results appear here." : "Nothing measured on this device yet. Press Measure."
+        text: Workbench.measure.running ? "Measuring… the results appear here." : "Nothing measured on this device yet. Press Measure."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2
     }

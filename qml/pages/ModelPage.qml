@@ -2,26 +2,27 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // What the model is made of: totals, inputs and outputs, and every layer with the device that
 // runs it.
 ColumnLayout {
     id: root
-    property var summary: workbench.summary
+    readonly property modelSummary summary: Workbench.model.summary
     function run() {}
     spacing: Theme.spacing
 
     PageHeader {
         title: "Model"
-        subtitle: workbench.modelPath !== "" ? workbench.modelPath : "No model open. Press Ctrl+O to open an ONNX file."
+        subtitle: Workbench.model.path !== "" ? Workbench.model.path : "No model open. Press Ctrl+O to open an ONNX file."
         Button { text: "Open model…"; onClicked: window.openModelDialog() }
     }
-    ErrorBanner { text: workbench.errors.model || "" }
+    ErrorBanner { text: Workbench.model.error }
     ErrorBanner { notice: true; text: root.summary.imported || "" }
 
     RowLayout {
         spacing: Theme.spacing
-        visible: workbench.modelPath !== ""
+        visible: Workbench.model.path !== ""
         StatTile { label: "Parameters"; value: root.summary.params || "–"; Layout.fillWidth: true }
         StatTile { label: "MACs per sample"; value: root.summary.macs || "–"; Layout.fillWidth: true }
         StatTile { label: "Size in float"; value: Theme.bytes(root.summary.weightBytes); detail: "all initializers"; Layout.fillWidth: true }
@@ -31,14 +32,14 @@ ColumnLayout {
     Section {
         title: "Inputs and outputs"
         Layout.fillWidth: true
-        visible: workbench.modelPath !== ""
+        visible: Workbench.model.path !== ""
         GridLayout {
             columns: 2
             columnSpacing: 16
             Label { text: "inputs"; color: Theme.muted }
-            Label { text: workbench.inputs.join("\n"); font.family: "monospace" }
+            Label { text: Workbench.model.inputs.join("\n"); font.family: "monospace" }
             Label { text: "outputs"; color: Theme.muted }
-            Label { text: workbench.outputs.join("\n"); font.family: "monospace" }
+            Label { text: Workbench.model.outputs.join("\n"); font.family: "monospace" }
             Label { text: "ops"; color: Theme.muted }
             Label { text: root.summary.ops || ""; wrapMode: Text.Wrap; Layout.fillWidth: true }
         }
@@ -48,18 +49,18 @@ ColumnLayout {
         Layout.fillWidth: true
         Label { text: "Layers"; font.bold: true; font.pixelSize: Theme.fontSize + 1 }
         Label {
-            text: "· click a header to sort · “Runs on” is for the device " + workbench.device
+            text: "· click a header to sort · “Runs on” is for the device " + Workbench.device
             color: Theme.muted
             Layout.fillWidth: true
         }
         TextField {
             placeholderText: "Filter by name or op"
             Layout.preferredWidth: 240
-            onTextChanged: workbench.layers.setFilterFixedString(text)
+            onTextChanged: Workbench.model.filter(text)
         }
     }
     SortableTable {
-        model: workbench.layers
+        model: Workbench.model.layers
         columnWidths: [0.30, 0.11, 0.12, 0.14, 0.17, 0.16]
         rightAligned: [2, 3]
         Layout.fillWidth: true

@@ -2,21 +2,22 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // Post-training quantization with one set of defaults for every layer: calibrate, quantize,
 // then score float and quantized on the evaluation set.
 RowLayout {
     id: root
-    property var result: workbench.quantResult
+    property var result: Workbench.quantization
     readonly property bool hasResult: result.config !== undefined
     function run() {
-        workbench.quantize({ weightBits: weightBits.value, actBits: actBits.value,
+        Workbench.quantize.run({ weightBits: weightBits.value, actBits: actBits.value,
                              granularity: granularity.value, calibrator: calibrator.value,
                              rounding: rounding.value })
     }
     // The controls start from the project's last quantization settings.
     function loadSettings() {
-        const s = workbench.quantizeSettings
+        const s = Workbench.quantize.settings
         if (s.weightBits === undefined) return
         weightBits.select(s.weightBits)
         actBits.select(s.actBits)
@@ -25,7 +26,7 @@ RowLayout {
         rounding.select(s.rounding)
     }
     Component.onCompleted: loadSettings()
-    Connections { target: workbench; function onProjectChanged() { root.loadSettings() } }
+    Connections { target: Workbench.quantize; function onSettingsChanged() { root.loadSettings() } }
     spacing: Theme.spacing * 2
 
     ColumnLayout {
@@ -45,10 +46,10 @@ RowLayout {
         LabeledCombo { id: weightBits; label: "Weight bits"; model: ["8", "6", "4", "3", "2"]; values: [8, 6, 4, 3, 2]; Layout.fillWidth: true }
         LabeledCombo { id: actBits; label: "Activation bits"; model: ["8", "16", "float (weight-only)"]; values: [8, 16, 0]; Layout.fillWidth: true }
         LabeledCombo { id: granularity; label: "Weight granularity"; model: ["per channel", "per tensor"]; values: ["channel", "tensor"]; Layout.fillWidth: true }
-        LabeledCombo { id: calibrator; label: "Calibrator (activation ranges)"; model: workbench.calibrators(); Layout.fillWidth: true }
+        LabeledCombo { id: calibrator; label: "Calibrator (activation ranges)"; model: Workbench.quantize.calibrators; Layout.fillWidth: true }
         LabeledCombo {
             id: rounding
-            readonly property var methods: workbench.roundings()
+            readonly property var methods: Workbench.quantize.roundings
             label: "Rounding"
             model: methods.map(m => m.label)
             values: methods.map(m => m.value)
@@ -57,13 +58,13 @@ RowLayout {
         Button {
             text: "Quantize  (Ctrl+R)"
             highlighted: true
-            enabled: workbench.modelPath !== ""
+            enabled: Workbench.model.path !== ""
             Layout.fillWidth: true
             onClicked: root.run()
         }
         Label {
-            text: "Runs on " + workbench.device + " with " + (workbench.data.calibrationSamples || 0)
-                  + " calibration and " + (workbench.data.evaluationSamples || 0) + " evaluation samples."
+            text: "Runs on " + Workbench.device + " with " + (Workbench.data.info.calibrationSamples || 0)
+                  + " calibration and " + (Workbench.data.info.evaluationSamples || 0) + " evaluation samples."
             color: Theme.muted
             wrapMode: Text.Wrap
             Layout.fillWidth: true
@@ -75,10 +76,10 @@ RowLayout {
         Layout.fillWidth: true
         Layout.fillHeight: true
         spacing: Theme.spacing
-        ErrorBanner { text: workbench.errors.quantize || "" }
+        ErrorBanner { text: Workbench.quantize.error }
         Label {
             visible: !root.hasResult
-            text: workbench.jobs.kinds.indexOf("quantize") >= 0
+            text: Workbench.quantize.running
                   ? "Quantizing… the result appears here."
                   : "No result yet. Choose the settings and press Quantize."
             color: Theme.muted

@@ -2,16 +2,17 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // Mixed-precision search by size: the exact Pareto front of predicted loss (the sum of the
 // layers' measured KL) against model size, some front points and the uniform baselines
 // evaluated for real.
 ColumnLayout {
     id: root
-    property var result: workbench.searchResult
+    property var result: Workbench.search.result
     readonly property bool hasResult: result.front !== undefined
     readonly property var verified: hasResult ? result.front.filter(p => p.measured).concat(result.baselines.filter(p => p.label.startsWith("uniform"))) : []
-    function run() { workbench.search() }
+    function run() { Workbench.search.run() }
     spacing: Theme.spacing
 
     PageHeader {
@@ -23,10 +24,10 @@ ColumnLayout {
                                          ? " · rank correlation predicted vs measured " + root.result.rankCorrelation.toFixed(2) : "") : "")
         Button { text: "Run search  (Ctrl+R)"; highlighted: true; onClicked: root.run() }
     }
-    ErrorBanner { text: workbench.errors.search || "" }
+    ErrorBanner { text: Workbench.search.error }
     Label {
         visible: !root.hasResult
-        text: workbench.jobs.kinds.indexOf("search") >= 0 ? "Searching… the front appears here."
+        text: Workbench.search.running ? "Searching… the front appears here."
               : "No search yet. Press Run search."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2
@@ -50,7 +51,7 @@ ColumnLayout {
                 Layout.fillHeight: true
                 onPicked: point => {
                     if (!point) return
-                    workbench.loadConfiguration(point.config)
+                    Workbench.tune.loadConfiguration(point.config)
                     ApplicationWindow.window.currentPage = 5  // Tune
                 }
             }

@@ -2,18 +2,19 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import Quantscope
+import Quantscope.Bridge
 
 // Weight bits per layer, by hand. Every change updates the predictions at once (sums over the
 // sensitivity sweep's per-layer options, no engine call); Measure quantizes with these widths
 // and evaluates, and shows prediction and measurement side by side.
 ColumnLayout {
     id: root
-    readonly property var tune: workbench.tune
+    readonly property var tune: Workbench.tune.table
     readonly property var totals: tune.totals
-    readonly property var measured: workbench.tuneResult
+    readonly property var measured: Workbench.tune.result
     readonly property bool hasTable: totals.layers > 0
     readonly property bool hasMeasured: measured.bits !== undefined
-    function run() { if (hasTable) workbench.measureTune(); else workbench.analyze() }
+    function run() { if (hasTable) Workbench.tune.measure(); else Workbench.analyze.run() }
     spacing: Theme.spacing
 
     PageHeader {
@@ -27,10 +28,10 @@ ColumnLayout {
             onClicked: root.run()
         }
     }
-    ErrorBanner { text: workbench.errors.tune || "" }
+    ErrorBanner { text: Workbench.tune.error }
     Label {
         visible: !root.hasTable
-        text: workbench.jobs.kinds.indexOf("analyze") >= 0 ? "Analyzing… the table appears when the sweep is done."
+        text: Workbench.analyze.running ? "Analyzing… the table appears when the sweep is done."
               : "The table needs the per-layer sensitivity: run Analyze (the button above), or open a project that has it."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2

@@ -24,13 +24,13 @@ namespace {
 int autosaveChild(const QString& project) {
   QStandardPaths::setTestModeEnabled(true);
   auto w = qs::gui::test::make_workbench();
-  w->setAutosave(true, 0);
-  if (!w->openProject(project)) return 3;
+  w->project()->setAutosave(true, 0);
+  if (!w->project()->open(project)) return 3;
   bool ready = false;
   for (int round = 0;; ++round) {
-    w->loadConfiguration({{"/conv1/Conv", 2 + round % 7}, {"round", round}});
+    w->tune()->loadConfiguration({{"/conv1/Conv", 2 + round % 7}, {"round", round}});
     QCoreApplication::processEvents();  // the autosave timer fires
-    if (!ready && QFile::exists(w->autosavePath())) {
+    if (!ready && QFile::exists(w->project()->autosavePath())) {
       std::printf("ready\n");
       std::fflush(stdout);
       ready = true;
@@ -51,9 +51,9 @@ class TestAutosaveKill : public QObject {
     const QString project = dir.filePath("p.qsproj");
     {
       auto w = qs::gui::test::make_workbench();
-      QVERIFY(w->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                            "fashion-mnist:test", 100));
-      QVERIFY(w->saveProject(project));
+      QVERIFY(w->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
+                                   "fashion-mnist:test", 100));
+      QVERIFY(w->project()->save(project));
     }
     std::mt19937 rng(20261127);
     constexpr int kRounds = 20;
@@ -75,8 +75,8 @@ class TestAutosaveKill : public QObject {
 
       // The project reopens with an autosave on offer; it loads whole and is recovered.
       auto w = qs::gui::test::make_workbench();
-      QVERIFY(w->openProject(project));
-      const QString autosave = w->recovery().value("path").toString();
+      QVERIFY(w->project()->open(project));
+      const QString autosave = w->project()->recovery().value("path").toString();
       QVERIFY2(!autosave.isEmpty(),
                qPrintable(QString("round %1: no autosave offered").arg(round)));
       qs::Project saved;
@@ -87,10 +87,10 @@ class TestAutosaveKill : public QObject {
       }
       QVERIFY(saved.configurations.count("tuned"));
       QVERIFY(QString::fromStdString(saved.configurations.at("tuned")).contains("round"));
-      QVERIFY(w->recover());
+      QVERIFY(w->project()->recover());
       QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("project").toString()));
       QVERIFY(w->modified());
-      w->discardChanges();  // the next child starts from the saved project again
+      w->project()->discardChanges();  // the next child starts from the saved project again
       QVERIFY(!QFile::exists(autosave));
     }
   }

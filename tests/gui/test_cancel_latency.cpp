@@ -77,30 +77,30 @@ class TestCancelLatency : public QObject {
     QStandardPaths::setTestModeEnabled(true);
     w_ = qs::gui::test::make_workbench();
     w_->setDevice("cpu-ref");  // the slowest device: the longest time between checks
-    QVERIFY(w_->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                           "fashion-mnist:test", 1000));
+    QVERIFY(w_->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
+                                  "fashion-mnist:test", 1000));
   }
 
   void everyJobStopsSoonAfterCancel() {
     cancelAndTime("quantize W8A8 (mse)", "quantize", 150, [&] {
-      w_->quantize({{"weightBits", 8}, {"actBits", 8}});
+      w_->quantize()->run({{"weightBits", 8}, {"actBits", 8}});
     });
     cancelAndTime("quantize W4 GPTQ", "quantize", 150, [&] {
-      w_->quantize({{"weightBits", 4}, {"actBits", 0}, {"rounding", "gptq"}});
+      w_->quantize()->run({{"weightBits", 4}, {"actBits", 0}, {"rounding", "gptq"}});
     });
-    cancelAndTime("analyze (Hessian traces)", "analyze", 150, [&] { w_->analyze(); });
+    cancelAndTime("analyze (Hessian traces)", "analyze", 150, [&] { w_->analyze()->run(); });
     cancelAndTime(
-        "analyze (sweep)", "analyze", 100, [&] { w_->analyze(); }, "Hessian");
-    cancelAndTime("search", "search", 1500, [&] { w_->search(); });
-    cancelAndTime("measure latency", "measure", 300, [&] { w_->measureLatency(); });
+        "analyze (sweep)", "analyze", 100, [&] { w_->analyze()->run(); }, "Hessian");
+    cancelAndTime("search", "search", 1500, [&] { w_->search()->run(); });
+    cancelAndTime("measure latency", "measure", 300, [&] { w_->measure()->run(); });
 
     // Jobs that need a quantization, then a sweep.
-    runToEnd([&] { w_->quantize({{"weightBits", 4}, {"actBits", 8}}); });
-    cancelAndTime("error per layer", "errors", 100, [&] { w_->traceErrors(); });
+    runToEnd([&] { w_->quantize()->run({{"weightBits", 4}, {"actBits", 8}}); });
+    cancelAndTime("error per layer", "errors", 100, [&] { w_->analyze()->traceErrors(); });
     QTemporaryDir dir;
     cancelAndTime("export package", "export", 100,
-                  [&] { w_->exportPackage(dir.filePath("package")); });
-    cancelAndTime("compare one sample", "compare", 30, [&] { w_->compareSample(0); });
+                  [&] { w_->exporter()->run(dir.filePath("package")); });
+    cancelAndTime("compare one sample", "compare", 30, [&] { w_->compare()->run(0); });
   }
 
   void cleanupTestCase() {

@@ -1,18 +1,20 @@
 // Qt Quick Tests of the pages' logic (tests/gui/qml/tst_*.qml). The QML engine gets what the
-// program gives it: the Quantscope module, the image providers, and a `workbench` on the bundled
-// sample (LeNet, 200 Fashion-MNIST samples per set) on the reference device.
+// program gives it: the Quantscope modules, the image providers, and the Workbench singleton on
+// the bundled sample (LeNet, 200 Fashion-MNIST samples per set) on the reference device.
 #include <QApplication>
-#include <QQmlContext>
 #include <QQmlEngine>
 #include <QQmlExtensionPlugin>
 #include <QQuickStyle>
 #include <QStandardPaths>
 #include <QtQuickTest>
 
+#include "controllers/project_controller.h"
 #include "quantscope/registry.h"
+#include "sample_images.h"
 #include "workbench.h"
 
 Q_IMPORT_QML_PLUGIN(QuantscopePlugin)
+Q_IMPORT_QML_PLUGIN(Quantscope_BridgePlugin)
 
 class Setup : public QObject {
   Q_OBJECT
@@ -23,16 +25,15 @@ class Setup : public QObject {
     auto* images = new qs::gui::SampleImageProvider;
     auto* compare = new qs::gui::SampleImageProvider;
     workbench_ = std::make_unique<qs::gui::Workbench>(
-        std::make_unique<qs::Registry>(qs::make_default_registry()), images);
-    workbench_->setCompareImages(compare);
+        std::make_unique<qs::Registry>(qs::make_default_registry()), images, compare);
     workbench_->setDevice(QStringLiteral("cpu-ref"));
-    workbench_->newProject(QStringLiteral(QS_SOURCE_MODELS_DIR "/lenet.onnx"),
-                           QStringLiteral("fashion-mnist:train"),
-                           QStringLiteral("fashion-mnist:test"), 200);
+    workbench_->project()->create(QStringLiteral(QS_SOURCE_MODELS_DIR "/lenet.onnx"),
+                                  QStringLiteral("fashion-mnist:train"),
+                                  QStringLiteral("fashion-mnist:test"), 200);
     engine->addImageProvider(QStringLiteral("samples"), images);
     engine->addImageProvider(QStringLiteral("compare"), compare);
     engine->addImportPath(QStringLiteral("qrc:/"));
-    engine->rootContext()->setContextProperty(QStringLiteral("workbench"), workbench_.get());
+    qs::gui::Workbench::setInstance(workbench_.get());
   }
   void cleanupTestCase() { workbench_.reset(); }
 

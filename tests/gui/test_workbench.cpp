@@ -34,33 +34,33 @@ class TestWorkbench : public QObject {
 
   void opensTheSampleWithTestedModels() {
     auto w = makeWorkbench();
-    QAbstractItemModelTester layers(qobject_cast<QAbstractItemModel*>(w->layers()),
+    QAbstractItemModelTester layers(qobject_cast<QAbstractItemModel*>(w->model()->layers()),
                                     QAbstractItemModelTester::FailureReportingMode::QtTest);
-    QAbstractItemModelTester sensitivity(qobject_cast<QAbstractItemModel*>(w->sensitivity()),
+    QAbstractItemModelTester sensitivity(qobject_cast<QAbstractItemModel*>(w->analyze()->table()),
                                          QAbstractItemModelTester::FailureReportingMode::QtTest);
-    QVERIFY(w->openModel(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
-    QVERIFY(w->setData("fashion-mnist:train", "fashion-mnist:test", 200));
-    auto* model = qobject_cast<QAbstractItemModel*>(w->layers());
+    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 200));
+    auto* model = qobject_cast<QAbstractItemModel*>(w->model()->layers());
     QCOMPARE(model->rowCount(), 12);
     model->sort(3, Qt::DescendingOrder);  // MACs
     QCOMPARE(model->index(0, 0).data().toString(), QString("/conv2/Conv"));
-    QCOMPARE(w->samples().size(), 32);
+    QCOMPARE(w->data()->samples().size(), 32);
     QVERIFY(w->errors().isEmpty());
   }
 
   void quantizeRunsWhileTheLoopTurns() {
     auto w = makeWorkbench();
-    QVERIFY(w->openModel(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
-    QVERIFY(w->setData("fashion-mnist:train", "fashion-mnist:test", 300));
+    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 300));
     int ticks = 0;
     QTimer timer;
     QObject::connect(&timer, &QTimer::timeout, [&] { ++ticks; });
     timer.start(5);
-    QSignalSpy result(w.get(), &Workbench::quantResultChanged);
-    w->quantize({{"weightBits", 8}, {"actBits", 8}});
+    QSignalSpy result(w.get(), &Workbench::quantizationChanged);
+    w->quantize()->run({{"weightBits", 8}, {"actBits", 8}});
     QVERIFY(result.wait(120000));
     QVERIFY2(ticks >= 3, qPrintable(QString("%1 ticks").arg(ticks)));
-    const QVariantMap r = w->quantResult();
+    const QVariantMap r = w->quantization();
     QVERIFY(r.value("floatTop1").toDouble() > 80.0);
     QVERIFY(r.value("agreement").toDouble() > 95.0);
     QVERIFY(r.value("quantBytes").toLongLong() < r.value("floatBytes").toLongLong() / 3);
@@ -74,14 +74,14 @@ class TestWorkbench : public QObject {
 
   void cancelStopsARealSweep() {
     auto w = makeWorkbench();
-    QVERIFY(w->openModel(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
-    QVERIFY(w->setData("fashion-mnist:train", "fashion-mnist:test", 1000));
+    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 1000));
     QSignalSpy finished(w->jobs(), &qs::gui::JobRunner::finished);
-    w->analyze();
+    w->analyze()->run();
     QTimer::singleShot(300, w->jobs(), &qs::gui::JobRunner::cancel);
     QVERIFY(finished.wait(60000));
     QCOMPARE(finished.first().at(1).toBool(), false);
-    QVERIFY(w->analysis().isEmpty());
+    QVERIFY(w->analyze()->result().isEmpty());
     QVERIFY(w->errors().value("analyze").toString().contains("Cancelled"));
   }
 
@@ -89,27 +89,27 @@ class TestWorkbench : public QObject {
   // again to the same model file.
   void exportsAndReopensAPackage() {
     auto w = makeWorkbench();
-    QVERIFY(w->openModel(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
-    QVERIFY(w->setData("fashion-mnist:train", "fashion-mnist:test", 200));
+    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 200));
     QVERIFY(w->quantizationLabel().isEmpty());
-    QSignalSpy quantized(w.get(), &Workbench::quantResultChanged);
-    w->quantize({{"weightBits", 8}, {"actBits", 8}});
+    QSignalSpy quantized(w.get(), &Workbench::quantizationChanged);
+    w->quantize()->run({{"weightBits", 8}, {"actBits", 8}});
     QVERIFY(quantized.wait(120000));
     QVERIFY(!w->quantizationLabel().isEmpty());
     QTemporaryDir dir;
     const QString first = dir.filePath("first"), second = dir.filePath("second");
-    QSignalSpy exported(w.get(), &Workbench::exportResultChanged);
-    w->exportPackage(first);
+    QSignalSpy exported(w->exporter(), &qs::gui::ExportController::resultChanged);
+    w->exporter()->run(first);
     QVERIFY(exported.wait(120000));
     QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("export").toString()));
-    const QVariantMap r = w->exportResult();
+    const QVariantMap r = w->exporter()->result();
     QCOMPARE(r.value("classes").toList().size(), 10);
     QVERIFY(r.value("files").toStringList().contains("model.onnx"));
 
-    QVERIFY(w->openModel(first));
-    QVERIFY(w->summary().value("imported").toString().contains("recovered"));
+    QVERIFY(w->model()->open(first));
+    QVERIFY(w->model()->summary().imported.contains("recovered"));
     QVERIFY(w->quantizationLabel().contains("recovered"));
-    w->exportPackage(second);
+    w->exporter()->run(second);
     QVERIFY2(exported.wait(120000), qPrintable(w->errors().value("export").toString()));
     QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("export").toString()));
     auto bytes = [](const QString& path) {
@@ -132,45 +132,45 @@ class TestWorkbench : public QObject {
     int layers = 0;
     {
       auto w = makeWorkbench();
-      QVERIFY(w->newProject(model, "fashion-mnist:train", "fashion-mnist:test", 200));
+      QVERIFY(w->project()->create(model, "fashion-mnist:train", "fashion-mnist:test", 200));
       QVERIFY(!w->modified());
-      QSignalSpy quantized(w.get(), &Workbench::quantResultChanged);
-      w->quantize({{"weightBits", 4}, {"actBits", 8}, {"calibrator", "minmax"}});
+      QSignalSpy quantized(w.get(), &Workbench::quantizationChanged);
+      w->quantize()->run({{"weightBits", 4}, {"actBits", 8}, {"calibrator", "minmax"}});
       QVERIFY(quantized.wait(120000));
-      QSignalSpy analysed(w.get(), &Workbench::analysisChanged);
-      w->analyze();
+      QSignalSpy analysed(w->analyze(), &qs::gui::AnalyzeController::resultChanged);
+      w->analyze()->run();
       QVERIFY(analysed.wait(300000));
       QVERIFY(w->modified());
-      quant = w->quantResult();
-      analysis = w->analysis();
-      layers = qobject_cast<QAbstractItemModel*>(w->sensitivity())->rowCount();
+      quant = w->quantization();
+      analysis = w->analyze()->result();
+      layers = qobject_cast<QAbstractItemModel*>(w->analyze()->table())->rowCount();
       QVERIFY(layers > 0);
-      QVERIFY(!w->saveProject());  // untitled: it must be given a file
-      QVERIFY(w->saveProject(project));
+      QVERIFY(!w->project()->save());  // untitled: it must be given a file
+      QVERIFY(w->project()->save(project));
       QVERIFY(!w->modified());
-      QCOMPARE(w->projectPath(), QFileInfo(project).absoluteFilePath());
+      QCOMPARE(w->project()->path(), QFileInfo(project).absoluteFilePath());
       // Asked again, the sweep comes from the cache at once.
-      QSignalSpy again(w.get(), &Workbench::analysisChanged);
-      w->analyze();
+      QSignalSpy again(w->analyze(), &qs::gui::AnalyzeController::resultChanged);
+      w->analyze()->run();
       QCOMPARE(again.count(), 1);
       QVERIFY(!w->jobs()->busy());
     }
     auto w = makeWorkbench();
     QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::stateChanged);
-    QVERIFY2(w->openProject(project), qPrintable(w->errors().value("project").toString()));
+    QVERIFY2(w->project()->open(project), qPrintable(w->errors().value("project").toString()));
     QCOMPARE(jobs.count(), 0);
     QVERIFY(!w->modified());
-    QVERIFY(w->projectNotice().isEmpty());
-    QCOMPARE(w->modelPath(), QFileInfo(model).absoluteFilePath());
-    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 200);
-    QCOMPARE(w->quantizeSettings().value("weightBits").toInt(), 4);
-    QCOMPARE(w->quantizeSettings().value("calibrator").toString(), QString("minmax"));
-    QCOMPARE(w->quantResult().value("config"), quant.value("config"));
-    QCOMPARE(w->quantResult().value("quantTop1").toDouble(), quant.value("quantTop1").toDouble());
+    QVERIFY(w->project()->notice().isEmpty());
+    QCOMPARE(w->model()->path(), QFileInfo(model).absoluteFilePath());
+    QCOMPARE(w->data()->info().calibrationSamples, 200);
+    QCOMPARE(w->quantize()->settings().value("weightBits").toInt(), 4);
+    QCOMPARE(w->quantize()->settings().value("calibrator").toString(), QString("minmax"));
+    QCOMPARE(w->quantization().value("config"), quant.value("config"));
+    QCOMPARE(w->quantization().value("quantTop1").toDouble(), quant.value("quantTop1").toDouble());
     QVERIFY(!w->quantizationLabel().isEmpty());  // the quantized model itself came back
-    QCOMPARE(w->analysis().value("hessian").toList().size(),
+    QCOMPARE(w->analyze()->result().value("hessian").toList().size(),
              analysis.value("hessian").toList().size());
-    QCOMPARE(qobject_cast<QAbstractItemModel*>(w->sensitivity())->rowCount(), layers);
+    QCOMPARE(qobject_cast<QAbstractItemModel*>(w->analyze()->table())->rowCount(), layers);
 
     // The model changes behind the project's back (an unknown field 99 = 1: still a model).
     QFile f(model);
@@ -178,11 +178,11 @@ class TestWorkbench : public QObject {
     f.write("\x98\x06\x01", 3);
     f.close();
     auto v = makeWorkbench();
-    QVERIFY(!v->openProject(dir.filePath("missing.qsproj")));
+    QVERIFY(!v->project()->open(dir.filePath("missing.qsproj")));
     QVERIFY(v->errors().value("project").toString().contains("missing.qsproj"));
-    v->openProject(project);
-    QVERIFY(v->projectNotice().contains("changed"));
-    QVERIFY(v->analysis().isEmpty());
+    v->project()->open(project);
+    QVERIFY(v->project()->notice().contains("changed"));
+    QVERIFY(v->analyze()->result().isEmpty());
   }
 
   // The CLI and the workbench run the same recipes and key their results alike: a search, a
@@ -224,22 +224,22 @@ class TestWorkbench : public QObject {
 
     auto w = makeWorkbench();
     QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::stateChanged);
-    QVERIFY2(w->openProject(project), qPrintable(w->errors().value("project").toString()));
-    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 100);
-    w->quantize({{"weightBits", 8}, {"actBits", 8}});
+    QVERIFY2(w->project()->open(project), qPrintable(w->errors().value("project").toString()));
+    QCOMPARE(w->data()->info().calibrationSamples, 100);
+    w->quantize()->run({{"weightBits", 8}, {"actBits", 8}});
     QCOMPARE(jobs.count(), 0);
-    QCOMPARE(w->quantResult().value("quantTop1").toDouble(), compared.value("top1").toDouble());
-    QCOMPARE(w->quantResult().value("agreement").toDouble(),
+    QCOMPARE(w->quantization().value("quantTop1").toDouble(), compared.value("top1").toDouble());
+    QCOMPARE(w->quantization().value("agreement").toDouble(),
              compared.value("agreement").toDouble());
-    QCOMPARE(w->searchResult().value("front").toList().size(),
+    QCOMPARE(w->search()->result().value("front").toList().size(),
              front.value("front").toArray().size());
-    w->search();  // asked for, it is the CLI's
+    w->search()->run();  // asked for, it is the CLI's
     QCOMPARE(jobs.count(), 0);
 
-    QSignalSpy analysed(w.get(), &Workbench::analysisChanged);
-    w->analyze();
+    QSignalSpy analysed(w->analyze(), &qs::gui::AnalyzeController::resultChanged);
+    w->analyze()->run();
     QVERIFY(analysed.wait(300000));
-    QVERIFY(w->saveProject());
+    QVERIFY(w->project()->save());
     // The workbench's traces take the first 100 samples (at most 256), 100 probes, tol 1e-2.
     QByteArray traces;
     QCOMPARE(cli("hessian", {"--probes", "100", "--tol", "0.01"}, &traces), 1);
@@ -260,28 +260,29 @@ class TestWorkbench : public QObject {
     QString autosave;
     {
       auto w = makeWorkbench();
-      QVERIFY(w->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                            "fashion-mnist:test", 100));
-      QVERIFY(w->saveProject(project));
-      w->setAutosave(true, 10);
-      autosave = w->autosavePath();
-      QVERIFY(w->setData("fashion-mnist:train", "fashion-mnist:test", 150));
+      QVERIFY(w->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
+                                   "fashion-mnist:test", 100));
+      QVERIFY(w->project()->save(project));
+      w->project()->setAutosave(true, 10);
+      autosave = w->project()->autosavePath();
+      QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 150));
       QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(autosave), 5000);
-      w->setAutosave(false);  // and then the program "crashes": nothing more is written
+      w->project()->setAutosave(false);  // and then the program "crashes": nothing more is written
     }
     auto w = makeWorkbench();
-    QVERIFY(w->openProject(project));
-    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 100);
-    QCOMPARE(w->recovery().value("path").toString(), QFileInfo(autosave).absoluteFilePath());
-    QVERIFY(w->recover());
-    QCOMPARE(w->data().value("calibrationSamples").toLongLong(), 150);
+    QVERIFY(w->project()->open(project));
+    QCOMPARE(w->data()->info().calibrationSamples, 100);
+    QCOMPARE(w->project()->recovery().value("path").toString(),
+             QFileInfo(autosave).absoluteFilePath());
+    QVERIFY(w->project()->recover());
+    QCOMPARE(w->data()->info().calibrationSamples, 150);
     QVERIFY(w->modified());
-    QCOMPARE(w->projectPath(), QFileInfo(project).absoluteFilePath());
-    QVERIFY(w->recovery().isEmpty());
+    QCOMPARE(w->project()->path(), QFileInfo(project).absoluteFilePath());
+    QVERIFY(w->project()->recovery().isEmpty());
     auto v = makeWorkbench();
-    QVERIFY(v->openProject(project));
-    QVERIFY(!v->recovery().isEmpty());
-    v->discardRecovery();
+    QVERIFY(v->project()->open(project));
+    QVERIFY(!v->project()->recovery().isEmpty());
+    v->project()->discardRecovery();
     QVERIFY(!QFile::exists(autosave));
   }
 
@@ -289,14 +290,14 @@ class TestWorkbench : public QObject {
   // the model and gives Tune its latency predictions.
   void tunesComparesAndMeasures() {
     auto w = makeWorkbench();
-    QVERIFY(w->newProject(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                          "fashion-mnist:test", 200));
+    QVERIFY(w->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
+                                 "fashion-mnist:test", 200));
     QSignalSpy finished(w->jobs(), &qs::gui::JobRunner::finished);
-    w->measureTune();  // nothing to tune before the sweep
+    w->tune()->measure();  // nothing to tune before the sweep
     QVERIFY(w->errors().value("tune").toString().contains("Analyze"));
-    w->analyze();
+    w->analyze()->run();
     QVERIFY(finished.wait(300000));
-    qs::gui::TuneModel* tune = w->tune();
+    qs::gui::TuneModel* tune = w->tune()->table();
     QAbstractItemModelTester tester(tune, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QCOMPARE(tune->rowCount(), 5);
     tune->setAllBits(4);
@@ -305,20 +306,20 @@ class TestWorkbench : public QObject {
     QCOMPARE(tune->totals().value("averageBits").toDouble(), 4.0);
     QCOMPARE(tune->totals().value("latencyMs").toDouble(), -1.0);  // no latency table yet
 
-    w->measureTune();
+    w->tune()->measure();
     QVERIFY(finished.wait(120000));
     QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("tune").toString()));
-    QVariantMap r = w->tuneResult();
+    QVariantMap r = w->tune()->result();
     QCOMPARE(r.value("predictedKl").toDouble(), predicted);
     QVERIFY(r.value("kl").toDouble() > 0);
     QVERIFY(r.value("quantTop1").toDouble() > 50);
     QVERIFY(!r.value("stale").toBool());
-    QVERIFY(w->quantResult().value("config").toString().contains("Tune"));
+    QVERIFY(w->quantization().value("config").toString().contains("Tune"));
     // Where the tuned quantization's error is born and grows: at the last layer the error of
     // all the 4-bit layers before it has piled up on its own.
-    w->traceErrors();
+    w->analyze()->traceErrors();
     QVERIFY(finished.wait(120000));
-    const QVariantList errors = w->layerErrors().value("layers").toList();
+    const QVariantList errors = w->analyze()->layerErrors().value("layers").toList();
     QCOMPARE(errors.size(), 5);
     const QVariantMap last = errors.last().toMap();
     QVERIFY2(last.value("accumulated").toDouble() < last.value("introduced").toDouble(),
@@ -326,11 +327,11 @@ class TestWorkbench : public QObject {
                             .arg(last.value("accumulated").toDouble())
                             .arg(last.value("introduced").toDouble())));
     QVERIFY(tune->setBits(0, 8));
-    QVERIFY(w->tuneResult().value("stale").toBool());
+    QVERIFY(w->tune()->result().value("stale").toBool());
 
-    w->compareSample(3);
+    w->compare()->run(3);
     QVERIFY(finished.wait(60000));
-    const QVariantMap c = w->comparison();
+    const QVariantMap c = w->compare()->result();
     QCOMPARE(c.value("sample").toInt(), 3);
     const QVariantList top = c.value("floatTopk").toList();
     QCOMPARE(top.size(), 5);
@@ -344,14 +345,14 @@ class TestWorkbench : public QObject {
       QVERIFY(f > 0);
       QCOMPARE(q, f);
     }
-    w->compareSample(100000);
+    w->compare()->run(100000);
     QVERIFY(finished.wait(60000));
     QVERIFY(!w->errors().value("compare").toString().isEmpty());
 
-    w->measureLatency();
+    w->measure()->run();
     QVERIFY(finished.wait(300000));
     QVERIFY2(!w->errors().contains("measure"), qPrintable(w->errors().value("measure").toString()));
-    const QVariantMap m = w->measurement();
+    const QVariantMap m = w->measure()->result();
     QVERIFY(m.value("float").toMap().value("median").toDouble() > 0);
     QVERIFY(!m.value("layers").toList().isEmpty());
     QCOMPARE(m.value("widths").toList().size(), 6);
@@ -359,20 +360,20 @@ class TestWorkbench : public QObject {
 
     // All of it comes back with the project: widths, measurement, latency table.
     QTemporaryDir dir;
-    QVERIFY(w->saveProject(dir.filePath("t.qsproj")));
+    QVERIFY(w->project()->save(dir.filePath("t.qsproj")));
     auto v = makeWorkbench();
     QSignalSpy jobs(v->jobs(), &qs::gui::JobRunner::stateChanged);
-    QVERIFY(v->openProject(dir.filePath("t.qsproj")));
+    QVERIFY(v->project()->open(dir.filePath("t.qsproj")));
     QCOMPARE(jobs.count(), 0);
-    QCOMPARE(v->tune()->bitsMap(), tune->bitsMap());
-    QCOMPARE(v->tune()->totals(), tune->totals());
-    QCOMPARE(v->measurement().value("widths"), m.value("widths"));
+    QCOMPARE(v->tune()->table()->bitsMap(), tune->bitsMap());
+    QCOMPARE(v->tune()->table()->totals(), tune->totals());
+    QCOMPARE(v->measure()->result().value("widths"), m.value("widths"));
     QVERIFY(!v->modified());
   }
 
   void aMissingModelIsAnErrorInWords() {
     auto w = makeWorkbench();
-    QVERIFY(!w->openModel("/nonexistent/model.onnx"));
+    QVERIFY(!w->model()->open("/nonexistent/model.onnx"));
     QVERIFY(w->errors().value("model").toString().contains("model.onnx"));
   }
 };

@@ -1,6 +1,7 @@
 import QtQuick
 import QtTest
 import Quantscope
+import Quantscope.Bridge
 
 // The Tune page on the real sample: empty until the sweep, then the table; its buttons change
 // every layer's width and the page's totals follow; Measure shows the measured result, and a
@@ -10,8 +11,8 @@ Item {
     height: 700
 
     TunePage { id: page; anchors.fill: parent }
-    SignalSpy { id: analysed; target: workbench; signalName: "analysisChanged" }
-    SignalSpy { id: measured; target: workbench; signalName: "tuneResultChanged" }
+    SignalSpy { id: analysed; target: Workbench.analyze; signalName: "resultChanged" }
+    SignalSpy { id: measured; target: Workbench.tune; signalName: "resultChanged" }
 
     TestCase {
         name: "TunePage"

@@ -1,0 +1,122 @@
+#include "controllers/model_controller.h"
+
+#include <QFileInfo>
+#include <QUrl>
+#include <algorithm>
+
+#include "quantscope/export.h"
+#include "quantscope/model.h"
+#include "workbench_util.h"
+
+namespace qs::gui {
+
+namespace {
+
+QString describeValue(const qs::ValueInfo& v) {
+  QString text = QString::fromStdString(v.name) + QStringLiteral("  ") +
+                 QString::fromStdString(qs::dtype_name(v.dtype));
+  if (v.has_shape) text += ' ' + QString::fromStdString(qs::shape_to_string(v.shape));
+  return text;
+}
+
+bool hasQdqNodes(const qs::Graph& graph) {
+  return std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const qs::Node& n) {
+    return n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear";
+  });
+}
+
+}  // namespace
+
+ModelController::ModelController(Workbench* workbench)
+    : PageController(workbench, QStringLiteral("model")),
+      layerModel_(new LayerTableModel(this)),
+      layerProxy_(new QSortFilterProxyModel(this)) {
+  layerProxy_->setSourceModel(layerModel_);
+  layerProxy_->setSortRole(Qt::UserRole);
+  layerProxy_->setFilterKeyColumn(-1);
+  layerProxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+  connect(workbench, &Workbench::deviceChanged, this, &ModelController::updatePlacement);
+}
+
+bool ModelController::open(const QString& pathOrUrl) {
+  const QUrl url(pathOrUrl);
+  const QString path = url.isLocalFile() ? url.toLocalFile() : pathOrUrl;
+  LoadedModel loaded;
+  std::shared_ptr<const qs::QuantizedModel> imported;
+  QString importNote;
+  try {
+    std::shared_ptr<const qs::Graph> graph;
+    // A package (folder or .zip) or a QDQ model opens as its float model with the
+    // quantization recovered from its Q/DQ nodes.
+    auto import = [&](const qs::QdqImport& r) {
+      graph = std::make_shared<const qs::Graph>(r.graph);
+      imported = std::make_shared<const qs::QuantizedModel>(r.quantized);
+      importNote = tr("A quantized (QDQ) model: opened as its float model with weights "
+                      "dequantized, and its quantization (%1 weights, %2 activations) recovered "
+                      "from the Q/DQ nodes, ready to export again or to requantize.")
+                       .arg(r.quantized.weights.size())
+                       .arg(r.quantized.activations.size());
+    };
+    const std::string p = path.toStdString();
+    if (QFileInfo(path).isDir() || path.endsWith(QStringLiteral(".zip"))) {
+      import(qs::import_qdq(p));
+    } else {
+      try {
+        graph = std::make_shared<const qs::Graph>(qs::load_model(p));
+      } catch (const qs::Unsupported&) {
+        import(qs::import_qdq(p));  // int4/int16 tensors load only this way; else its error
+      }
+      if (!imported && hasQdqNodes(*graph)) import(qs::import_qdq(p));
+    }
+    loaded.info = qs::describe_model(*graph);
+    loaded.preprocess = qs::preprocess_from_model(*graph);
+    loaded.graph = std::move(graph);
+  } catch (const std::exception& e) {
+    setError(QString::fromUtf8(e.what()));
+    return false;
+  }
+  loaded.path = path;
+  if (QFileInfo(path).isFile()) {
+    try {
+      loaded.sha = QString::fromStdString(qs::file_sha256(path.toStdString()));
+    } catch (const std::exception&) {
+      // Unreadable now but loaded a moment ago: the project is saved without a digest.
+    }
+  }
+  const qs::ModelInfo& info = loaded.info;
+  inputs_.clear();
+  outputs_.clear();
+  for (const qs::ValueInfo& v : info.inputs) inputs_.append(describeValue(v));
+  for (const qs::ValueInfo& v : info.outputs) outputs_.append(describeValue(v));
+  QStringList ops;
+  for (const auto& [op, count] : info.op_histogram)
+    ops.append(QStringLiteral("%1 × %2").arg(op.c_str()).arg(count));
+  summary_ = {};
+  summary_.name = QString::fromStdString(loaded.graph->name);
+  summary_.params = groupedNumber(info.total_params);
+  summary_.macs = groupedNumber(info.total_macs);
+  summary_.weightBytes = qint64(info.weight_bytes);
+  summary_.opset = qint64(info.opset);
+  summary_.layerCount = int(info.layers.size());
+  summary_.ops = ops.join(QStringLiteral(", "));
+  summary_.imported = importNote;
+  setError({});
+  wb().setModel(std::move(loaded), imported);
+  updatePlacement();
+  emit changed();
+  return true;
+}
+
+void ModelController::updatePlacement() {
+  if (!wb().hasModel()) return;
+  std::vector<qs::Placement> placements;
+  try {
+    placements = qs::placement(*wb().registry().create_device(wb().device().toStdString()),
+                               *wb().loaded().graph);
+  } catch (const std::exception& e) {
+    setError(QString::fromUtf8(e.what()));
+  }
+  layerModel_->setLayers(wb().loaded().info.layers, placements);
+}
+
+}  // namespace qs::gui
