@@ -64,6 +64,14 @@ void JobRunner::drop(const QString& kind) {
     }
 }
 
+void JobRunner::dropAll() {
+  pending_.clear();
+  for (auto& job : running_) {
+    job->superseded = true;
+    job->cancel = true;
+  }
+}
+
 void JobRunner::start(const QString& kind, Work work) {
   drop(kind);
   auto job = std::make_unique<Job>();

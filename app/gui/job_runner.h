@@ -63,6 +63,8 @@ class JobRunner : public QObject {
   // Drops the pending job of `kind` and cancels the running one, whose result is then dropped
   // (a result taken from the cache replaces them).
   void drop(const QString& kind);
+  // drop() of every kind: the results of a model that is no longer open.
+  void dropAll();
   // Blocks (turning the event loop) until nothing runs or is pending. For screenshots and tests.
   void waitForIdle();
 

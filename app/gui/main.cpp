@@ -71,18 +71,26 @@ int main(int argc, char** argv) {
   qs::gui::ProjectController& project = *workbench.project();
   const QStringList positional = parser.positionalArguments();
   const QString file = positional.isEmpty() ? QString() : positional.first();
+  // The model loads in a job, so the window shows at once; an autosave left by a session that
+  // did not end cleanly is offered once it has loaded.
+  const int samples = parser.value(limit).toInt();
+  const auto create = [&project, samples](const QString& model) {
+    project.create(model, QStringLiteral("fashion-mnist:train"),
+                   QStringLiteral("fashion-mnist:test"), samples);
+  };
   if (file.endsWith(QStringLiteral(".qsproj"))) {
-    project.open(file);  // on failure the window shows why, over the sample
+    // On failure the window shows why, over the sample.
+    QObject::connect(
+        workbench.jobs(), &qs::gui::JobRunner::finished, &project,
+        [create](const QString& kind, bool ok, const QString&) {
+          if (kind == QStringLiteral("project") && !ok) create(sampleModel());
+        },
+        Qt::SingleShotConnection);
+    project.open(file);
+  } else {
+    create(file.isEmpty() ? sampleModel() : file);
   }
-  if (!workbench.hasModel())
-    project.create(
-        file.isEmpty() || file.endsWith(QStringLiteral(".qsproj")) ? sampleModel() : file,
-        QStringLiteral("fashion-mnist:train"), QStringLiteral("fashion-mnist:test"),
-        parser.value(limit).toInt());
-  if (!parser.isSet(screenshots)) {
-    project.setAutosave(true);
-    project.checkRecovery();  // an autosave left by a session that did not end cleanly
-  }
+  if (!parser.isSet(screenshots)) project.setAutosave(true);
 
   QQmlApplicationEngine engine;
   engine.addImageProvider(QStringLiteral("samples"), images);

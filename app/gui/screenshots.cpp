@@ -49,6 +49,7 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   }
   window->resize(1280, 800);
   window->show();
+  workbench.jobs()->waitForIdle();  // the model and data, opened in a job
 
   runJob(workbench, "quantize", [&] { workbench.quantize()->run({}); });
   runJob(workbench, "analyze", [&] { workbench.analyze()->run(); });

@@ -77,6 +77,7 @@ void Workbench::setDevice(const QString& name) {
 }
 
 void Workbench::setModel(LoadedModel model, std::shared_ptr<const qs::QuantizedModel> imported) {
+  jobs_->dropAll();  // their results are the previous model's
   loaded_ = std::move(model);
   quantized_ = std::move(imported);
   quantizationView_.clear();

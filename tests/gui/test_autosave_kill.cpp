@@ -25,7 +25,7 @@ int autosaveChild(const QString& project) {
   QStandardPaths::setTestModeEnabled(true);
   auto w = qs::gui::test::make_workbench();
   w->project()->setAutosave(true, 0);
-  if (!w->project()->open(project)) return 3;
+  if (!qs::gui::test::openProject(*w, project)) return 3;
   bool ready = false;
   for (int round = 0;; ++round) {
     w->tune()->loadConfiguration({{"/conv1/Conv", 2 + round % 7}, {"round", round}});
@@ -51,8 +51,8 @@ class TestAutosaveKill : public QObject {
     const QString project = dir.filePath("p.qsproj");
     {
       auto w = qs::gui::test::make_workbench();
-      QVERIFY(w->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                                   "fashion-mnist:test", 100));
+      QVERIFY(qs::gui::test::createProject(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx",
+                                           "fashion-mnist:train", "fashion-mnist:test", 100));
       QVERIFY(w->project()->save(project));
     }
     std::mt19937 rng(20261127);
@@ -75,7 +75,7 @@ class TestAutosaveKill : public QObject {
 
       // The project reopens with an autosave on offer; it loads whole and is recovered.
       auto w = qs::gui::test::make_workbench();
-      QVERIFY(w->project()->open(project));
+      QVERIFY(qs::gui::test::openProject(*w, project));
       const QString autosave = w->project()->recovery().value("path").toString();
       QVERIFY2(!autosave.isEmpty(),
                qPrintable(QString("round %1: no autosave offered").arg(round)));
@@ -87,7 +87,7 @@ class TestAutosaveKill : public QObject {
       }
       QVERIFY(saved.configurations.count("tuned"));
       QVERIFY(QString::fromStdString(saved.configurations.at("tuned")).contains("round"));
-      QVERIFY(w->project()->recover());
+      QVERIFY(qs::gui::test::recover(*w));
       QVERIFY2(w->errors().isEmpty(), qPrintable(w->errors().value("project").toString()));
       QVERIFY(w->modified());
       w->project()->discardChanges();  // the next child starts from the saved project again

@@ -77,8 +77,8 @@ class TestCancelLatency : public QObject {
     QStandardPaths::setTestModeEnabled(true);
     w_ = qs::gui::test::make_workbench();
     w_->setDevice("cpu-ref");  // the slowest device: the longest time between checks
-    QVERIFY(w_->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                                  "fashion-mnist:test", 1000));
+    QVERIFY(qs::gui::test::createProject(*w_, QS_SOURCE_MODELS_DIR "/lenet.onnx",
+                                         "fashion-mnist:train", "fashion-mnist:test", 1000));
   }
 
   void everyJobStopsSoonAfterCancel() {

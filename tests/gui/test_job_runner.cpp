@@ -171,7 +171,10 @@ class TestJobRunner : public QObject {
           runner.cancel();
           break;
         case 1:
-          runner.drop(kind);
+          if (rng() % 4 == 0)
+            runner.dropAll();
+          else
+            runner.drop(kind);
           break;
         default:
           runner.start(kind, work(static_cast<int>(rng() % 2000)));
@@ -187,6 +190,27 @@ class TestJobRunner : public QObject {
     int ok = 0;
     for (const QList<QVariant>& f : finished) ok += f.at(1).toBool() ? 1 : 0;
     QCOMPARE(ok, delivered.load());
+  }
+
+  // A new model drops every job of the old one, running and pending, with no report and no
+  // result; the runner then takes new jobs.
+  void dropAllDropsRunningAndPendingSilently() {
+    JobRunner runner;
+    QSignalSpy finished(&runner, &JobRunner::finished);
+    int delivered = 0;
+    for (const char* kind : {"analyze", "search", "measure", "compare"})
+      runner.start(kind, busyWork(5.0, &delivered));
+    QCOMPARE(runner.kinds().size(), JobRunner::kMaxRunning);
+    QElapsedTimer clock;
+    clock.start();
+    runner.dropAll();
+    runner.waitForIdle();
+    QVERIFY2(clock.elapsed() < 2000, "dropped jobs stop at their next check");
+    QCOMPARE(delivered, 0);
+    QCOMPARE(finished.size(), 0);
+    runner.start("quantize", busyWork(0.02, &delivered));
+    QVERIFY(finished.wait(5000));
+    QCOMPARE(delivered, 1);
   }
 
   void aHandlerMayStartTheNextJob() {

@@ -30,6 +30,7 @@ class Setup : public QObject {
     workbench_->project()->create(QStringLiteral(QS_SOURCE_MODELS_DIR "/lenet.onnx"),
                                   QStringLiteral("fashion-mnist:train"),
                                   QStringLiteral("fashion-mnist:test"), 200);
+    workbench_->jobs()->waitForIdle();  // the model opens in a job
     engine->addImageProvider(QStringLiteral("samples"), images);
     engine->addImageProvider(QStringLiteral("compare"), compare);
     engine->addImportPath(QStringLiteral("qrc:/"));

@@ -38,7 +38,7 @@ class TestWorkbench : public QObject {
                                     QAbstractItemModelTester::FailureReportingMode::QtTest);
     QAbstractItemModelTester sensitivity(qobject_cast<QAbstractItemModel*>(w->analyze()->table()),
                                          QAbstractItemModelTester::FailureReportingMode::QtTest);
-    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(qs::gui::test::openModel(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx"));
     QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 200));
     auto* model = qobject_cast<QAbstractItemModel*>(w->model()->layers());
     QCOMPARE(model->rowCount(), 12);
@@ -50,7 +50,7 @@ class TestWorkbench : public QObject {
 
   void quantizeRunsWhileTheLoopTurns() {
     auto w = makeWorkbench();
-    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(qs::gui::test::openModel(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx"));
     QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 300));
     int ticks = 0;
     QTimer timer;
@@ -74,7 +74,7 @@ class TestWorkbench : public QObject {
 
   void cancelStopsARealSweep() {
     auto w = makeWorkbench();
-    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(qs::gui::test::openModel(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx"));
     QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 1000));
     QSignalSpy finished(w->jobs(), &qs::gui::JobRunner::finished);
     w->analyze()->run();
@@ -89,7 +89,7 @@ class TestWorkbench : public QObject {
   // again to the same model file.
   void exportsAndReopensAPackage() {
     auto w = makeWorkbench();
-    QVERIFY(w->model()->open(QS_SOURCE_MODELS_DIR "/lenet.onnx"));
+    QVERIFY(qs::gui::test::openModel(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx"));
     QVERIFY(w->data()->open("fashion-mnist:train", "fashion-mnist:test", 200));
     QVERIFY(w->quantizationLabel().isEmpty());
     QSignalSpy quantized(w.get(), &Workbench::quantizationChanged);
@@ -106,7 +106,7 @@ class TestWorkbench : public QObject {
     QCOMPARE(r.value("classes").toList().size(), 10);
     QVERIFY(r.value("files").toStringList().contains("model.onnx"));
 
-    QVERIFY(w->model()->open(first));
+    QVERIFY(qs::gui::test::openModel(*w, first));
     QVERIFY(w->model()->summary().imported.contains("recovered"));
     QVERIFY(w->quantizationLabel().contains("recovered"));
     w->exporter()->run(second);
@@ -132,7 +132,8 @@ class TestWorkbench : public QObject {
     int layers = 0;
     {
       auto w = makeWorkbench();
-      QVERIFY(w->project()->create(model, "fashion-mnist:train", "fashion-mnist:test", 200));
+      QVERIFY(qs::gui::test::createProject(*w, model, "fashion-mnist:train", "fashion-mnist:test",
+                                           200));
       QVERIFY(!w->modified());
       QSignalSpy quantized(w.get(), &Workbench::quantizationChanged);
       w->quantize()->run({{"weightBits", 4}, {"actBits", 8}, {"calibrator", "minmax"}});
@@ -156,13 +157,16 @@ class TestWorkbench : public QObject {
       QVERIFY(!w->jobs()->busy());
     }
     auto w = makeWorkbench();
-    QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::stateChanged);
-    QVERIFY2(w->project()->open(project), qPrintable(w->errors().value("project").toString()));
-    QCOMPARE(jobs.count(), 0);
+    QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::finished);
+    QVERIFY2(qs::gui::test::openProject(*w, project),
+             qPrintable(w->errors().value("project").toString()));
+    QCOMPARE(jobs.count(), 1);  // the opening's own job only
+    QCOMPARE(jobs.first().first().toString(), QString("project"));
+    QVERIFY(!w->jobs()->busy());
     QVERIFY(!w->modified());
     QVERIFY(w->project()->notice().isEmpty());
     QCOMPARE(w->model()->path(), QFileInfo(model).absoluteFilePath());
-    QCOMPARE(w->data()->info().calibrationSamples, 200);
+    QCOMPARE(w->data()->info().calibrationSamples, 200.0);
     QCOMPARE(w->quantize()->settings().value("weightBits").toInt(), 4);
     QCOMPARE(w->quantize()->settings().value("calibrator").toString(), QString("minmax"));
     QCOMPARE(w->quantization().value("config"), quant.value("config"));
@@ -178,9 +182,9 @@ class TestWorkbench : public QObject {
     f.write("\x98\x06\x01", 3);
     f.close();
     auto v = makeWorkbench();
-    QVERIFY(!v->project()->open(dir.filePath("missing.qsproj")));
+    QVERIFY(!qs::gui::test::openProject(*v, dir.filePath("missing.qsproj")));
     QVERIFY(v->errors().value("project").toString().contains("missing.qsproj"));
-    v->project()->open(project);
+    qs::gui::test::openProject(*v, project);
     QVERIFY(v->project()->notice().contains("changed"));
     QVERIFY(v->analyze()->result().isEmpty());
   }
@@ -223,18 +227,23 @@ class TestWorkbench : public QObject {
     const QJsonObject compared = QJsonDocument::fromJson(eval.readAllStandardOutput()).object();
 
     auto w = makeWorkbench();
-    QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::stateChanged);
-    QVERIFY2(w->project()->open(project), qPrintable(w->errors().value("project").toString()));
-    QCOMPARE(w->data()->info().calibrationSamples, 100);
+    QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::finished);
+    QVERIFY2(qs::gui::test::openProject(*w, project),
+             qPrintable(w->errors().value("project").toString()));
+    QCOMPARE(w->data()->info().calibrationSamples, 100.0);
     w->quantize()->run({{"weightBits", 8}, {"actBits", 8}});
-    QCOMPARE(jobs.count(), 0);
+    QCOMPARE(jobs.count(), 1);  // the opening's own job only
+    QCOMPARE(jobs.first().first().toString(), QString("project"));
+    QVERIFY(!w->jobs()->busy());
     QCOMPARE(w->quantization().value("quantTop1").toDouble(), compared.value("top1").toDouble());
     QCOMPARE(w->quantization().value("agreement").toDouble(),
              compared.value("agreement").toDouble());
     QCOMPARE(w->search()->result().value("front").toList().size(),
              front.value("front").toArray().size());
-    w->search()->run();  // asked for, it is the CLI's
-    QCOMPARE(jobs.count(), 0);
+    w->search()->run();         // asked for, it is the CLI's
+    QCOMPARE(jobs.count(), 1);  // the opening's own job only
+    QCOMPARE(jobs.first().first().toString(), QString("project"));
+    QVERIFY(!w->jobs()->busy());
 
     QSignalSpy analysed(w->analyze(), &qs::gui::AnalyzeController::resultChanged);
     w->analyze()->run();
@@ -260,8 +269,8 @@ class TestWorkbench : public QObject {
     QString autosave;
     {
       auto w = makeWorkbench();
-      QVERIFY(w->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                                   "fashion-mnist:test", 100));
+      QVERIFY(qs::gui::test::createProject(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx",
+                                           "fashion-mnist:train", "fashion-mnist:test", 100));
       QVERIFY(w->project()->save(project));
       w->project()->setAutosave(true, 10);
       autosave = w->project()->autosavePath();
@@ -270,17 +279,17 @@ class TestWorkbench : public QObject {
       w->project()->setAutosave(false);  // and then the program "crashes": nothing more is written
     }
     auto w = makeWorkbench();
-    QVERIFY(w->project()->open(project));
-    QCOMPARE(w->data()->info().calibrationSamples, 100);
+    QVERIFY(qs::gui::test::openProject(*w, project));
+    QCOMPARE(w->data()->info().calibrationSamples, 100.0);
     QCOMPARE(w->project()->recovery().value("path").toString(),
              QFileInfo(autosave).absoluteFilePath());
-    QVERIFY(w->project()->recover());
-    QCOMPARE(w->data()->info().calibrationSamples, 150);
+    QVERIFY(qs::gui::test::recover(*w));
+    QCOMPARE(w->data()->info().calibrationSamples, 150.0);
     QVERIFY(w->modified());
     QCOMPARE(w->project()->path(), QFileInfo(project).absoluteFilePath());
     QVERIFY(w->project()->recovery().isEmpty());
     auto v = makeWorkbench();
-    QVERIFY(v->project()->open(project));
+    QVERIFY(qs::gui::test::openProject(*v, project));
     QVERIFY(!v->project()->recovery().isEmpty());
     v->project()->discardRecovery();
     QVERIFY(!QFile::exists(autosave));
@@ -290,8 +299,8 @@ class TestWorkbench : public QObject {
   // the model and gives Tune its latency predictions.
   void tunesComparesAndMeasures() {
     auto w = makeWorkbench();
-    QVERIFY(w->project()->create(QS_SOURCE_MODELS_DIR "/lenet.onnx", "fashion-mnist:train",
-                                 "fashion-mnist:test", 200));
+    QVERIFY(qs::gui::test::createProject(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx",
+                                         "fashion-mnist:train", "fashion-mnist:test", 200));
     QSignalSpy finished(w->jobs(), &qs::gui::JobRunner::finished);
     w->tune()->measure();  // nothing to tune before the sweep
     QVERIFY(w->errors().value("tune").toString().contains("Analyze"));
@@ -362,19 +371,49 @@ class TestWorkbench : public QObject {
     QTemporaryDir dir;
     QVERIFY(w->project()->save(dir.filePath("t.qsproj")));
     auto v = makeWorkbench();
-    QSignalSpy jobs(v->jobs(), &qs::gui::JobRunner::stateChanged);
-    QVERIFY(v->project()->open(dir.filePath("t.qsproj")));
-    QCOMPARE(jobs.count(), 0);
+    QSignalSpy jobs(v->jobs(), &qs::gui::JobRunner::finished);
+    QVERIFY(qs::gui::test::openProject(*v, dir.filePath("t.qsproj")));
+    QCOMPARE(jobs.count(), 1);  // the opening's own job only
+    QCOMPARE(jobs.first().first().toString(), QString("project"));
+    QVERIFY(!v->jobs()->busy());
     QCOMPARE(v->tune()->table()->bitsMap(), tune->bitsMap());
     QCOMPARE(v->tune()->table()->totals(), tune->totals());
     QCOMPARE(v->measure()->result().value("widths"), m.value("widths"));
     QVERIFY(!v->modified());
   }
 
+  // Opening runs as a job: nothing changes until the model has been read (the loop turns
+  // meanwhile), and a failed opening leaves the open model, its data and its quantization as
+  // they were; a successful one replaces them and drops the old model's results.
+  void openingIsAJobAndAFailureChangesNothing() {
+    auto w = makeWorkbench();
+    QVERIFY(qs::gui::test::createProject(*w, QS_SOURCE_MODELS_DIR "/lenet.onnx",
+                                         "fashion-mnist:train", "fashion-mnist:test", 200));
+    QSignalSpy quantized(w.get(), &Workbench::quantizationChanged);
+    w->quantize()->run({{"weightBits", 8}, {"actBits", 8}});
+    QVERIFY(quantized.wait(120000));
+    const QString lenet = w->model()->path();
+    QVERIFY(!qs::gui::test::openModel(*w, QS_SOURCE_MODELS_DIR "/missing.onnx"));
+    QVERIFY(w->errors().value("project").toString().contains("missing.onnx"));
+    QCOMPARE(w->model()->path(), lenet);
+    QCOMPARE(w->data()->info().calibrationSamples, 200.0);
+    QVERIFY(!w->quantizationLabel().isEmpty());
+
+    w->project()->create(QS_SOURCE_MODELS_DIR "/mobilenet.onnx");
+    QVERIFY(w->jobs()->active("project"));
+    QCOMPARE(w->model()->path(), lenet);  // not before the job delivers
+    QSignalSpy opened(w->project(), &qs::gui::ProjectController::opened);
+    QVERIFY(opened.wait(60000));
+    QVERIFY(w->model()->path().endsWith("mobilenet.onnx"));
+    QVERIFY(w->quantizationLabel().isEmpty());
+    QCOMPARE(w->data()->info().calibrationSamples, 200.0);  // the same data sets, reopened
+    QVERIFY(w->errors().isEmpty() || w->errors().keys() == QStringList{"project"});
+  }
+
   void aMissingModelIsAnErrorInWords() {
     auto w = makeWorkbench();
-    QVERIFY(!w->model()->open("/nonexistent/model.onnx"));
-    QVERIFY(w->errors().value("model").toString().contains("model.onnx"));
+    QVERIFY(!qs::gui::test::openModel(*w, "/nonexistent/model.onnx"));
+    QVERIFY(w->errors().value("project").toString().contains("model.onnx"));
   }
 };
 

@@ -40,8 +40,8 @@ bool DataController::open(const QString& calibration, const QString& evaluation,
     for (float s : preprocess.std) std.append(QString::number(s));
     info_.calibrationInfo = QString::fromStdString(calib->describe());
     info_.evaluationInfo = QString::fromStdString(eval->describe());
-    info_.calibrationSamples = qint64(calib->size());
-    info_.evaluationSamples = qint64(eval->size());
+    info_.calibrationSamples = double(calib->size());
+    info_.evaluationSamples = double(eval->size());
     info_.sampleShape = QString::fromStdString(qs::shape_to_string(eval->sample_shape()));
     info_.preprocess = QStringLiteral("pixels scaled to [0, 1], then (x − %1) / %2")
                            .arg(mean.join(", "), std.join(", "));

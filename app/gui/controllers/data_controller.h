@@ -19,15 +19,15 @@ class DataInfo {
   Q_PROPERTY(int limit MEMBER limit)  // samples taken from each (0: all)
   Q_PROPERTY(QString calibrationInfo MEMBER calibrationInfo)
   Q_PROPERTY(QString evaluationInfo MEMBER evaluationInfo)
-  Q_PROPERTY(qint64 calibrationSamples MEMBER calibrationSamples)
-  Q_PROPERTY(qint64 evaluationSamples MEMBER evaluationSamples)
+  Q_PROPERTY(double calibrationSamples MEMBER calibrationSamples)  // numbers as QML has them
+  Q_PROPERTY(double evaluationSamples MEMBER evaluationSamples)
   Q_PROPERTY(QString sampleShape MEMBER sampleShape)
   Q_PROPERTY(QString preprocess MEMBER preprocess)
 
  public:
   QString calibration, evaluation, calibrationInfo, evaluationInfo, sampleShape, preprocess;
   int limit = 0;
-  qint64 calibrationSamples = 0, evaluationSamples = 0;
+  double calibrationSamples = 0, evaluationSamples = 0;
   bool operator==(const DataInfo&) const = default;
 };
 

@@ -38,52 +38,49 @@ ModelController::ModelController(Workbench* workbench)
   connect(workbench, &Workbench::deviceChanged, this, &ModelController::updatePlacement);
 }
 
-bool ModelController::open(const QString& pathOrUrl) {
+ModelLoad ModelController::load(const QString& pathOrUrl) {
   const QUrl url(pathOrUrl);
   const QString path = url.isLocalFile() ? url.toLocalFile() : pathOrUrl;
-  LoadedModel loaded;
-  std::shared_ptr<const qs::QuantizedModel> imported;
-  QString importNote;
-  try {
-    std::shared_ptr<const qs::Graph> graph;
-    // A package (folder or .zip) or a QDQ model opens as its float model with the
-    // quantization recovered from its Q/DQ nodes.
-    auto import = [&](const qs::QdqImport& r) {
-      graph = std::make_shared<const qs::Graph>(r.graph);
-      imported = std::make_shared<const qs::QuantizedModel>(r.quantized);
-      importNote = tr("A quantized (QDQ) model: opened as its float model with weights "
+  ModelLoad r;
+  std::shared_ptr<const qs::Graph> graph;
+  // A package (folder or .zip) or a QDQ model opens as its float model with the quantization
+  // recovered from its Q/DQ nodes.
+  auto import = [&](const qs::QdqImport& i) {
+    graph = std::make_shared<const qs::Graph>(i.graph);
+    r.imported = std::make_shared<const qs::QuantizedModel>(i.quantized);
+    r.importNote = tr("A quantized (QDQ) model: opened as its float model with weights "
                       "dequantized, and its quantization (%1 weights, %2 activations) recovered "
                       "from the Q/DQ nodes, ready to export again or to requantize.")
-                       .arg(r.quantized.weights.size())
-                       .arg(r.quantized.activations.size());
-    };
-    const std::string p = path.toStdString();
-    if (QFileInfo(path).isDir() || path.endsWith(QStringLiteral(".zip"))) {
-      import(qs::import_qdq(p));
-    } else {
-      try {
-        graph = std::make_shared<const qs::Graph>(qs::load_model(p));
-      } catch (const qs::Unsupported&) {
-        import(qs::import_qdq(p));  // int4/int16 tensors load only this way; else its error
-      }
-      if (!imported && hasQdqNodes(*graph)) import(qs::import_qdq(p));
+                       .arg(i.quantized.weights.size())
+                       .arg(i.quantized.activations.size());
+  };
+  const std::string p = path.toStdString();
+  if (QFileInfo(path).isDir() || path.endsWith(QStringLiteral(".zip"))) {
+    import(qs::import_qdq(p));
+  } else {
+    try {
+      graph = std::make_shared<const qs::Graph>(qs::load_model(p));
+    } catch (const qs::Unsupported&) {
+      import(qs::import_qdq(p));  // int4/int16 tensors load only this way; else its error
     }
-    loaded.info = qs::describe_model(*graph);
-    loaded.preprocess = qs::preprocess_from_model(*graph);
-    loaded.graph = std::move(graph);
-  } catch (const std::exception& e) {
-    setError(QString::fromUtf8(e.what()));
-    return false;
+    if (!r.imported && hasQdqNodes(*graph)) import(qs::import_qdq(p));
   }
-  loaded.path = path;
+  r.model.info = qs::describe_model(*graph);
+  r.model.preprocess = qs::preprocess_from_model(*graph);
+  r.model.graph = std::move(graph);
+  r.model.path = path;
   if (QFileInfo(path).isFile()) {
     try {
-      loaded.sha = QString::fromStdString(qs::file_sha256(path.toStdString()));
+      r.model.sha = QString::fromStdString(qs::file_sha256(p));
     } catch (const std::exception&) {
-      // Unreadable now but loaded a moment ago: the project is saved without a digest.
+      // Unreadable now but read a moment ago: the project is saved without a digest.
     }
   }
-  const qs::ModelInfo& info = loaded.info;
+  return r;
+}
+
+void ModelController::install(ModelLoad load) {
+  const qs::ModelInfo& info = load.model.info;
   inputs_.clear();
   outputs_.clear();
   for (const qs::ValueInfo& v : info.inputs) inputs_.append(describeValue(v));
@@ -92,19 +89,18 @@ bool ModelController::open(const QString& pathOrUrl) {
   for (const auto& [op, count] : info.op_histogram)
     ops.append(QStringLiteral("%1 × %2").arg(op.c_str()).arg(count));
   summary_ = {};
-  summary_.name = QString::fromStdString(loaded.graph->name);
+  summary_.name = QString::fromStdString(load.model.graph->name);
   summary_.params = groupedNumber(info.total_params);
   summary_.macs = groupedNumber(info.total_macs);
-  summary_.weightBytes = qint64(info.weight_bytes);
-  summary_.opset = qint64(info.opset);
+  summary_.weightBytes = double(info.weight_bytes);
+  summary_.opset = int(info.opset);
   summary_.layerCount = int(info.layers.size());
   summary_.ops = ops.join(QStringLiteral(", "));
-  summary_.imported = importNote;
+  summary_.imported = load.importNote;
   setError({});
-  wb().setModel(std::move(loaded), imported);
+  wb().setModel(std::move(load.model), load.imported);
   updatePlacement();
   emit changed();
-  return true;
 }
 
 void ModelController::updatePlacement() {

@@ -18,8 +18,8 @@ class ModelSummary {
   Q_PROPERTY(QString name MEMBER name)
   Q_PROPERTY(QString params MEMBER params)  // grouped digits
   Q_PROPERTY(QString macs MEMBER macs)
-  Q_PROPERTY(qint64 weightBytes MEMBER weightBytes)
-  Q_PROPERTY(qint64 opset MEMBER opset)
+  Q_PROPERTY(double weightBytes MEMBER weightBytes)  // numbers as QML has them
+  Q_PROPERTY(int opset MEMBER opset)
   Q_PROPERTY(int layerCount MEMBER layerCount)
   Q_PROPERTY(QString ops MEMBER ops)  // "Conv × 2, Relu × 3"
   // For a QDQ model: what was recovered from its Q/DQ nodes; else empty.
@@ -27,9 +27,16 @@ class ModelSummary {
 
  public:
   QString name, params, macs, ops, imported;
-  qint64 weightBytes = 0, opset = 0;
-  int layerCount = 0;
+  double weightBytes = 0;
+  int opset = 0, layerCount = 0;
   bool operator==(const ModelSummary&) const = default;
+};
+
+// A model read, described and hashed (on a job's thread); what install() shows.
+struct ModelLoad {
+  LoadedModel model;
+  std::shared_ptr<const qs::QuantizedModel> imported;  // recovered from a QDQ model
+  QString importNote;
 };
 
 class ModelController : public PageController {
@@ -46,8 +53,11 @@ class ModelController : public PageController {
  public:
   explicit ModelController(Workbench* workbench);
 
-  // Loads a model; on failure the "model" error says why and the previous model is kept.
-  Q_INVOKABLE bool open(const QString& pathOrUrl);
+  // Reads a model (an ONNX file, or a QDQ model or package whose quantization is recovered):
+  // parsed, described and hashed. Any thread; throws an error naming what is wrong.
+  static ModelLoad load(const QString& pathOrUrl);
+  // Makes `load` the open model (every page's results go with the previous one).
+  void install(ModelLoad load);
   // Shows the layers whose any column contains `text` (any case).
   Q_INVOKABLE void filter(const QString& text) { layerProxy_->setFilterFixedString(text); }
 

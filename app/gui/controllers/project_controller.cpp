@@ -10,6 +10,8 @@
 #include <QStandardPaths>
 #include <QUrl>
 
+#include "quantscope/error.h"
+
 #include "controllers/analyze_controller.h"
 #include "controllers/data_controller.h"
 #include "controllers/measure_controller.h"
@@ -65,25 +67,31 @@ qs::Project ProjectController::current() const {
   return p;
 }
 
-bool ProjectController::apply(const qs::Project& p, const QString& source) {
-  Workbench& w = wb();
+ProjectController::Read ProjectController::read(qs::Project p, const QString& source) {
+  Read r;
   const QString model = QString::fromStdString(p.model_path);
-  const qs::ModelState state = qs::model_state(p);
-  if (state == qs::ModelState::missing) {
-    setError(tr("%1: its model %2 is missing; nothing was changed.").arg(source, model));
-    return false;
+  r.state = qs::model_state(p);
+  if (r.state == qs::ModelState::missing)
+    throw qs::Error(
+        tr("%1: its model %2 is missing; nothing was changed.").arg(source, model).toStdString());
+  try {
+    r.model = ModelController::load(model);
+  } catch (const std::exception& e) {
+    throw qs::Error(tr("%1: its model could not be opened: %2")
+                        .arg(source, QString::fromUtf8(e.what()))
+                        .toStdString());
   }
+  r.project = std::move(p);
+  return r;
+}
+
+void ProjectController::apply(Read r) {
+  Workbench& w = wb();
+  const qs::Project& p = r.project;
+  const QString model = QString::fromStdString(p.model_path);
   w.setLoading(true);
-  const DataSpecs previous = w.dataSpecs();
-  w.setDataSpecs({});  // the model's opening must not open the previous data sets
-  const bool opened = w.model()->open(model);
-  if (!opened) {
-    w.setDataSpecs(previous);  // the failed open changed nothing
-    w.setLoading(false);
-    setError(tr("%1: its model could not be opened: %2")
-                 .arg(source, w.errors().value(QStringLiteral("model")).toString()));
-    return false;
-  }
+  w.setDataSpecs({});  // the model's installation must not reopen the previous data sets
+  w.model()->install(std::move(r.model));
   w.store() = p;
   const QString device = QString::fromStdString(p.device);
   if (w.devices().contains(device)) w.setDevice(device);
@@ -94,7 +102,7 @@ bool ProjectController::apply(const qs::Project& p, const QString& source) {
                                 .value("quantize")
                                 .toObject()
                                 .toVariantMap());
-  notice_ = state == qs::ModelState::changed
+  notice_ = r.state == qs::ModelState::changed
                 ? tr("The model file %1 changed since the project was saved: the results "
                      "cached in the project were computed on the old file and are not shown. "
                      "Run the steps again.")
@@ -111,50 +119,70 @@ bool ProjectController::apply(const qs::Project& p, const QString& source) {
     page->restore();
   w.setLoading(false);
   setError({});
-  emit changed();
-  return true;
 }
 
-bool ProjectController::open(const QString& pathOrUrl, bool asTemplate) {
+void ProjectController::startOpen(const QString& file, const QString& source,
+                                  const QString& unreadable, std::function<void()> done) {
+  wb().jobs()->start(
+      page(),
+      [this, file, source, unreadable, done](const qs::JobControl& job) -> JobRunner::Deliver {
+        job.report(0.0, "reading " + file.toStdString());
+        qs::Project p;
+        try {
+          p = qs::load_project(file.toStdString());
+        } catch (const std::exception& e) {
+          throw qs::Error(unreadable.arg(QString::fromUtf8(e.what())).toStdString());
+        }
+        job.check();
+        job.report(0.3, "reading the model");
+        auto r = std::make_shared<Read>(read(std::move(p), source));
+        return [this, r, done] {
+          apply(std::move(*r));
+          done();
+          emit changed();
+          emit opened();
+        };
+      });
+}
+
+void ProjectController::open(const QString& pathOrUrl, bool asTemplate) {
   const QString file = localPath(pathOrUrl);
-  qs::Project p;
-  try {
-    p = qs::load_project(file.toStdString());
-  } catch (const std::exception& e) {
-    setError(QString::fromUtf8(e.what()));
-    return false;
-  }
-  if (!apply(p, QFileInfo(file).fileName())) return false;
-  path_ = asTemplate ? QString() : QFileInfo(file).absoluteFilePath();
-  wb().setModified(false);
-  emit changed();
-  if (!asTemplate) addRecent(path_);
-  checkRecovery();
-  return true;
+  startOpen(file, QFileInfo(file).fileName(), QStringLiteral("%1"), [this, file, asTemplate] {
+    path_ = asTemplate ? QString() : QFileInfo(file).absoluteFilePath();
+    wb().setModified(false);
+    if (!asTemplate) addRecent(path_);
+    checkRecovery();
+  });
 }
 
-bool ProjectController::create(const QString& model, const QString& calibration,
+void ProjectController::create(const QString& model, const QString& calibration,
                                const QString& evaluation, int limit) {
-  Workbench& w = wb();
-  const DataSpecs& specs = w.dataSpecs();
+  const DataSpecs& specs = wb().dataSpecs();
   const QString calib =
       calibration.isEmpty() ? QString::fromStdString(specs.calibration) : calibration;
   const QString eval = evaluation.isEmpty() ? QString::fromStdString(specs.evaluation) : evaluation;
   const int n = limit != 0 ? limit : int(specs.limit);
-  w.setLoading(true);
-  const bool opened = w.model()->open(model);
-  if (opened) {
-    w.store() = {};
-    w.quantize()->setSettings({});
-    if (!calib.isEmpty()) w.data()->open(calib, eval, n);
-  }
-  w.setLoading(false);
-  if (!opened) return false;
-  path_.clear();
-  w.setModified(false);
-  emit changed();
-  checkRecovery();
-  return true;
+  wb().jobs()->start(
+      page(), [this, model, calib, eval, n](const qs::JobControl& job) -> JobRunner::Deliver {
+        job.report(0.0, "reading " + model.toStdString());
+        auto load = std::make_shared<ModelLoad>(ModelController::load(model));
+        return [this, load, calib, eval, n] {
+          Workbench& w = wb();
+          w.setLoading(true);
+          w.setDataSpecs({});
+          w.model()->install(std::move(*load));
+          w.store() = {};
+          w.quantize()->setSettings({});
+          if (!calib.isEmpty()) w.data()->open(calib, eval, n);
+          w.setLoading(false);
+          path_.clear();
+          notice_.clear();
+          w.setModified(false);
+          emit changed();
+          checkRecovery();
+          emit opened();
+        };
+      });
 }
 
 bool ProjectController::save(const QString& pathOrUrl) {
@@ -231,24 +259,14 @@ void ProjectController::checkRecovery() {
   }
 }
 
-bool ProjectController::recover() {
+void ProjectController::recover() {
   const QString file = recovery_.value(QStringLiteral("path")).toString();
-  if (file.isEmpty()) return false;
-  qs::Project p;
-  try {
-    p = qs::load_project(file.toStdString());
-  } catch (const std::exception& e) {
-    setError(tr("The autosave could not be read: %1").arg(QString::fromUtf8(e.what())));
-    return false;
-  }
-  const QString keep = path_;
-  if (!apply(p, tr("the autosave"))) return false;
-  path_ = keep;
-  recovery_.clear();
-  emit recoveryChanged();
-  emit changed();
-  wb().markModified();  // recovered changes are unsaved until saved
-  return true;
+  if (file.isEmpty()) return;
+  startOpen(file, tr("the autosave"), tr("The autosave could not be read: %1"), [this] {
+    recovery_.clear();
+    emit recoveryChanged();
+    wb().markModified();  // recovered changes are unsaved until saved
+  });
 }
 
 void ProjectController::discardRecovery() {

@@ -1,6 +1,8 @@
 // Projects: open, new, save, autosave and recovery, recent files. A project is the model, the
 // data sets, the device, each page's settings and the result cache (quantscope/project.h holds
-// the file format; this maps it onto the workbench and its pages).
+// the file format; this maps it onto the workbench and its pages). Opening reads the project
+// file and the model (parse, describe, SHA-256) in a job of kind "project", so the window stays
+// responsive on a large model; the state changes only when all of it has been read.
 #pragma once
 
 #include <QStringList>
@@ -8,6 +10,7 @@
 #include <QVariantMap>
 
 #include "background_writer.h"
+#include "controllers/model_controller.h"
 #include "controllers/page_controller.h"
 
 namespace qs::gui {
@@ -30,16 +33,16 @@ class ProjectController : public PageController {
   // The window closes: unsaved changes stay in the autosave, offered at the next start.
   void close();
 
-  // Opening keeps everything as it was when it fails (the "project" error says why).
-  // `asTemplate` opens it untitled (the bundled sample).
-  Q_INVOKABLE bool open(const QString& pathOrUrl, bool asTemplate = false);
+  // Opening keeps everything as it was when it fails (the "project" error says why; opened()
+  // follows a success). `asTemplate` opens it untitled (the bundled sample).
+  Q_INVOKABLE void open(const QString& pathOrUrl, bool asTemplate = false);
   // An untitled project on `model` with the data sets (the current ones when empty).
-  Q_INVOKABLE bool create(const QString& model, const QString& calibration = QString(),
+  Q_INVOKABLE void create(const QString& model, const QString& calibration = QString(),
                           const QString& evaluation = QString(), int limit = 0);
   // Saves to `pathOrUrl`, or to the project's own file when empty; adds ".qsproj" when missing.
   Q_INVOKABLE bool save(const QString& pathOrUrl = QString());
   // Replaces the current state by the autosave on offer; it stays unsaved until saved.
-  Q_INVOKABLE bool recover();
+  Q_INVOKABLE void recover();
   Q_INVOKABLE void discardRecovery();
   // Closing without saving: the autosave is removed and no longer written.
   Q_INVOKABLE void discardChanges();
@@ -58,12 +61,24 @@ class ProjectController : public PageController {
 
  signals:
   void changed();
+  void opened();  // a project, model or autosave was opened
   void recentChanged();
   void recoveryChanged();
 
  private:
+  // What opening a project reads before anything changes (on the job's thread).
+  struct Read {
+    qs::Project project;
+    qs::ModelState state = qs::ModelState::same;
+    ModelLoad model;
+  };
+  static Read read(qs::Project p, const QString& source);
+  // Starts the job that reads `file` and then, on the GUI thread, applies it and runs `done`.
+  // `source` names it in errors; `unreadable` ("...%1") words a file that cannot be read.
+  void startOpen(const QString& file, const QString& source, const QString& unreadable,
+                 std::function<void()> done);
   qs::Project current() const;
-  bool apply(const qs::Project& p, const QString& source);
+  void apply(Read r);
   void writeAutosave();
   void addRecent(const QString& path);
 
