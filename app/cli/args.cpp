@@ -1,42 +1,43 @@
 #include "args.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <map>
 #include <stdexcept>
 
 namespace qs::cli {
 
-Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& value_options,
-           const std::set<std::string>& flags) {
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    // "--name" options; "-x" for one-letter names ("-o FILE").
-    const bool short_option = a.size() == 2 && a[0] == '-' && a[1] != '-' &&
-                              (value_options.count(a.substr(1)) || flags.count(a.substr(1)));
-    if (!short_option && (a.size() < 3 || a.rfind("--", 0) != 0)) {
-      positional_.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(short_option ? 1 : 2), value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
-    }
-    if (flags.count(name)) {
-      if (inline_value) throw UsageError{"--" + name + " takes no value"};
-      flags_.insert(name);
-    } else if (value_options.count(name)) {
-      if (!inline_value) {
-        if (i + 1 >= argv.size()) throw UsageError{"--" + name + " needs a value"};
-        value = argv[++i];
-      }
-      values_.emplace(name, value);
-    } else {
-      throw UsageError{"unknown option --" + name};
-    }
+Args::Args(const std::vector<std::string>& argv, const std::vector<Option>& options) {
+  for (const std::string& a : argv)
+    if (a == "--help" || a == "-h") throw HelpRequested{format_options(options)};
+  CLI::App app;
+  app.set_help_flag();  // handled above, with our usage text
+  std::map<std::string, std::vector<std::string>> values;
+  std::map<std::string, std::int64_t> counts;
+  for (const Option& o : options) {
+    const std::string spelled = (o.name.size() == 1 ? "-" : "--") + o.name;
+    if (o.value.empty())
+      app.add_flag(spelled, counts[o.name], o.help);
+    else
+      app.add_option(spelled, values[o.name], o.help)
+          ->type_name(o.value)
+          ->allow_extra_args(false)  // one value per occurrence: --bits 2,3 is one
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
+  app.add_option("positional", positional_);
+  // CLI11 takes the arguments last first.
+  std::vector<std::string> reversed(argv.rbegin(), argv.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw UsageError{e.what()};
+  }
+  for (const auto& [name, count] : counts)
+    if (count > 0) flags_.insert(name);
+  for (const auto& [name, list] : values)
+    for (const std::string& v : list) values_.emplace(name, v);
 }
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {

@@ -1,10 +1,13 @@
-// Command-line parsing for quantscope-cli subcommands.
+// Command-line parsing for quantscope-cli subcommands, with CLI11, from the command's declared
+// options (options.h).
 #pragma once
 
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "options.h"
 
 namespace qs::cli {
 
@@ -13,11 +16,17 @@ struct UsageError {
   std::string message;
 };
 
+// Thrown for --help (or -h); main() prints the command's usage and description, then these
+// options, and exits with status 0.
+struct HelpRequested {
+  std::string options;
+};
+
 class Args {
  public:
-  // value_options take a value (--limit 10 or --limit=10); flags do not. Options may repeat.
-  Args(const std::vector<std::string>& argv, const std::set<std::string>& value_options,
-       const std::set<std::string>& flags);
+  // Options with a value take it as --limit 10 or --limit=10 (one-letter ones as -o FILE);
+  // flags take none. Options may repeat; everything else is positional.
+  Args(const std::vector<std::string>& argv, const std::vector<Option>& options);
 
   const std::vector<std::string>& positional() const { return positional_; }
   bool flag(const std::string& name) const { return flags_.count(name) != 0; }

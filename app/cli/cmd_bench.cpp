@@ -9,8 +9,16 @@
 namespace qs::cli {
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args(argv, {"device", "batch", "threads", "warmup", "runs", "min-seconds", "config"},
-            {"per-layer", "json", "real"});
+  Args args(argv, {common("device"),
+                   common("batch"),
+                   common("threads"),
+                   {"warmup", "W", "warm-up runs, discarded (default 10)"},
+                   {"runs", "N", "timed runs, at least (default 50)"},
+                   {"min-seconds", "S", "seconds of timed runs, at least (default 1)"},
+                   common("config"),
+                   common("real"),
+                   {"per-layer", "", "also time each node, in separate profiled runs"},
+                   common("json")});
   const std::string path = single_model_argument(args);
   std::unique_ptr<Device> device = open_device(args);
   BenchOptions options;

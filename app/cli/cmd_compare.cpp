@@ -45,8 +45,18 @@ std::string file_part(const std::string& name) {
 
 int cmd_compare(const std::vector<std::string>& argv) {
   Args args(argv,
-            {"config", "data", "sample", "o", "device", "bins", "topk", "mean", "std", "limit"},
-            {"json"});
+            {common("config"),
+             common("data"),
+             common("limit"),
+             common("mean"),
+             common("std"),
+             common("device"),
+             {"sample", "K", "the sample of --data to run (default 0)"},
+             {"topk", "K", "classes listed for classifiers (default 5)"},
+             {"bins", "B", "histogram bins (default 64)"},
+             {"o", "DIR",
+              "write PNGs there: the input, the output images and their error map, the histograms"},
+             common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("config")) throw UsageError{"missing --config CONFIG.json"};
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};

@@ -30,7 +30,11 @@ std::string default_models_dir() {
 }  // namespace
 
 int cmd_demo(const std::vector<std::string>& argv) {
-  Args args(argv, {"models", "limit", "batch", "device"}, {"json"});
+  Args args(argv, {{"models", "DIR", "the models folder (default: the bundled models)"},
+                   common("limit"),
+                   common("batch"),
+                   common("device"),
+                   common("json")});
   // The demo shows speed too: the fastest CPU device there is, unless --device says otherwise.
   std::unique_ptr<Device> device;
   const auto names = registry().device_names();

@@ -11,7 +11,8 @@
 namespace qs::cli {
 
 int cmd_errors(const std::vector<std::string>& argv) {
-  Args args(argv, {"config", "data", "limit", "device", "batch", "mean", "std"}, {"json"});
+  Args args(argv, {common("config"), common("data"), common("limit"), common("mean"), common("std"),
+                   common("device"), common("batch"), common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   if (!args.has("config")) throw UsageError{"missing --config CONFIG.json"};

@@ -84,8 +84,9 @@ int eval_quantized(const std::string& path, const Graph& g, const Args& args, Da
 }  // namespace
 
 int cmd_eval(const std::vector<std::string>& argv) {
-  Args args(argv, {"data", "limit", "device", "batch", "mean", "std", "config", "project"},
-            {"json", "real"});
+  Args args(argv,
+            {common("data"), common("limit"), common("mean"), common("std"), common("device"),
+             common("batch"), common("config"), common("real"), common("project"), common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   std::unique_ptr<Device> device = open_device(args);

@@ -56,10 +56,26 @@ nlohmann::json read_json(const std::string& path) {
 }  // namespace
 
 int cmd_export(const std::vector<std::string>& argv) {
-  Args args(argv,
-            {"config", "o", "output", "data", "limit", "opset", "class-threshold", "samples",
-             "bench", "batch", "threads", "mean", "std", "device", "sensitivity", "search"},
-            {"json"});
+  Args args(
+      argv,
+      {common("config"),
+       {"o", "DIR|FILE.zip", "where the package is written (a folder, or a .zip)"},
+       {"output", "DIR|FILE.zip", "the same as -o"},
+       common("data"),
+       common("limit"),
+       common("mean"),
+       common("std"),
+       common("device"),
+       {"opset", "N",
+        "the ONNX opset of model.onnx (default: the lowest that holds the quantization)"},
+       {"class-threshold", "P", "flag classes whose top-1 moves by more than P points (default 2)"},
+       {"samples", "K", "reference inputs in selfcheck/ (default 8)"},
+       {"bench", "DEVICE[,DEVICE]", "time float and quantized on these devices"},
+       common("batch"),
+       common("threads"),
+       {"sensitivity", "SENS.json", "the JSON of 'sensitivity --json', drawn in report.html"},
+       {"search", "SEARCH.json", "the JSON of 'search --json', drawn in report.html"},
+       common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("config")) throw UsageError{"missing --config CONFIG.json"};
   const std::string output = args.get("o", args.get("output"));

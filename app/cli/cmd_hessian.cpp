@@ -14,9 +14,21 @@ namespace qs::cli {
 
 int cmd_hessian(const std::vector<std::string>& argv) {
   Args args(argv,
-            {"data", "limit", "batch", "probes", "min-probes", "tol", "step", "seed", "threads",
-             "mean", "std", "project"},
-            {"json", "no-layerwise"});
+            {common("data"),
+             common("limit"),
+             common("mean"),
+             common("std"),
+             common("batch"),
+             common("threads"),
+             {"probes", "N", "most Rademacher probes (default 200)"},
+             {"min-probes", "N", "fewest probes before stopping (default 10)"},
+             {"tol", "T",
+              "stop when no layer's running mean moves by more than T, relative (default 0.001)"},
+             {"step", "S", "the finite-difference step of Hv"},
+             {"seed", "S", "the probes' random seed (default 1)"},
+             {"no-layerwise", "", "skip tr(2XX^T/n), the layer-wise Hessian GPTQ uses"},
+             common("project"),
+             common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   HessianOptions options;

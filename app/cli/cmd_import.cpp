@@ -9,7 +9,9 @@
 namespace qs::cli {
 
 int cmd_import(const std::vector<std::string>& argv) {
-  Args args(argv, {"config", "float-model"}, {"json"});
+  Args args(argv, {{"config", "CONFIG.json", "where to write the recovered quantization"},
+                   {"float-model", "FLOAT.onnx", "where to write the float model"},
+                   common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("config")) throw UsageError{"missing --config CONFIG.json (where to write it)"};
   if (!args.has("float-model"))

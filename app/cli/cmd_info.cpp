@@ -95,7 +95,7 @@ void print_text(const std::string& path, const Graph& g, const ModelInfo& info,
 }  // namespace
 
 int cmd_info(const std::vector<std::string>& argv) {
-  Args args(argv, {"device"}, {"json"});
+  Args args(argv, {common("device"), common("json")});
   const std::string path = single_model_argument(args);
   std::unique_ptr<Device> device = open_device(args);
   Graph g;

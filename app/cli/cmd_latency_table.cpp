@@ -9,10 +9,22 @@
 namespace qs::cli {
 
 int cmd_latency_table(const std::vector<std::string>& argv) {
-  Args args(argv,
-            {"data", "limit", "device", "calib-device", "bits", "acts", "batch", "threads", "runs",
-             "warmup", "min-seconds", "granularity", "o", "mean", "std"},
-            {"json"});
+  Args args(argv, {common("data"),
+                   common("limit"),
+                   common("mean"),
+                   common("std"),
+                   {"device", "NAME", "the device timed"},
+                   {"calib-device", "NAME", "the device that calibrates (default cpu-ref)"},
+                   {"bits", "LIST", "weight widths, comma-separated (default 2,3,4,6,8)"},
+                   {"acts", "8|float", "activation bits (default 8)"},
+                   common("granularity"),
+                   common("batch"),
+                   common("threads"),
+                   {"runs", "N", "timed runs per width, at least (default 20)"},
+                   {"warmup", "W", "warm-up runs, discarded (default 5)"},
+                   {"min-seconds", "S", "seconds of timed runs per width, at least (default 0.2)"},
+                   {"o", "TABLE.json", "where to write the table"},
+                   common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC (calibration samples)"};
   if (!args.has("o") && !args.flag("json")) throw UsageError{"missing -o TABLE.json (or --json)"};

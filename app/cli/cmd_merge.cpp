@@ -11,7 +11,7 @@
 namespace qs::cli {
 
 int cmd_merge(const std::vector<std::string>& argv) {
-  Args args(argv, {"o"}, {});
+  Args args(argv, {{"o", "MERGED.json", "where to write the merged sweep (default: stdout)"}});
   if (args.positional().size() < 2) throw UsageError{"merge needs at least two shard files"};
   std::vector<SensitivityResult> parts;
   nlohmann::json first;

@@ -8,7 +8,7 @@
 namespace qs::cli {
 
 int cmd_plugins(const std::vector<std::string>& argv) {
-  Args args(argv, {}, {"json"});
+  Args args(argv, {common("json")});
   if (!args.positional().empty()) throw UsageError{"plugins takes no positional arguments"};
   Registry& r = registry();
   nlohmann::json devices = nlohmann::json::array();

@@ -43,10 +43,26 @@ QuantConfig config_from_args(const Args& args) {
 }  // namespace
 
 int cmd_quantize(const std::vector<std::string>& argv) {
-  Args args(argv,
-            {"data", "limit", "device", "batch", "mean", "std", "weights", "acts", "granularity",
-             "calib", "weight-range", "rounding", "override", "o", "project"},
-            {"symmetric", "asymmetric", "bias-correction", "json"});
+  Args args(argv, {common("data"),
+                   common("limit"),
+                   common("mean"),
+                   common("std"),
+                   common("device"),
+                   common("batch"),
+                   {"o", "CONFIG.json", "where to write the configuration (atomically)"},
+                   {"weights", "BITS|float", "weight bits (default 8)"},
+                   {"acts", "8|16|float", "activation bits (default 8)"},
+                   common("granularity"),
+                   common("symmetric"),
+                   common("asymmetric"),
+                   common("calib"),
+                   {"weight-range", "minmax|mse", "how weight ranges are chosen"},
+                   common("rounding"),
+                   {"bias-correction", "",
+                    "correct each layer's bias for the mean shift its quantization causes"},
+                   {"override", "NODE=BITS|float|wBaA", "one node's widths (repeatable)"},
+                   common("project"),
+                   common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC (the calibration set)"};
   if (!args.has("o")) throw UsageError{"missing -o CONFIG.json"};

@@ -26,7 +26,14 @@ std::string file_name_for(const std::string& tensor_name) {
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& argv) {
-  Args args(argv, {"input", "output", "device", "config"}, {"real"});
+  Args args(argv,
+            {{"input", "[NAME=]FILE.npy",
+              "a float32 input (a bare FILE feeds the first input; repeatable)"},
+             {"output", "PATH",
+              "where the outputs go: a .npy file for one output, else a folder of <name>.npy"},
+             common("device"),
+             common("config"),
+             common("real")});
   const std::string path = single_model_argument(args);
   if (!args.has("input")) throw UsageError{"missing --input FILE.npy"};
   if (!args.has("output")) throw UsageError{"missing --output PATH"};

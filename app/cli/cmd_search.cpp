@@ -38,12 +38,36 @@ const char* unit_of(SearchObjective o) {
 }  // namespace
 
 int cmd_search(const std::vector<std::string>& argv) {
-  Args args(argv, {"data",          "eval-data",   "limit",   "device",      "batch",
-                   "objective",     "budget",      "bits",    "estimate",    "rounding",
-                   "acts",          "verify",      "pin",     "o",           "mean",
-                   "std",           "granularity", "also",    "also-budget", "latency-table",
-                   "latency-batch", "hessian",     "project", "eval-limit"},
-            {"json", "keep-ends"});
+  Args args(
+      argv,
+      {common("data"),
+       common("eval-data"),
+       common("limit"),
+       common("eval-limit"),
+       common("mean"),
+       common("std"),
+       common("device"),
+       common("batch"),
+       {"objective", "size|bops|latency:DEVICE", "the cost traded against the loss (default size)"},
+       {"budget", "X", "pick the best point whose cost is at most X"},
+       {"o", "CONFIG.json", "write the picked point's configuration"},
+       {"also", "size|bops|latency:DEVICE", "a second cost, held under --also-budget"},
+       {"also-budget", "Y", "the bound on the second cost"},
+       {"latency-table", "TABLE.json",
+        "per-layer latencies from 'latency-table' (default: measured now on DEVICE)"},
+       {"latency-batch", "B", "the batch the latency table is measured at (default 1)"},
+       {"bits", "LIST", "weight widths to choose from, comma-separated (default 2,3,4,6,8)"},
+       {"acts", "8|16|float", "activation bits (default 8)"},
+       common("granularity"),
+       common("rounding"),
+       {"keep-ends", "", "keep the first and last layer at 8 bits"},
+       {"pin", "NODE=BITS", "fix one layer's width (repeatable)"},
+       {"verify", "K", "front points evaluated for real, with the baselines (default 6)"},
+       {"estimate", "kl|hawq",
+        "the per-layer loss: measured KL, or HAWQ-V2's estimate from Hessian traces"},
+       common("hessian"),
+       common("project"),
+       common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   SearchOptions options;

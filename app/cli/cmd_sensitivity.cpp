@@ -14,9 +14,25 @@ namespace qs::cli {
 
 int cmd_sensitivity(const std::vector<std::string>& argv) {
   Args args(argv,
-            {"data", "eval-data", "limit", "device", "batch", "bits", "what", "mean", "std",
-             "calib", "granularity", "rounding", "shard", "hessian", "project"},
-            {"json", "symmetric", "asymmetric"});
+            {common("data"),
+             common("eval-data"),
+             common("limit"),
+             common("mean"),
+             common("std"),
+             common("device"),
+             common("batch"),
+             {"bits", "LIST", "widths swept, comma-separated (default 2,3,4,5,6,8)"},
+             {"what", "weights|acts|both", "what is quantized per layer (default weights)"},
+             common("granularity"),
+             common("rounding"),
+             common("calib"),
+             common("symmetric"),
+             common("asymmetric"),
+             {"shard", "i/n",
+              "compute every n-th point only, from the i-th (a job array; 'merge' joins them)"},
+             common("hessian"),
+             common("project"),
+             common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   SensitivityOptions options;

@@ -320,10 +320,20 @@ class BadInput(unittest.TestCase):
         self.assert_fails(2, "nonsense")
 
     def test_help_for_every_command(self):
-        for cmd in ["info", "eval", "run", "demo"]:
-            rc, out, _ = run_cli(cmd, "--help")
-            self.assertEqual(rc, 0)
-            self.assertIn("usage:", out)
+        # Every command the overview lists prints its usage and the options it parses (the one
+        # declaration both come from), each option once.
+        _, overview, _ = run_cli("--help")
+        commands = [l.split()[0] for l in overview.splitlines() if l.startswith("  ")]
+        self.assertGreaterEqual(len(commands), 16)
+        for cmd in commands:
+            rc, out, err = run_cli(cmd, "--help")
+            self.assertEqual(rc, 0, f"{cmd}: {err}")
+            self.assertIn(f"usage: quantscope-cli {cmd}", out)
+            options = [l.split()[0] for l in out.split("options:\n", 1)[1].splitlines()
+                       if l.startswith("  -")]
+            self.assertEqual(len(options), len(set(options)), f"{cmd}: {options}")
+        _, out, _ = run_cli("eval", "--help")
+        self.assertIn("--data SPEC", out)
 
     def test_missing_and_corrupt_models(self):
         self.assertIn("no such file", self.assert_fails(1, "info", "/nonexistent.onnx"))
