@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "project_cache.h"
 #include "quantscope/analysis.h"
 #include "quantscope/model.h"
 
@@ -12,17 +13,20 @@ namespace qs::cli {
 
 int cmd_errors(const std::vector<std::string>& argv) {
   Args args(argv, {common("config"), common("data"), common("limit"), common("mean"), common("std"),
-                   common("device"), common("batch"), common("json")});
+                   common("device"), common("batch"), common("project"), common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
   if (!args.has("config")) throw UsageError{"missing --config CONFIG.json"};
-  std::unique_ptr<Device> device = open_device(args);
-  const Graph g = load_model_for_data(path);
-  const QuantizedModel q = load_quantized_model(args.get("config"));
-  DataOptions data_options = data_options_for(g, args);
-  auto data = open_dataset(args.get("data"), data_options);
-  const std::vector<LayerError> errors = error_propagation(
-      g, q, *data, *device, args.get_int("batch", 64, 1), terminal_progress("errors"));
+  ErrorsRequest request;
+  request.in = recipe_inputs(args, path);
+  open_device(args);  // an unknown or unusable device is an error before any work
+  auto q = std::make_shared<QuantizedModel>();
+  graph_for_config(*request.in.graph, args, q.get());  // checks that it fits the model
+  request.quantized = q;
+  request.batch = args.get_int("batch", 64, 1);
+  ProjectCache cache(args, path);
+  request.in.model_id = cache.model_id();
+  const std::vector<LayerError> errors = cache.get(request, "errors").layers;
   auto db = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   if (args.flag("json")) {
     nlohmann::json j{{"model", path}, {"config", args.get("config")}, {"data", args.get("data")}};

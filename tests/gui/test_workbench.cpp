@@ -190,9 +190,9 @@ class TestWorkbench : public QObject {
   }
 
   // The CLI and the workbench run the same recipes and key their results alike: a search, a
-  // quantization and its comparison computed by `quantscope-cli ... --project` open in the
-  // workbench without a job, and an analysis computed in the workbench answers the CLI's
-  // hessian and sensitivity.
+  // quantization, its comparison and its error trace computed by `quantscope-cli ... --project`
+  // open in the workbench without a job, and an analysis computed in the workbench answers the
+  // CLI's hessian and sensitivity.
   void sharesResultsWithTheCli() {
     QTemporaryDir dir;
     const QString model = dir.filePath("lenet.onnx"), project = dir.filePath("p.qsproj");
@@ -225,6 +225,15 @@ class TestWorkbench : public QObject {
                 "cpu-ref", "--config", config, "--project", project, "--json"});
     QVERIFY(eval.waitForFinished(300000) && eval.exitCode() == 0);
     const QJsonObject compared = QJsonDocument::fromJson(eval.readAllStandardOutput()).object();
+    // That quantization's error trace, by the CLI.
+    QProcess traced;
+    traced.start(QS_CLI_PROGRAM,
+                 {"errors", model, "--data", "fashion-mnist:test", "--limit", "100", "--device",
+                  "cpu-ref", "--config", config, "--project", project, "--json"});
+    QVERIFY(traced.waitForFinished(300000) && traced.exitCode() == 0);
+    const QJsonArray errorLayers =
+        QJsonDocument::fromJson(traced.readAllStandardOutput()).object().value("layers").toArray();
+    QCOMPARE(errorLayers.size(), 5);
 
     auto w = makeWorkbench();
     QSignalSpy jobs(w->jobs(), &qs::gui::JobRunner::finished);
@@ -240,7 +249,13 @@ class TestWorkbench : public QObject {
              compared.value("agreement").toDouble());
     QCOMPARE(w->search()->result().value("front").toList().size(),
              front.value("front").toArray().size());
-    w->search()->run();         // asked for, it is the CLI's
+    w->search()->run();  // asked for, it is the CLI's
+    // The quantization's error trace was there with it, and is asked for without a job.
+    QCOMPARE(w->analyze()->layerErrors().value("layers").toList().size(), errorLayers.size());
+    w->analyze()->traceErrors();
+    QCOMPARE(
+        w->analyze()->layerErrors().value("layers").toList().first().toMap().value("accumulated"),
+        errorLayers.first().toObject().value("accumulated_sqnr_db").toVariant());
     QCOMPARE(jobs.count(), 1);  // the opening's own job only
     QCOMPARE(jobs.first().first().toString(), QString("project"));
     QVERIFY(!w->jobs()->busy());

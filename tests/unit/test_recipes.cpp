@@ -2,7 +2,9 @@
 // and a result stored in a project comes back whole.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 
 #include "quantscope/model.h"
 #include "quantscope/recipes.h"
@@ -119,6 +121,48 @@ TEST(Recipes, AResultStoredInAProjectComesBackWhole) {
   // A damaged entry is no result (it is computed again), not an error.
   project.cache.back().json = "{\"layers\": 3}";
   EXPECT_FALSE(qs::find_result(project, r));
+}
+
+// An error trace is keyed by the quantized model's content and the evaluation set; it runs on
+// the real model and comes back from a project whole, an error-free layer (infinite SQNR)
+// included.
+TEST(Recipes, AnErrorTraceIsKeyedByTheQuantizationAndComesBack) {
+  qs::ErrorsRequest r;
+  r.in = inputs();
+  r.in.graph =
+      std::make_shared<const qs::Graph>(qs::load_model(QS_RESOURCES_MODELS_DIR "/lenet.onnx"));
+  r.in.calibration = r.in.evaluation = "fashion-mnist:test";
+  r.in.limit = r.in.eval_limit = 32;
+  EXPECT_THROW(r.cache_key(), qs::Error);  // nothing to trace without the quantized model
+  qs::QuantizeRequest quantize;
+  quantize.in = r.in;
+  auto q = std::make_shared<const qs::QuantizedModel>(quantize.run());
+  r.quantized = q;
+  auto other_config = quantize;
+  other_config.config.defaults.weight_bits = 4;
+  auto q4 = std::make_shared<const qs::QuantizedModel>(other_config.run());
+  expect_each_changes_the_key<qs::ErrorsRequest>(
+      r, {[&](auto& x) { x.quantized = q4; }, [](auto& x) { x.in.evaluation = "x:y"; },
+          [](auto& x) { x.in.eval_limit = 8; }, [](auto& x) { x.in.device = "cpu-onednn"; }});
+  qs::ErrorsRequest same = r;
+  same.in.calibration = "fashion-mnist:train";  // only the evaluation set is read
+  same.in.limit = 5;
+  EXPECT_EQ(same.cache_key(), r.cache_key());
+
+  qs::ErrorTrace trace = r.run();
+  ASSERT_EQ(trace.layers.size(), 5u);
+  EXPECT_EQ(trace.samples, 32);
+  for (const qs::LayerError& e : trace.layers) {
+    EXPECT_GT(e.introduced_sqnr_db, 10.0) << e.name;
+    EXPECT_LE(e.accumulated_sqnr_db, e.introduced_sqnr_db + 20.0) << e.name;
+  }
+  trace.layers.front().introduced_sqnr_db = std::numeric_limits<double>::infinity();
+  qs::Project project;
+  qs::store_result(project, r, trace);
+  const auto back = qs::find_result(project, r);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(qs::result_to_json(*back), qs::result_to_json(trace));
+  EXPECT_TRUE(std::isinf(back->layers.front().introduced_sqnr_db));
 }
 
 }  // namespace

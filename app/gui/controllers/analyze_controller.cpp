@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "controllers/keyed_cache.h"
 #include "quantscope/evaluate.h"
-#include "quantscope/results_json.h"
 #include "workbench_util.h"
 
 namespace qs::gui {
@@ -40,6 +38,20 @@ QVariantMap analysisView(const qs::HessianResult& traces, const qs::SensitivityR
           {"layers", int(r.layers.size())},
           {"device", QString::fromStdString(device)},
           {"notes", notesList(r.notes)}};
+}
+
+QVariantMap errorsView(const qs::ErrorTrace& trace, const QString& label,
+                       const std::string& device) {
+  QVariantList layers;
+  for (const qs::LayerError& e : trace.layers)
+    layers.append(QVariantMap{{"name", QString::fromStdString(e.name)},
+                              {"op", QString::fromStdString(e.op)},
+                              {"introduced", finiteOrNull(e.introduced_sqnr_db)},
+                              {"accumulated", finiteOrNull(e.accumulated_sqnr_db)}});
+  return {{"config", label},
+          {"samples", qint64(trace.samples)},
+          {"device", QString::fromStdString(device)},
+          {"layers", layers}};
 }
 
 }  // namespace
@@ -146,11 +158,11 @@ bool AnalyzeController::tracing() const {
   return wb().jobs()->kinds().contains(kErrors);
 }
 
-std::string AnalyzeController::errorsKey() const {
-  const auto q = wb().quantized();
-  if (!q) return {};
-  return resultKey(wb(), kErrors,
-                   {{"config", QString::fromStdString(qs::quant_config_to_json(q->config))}});
+qs::ErrorsRequest AnalyzeController::errorsRequest() const {
+  qs::ErrorsRequest r;
+  r.in = wb().recipeInputs();
+  r.quantized = wb().quantized();
+  return r;
 }
 
 void AnalyzeController::setLayerErrors(const QVariantMap& view) {
@@ -161,52 +173,37 @@ void AnalyzeController::setLayerErrors(const QVariantMap& view) {
 
 bool AnalyzeController::restoreErrors() {
   if (!wb().quantized()) return false;
-  const auto payload = findPayload(wb(), kErrors, errorsKey());
-  const QVariantMap view =
-      payload ? payload->value("view").toObject().toVariantMap() : QVariantMap();
-  if (view.isEmpty()) return false;
-  setLayerErrors(view);
+  const qs::ErrorsRequest request = errorsRequest();
+  const auto trace = qs::find_result(wb().store(), request);
+  if (!trace) return false;
+  setLayerErrors(errorsView(*trace, wb().quantizationLabel(), request.in.device));
   wb().jobs()->drop(kErrors);  // a running trace would replace it later
   return true;
 }
 
 void AnalyzeController::traceErrors() {
   if (!wb().ready(kErrors)) return;
-  const auto q = wb().quantized();
-  if (!q) {
+  if (!wb().quantized()) {
     wb().setError(kErrors, tr("Quantize the model first (Quantize or Tune page): this traces that "
                               "quantization's error through the layers."));
     return;
   }
   wb().setError(kErrors, {});
   if (restoreErrors()) return;
-  const std::string key = errorsKey();
-  const qs::RecipeInputs in = wb().recipeInputs();
+  const qs::ErrorsRequest request = errorsRequest();
   const QString label = wb().quantizationLabel();
   Workbench* w = &wb();
-  wb().jobs()->start(
-      kErrors, [this, w, in, q, key, label](const qs::JobControl& job) -> JobRunner::Deliver {
-        qs::DataOptions options{in.preprocess, in.eval_limit};
-        auto eval = qs::open_dataset(in.evaluation, options);
-        auto device = openDevice(*in.registry, in.device);
-        const std::vector<qs::LayerError> errors =
-            qs::error_propagation(*in.graph, *q, *eval, *device, 64, job);
-        QVariantList layers;
-        for (const qs::LayerError& e : errors)
-          layers.append(QVariantMap{{"name", QString::fromStdString(e.name)},
-                                    {"op", QString::fromStdString(e.op)},
-                                    {"introduced", finiteOrNull(e.introduced_sqnr_db)},
-                                    {"accumulated", finiteOrNull(e.accumulated_sqnr_db)}});
-        const QVariantMap view{{"config", label},
-                               {"samples", qint64(eval->size())},
-                               {"device", QString::fromStdString(in.device)},
-                               {"layers", layers}};
-        const QJsonObject payload{{"view", QJsonObject::fromVariantMap(view)}};
-        return [this, w, view, key, payload] {
-          setLayerErrors(view);
-          storePayload(*w, kErrors, key, payload);
-        };
-      });
+  wb().jobs()->start(kErrors,
+                     [this, w, request, label](const qs::JobControl& job) -> JobRunner::Deliver {
+                       const qs::ErrorTrace trace = request.run(job);
+                       const QVariantMap view = errorsView(trace, label, request.in.device);
+                       const qs::CachedResult entry = qs::cache_entry(request, trace);
+                       return [this, w, view, entry] {
+                         setLayerErrors(view);
+                         qs::store_cached(w->store(), entry);
+                         w->markModified();
+                       };
+                     });
 }
 
 }  // namespace qs::gui

@@ -55,8 +55,8 @@ class AnalyzeController : public PageController {
   bool restoreSweep();
   void install(const QVariantMap& view, std::shared_ptr<const qs::SensitivityResult> r);
   void clear();
-  // The error trace: its cache key for the current quantization, and its cached view.
-  std::string errorsKey() const;
+  // The error trace of the current quantization, and its cached view.
+  qs::ErrorsRequest errorsRequest() const;
   bool restoreErrors();
   void setLayerErrors(const QVariantMap& view);
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "quantscope/analysis.h"
 #include "quantscope/dataset.h"
@@ -114,16 +115,35 @@ struct CompareRequest {
   Result run(const JobControl& job = {}) const;
 };
 
+// Where each layer's error is born and where it grows (error_propagation) on the evaluation set.
+struct ErrorTrace {
+  std::vector<LayerError> layers;
+  std::int64_t samples = 0;
+};
+
+struct ErrorsRequest {
+  using Result = ErrorTrace;
+  static constexpr const char* kind = "errors";
+  RecipeInputs in;
+  std::shared_ptr<const QuantizedModel> quantized;  // keyed by its content
+  std::int64_t batch = 64;
+
+  std::string cache_key() const;
+  Result run(const JobControl& job = {}) const;
+};
+
 std::string result_to_json(const HessianResult& r);
 std::string result_to_json(const SensitivityResult& r);
 std::string result_to_json(const SearchResult& r);
 std::string result_to_json(const QuantizedModel& r);
 std::string result_to_json(const PairEvalResult& r);
+std::string result_to_json(const ErrorTrace& r);
 void result_from_json(const std::string& text, const std::string& where, HessianResult& out);
 void result_from_json(const std::string& text, const std::string& where, SensitivityResult& out);
 void result_from_json(const std::string& text, const std::string& where, SearchResult& out);
 void result_from_json(const std::string& text, const std::string& where, QuantizedModel& out);
 void result_from_json(const std::string& text, const std::string& where, PairEvalResult& out);
+void result_from_json(const std::string& text, const std::string& where, ErrorTrace& out);
 
 // The cached result of `request` in `project`, or nothing (also when the entry is damaged: it is
 // then recomputed).
