@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli_common.h"
+#include "project_cache.h"
 #include "quantscope/model.h"
 #include "quantscope/search.h"
 
@@ -24,30 +25,30 @@ int cmd_latency_table(const std::vector<std::string>& argv) {
                    {"warmup", "W", "warm-up runs, discarded (default 5)"},
                    {"min-seconds", "S", "seconds of timed runs per width, at least (default 0.2)"},
                    {"o", "TABLE.json", "where to write the table"},
+                   common("project"),
                    common("json")});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC (calibration samples)"};
   if (!args.has("o") && !args.flag("json")) throw UsageError{"missing -o TABLE.json (or --json)"};
-  std::unique_ptr<Device> device = open_device(args);
-  std::unique_ptr<Device> calib = registry().create_device(args.get("calib-device", "cpu-ref"));
-  const std::vector<int> bits = parse_bit_list("bits", args.get("bits", "2,3,4,6,8"));
+  open_device(args);  // an unknown or unusable device is an error before any work
+  LatencyTableRequest request;
+  request.in = recipe_inputs(args, path);
+  request.in.limit = args.get_int("limit", 256, 1);
+  request.calibration_device = args.get("calib-device", "cpu-ref");
+  request.bits = parse_bit_list("bits", args.get("bits", "2,3,4,6,8"));
   const std::string acts = args.get("acts", "8");
-  const int act_bits = acts == "float" ? 0 : static_cast<int>(args.get_int("acts", 8, 0));
-  BenchOptions bench;
+  request.act_bits = acts == "float" ? 0 : static_cast<int>(args.get_int("acts", 8, 0));
+  BenchOptions& bench = request.options;
   bench.batch = args.get_int("batch", 1, 1);
   bench.threads = static_cast<int>(args.get_int("threads", 0, 0));
   bench.runs = static_cast<int>(args.get_int("runs", 20, 1));
   bench.warmup = static_cast<int>(args.get_int("warmup", 5, 0));
   bench.min_seconds = args.has("min-seconds") ? args.get_floats("min-seconds").at(0) : 0.2;
-  QuantConfig base;
-  if (args.has("granularity")) parse_granularity(args.get("granularity"), base.defaults);
-  const Graph g = load_model_for_data(path);
-  DataOptions data_options;
-  data_options.preprocess = preprocess_for(g, args);
-  data_options.limit = args.get_int("limit", 256, 1);
-  auto data = open_dataset(args.get("data"), data_options);
-  const LatencyTable t = build_latency_table(g, base, *data, *calib, *device, bits, act_bits, bench,
-                                             terminal_progress("latency-table"));
+  if (args.has("granularity")) parse_granularity(args.get("granularity"), request.base.defaults);
+  ProjectCache cache(args, path);
+  request.in.model_id = cache.model_id();
+  const LatencyTable t = cache.get(request, "latency-table");
+  const std::vector<int>& bits = request.bits;
   if (args.has("o")) save_latency_table(args.get("o"), t);
   if (args.flag("json")) {
     std::printf("%s\n", latency_table_to_json(t).c_str());

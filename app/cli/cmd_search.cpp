@@ -139,24 +139,20 @@ int cmd_search(const std::vector<std::string>& argv) {
         throw Error(args.get("latency-table") + " was measured on " + request.latency->device +
                     ", not " + latency_device);
     } else {
-      BenchOptions b;
-      b.batch = args.get_int("latency-batch", 1, 1);
-      b.runs = 20;
-      b.warmup = 5;
-      b.min_seconds = 0.2;
-      // Kept per device in the project (with --project), and reused by later searches.
-      std::string widths;
-      for (int bits : options.bits) widths += std::to_string(bits) + ",";
-      const std::vector<std::string> parts{latency_device, widths, std::to_string(options.act_bits),
-                                           std::to_string(b.batch), base.defaults.rounding};
-      if (const std::string* kept = cache.find("latency table", parts)) {
-        request.latency = latency_table_from_json(*kept);
-      } else {
-        request.latency = build_latency_table(
-            g, base, *request.in.open_calibration(), *request.in.open_device(), *timer,
-            options.bits, options.act_bits, b, terminal_progress("latency-table"));
-        cache.store("latency table", parts, latency_table_to_json(*request.latency));
-      }
+      // Kept per device in the project (with --project), and reused by later searches and by
+      // latency-table and the workbench's Measure page with the same settings.
+      LatencyTableRequest table;
+      table.in = request.in;
+      table.in.device = latency_device;
+      table.base = base;
+      table.bits = options.bits;
+      table.act_bits = options.act_bits;
+      table.calibration_device = request.in.device;
+      table.options.batch = args.get_int("latency-batch", 1, 1);
+      table.options.runs = 20;
+      table.options.warmup = 5;
+      table.options.min_seconds = 0.2;
+      request.latency = cache.get(table, "latency-table");
     }
     request.latency_device = latency_device;
     options.latency_bench.batch = request.latency->batch;

@@ -31,27 +31,4 @@ void ProjectCache::said(const std::string& kind, const std::string& key) const {
                  hit->created.c_str(), path_.c_str());
 }
 
-std::string ProjectCache::partKey(const std::vector<std::string>& parts) const {
-  std::vector<std::string> all{QS_VERSION, model_};
-  all.insert(all.end(), parts.begin(), parts.end());
-  return result_key(all);
-}
-
-const std::string* ProjectCache::find(const std::string& kind,
-                                      const std::vector<std::string>& parts) const {
-  if (!enabled()) return nullptr;
-  const CachedResult* hit = find_cached(project_, kind, partKey(parts));
-  if (!hit) return nullptr;
-  std::fprintf(stderr, "%s: measured %s, from %s\n", kind.c_str(), hit->created.c_str(),
-               path_.c_str());
-  return &hit->json;
-}
-
-void ProjectCache::store(const std::string& kind, const std::vector<std::string>& parts,
-                         const std::string& result_json) {
-  if (!enabled()) return;
-  store_cached(project_, {kind, partKey(parts), {}, result_json});
-  save_project(path_, project_);
-}
-
 }  // namespace qs::cli

@@ -1,8 +1,8 @@
-// `--project FILE` for the long commands (sensitivity, hessian, search): their results are kept
-// in a Quantscope project, the workbench's file, under the keys of their recipes
-// (quantscope/recipes.h), so the workbench finds what the CLI computed, and back. Asked again
-// with the same inputs, a command answers from the file at once. The project is created when
-// missing (model and data from the command) and written atomically.
+// `--project FILE` for the long commands (sensitivity, hessian, search, quantize, eval --config,
+// errors, latency-table): their results are kept in a Quantscope project, the workbench's file,
+// under the keys of their recipes (quantscope/recipes.h), so the workbench finds what the CLI
+// computed, and back. Asked again with the same inputs, a command answers from the file at once.
+// The project is created when missing (model and data from the command) and written atomically.
 #pragma once
 
 #include <optional>
@@ -46,15 +46,8 @@ class ProjectCache {
     save_project(path_, project_);
   }
 
-  // A part of a result, kept under its own kind and the model plus `parts` (a latency table:
-  // the device, widths and batch), so other commands reuse it.
-  const std::string* find(const std::string& kind, const std::vector<std::string>& parts) const;
-  void store(const std::string& kind, const std::vector<std::string>& parts,
-             const std::string& result_json);
-
  private:
   void said(const std::string& kind, const std::string& key) const;
-  std::string partKey(const std::vector<std::string>& parts) const;
   std::string path_, model_;
   Project project_;
 };

@@ -597,17 +597,23 @@ class CliProject(unittest.TestCase):
                       "fashion-mnist:train", "--limit", "128", "--bits", "4,8", "--objective",
                       "latency:cpu-onednn", "--verify", "1", "--project", project]
             _, out, err = run_cli(*search, "--json")
-            self.assertNotIn("latency table: measured", err)
+            self.assertNotIn("latency table: the result computed", err)
             first = json.loads(out)
             # Another search (a budget) on the same device reuses the table...
             _, out, err = run_cli(*search, "--budget", str(first["front"][0]["cost"]), "--json")
-            self.assertIn("latency table: measured", err)
-            self.assertNotIn("the result computed", err)  # ...but is a search of its own
+            self.assertIn("latency table: the result computed", err)
+            self.assertNotIn("search: the result computed", err)  # ...but is a search of its own
             self.assertEqual([p["cost"] for p in json.loads(out)["front"]],
                              [p["cost"] for p in first["front"]])
             with open(project) as f:
                 kinds = sorted(c["kind"] for c in json.load(f)["cache"])
             self.assertEqual(kinds, ["latency table", "search", "search"])
+            # ...and so does latency-table with the same settings (one recipe for both).
+            _, out, err = run_cli("latency-table", os.path.join(MODELS_DIR, "lenet.onnx"), "--data",
+                                  "fashion-mnist:train", "--limit", "128", "--bits", "4,8",
+                                  "--device", "cpu-onednn", "--project", project, "--json")
+            self.assertIn("latency table: the result computed", err)
+            self.assertEqual(sorted(json.loads(out)["total_ms"]), ["4", "8"])
 
     def test_a_damaged_project_is_an_error_in_words(self):
         with TempDir() as tmp:

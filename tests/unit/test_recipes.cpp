@@ -165,4 +165,48 @@ TEST(Recipes, AnErrorTraceIsKeyedByTheQuantizationAndComesBack) {
   EXPECT_TRUE(std::isinf(back->layers.front().introduced_sqnr_db));
 }
 
+// A measurement is keyed by the model, the device, what runs and how it is timed; a
+// benchmark's JSON comes back whole.
+TEST(Recipes, MeasurementsAreKeyedByHowTheyAreTaken) {
+  qs::BenchRequest bench;
+  bench.in = inputs();
+  expect_each_changes_the_key<qs::BenchRequest>(
+      bench, {[](auto& x) { x.in.device = "cpu-onednn"; },
+              [](auto& x) { x.quantized = std::make_shared<const qs::QuantizedModel>(); },
+              [](auto& x) { x.integer_kernels = true; }, [](auto& x) { x.options.batch = 8; },
+              [](auto& x) { x.options.threads = 2; }, [](auto& x) { x.options.runs = 3; },
+              [](auto& x) { x.options.per_layer = true; }});
+  qs::BenchRequest same = bench;
+  same.in.calibration = "x:y";  // no data is read
+  EXPECT_EQ(same.cache_key(), bench.cache_key());
+
+  qs::LatencyTableRequest table;
+  table.in = inputs();
+  expect_each_changes_the_key<qs::LatencyTableRequest>(
+      table,
+      {[](auto& x) { x.in.device = "cpu-onednn"; },
+       [](auto& x) { x.calibration_device = "cpu-onednn"; },
+       [](auto& x) {
+         x.bits = {4, 8};
+       },
+       [](auto& x) { x.act_bits = 0; }, [](auto& x) { x.in.limit = 7; },
+       [](auto& x) { x.options.batch = 4; }, [](auto& x) { x.base.defaults.rounding = "gptq"; }});
+
+  qs::BenchResult r;
+  r.device = "cpu-ref";
+  r.batch = 2;
+  r.threads = 3;
+  r.cold_ms = 4.5;
+  r.end_to_end = {1.0, 1.5, 2.0, 0.9, 2.5, 1.2, 0.1, 20};
+  r.throughput_per_s = 1000;
+  r.unstable = true;
+  r.layers = {{"conv", "Conv", 0.25}};
+  r.environment = {{"isa", "avx512"}};
+  qs::BenchResult back;
+  qs::result_from_json(qs::result_to_json(r), "test", back);
+  EXPECT_EQ(qs::result_to_json(back), qs::result_to_json(r));
+  EXPECT_EQ(back.layers.at(0).median_ms, 0.25);
+  EXPECT_THROW(qs::result_from_json("{\"device\": 1}", "test", back), qs::Error);
+}
+
 }  // namespace

@@ -1,9 +1,8 @@
 #include "controllers/measure_controller.h"
 
-#include <QJsonDocument>
 #include <algorithm>
+#include <optional>
 
-#include "controllers/keyed_cache.h"
 #include "quantscope/bench.h"
 #include "quantscope/results_json.h"
 #include "workbench_util.h"
@@ -64,8 +63,32 @@ MeasureController::MeasureController(Workbench* workbench)
   connect(workbench, &Workbench::modelChanged, this, [this] { install({}, nullptr); });
 }
 
-std::string MeasureController::key() const {
-  return resultKey(wb(), page(), {{"widths", "2,3,4,5,6,8"}, {"runs", 20}, {"seconds", 0.3}});
+// Float and 8-bit end to end and per layer, and the table of every width: calibrated on at most
+// 256 samples (the defaults: W8A8 per channel, mse), 20 runs and 0.3 s at least.
+MeasureController::Requests MeasureController::requests() const {
+  Requests r;
+  qs::RecipeInputs in = wb().recipeInputs();
+  in.limit = std::min<std::int64_t>(in.limit > 0 ? in.limit : 256, 256);
+  qs::BenchOptions bench;
+  bench.warmup = 3;
+  bench.runs = 20;
+  bench.min_seconds = 0.3;
+  bench.per_layer = true;
+  r.fp32.in = in;
+  r.fp32.options = bench;
+  r.quantize.in = in;
+  r.int8 = r.fp32;
+  try {
+    r.int8.integer_kernels = wb().registry().create_device(in.device)->use_integer_kernels(true);
+  } catch (const std::exception&) {
+    r.int8.integer_kernels = false;  // the job says why the device cannot be used
+  }
+  r.table.in = in;
+  r.table.bits = kTableWidths;
+  r.table.calibration_device = in.device;
+  r.table.options = bench;
+  r.table.options.per_layer = false;
+  return r;
 }
 
 void MeasureController::install(const QVariantMap& view,
@@ -76,17 +99,17 @@ void MeasureController::install(const QVariantMap& view,
 }
 
 bool MeasureController::restoreResult() {
-  const auto payload = findPayload(wb(), page(), key());
-  if (!payload) return false;
-  const QVariantMap view = payload->value("view").toObject().toVariantMap();
-  if (view.isEmpty()) return false;
-  try {
-    const QJsonObject latency = payload->value("latency").toObject();
-    install(view, std::make_shared<const qs::LatencyTable>(qs::latency_table_from_json(
-                      QJsonDocument(latency).toJson(QJsonDocument::Compact).toStdString())));
-  } catch (const std::exception&) {
-    return false;  // a damaged entry is measured again
-  }
+  Requests r = requests();
+  const qs::Project& store = wb().store();
+  const auto q8 = qs::find_result(store, r.quantize);
+  if (!q8) return false;
+  r.int8.quantized = std::make_shared<const qs::QuantizedModel>(*q8);
+  const auto fp32 = qs::find_result(store, r.fp32);
+  const auto int8 = fp32 ? qs::find_result(store, r.int8) : std::nullopt;
+  const auto table = int8 ? qs::find_result(store, r.table) : std::nullopt;
+  if (!table) return false;
+  install(measurementView(r.fp32.in.device, r.int8.integer_kernels, *fp32, *int8, *table),
+          std::make_shared<const qs::LatencyTable>(*table));
   wb().jobs()->drop(page());  // a running measurement would replace it later
   return true;
 }
@@ -95,46 +118,29 @@ void MeasureController::run() {
   if (!ready()) return;
   setError({});
   if (restoreResult()) return;
-  const std::string cacheKey = key();
-  const qs::RecipeInputs in = wb().recipeInputs();
+  const Requests plan = requests();
   Workbench* w = &wb();
-  wb().jobs()->start(
-      page(), [this, w, in, cacheKey](const qs::JobControl& job) -> JobRunner::Deliver {
-        const qs::Graph& g = *in.graph;
-        qs::DataOptions options{in.preprocess,
-                                std::min<std::int64_t>(in.limit > 0 ? in.limit : 256, 256)};
-        auto calib = qs::open_dataset(in.calibration, options);
-        auto device = openDevice(*in.registry, in.device);
-        auto calib_device = openDevice(*in.registry, in.device);
-        qs::BenchOptions bench;
-        bench.warmup = 3;
-        bench.runs = 20;
-        bench.min_seconds = 0.3;
-        bench.per_layer = true;
-        const qs::BenchResult fp32 =
-            qs::benchmark(g, *device, bench, phase(job, 0.0, 0.15, "float"));
-        const qs::QuantizedModel q8 = qs::quantize_model(
-            g, qs::QuantConfig{}, *calib, *calib_device, {}, phase(job, 0.15, 0.25, "calibrate"));
-        const bool integer = device->use_integer_kernels(true);
-        const qs::BenchResult int8 =
-            qs::benchmark(qs::apply_quantization(g, q8), *device, bench,
-                          phase(job, 0.25, 0.4, integer ? "int8" : "W8A8"));
-        device->use_integer_kernels(false);
-        bench.per_layer = false;
-        auto table = std::make_shared<const qs::LatencyTable>(
-            qs::build_latency_table(g, qs::QuantConfig{}, *calib, *calib_device, *device,
-                                    kTableWidths, 8, bench, phase(job, 0.4, 1.0, "latency table")));
-        const QVariantMap view = measurementView(in.device, integer, fp32, int8, *table);
-        const QJsonObject payload{
-            {"view", QJsonObject::fromVariantMap(view)},
-            {"latency",
-             QJsonDocument::fromJson(QByteArray::fromStdString(qs::latency_table_to_json(*table)))
-                 .object()}};
-        return [this, w, view, table, cacheKey, payload] {
-          install(view, table);
-          storePayload(*w, page(), cacheKey, payload);
-        };
-      });
+  wb().jobs()->start(page(), [this, w, plan](const qs::JobControl& job) -> JobRunner::Deliver {
+    Requests r = plan;
+    const qs::BenchResult fp32 = r.fp32.run(phase(job, 0.0, 0.15, "float"));
+    const qs::QuantizedModel q8 = r.quantize.run(phase(job, 0.15, 0.25, "calibrate"));
+    r.int8.quantized = std::make_shared<const qs::QuantizedModel>(q8);
+    const qs::BenchResult int8 =
+        r.int8.run(phase(job, 0.25, 0.4, r.int8.integer_kernels ? "int8" : "W8A8"));
+    auto table = std::make_shared<const qs::LatencyTable>(
+        r.table.run(phase(job, 0.4, 1.0, "latency table")));
+    const QVariantMap view =
+        measurementView(r.fp32.in.device, r.int8.integer_kernels, fp32, int8, *table);
+    // Each part under its own recipe's key (the CLI's bench and latency-table find them).
+    const std::vector<qs::CachedResult> entries{
+        qs::cache_entry(r.fp32, fp32), qs::cache_entry(r.quantize, q8),
+        qs::cache_entry(r.int8, int8), qs::cache_entry(r.table, *table)};
+    return [this, w, view, table, entries] {
+      install(view, table);
+      for (const qs::CachedResult& e : entries) qs::store_cached(w->store(), e);
+      w->markModified();
+    };
+  });
 }
 
 }  // namespace qs::gui

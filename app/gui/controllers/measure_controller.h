@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "controllers/page_controller.h"
+#include "quantscope/recipes.h"
 #include "quantscope/search.h"
 
 namespace qs::gui {
@@ -37,7 +38,13 @@ class MeasureController : public PageController {
   void resultChanged();
 
  private:
-  std::string key() const;
+  // What the page's job runs (shared with the CLI's bench, quantize and latency-table).
+  struct Requests {
+    qs::BenchRequest fp32, int8;  // int8's quantized model is `quantize`'s result
+    qs::QuantizeRequest quantize;
+    qs::LatencyTableRequest table;
+  };
+  Requests requests() const;
   bool restoreResult();
   void install(const QVariantMap& view, std::shared_ptr<const qs::LatencyTable> t);
 

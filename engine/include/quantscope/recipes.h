@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "quantscope/analysis.h"
+#include "quantscope/bench.h"
 #include "quantscope/dataset.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/job.h"
@@ -132,18 +133,53 @@ struct ErrorsRequest {
   Result run(const JobControl& job = {}) const;
 };
 
+// The model (float, or `quantized` simulated or with the device's integer kernels) timed on the
+// device (benchmark). A measurement: cached so a project shows it again, not because a rerun
+// would give the same numbers.
+struct BenchRequest {
+  using Result = BenchResult;
+  static constexpr const char* kind = "bench";
+  RecipeInputs in;                                  // the model and the device; no data is read
+  std::shared_ptr<const QuantizedModel> quantized;  // null: the float model; keyed by content
+  bool integer_kernels = false;
+  BenchOptions options;  // `threads` is in the key (it changes the time), `seed` too
+
+  std::string cache_key() const;
+  Result run(const JobControl& job = {}) const;
+};
+
+// Each layer's time at each width on the device (build_latency_table): each width's uniform
+// configuration calibrated on the calibration set on `calibration_device`, then timed.
+struct LatencyTableRequest {
+  using Result = LatencyTable;
+  static constexpr const char* kind = "latency table";
+  RecipeInputs in;
+  QuantConfig base;
+  std::vector<int> bits{2, 3, 4, 6, 8};
+  int act_bits = 8;
+  BenchOptions options;
+  std::string calibration_device = "cpu-ref";
+
+  std::string cache_key() const;
+  Result run(const JobControl& job = {}) const;
+};
+
 std::string result_to_json(const HessianResult& r);
 std::string result_to_json(const SensitivityResult& r);
 std::string result_to_json(const SearchResult& r);
 std::string result_to_json(const QuantizedModel& r);
 std::string result_to_json(const PairEvalResult& r);
 std::string result_to_json(const ErrorTrace& r);
+std::string result_to_json(const BenchResult& r);
+std::string result_to_json(const LatencyTable& r);
 void result_from_json(const std::string& text, const std::string& where, HessianResult& out);
 void result_from_json(const std::string& text, const std::string& where, SensitivityResult& out);
 void result_from_json(const std::string& text, const std::string& where, SearchResult& out);
 void result_from_json(const std::string& text, const std::string& where, QuantizedModel& out);
 void result_from_json(const std::string& text, const std::string& where, PairEvalResult& out);
 void result_from_json(const std::string& text, const std::string& where, ErrorTrace& out);
+void result_from_json(const std::string& text, const std::string& where, BenchResult& out);
+void result_from_json(const std::string& text, const std::string& where, LatencyTable& out);
 
 // The cached result of `request` in `project`, or nothing (also when the entry is damaged: it is
 // then recomputed).
