@@ -32,6 +32,7 @@ int cmd_merge(const std::vector<std::string>& argv);
 int cmd_export(const std::vector<std::string>& argv);
 int cmd_import(const std::vector<std::string>& argv);
 int cmd_latency_table(const std::vector<std::string>& argv);
+int cmd_tokenize(const std::vector<std::string>& argv);
 
 // The registry with the built-ins and the plugins, loaded on first use.
 Registry& registry();

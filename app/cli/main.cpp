@@ -124,6 +124,10 @@ const CommandEntry kCommands[] = {
      "(weights dequantized, activation Q/DQ pairs removed, folded Relu/Clip put back) and "
      "the quantization recovered from the Q/DQ nodes, so that eval/sensitivity/search/export "
      "FLOAT.onnx --config CONFIG.json continue from it."},
+    {"tokenize", qs::cli::cmd_tokenize, "text to token ids with a language model's tokenizer",
+     "--tokenizer FILE --text TEXT",
+     "Prints the token ids and pieces of each text (each --text, each line of --file). With "
+     "--json, also the text decoded back from the ids."},
     {"plugins", qs::cli::cmd_plugins, "devices and plugins: loaded, refused and why", "",
      "Lists the devices (usable or not, and why), the plugin folders, and each plugin "
      "library found: loaded, or refused with the reason. Folders: beside the program "

@@ -1,0 +1,35 @@
+// Tokenizers: text to token ids and back, for language models. A SentencePiece model
+// (tokenizer.model, through Debian's libsentencepiece) is read today; Hugging Face's
+// tokenizer.json byte-level BPE is the next format behind the same interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qs {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // What it is ("SentencePiece BPE, 4096 tokens: PATH").
+  virtual std::string describe() const = 0;
+  virtual std::int64_t vocab_size() const = 0;
+  // The ids of `text`, without a beginning-of-sequence token (add bos() where a model wants it).
+  virtual std::vector<std::int64_t> encode(std::string_view text) const = 0;
+  // The text of `ids`; Error naming an id outside the vocabulary.
+  virtual std::string decode(const std::vector<std::int64_t>& ids) const = 0;
+  // One token's piece as the vocabulary spells it ("▁the"), for showing token boundaries.
+  virtual std::string piece(std::int64_t id) const = 0;
+  // Special tokens; -1 when the tokenizer has none.
+  virtual std::int64_t bos() const = 0;
+  virtual std::int64_t eos() const = 0;
+};
+
+// Opens a tokenizer file: a SentencePiece model (tokenizer.model). Error naming the file and
+// what is wrong when it is missing, unreadable or not a tokenizer.
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path);
+
+}  // namespace qs
