@@ -595,7 +595,14 @@ def main():
         "preprocess": {"classifiers": {"mean": MEAN, "std": STD}, "autoencoder": {"mean": 0.0, "std": 1.0}},
         "models": results,
     }
-    with open(os.path.join(HERE, "models.json"), "w") as f:
+    # train_lm.py's record of the bundled decoder stays.
+    manifest = os.path.join(HERE, "models.json")
+    if os.path.exists(manifest):
+        with open(manifest) as f:
+            previous = json.load(f)
+        if "language_models" in previous:
+            info["language_models"] = previous["language_models"]
+    with open(manifest, "w") as f:
         json.dump(info, f, indent=2)
         f.write("\n")
     print("total %.1fs" % (time.time() - t_start), flush=True)
