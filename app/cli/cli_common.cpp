@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "quantscope/device.h"
+#include "quantscope/language_model.h"
 #include "quantscope/model.h"
 
 namespace qs::cli {
@@ -82,10 +83,14 @@ Graph graph_for_config(const Graph& graph, const Args& args, QuantizedModel* qua
 
 void use_integer_kernels_if_asked(Device& device, const Args& args) {
   if (!args.flag("real")) return;
-  if (!device.use_integer_kernels(true))
-    throw Error("device '" + device.name() +
-                "' has no integer kernels; run the simulation (without --real) or use "
-                "--device cpu-onednn");
+  if (!device.use_integer_kernels(true)) {
+    const auto env = device.environment();
+    const auto why = env.find("integer_kernels");
+    throw Error("device '" + device.name() + "' has no integer kernels" +
+                (why != env.end() ? " here: " + why->second : std::string()) +
+                "; run the simulation (without --real)" +
+                (device.name() == "cpu-onednn" ? "" : " or use --device cpu-onednn"));
+  }
 }
 
 std::vector<int> parse_bit_list(const std::string& name, const std::string& text) {
@@ -105,7 +110,7 @@ std::vector<int> parse_bit_list(const std::string& name, const std::string& text
 
 Graph load_model_for_data(const std::string& path) {
   Graph g = load_model(path);
-  if (const std::int64_t batch = fixed_batch(g); batch > 0)
+  if (const std::int64_t batch = fixed_batch(g); batch > 0 && !decoder_layout(g))
     std::fprintf(stderr,
                  "note: %s fixes its batch to %lld (input '%s' %s): samples go in %lld at a time\n",
                  path.c_str(), static_cast<long long>(batch), g.inputs[0].name.c_str(),

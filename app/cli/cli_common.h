@@ -33,6 +33,7 @@ int cmd_export(const std::vector<std::string>& argv);
 int cmd_import(const std::vector<std::string>& argv);
 int cmd_latency_table(const std::vector<std::string>& argv);
 int cmd_tokenize(const std::vector<std::string>& argv);
+int cmd_generate(const std::vector<std::string>& argv);
 
 // The registry with the built-ins and the plugins, loaded on first use.
 Registry& registry();
@@ -55,8 +56,8 @@ Graph graph_for_config(const Graph& graph, const Args& args, QuantizedModel* qua
 void use_integer_kernels_if_asked(Device& device, const Args& args);
 // "2,3,4" -> {2, 3, 4} for option --name; UsageError naming it otherwise.
 std::vector<int> parse_bit_list(const std::string& name, const std::string& text);
-// load_model(path), and one line on stderr when the model fixes its batch: the commands that
-// read data then feed it that many samples at a time.
+// load_model(path), and one line on stderr when the model (not a language model) fixes its
+// batch: the commands that read data then feed it that many samples at a time.
 Graph load_model_for_data(const std::string& path);
 // Exactly one positional argument (the model path), else a UsageError.
 std::string single_model_argument(const Args& args);

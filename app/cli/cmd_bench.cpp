@@ -4,22 +4,81 @@
 
 #include "cli_common.h"
 #include "quantscope/bench.h"
+#include "quantscope/language_model.h"
 #include "quantscope/model.h"
 
 namespace qs::cli {
 
+namespace {
+
+// Prefill and decode speed of a language model.
+int bench_decoder(const std::string& path, const Args& args) {
+  std::unique_ptr<Device> device = open_device(args);
+  DecodeBenchOptions options;
+  options.prompt_tokens = args.get_int("prompt-tokens", 128, 1);
+  options.decode_tokens = args.get_int("decode", 64, 1);
+  options.threads = static_cast<int>(args.get_int("threads", 0, 0));
+  options.runs = static_cast<int>(args.get_int("runs", 3, 1));
+  const Graph g = graph_for_config(load_model(path), args);
+  use_integer_kernels_if_asked(*device, args);
+  const DecodeBenchResult r = benchmark_decoder(g, *device, options, terminal_progress("bench"));
+  const std::string isa = r.environment.count("isa") ? r.environment.at("isa") : "unknown";
+  auto stats = [](const LatencyStats& s) {
+    return nlohmann::json{{"median_ms", s.median_ms},
+                          {"p90_ms", s.p90_ms},
+                          {"p99_ms", s.p99_ms},
+                          {"min_ms", s.min_ms},
+                          {"mean_ms", s.mean_ms},
+                          {"cv", s.cv},
+                          {"runs", s.runs}};
+  };
+  if (args.flag("json")) {
+    nlohmann::json j{{"model", path},
+                     {"device", r.device},
+                     {"threads", r.threads},
+                     {"prompt_tokens", r.prompt_tokens},
+                     {"decode_tokens", r.decode_tokens},
+                     {"prefill", stats(r.prefill)},
+                     {"decode", stats(r.decode)},
+                     {"prefill_tokens_per_s", r.prefill_tokens_per_s},
+                     {"decode_tokens_per_s", r.decode_tokens_per_s},
+                     {"isa", isa},
+                     {"environment", r.environment}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model      %s\ndevice     %s (isa %s, %d threads)\n", path.c_str(), r.device.c_str(),
+              isa.c_str(), r.threads);
+  std::printf("prefill    %lld tokens: median %.2f ms (%.0f tokens/s), p90 %.2f, %lld runs\n",
+              static_cast<long long>(r.prompt_tokens), r.prefill.median_ms, r.prefill_tokens_per_s,
+              r.prefill.p90_ms, static_cast<long long>(r.prefill.runs));
+  std::printf(
+      "decode     %lld tokens after it: median %.3f ms per token (%.1f tokens/s), p90 %.3f, "
+      "p99 %.3f\n",
+      static_cast<long long>(r.decode_tokens), r.decode.median_ms, r.decode_tokens_per_s,
+      r.decode.p90_ms, r.decode.p99_ms);
+  return 0;
+}
+
+}  // namespace
+
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args(argv, {common("device"),
-                   common("batch"),
-                   common("threads"),
-                   {"warmup", "W", "warm-up runs, discarded (default 10)"},
-                   {"runs", "N", "timed runs, at least (default 50)"},
-                   {"min-seconds", "S", "seconds of timed runs, at least (default 1)"},
-                   common("config"),
-                   common("real"),
-                   {"per-layer", "", "also time each node, in separate profiled runs"},
-                   common("json")});
+  Args args(argv,
+            {common("device"),
+             common("batch"),
+             common("threads"),
+             {"warmup", "W", "warm-up runs, discarded (default 10)"},
+             {"runs", "N", "timed runs, at least (default 50; a language model: generations, 3)"},
+             {"min-seconds", "S", "seconds of timed runs, at least (default 1)"},
+             common("config"),
+             common("real"),
+             {"per-layer", "", "also time each node, in separate profiled runs"},
+             {"prompt-tokens", "P",
+              "a language model: time the prefill of a P-token prompt (default 128)..."},
+             {"decode", "N", "...and N greedy decode steps after it (default 64)"},
+             common("json")});
   const std::string path = single_model_argument(args);
+  if (args.has("prompt-tokens") || args.has("decode")) return bench_decoder(path, args);
   std::unique_ptr<Device> device = open_device(args);
   BenchOptions options;
   options.batch = args.get_int("batch", 1, 1);

@@ -6,7 +6,10 @@
 #include "cli_common.h"
 #include "project_cache.h"
 #include "quantscope/evaluate.h"
+#include "quantscope/language_model.h"
 #include "quantscope/model.h"
+#include "quantscope/text_data.h"
+#include "text_common.h"
 
 namespace qs::cli {
 
@@ -84,17 +87,31 @@ int eval_quantized(const std::string& path, const Graph& g, const Args& args, Da
 }  // namespace
 
 int cmd_eval(const std::vector<std::string>& argv) {
-  Args args(argv,
-            {common("data"), common("limit"), common("mean"), common("std"), common("device"),
-             common("batch"), common("config"), common("real"), common("project"), common("json")});
+  Args args(argv, {common("data"),
+                   common("limit"),
+                   common("mean"),
+                   common("std"),
+                   common("device"),
+                   common("batch"),
+                   common("config"),
+                   common("real"),
+                   common("project"),
+                   common("json"),
+                   common("tokenizer"),
+                   common("context"),
+                   common("stride"),
+                   {"against", "MODEL.onnx",
+                    "a language model only: score this other model (another export, another tool's "
+                    "quantization) on the same windows, with llama.cpp's per-token statistics"}});
   const std::string path = single_model_argument(args);
   if (!args.has("data")) throw UsageError{"missing --data SPEC"};
+  Graph g = load_model_for_data(path);
+  if (is_text_spec(args.get("data")) || decoder_layout(g)) return eval_text(path, g, args);
+  if (args.has("against")) throw UsageError{"--against is for language models"};
   std::unique_ptr<Device> device = open_device(args);
   EvalOptions options;
   options.batch = args.get_int("batch", 64, 1);
   const long long limit = args.get_int("limit", -1, 0);
-
-  Graph g = load_model_for_data(path);
   DataOptions data_options;
   data_options.preprocess = preprocess_for(g, args);
   data_options.limit = limit;

@@ -10,7 +10,7 @@
 namespace qs::cli {
 
 int cmd_tokenize(const std::vector<std::string>& argv) {
-  Args args(argv, {{"tokenizer", "FILE", "the tokenizer: a SentencePiece model (tokenizer.model)"},
+  Args args(argv, {common("tokenizer"),
                    {"text", "TEXT", "a text to tokenize (repeatable)"},
                    {"file", "LINES.txt", "tokenize each line of this UTF-8 file"},
                    common("json")});

@@ -32,7 +32,13 @@ const CommandEntry kCommands[] = {
      "device's integer kernels) is evaluated beside the float one: fp32 and quantized top-1, "
      "agreement (share of samples whose top-1 is the float model's), KL, SQNR and the size "
      "under the configuration; --project keeps that comparison in (and takes it from) a "
-     "project."},
+     "project. A language model (int64 input_ids, logits out) is scored on text "
+     "instead: --data text:FILE (one document per line, or .jsonl records with \"text\") "
+     "with --tokenizer, or tokens:IDS.npy; windows of --context tokens every --stride tokens "
+     "(--limit: the first N windows); prints perplexity and bits per byte. --against "
+     "OTHER.onnx (or --config) scores a second model on the same windows beside it with "
+     "llama.cpp's statistics: PPL ratio, KL divergence and delta p percentiles, same top "
+     "token."},
     {"quantize", qs::cli::cmd_quantize,
      "post-training quantization: calibrate, round, write a config",
      "MODEL --data SPEC -o CONFIG.json",
@@ -108,7 +114,9 @@ const CommandEntry kCommands[] = {
      "discarded, then at least N runs and at least S seconds. Reports median, p90, p99, min, "
      "mean, the coefficient of variation (flagged above 5 %) and throughput, with the "
      "environment (CPU, ISA, threads). --per-layer also times each node, in separate "
-     "profiled runs."},
+     "profiled runs. For a language model, --prompt-tokens P --decode N time the prefill of "
+     "a random P-token prompt and N greedy decode steps after it (one generation discarded, "
+     "then --runs of them): prefill tokens/s and each decode step's median, p90 and p99."},
     {"export", qs::cli::cmd_export, "deployment package: QDQ ONNX, manifest, report, self-check",
      "MODEL --config CONFIG.json -o DIR|FILE.zip",
      "Writes model.onnx (QuantizeLinear/DequantizeLinear that ONNX Runtime, TensorRT and "
@@ -124,6 +132,14 @@ const CommandEntry kCommands[] = {
      "(weights dequantized, activation Q/DQ pairs removed, folded Relu/Clip put back) and "
      "the quantization recovered from the Q/DQ nodes, so that eval/sensitivity/search/export "
      "FLOAT.onnx --config CONFIG.json continue from it."},
+    {"generate", qs::cli::cmd_generate, "text from a language model, with tokens per second",
+     "MODEL --tokenizer FILE --prompt TEXT",
+     "Feeds the prompt (led by the tokenizer's <s>) in one step, then generates up to -n "
+     "tokens one at a time with the model's key/value cache (a decoder without one is fed the "
+     "whole text at each step), greedy unless --temperature is above 0 (then sampled, from "
+     "the --top-k most likely with --top-k). Prints the text as it comes, then the prefill and "
+     "decode speed; --json also the token ids and each step's time. --config runs the "
+     "quantized model."},
     {"tokenize", qs::cli::cmd_tokenize, "text to token ids with a language model's tokenizer",
      "--tokenizer FILE --text TEXT",
      "Prints the token ids and pieces of each text (each --text, each line of --file). With "

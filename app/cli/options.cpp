@@ -14,9 +14,17 @@ const std::map<std::string, Option>& catalogue() {
     auto add = [&m](Option o) { m.emplace(o.name, std::move(o)); };
     add({"data", "SPEC",
          "the data set: fashion-mnist:test | fashion-mnist:train | idx:IMAGES[,LABELS] | "
-         "folder:DIR | npy:INPUTS.npy[,LABELS.npy] | npz:FILE.npz"});
+         "folder:DIR | npy:INPUTS.npy[,LABELS.npy] | npz:FILE.npz; for a language model "
+         "text:FILE.txt|.jsonl (with --tokenizer) | tokens:IDS.npy"});
+    add({"tokenizer", "FILE",
+         "a language model's tokenizer: a SentencePiece model (default: the tokenizer.model "
+         "beside the model, when there is one)"});
+    add({"context", "N", "a language model's window: tokens per run (default 256)"});
+    add({"stride", "S",
+         "windows start every S tokens; each token is scored once, with up to N - S tokens "
+         "of history (default: the context)"});
     add({"eval-data", "SPEC", "the evaluation set (default: the --data samples)"});
-    add({"limit", "N", "the first N samples of each set (default: all)"});
+    add({"limit", "N", "the first N samples (for text, windows) of each set (default: all)"});
     add({"eval-limit", "N", "the first N samples of the evaluation set (default: --limit)"});
     add({"device", "NAME", "the device to run on (default cpu-ref; 'plugins' lists them)"});
     add({"batch", "B",

@@ -79,4 +79,14 @@ __attribute__((visibility("default"))) int qs_sp_piece(void* handle, int id, cha
   return copy_out(sp->IdToPiece(id), out, cap);
 }
 
+// What token `id` is: 0 normal, 1 control (<s>, </s>), 2 unknown, 3 byte (<0x41>), 4 unused.
+__attribute__((visibility("default"))) int qs_sp_kind(void* handle, int id) {
+  const auto* sp = static_cast<const sentencepiece::SentencePieceProcessor*>(handle);
+  if (sp->IsControl(id)) return 1;
+  if (sp->IsUnknown(id)) return 2;
+  if (sp->IsByte(id)) return 3;
+  if (sp->IsUnused(id)) return 4;
+  return 0;
+}
+
 }  // extern "C"

@@ -21,6 +21,9 @@ class Tokenizer {
   virtual std::vector<std::int64_t> encode(std::string_view text) const = 0;
   // The text of `ids`; Error naming an id outside the vocabulary.
   virtual std::string decode(const std::vector<std::int64_t>& ids) const = 0;
+  // The UTF-8 bytes of text the token stands for (0 for <s>, </s> and other control tokens): what
+  // bits per byte divides by. Error naming an id outside the vocabulary.
+  virtual std::int64_t token_bytes(std::int64_t id) const = 0;
   // One token's piece as the vocabulary spells it ("▁the"), for showing token boundaries.
   virtual std::string piece(std::int64_t id) const = 0;
   // Special tokens; -1 when the tokenizer has none.

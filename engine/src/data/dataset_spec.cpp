@@ -82,6 +82,10 @@ std::unique_ptr<Dataset> open_unlimited(const std::string& spec, const Preproces
     return data::open_npy_dataset(inputs, labels, p);
   }
   if (scheme == "npz") return open_npz_spec(rest, p);
+  if (scheme == "text" || scheme == "tokens")
+    throw Error("'" + scheme +
+                ":' is text for a language model (a model with input_ids), not samples for this "
+                "model");
   throw Error("unknown scheme '" + scheme + "' (expected fashion-mnist, idx, folder, npy or npz)");
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
+#include <vector>
 
 #include "quantscope/error.h"
 #include "quantscope/tokenizer.h"
@@ -21,6 +22,7 @@ struct Shim {
   int (*encode)(void*, const char*, std::size_t, std::int32_t*, int) = nullptr;
   int (*decode)(void*, const std::int32_t*, int, char*, int) = nullptr;
   int (*piece)(void*, int, char*, int) = nullptr;
+  int (*kind)(void*, int) = nullptr;
   std::string error;  // why it could not be loaded
 };
 
@@ -50,6 +52,7 @@ const Shim& shim() {
     get(s.encode, "qs_sp_encode");
     get(s.decode, "qs_sp_decode");
     get(s.piece, "qs_sp_piece");
+    get(s.kind, "qs_sp_kind");
     return s;
   }();
   return loaded;
@@ -67,6 +70,8 @@ class SentencePieceTokenizer : public Tokenizer {
     size_ = s.info(handle_, 0);
     bos_ = s.info(handle_, 1);
     eos_ = s.info(handle_, 2);
+    bytes_.resize(static_cast<std::size_t>(size_));
+    for (std::int64_t id = 0; id < size_; ++id) bytes_[id] = count_bytes(id);
   }
   ~SentencePieceTokenizer() override { shim().close(handle_); }
   SentencePieceTokenizer(const SentencePieceTokenizer&) = delete;
@@ -106,6 +111,8 @@ class SentencePieceTokenizer : public Tokenizer {
     return text;
   }
 
+  std::int64_t token_bytes(std::int64_t id) const override { return bytes_[checked(id)]; }
+
   std::string piece(std::int64_t id) const override {
     std::string text(64, '\0');
     int n = shim().piece(handle_, checked(id), text.data(), int(text.size()));
@@ -125,8 +132,22 @@ class SentencePieceTokenizer : public Tokenizer {
     return static_cast<std::int32_t>(id);
   }
 
+  // A normal piece spells its text with U+2581 (3 bytes in UTF-8) for each space; a byte piece
+  // (<0x41>) is one byte; control, unknown and unused pieces stand for no text.
+  std::int32_t count_bytes(std::int64_t id) const {
+    const int kind = shim().kind(handle_, static_cast<int>(id));
+    if (kind == 3) return 1;
+    if (kind != 0) return 0;
+    const std::string text = piece(id);
+    std::int32_t n = 0;
+    for (std::size_t i = 0; i < text.size(); ++i, ++n)
+      if (text.compare(i, 3, "\xE2\x96\x81") == 0) i += 2;
+    return n;
+  }
+
   std::string path_;
   void* handle_ = nullptr;
+  std::vector<std::int32_t> bytes_;
   std::int64_t size_ = 0, bos_ = -1, eos_ = -1;
 };
 

@@ -1,0 +1,226 @@
+// Recognising a decoder's inputs and outputs, and running it step by step with its cache.
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <map>
+
+#include "quantscope/error.h"
+#include "quantscope/language_model.h"
+
+namespace qs {
+
+namespace {
+
+const ValueInfo* find_value(const std::vector<ValueInfo>& values, const std::string& name) {
+  for (const ValueInfo& v : values)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+// "past_key_values.3.key" -> {3, "key"}; layer -1 when the name is not of that form.
+std::pair<int, std::string> past_name_parts(const std::string& name) {
+  const std::string prefix = "past_key_values.";
+  if (name.rfind(prefix, 0) != 0) return {-1, ""};
+  const auto dot = name.find('.', prefix.size());
+  if (dot == std::string::npos) return {-1, ""};
+  const std::string number = name.substr(prefix.size(), dot - prefix.size());
+  if (number.empty() || number.size() > 6 ||
+      !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return {-1, ""};
+  return {std::stoi(number), name.substr(dot + 1)};
+}
+
+}  // namespace
+
+std::optional<DecoderLayout> decoder_layout(const Graph& graph) {
+  DecoderLayout layout;
+  const ValueInfo* ids = find_value(graph.inputs, "input_ids");
+  if (!ids) {
+    std::vector<const ValueInfo*> int_inputs;
+    for (const ValueInfo& v : graph.inputs)
+      if (v.dtype == DType::i64 && v.shape.size() == 2) int_inputs.push_back(&v);
+    if (int_inputs.size() != 1 || graph.inputs.size() != 1) return std::nullopt;
+    ids = int_inputs[0];
+  }
+  if (ids->dtype != DType::i64 && ids->dtype != DType::i32) return std::nullopt;
+  const ValueInfo* logits = find_value(graph.outputs, "logits");
+  if (!logits && !graph.outputs.empty()) logits = &graph.outputs[0];
+  if (!logits || logits->shape.size() != 3) return std::nullopt;
+  layout.input_ids = ids->name;
+  layout.logits = logits->name;
+  layout.vocab = std::max<std::int64_t>(logits->shape[2], 0);
+  if (find_value(graph.inputs, "attention_mask")) layout.attention_mask = "attention_mask";
+  if (find_value(graph.inputs, "position_ids")) layout.position_ids = "position_ids";
+
+  std::map<std::pair<int, std::string>, const ValueInfo*> past;
+  for (const ValueInfo& v : graph.inputs) {
+    if (&v == ids || v.name == layout.attention_mask || v.name == layout.position_ids) continue;
+    auto parts = past_name_parts(v.name);
+    // Another input (BERT's token_type_ids, an encoder's states): not a decoder of this layout.
+    if (parts.first < 0 || (parts.second != "key" && parts.second != "value")) return std::nullopt;
+    past[parts] = &v;
+  }
+  for (const auto& [parts, v] : past) {
+    const std::string present = "present." + std::to_string(parts.first) + "." + parts.second;
+    if (!find_value(graph.outputs, present))
+      throw Error("decoder input '" + v->name + "' has no output '" + present + "'");
+    if (v->shape.size() != 4 || v->dtype != DType::f32)
+      throw Error("decoder input '" + v->name +
+                  "' must be float32 [batch, heads, past, head size], not " + dtype_name(v->dtype) +
+                  " of rank " + std::to_string(v->shape.size()));
+    if (v->shape[1] < 1 || v->shape[3] < 1)
+      throw Error("decoder input '" + v->name +
+                  "': its heads and head size must be numbers in the file, not dynamic");
+    layout.cache.push_back({v->name, present, {0, v->shape[1], 0, v->shape[3]}});
+  }
+  return layout;
+}
+
+DecoderLayout require_decoder(const Graph& graph) {
+  auto layout = decoder_layout(graph);
+  if (!layout)
+    throw Error(
+        "not a language model: a decoder takes int64 token ids (an input named input_ids) and "
+        "gives logits [batch, sequence, vocab]");
+  return *layout;
+}
+
+// The cache. A decoder in the Optimum layout appends this step's keys and values to the past it
+// is fed, so the past grows by a token per step, and a device that prepares per input shape
+// (cpu-onednn, Vulkan) would prepare again at every token. When the model takes an attention
+// mask and positions, the session instead feeds a past of a fixed capacity (doubling when
+// full): rows [0, length) hold the keys and values so far, the rest are masked out by the
+// attention mask, and the positions are given explicitly; after each step the new rows of the
+// present are copied into place. The shapes then change once per doubling, not per token.
+struct DecoderSession::State {
+  DecoderLayout layout;
+  std::unique_ptr<CompiledGraph> compiled;
+  bool padded = false;                // the masked, fixed-capacity cache above
+  std::int64_t capacity = 0;          // rows of each cache tensor (padded)
+  std::vector<Tensor> cache;          // one per layout.cache: [1, heads, capacity or length, d]
+  std::vector<std::int64_t> history;  // for a decoder without a cache
+  std::int64_t length = 0;
+};
+
+namespace {
+
+constexpr std::int64_t kMinCapacity = 32;
+
+// `t` [1, heads, rows, d] copied into a new tensor of `capacity` rows (the rest zero).
+Tensor with_capacity(const Tensor& t, std::int64_t rows, std::int64_t capacity) {
+  Tensor out(DType::f32, {1, t.dim(1), capacity, t.dim(3)});
+  std::fill_n(out.data<float>(), out.numel(), 0.0f);
+  const std::int64_t d = t.dim(3);
+  for (std::int64_t h = 0; h < t.dim(1); ++h)
+    std::memcpy(out.data<float>() + h * capacity * d, t.data<float>() + h * t.dim(2) * d,
+                static_cast<std::size_t>(rows * d) * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+DecoderSession::DecoderSession(const Graph& graph, Device& device)
+    : state_(std::make_unique<State>()) {
+  state_->layout = require_decoder(graph);
+  state_->padded = !state_->layout.cache.empty() && !state_->layout.attention_mask.empty() &&
+                   !state_->layout.position_ids.empty();
+  state_->compiled = device.compile(graph);
+  reset();
+}
+
+DecoderSession::~DecoderSession() = default;
+
+const DecoderLayout& DecoderSession::layout() const {
+  return state_->layout;
+}
+
+std::int64_t DecoderSession::length() const {
+  return state_->length;
+}
+
+void DecoderSession::reset() {
+  State& s = *state_;
+  s.cache.clear();
+  for (const auto& entry : s.layout.cache) {
+    Shape shape = entry.shape;
+    shape[0] = 1;
+    s.cache.emplace_back(DType::f32, shape);
+  }
+  s.capacity = 0;
+  s.history.clear();
+  s.length = 0;
+}
+
+Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
+  State& s = *state_;
+  if (ids.empty()) throw Error("nothing to feed the decoder");
+  const bool cached = !s.layout.cache.empty();
+  std::vector<std::int64_t> fed(ids.begin(), ids.end());
+  if (!cached) {
+    s.history.insert(s.history.end(), ids.begin(), ids.end());
+    fed = s.history;
+  }
+  const auto n = static_cast<std::int64_t>(fed.size());
+  const std::int64_t first_position = cached ? s.length : 0;
+  // A padded cache too small for this step grows first (its shape, and so the plan, changes).
+  if (s.padded && s.length > 0 && s.length + n > s.capacity) {
+    std::int64_t grown = std::max(s.capacity, kMinCapacity);
+    while (grown < s.length + n) grown *= 2;
+    for (Tensor& t : s.cache) t = with_capacity(t, s.length, grown);
+    s.capacity = grown;
+  }
+  const std::int64_t past_rows = s.padded ? (s.length > 0 ? s.capacity : 0) : s.length;
+
+  TensorMap inputs;
+  inputs[s.layout.input_ids] = Tensor::from_vector<std::int64_t>({1, n}, fed);
+  if (!s.layout.attention_mask.empty()) {
+    std::vector<std::int64_t> mask(static_cast<std::size_t>(past_rows + n), 1);
+    for (std::int64_t i = s.length; i < past_rows; ++i) mask[i] = 0;  // padding rows
+    inputs[s.layout.attention_mask] =
+        Tensor::from_vector<std::int64_t>({1, past_rows + n}, std::move(mask));
+  }
+  if (!s.layout.position_ids.empty()) {
+    std::vector<std::int64_t> positions(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) positions[i] = first_position + i;
+    inputs[s.layout.position_ids] = Tensor::from_vector<std::int64_t>({1, n}, positions);
+  }
+  for (std::size_t i = 0; i < s.cache.size(); ++i) inputs[s.layout.cache[i].past] = s.cache[i];
+
+  TensorMap outputs = s.compiled->run(inputs);
+  const Tensor& logits = outputs.at(s.layout.logits);
+  if (logits.rank() != 3 || logits.dim(0) != 1 || logits.dim(1) != n)
+    throw Error("the decoder's " + s.layout.logits + " has shape " +
+                shape_to_string(logits.shape()) + " for " + std::to_string(n) + " tokens");
+  for (std::size_t i = 0; i < s.cache.size(); ++i) {
+    Tensor& present = outputs.at(s.layout.cache[i].present);
+    if (present.rank() != 4 || present.dim(0) != 1 || present.dim(2) != past_rows + n ||
+        present.dim(1) != s.cache[i].dim(1) || present.dim(3) != s.cache[i].dim(3))
+      throw Error("the decoder's " + s.layout.cache[i].present + " has shape " +
+                  shape_to_string(present.shape()) + " after a past of " +
+                  std::to_string(past_rows) + " and " + std::to_string(n) + " tokens");
+    if (!s.padded) {
+      s.cache[i] = std::move(present);
+    } else if (s.length == 0) {  // the first step: the present becomes the cache, with room
+      const auto room = static_cast<std::int64_t>(std::bit_ceil(std::uint64_t(n + 1)));
+      s.cache[i] = with_capacity(present, n, std::max(kMinCapacity, room));
+    } else {  // this step's rows, at the end of the present, go after the cache's rows
+      const std::int64_t heads = present.dim(1), d = present.dim(3);
+      for (std::int64_t h = 0; h < heads; ++h)
+        std::memcpy(s.cache[i].data<float>() + (h * s.capacity + s.length) * d,
+                    present.data<float>() + (h * (past_rows + n) + past_rows) * d,
+                    static_cast<std::size_t>(n * d) * sizeof(float));
+    }
+  }
+  if (s.padded && s.length == 0 && !s.cache.empty()) s.capacity = s.cache[0].dim(2);
+  s.length += static_cast<std::int64_t>(ids.size());
+
+  // The rows of the tokens just fed (a decoder without a cache gave the whole history's).
+  const std::int64_t vocab = logits.dim(2);
+  const std::int64_t rows = last_only ? 1 : static_cast<std::int64_t>(ids.size());
+  Tensor out(DType::f32, {rows, vocab});
+  std::memcpy(out.data<float>(), logits.data<float>() + (n - rows) * vocab,
+              static_cast<std::size_t>(rows * vocab) * sizeof(float));
+  return out;
+}
+
+}  // namespace qs

@@ -1,0 +1,200 @@
+"""Language models: the bundled decoder (resources/models/decoder) scored, compared and run by
+quantscope-cli against ONNX Runtime running the same ONNX with its own cache loop
+(tests/peer/ort_decoder.mjs), on the test split the decoder's PyTorch perplexity is of. Token ids
+come from python3-sentencepiece, so the tokenizer is checked on the way too."""
+import json
+import math
+import os
+import subprocess
+import unittest
+
+from cli_util import MODELS_DIR, PEER_DIR, SOURCE_DIR, TempDir, peer_available, run_cli
+
+try:
+    import numpy
+    import sentencepiece
+except ImportError:  # Debian's python3-numpy and python3-sentencepiece
+    sentencepiece = None
+
+DECODER_DIR = os.path.join(MODELS_DIR, "decoder")
+MODEL = os.path.join(DECODER_DIR, "decoder.onnx")
+TOKENIZER = os.path.join(DECODER_DIR, "tokenizer.model")
+TEST_TEXT = os.path.join(DECODER_DIR, "test.txt")
+DEVICE = "cpu-onednn"
+
+
+def test_stream():
+    """The test split as the decoder's perplexity reads it: each chapter led by <s>."""
+    sp = sentencepiece.SentencePieceProcessor(model_file=TOKENIZER)
+    ids = []
+    with open(TEST_TEXT, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                ids += [sp.bos_id()] + sp.encode(line.rstrip("\n"))
+    return ids
+
+
+def run_ort(*args):
+    p = subprocess.run(["node", os.path.join(PEER_DIR, "ort_decoder.mjs"), *args],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise AssertionError(f"onnxruntime failed: {p.stderr}")
+    return json.loads(p.stdout)
+
+
+@unittest.skipUnless(sentencepiece is not None, "skipped 'python3-sentencepiece is not installed'")
+@unittest.skipUnless(os.path.exists(MODEL), "skipped 'no bundled decoder'")
+class DecoderText(unittest.TestCase):
+    def eval_json(self, *args):
+        return json.loads(run_cli("eval", MODEL, "--device", DEVICE, "--json", *args)[1])
+
+    @unittest.skipUnless(peer_available(), "skipped 'onnxruntime-node is not installed'")
+    def test_perplexity_matches_onnx_runtime_on_the_same_windows(self):
+        ids = test_stream()
+        with TempDir() as d:
+            ids_json = os.path.join(d, "ids.json")
+            with open(ids_json, "w") as f:
+                json.dump(ids, f)
+            for context, stride, limit in ((256, 256, 6), (128, 48, 5)):
+                ours = self.eval_json("--data", "text:" + TEST_TEXT, "--tokenizer", TOKENIZER,
+                                      "--context", str(context), "--stride", str(stride),
+                                      "--limit", str(limit))
+                peer = run_ort("perplexity", MODEL, ids_json, str(context), str(stride), str(limit))
+                self.assertEqual((ours["windows"], ours["tokens"]), (peer["windows"], peer["tokens"]))
+                self.assertAlmostEqual(ours["nll"] / peer["nll"], 1.0, delta=1e-5)
+                self.assertAlmostEqual(ours["perplexity"], math.exp(peer["nll"] / peer["tokens"]),
+                                       delta=1e-4 * ours["perplexity"])
+
+    def test_perplexity_of_the_test_split_is_pytorchs_to_4_digits(self):
+        with open(os.path.join(DECODER_DIR, "decoder.json")) as f:
+            recorded = json.load(f)["perplexity"]
+        ours = self.eval_json("--data", "text:" + TEST_TEXT, "--tokenizer", TOKENIZER,
+                              "--context", str(recorded["context"]))
+        self.assertEqual(ours["tokens"], recorded["test_tokens"])
+        self.assertEqual(f"{ours['perplexity']:.4g}", f"{recorded['test']:.4g}")
+
+    def test_token_ids_give_the_same_scores_as_the_text(self):
+        ids = test_stream()
+        with TempDir() as d:
+            path = os.path.join(d, "ids.npy")
+            numpy.save(path, numpy.array(ids, dtype=numpy.int64))
+            text = self.eval_json("--data", "text:" + TEST_TEXT, "--tokenizer", TOKENIZER,
+                                  "--context", "64", "--limit", "3")
+            tokens = self.eval_json("--data", "tokens:" + path, "--context", "64", "--limit", "3")
+            # A model with no tokenizer beside it: the ids are scored, their bytes not known.
+            alone = os.path.join(d, "decoder.onnx")
+            os.symlink(MODEL, alone)
+            _, out, _ = run_cli("eval", alone, "--device", DEVICE, "--json", "--data",
+                                "tokens:" + path, "--context", "64", "--limit", "3")
+            bare = json.loads(out)
+        self.assertEqual(text["tokens"], tokens["tokens"])
+        self.assertAlmostEqual(text["nll"], tokens["nll"], delta=1e-9 * text["nll"])
+        self.assertEqual(text["bits_per_byte"], tokens["bits_per_byte"])
+        self.assertAlmostEqual(bare["nll"], tokens["nll"], delta=1e-9 * text["nll"])
+        self.assertIsNone(bare["bits_per_byte"])
+        self.assertAlmostEqual(text["bits_per_byte"],
+                               text["nll"] / math.log(2) / text["bytes"], places=9)
+        self.assertGreater(text["bytes"], 3 * text["tokens"])  # words, not bytes, per token
+
+    def test_a_model_against_itself_and_against_another_device(self):
+        common = ["--data", "text:" + TEST_TEXT, "--tokenizer", TOKENIZER, "--context", "64",
+                  "--limit", "2"]
+        same = self.eval_json(*common, "--against", MODEL)
+        self.assertEqual(same["same_top_percent"], 100.0)
+        self.assertLess(same["kld"]["max"], 1e-9)
+        self.assertEqual(same["ppl_ratio"], 1.0)
+        _, out, _ = run_cli("eval", MODEL, "--device", DEVICE, *common, "--against", MODEL)
+        for label in ("perplexity", "ln(PPL ratio)", "KL divergence", "delta p", "same top"):
+            self.assertIn(label, out)
+
+    def test_bad_text_and_a_model_that_is_no_decoder_are_errors_in_words(self):
+        with TempDir() as d:
+            bad = os.path.join(d, "latin1.txt")
+            with open(bad, "wb") as f:
+                f.write(b"fine\ncaf\xe9\n")
+            code, _, err = run_cli("eval", MODEL, "--data", "text:" + bad, "--tokenizer",
+                                   TOKENIZER, check=False)
+            self.assertEqual(code, 1)
+            self.assertIn("latin1.txt:2: not UTF-8 text", err)
+        # Without --tokenizer: the tokenizer.model beside the model, else an error.
+        _, out, err = run_cli("eval", MODEL, "--data", "text:" + TEST_TEXT, "--limit", "1",
+                              "--device", DEVICE)
+        self.assertIn("tokenizer.model (beside the model", err)
+        self.assertIn("perplexity", out)
+        with TempDir() as d:
+            alone = os.path.join(d, "decoder.onnx")
+            os.symlink(MODEL, alone)
+            code, _, err = run_cli("eval", alone, "--data", "text:" + TEST_TEXT, check=False)
+            self.assertEqual(code, 2)
+            self.assertIn("missing --tokenizer", err)
+        classifier = os.path.join(MODELS_DIR, "lenet.onnx")
+        code, _, err = run_cli("generate", classifier, "--tokenizer", TOKENIZER, "--prompt", "x",
+                               check=False)
+        self.assertEqual(code, 1)
+        self.assertIn("not a language model", err)
+        code, _, err = run_cli("eval", classifier, "--data", "text:" + TEST_TEXT, "--tokenizer",
+                               TOKENIZER, check=False)
+        self.assertNotEqual(code, 0)
+        self.assertIn("not a language model", err)
+
+
+@unittest.skipUnless(sentencepiece is not None, "skipped 'python3-sentencepiece is not installed'")
+@unittest.skipUnless(os.path.exists(MODEL), "skipped 'no bundled decoder'")
+@unittest.skipUnless(peer_available(), "skipped 'onnxruntime-node is not installed'")
+class DecoderGenerate(unittest.TestCase):
+    def test_64_greedy_tokens_are_onnx_runtimes_with_and_without_its_cache(self):
+        sp = sentencepiece.SentencePieceProcessor(model_file=TOKENIZER)
+        prompt_text = "And God said unto Moses,"
+        _, out, _ = run_cli("generate", MODEL, "--device", DEVICE, "--tokenizer", TOKENIZER,
+                            "--prompt", prompt_text, "-n", "64", "--json")
+        ours = json.loads(out)
+        prompt = [sp.bos_id()] + sp.encode(prompt_text)
+        self.assertEqual(ours["prompt_tokens"], prompt)
+        with TempDir() as d:
+            path = os.path.join(d, "prompt.json")
+            with open(path, "w") as f:
+                json.dump(prompt, f)
+            cached = run_ort("generate", MODEL, path, "64", "cache")["tokens"]
+            recomputed = run_ort("generate", MODEL, path, "64", "nocache")["tokens"]
+        self.assertEqual(cached, recomputed)
+        eos = sp.eos_id()
+        expected = cached[:cached.index(eos) + 1] if eos in cached else cached
+        self.assertEqual(ours["tokens"], expected)
+        self.assertEqual(ours["text"], sp.decode([t for t in expected if t != eos]))
+        self.assertGreater(ours["decode_tokens_per_s"], 0)
+
+
+@unittest.skipUnless(sentencepiece is not None, "skipped 'python3-sentencepiece is not installed'")
+@unittest.skipUnless(os.path.exists(MODEL), "skipped 'no bundled decoder'")
+class DecoderExportedDifferently(unittest.TestCase):
+    """The same weights exported by torch.onnx without a cache at opset 17 (input_ids -> logits,
+    positions from Range and the causal mask from LessOrEqual and Where inside the graph),
+    made by tests/models/decoder_variants.py into ~/.cache/quantscope/zoo."""
+
+    @classmethod
+    def setUpClass(cls):
+        p = subprocess.run(["/usr/bin/python3",
+                            os.path.join(SOURCE_DIR, "tests", "models", "decoder_variants.py")],
+                           capture_output=True, text=True, timeout=1200)
+        if p.returncode == 77:
+            raise unittest.SkipTest("skipped 'python3-torch or python3-onnx is not installed'")
+        if p.returncode != 0:
+            raise AssertionError(f"decoder_variants.py failed: {p.stderr}")
+        cls.nocache = json.loads(p.stdout)["nocache"]
+
+    def test_it_scores_and_generates_as_the_cached_export(self):
+        common = ["--device", DEVICE, "--data", "text:" + TEST_TEXT, "--tokenizer", TOKENIZER,
+                  "--context", "128", "--limit", "3"]
+        pair = json.loads(run_cli("eval", MODEL, *common, "--against", self.nocache, "--json")[1])
+        self.assertEqual(pair["same_top_percent"], 100.0)
+        self.assertLess(pair["kld"]["max"], 1e-6)
+        self.assertAlmostEqual(pair["ppl_ratio"], 1.0, delta=1e-6)
+        args = ["--device", DEVICE, "--tokenizer", TOKENIZER, "--prompt", "In the beginning",
+                "-n", "24", "--json"]
+        cached = json.loads(run_cli("generate", MODEL, *args)[1])
+        recomputed = json.loads(run_cli("generate", self.nocache, *args)[1])
+        self.assertEqual(cached["tokens"], recomputed["tokens"])
+
+
+if __name__ == "__main__":
+    unittest.main()
