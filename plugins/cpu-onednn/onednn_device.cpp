@@ -68,11 +68,16 @@ class OnednnGraph : public CompiledGraph {
       std::vector<Shape> key;
       for (const ValueInfo& info : graph_.inputs) key.push_back(inputs.at(info.name).shape());
       auto it = plans_.find(key);
-      if (it == plans_.end())
-        it = plans_.emplace(key, build_plan(graph_, engine_, stream_, inputs, integer_)).first;
+      if (it == plans_.end()) {
+        evict_least_recent();
+        it = plans_.emplace(key, Kept{build_plan(graph_, engine_, stream_, inputs, integer_), 0})
+                 .first;
+      }
       last_key_ = &it->first;
-      last_ = it->second.get();
+      last_ = it->second.plan.get();
+      last_used_ = &it->second.used;
     }
+    *last_used_ = ++clock_;
     return last_->run(inputs, profiling_, timings_);
   }
   void set_profiling(bool on) override { profiling_ = on; }
@@ -86,9 +91,27 @@ class OnednnGraph : public CompiledGraph {
   bool integer_;  // quantized layers on integer kernels
   dnnl::engine engine_;
   dnnl::stream stream_;
-  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  // Each plan holds its own weight copies and buffers: a caller whose shapes keep changing (a
+  // decoder's growing cache, windows of many lengths) keeps only the most recent few.
+  static constexpr std::size_t kMaxPlans = 6;
+  struct Kept {
+    std::unique_ptr<Plan> plan;
+    std::uint64_t used = 0;  // clock_ at its last run
+  };
+  void evict_least_recent() {
+    if (plans_.size() < kMaxPlans) return;
+    auto oldest = plans_.begin();
+    for (auto it = plans_.begin(); it != plans_.end(); ++it)
+      if (it->second.used < oldest->second.used) oldest = it;
+    if (oldest->second.plan.get() == last_) last_ = nullptr;
+    plans_.erase(oldest);
+  }
+
+  std::map<std::vector<Shape>, Kept> plans_;
   const std::vector<Shape>* last_key_ = nullptr;  // in plans_, with last_
   Plan* last_ = nullptr;
+  std::uint64_t* last_used_ = nullptr;
+  std::uint64_t clock_ = 0;
   bool profiling_ = false;
   std::vector<NodeTiming> timings_;
 };
@@ -165,9 +188,17 @@ int OnednnDevice::set_threads(int threads) {
   return omp_get_max_threads();
 }
 
+bool OnednnDevice::has_vnni() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni ||
+         isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
 std::map<std::string, std::string> OnednnDevice::environment() const {
   const dnnl_version_t* v = dnnl_version();
   return {{"isa", isa_name(dnnl::get_effective_cpu_isa())},
+          {"integer_kernels",
+           has_vnni() ? "yes" : "no (this CPU has no VNNI: oneDNN's int8 would saturate)"},
           {"onednn_version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
                                  std::to_string(v->patch) + " (" + v->hash + ")"},
           {"cpu_runtime", runtime_name(v->cpu_runtime)},

@@ -16,10 +16,14 @@ class OnednnDevice : public Device {
   // oneDNN here runs on OpenMP: the count applies to graphs run afterwards on the calling thread.
   int set_threads(int threads) override;
   // Integer kernels (int8.h) for graphs compiled afterwards.
+  // Integer kernels only on CPUs with VNNI: without it oneDNN adds pairs of u8 x s8 products
+  // in 16 bits (vpmaddubsw), which saturates for 8-bit weights and activations, so its results
+  // would not be the quantized model's (the simulation is used instead; see environment()).
   bool use_integer_kernels(bool on) override {
-    integer_ = on;
-    return on;
+    integer_ = on && has_vnni();
+    return integer_;
   }
+  static bool has_vnni();
 
  private:
   bool integer_ = false;

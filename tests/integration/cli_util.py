@@ -30,6 +30,26 @@ def bundled_models():
         return json.load(f)["models"]
 
 
+def onednn_integer_kernels():
+    """Whether cpu-onednn runs quantized layers on integer kernels here: only on CPUs with VNNI,
+    where oneDNN's int8 does not saturate (the device's environment says)."""
+    for d in json.loads(run_cli("plugins", "--json")[1])["devices"]:
+        if d["name"] == "cpu-onednn":
+            return d["environment"].get("integer_kernels", "").startswith("yes")
+    return False
+
+
+def cpu_has_vnni():
+    """VNNI (AVX-512 or AVX): without it ONNX Runtime's u8 x s8 kernels (MLAS) add pairs of
+    products in 16 bits too, and its int8 results drift from the quantized model's."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
 def peer_available():
     return shutil.which("node") is not None and os.path.isdir(os.path.join(PEER_DIR, "node_modules", "onnxruntime-node"))
 
