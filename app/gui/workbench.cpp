@@ -28,8 +28,11 @@ Workbench::Workbench(std::unique_ptr<qs::Registry> registry, SampleImageProvider
   for (const std::string& name : registry_->device_names()) {
     QVariantMap status{{"name", QString::fromStdString(name)}, {"usable", false}};
     try {
-      const qs::DeviceStatus s = registry_->create_device(name)->status();
+      const std::unique_ptr<qs::Device> device = registry_->create_device(name);
+      const qs::DeviceStatus s = device->status();
       status["usable"] = s.usable;
+      // Asked once here: pages must not create devices on the GUI thread to learn it.
+      status["integerKernels"] = s.usable && device->use_integer_kernels(true);
       status["reason"] = QString::fromStdString(s.reason);
       if (s.usable) devices_.append(QString::fromStdString(name));
     } catch (const std::exception& e) {
@@ -67,6 +70,15 @@ Workbench* Workbench::create(QQmlEngine*, QJSEngine*) {
 
 void Workbench::setInstance(Workbench* workbench) {
   theInstance = workbench;
+}
+
+bool Workbench::integerKernels(const QString& device) const {
+  for (const QVariant& v : deviceStatus_) {
+    const QVariantMap status = v.toMap();
+    if (status.value(QStringLiteral("name")).toString() == device)
+      return status.value(QStringLiteral("integerKernels")).toBool();
+  }
+  return false;
 }
 
 void Workbench::setDevice(const QString& name) {

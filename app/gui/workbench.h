@@ -112,6 +112,8 @@ class Workbench : public QObject {
   QStringList devices() const { return devices_; }
   // Every registered device as {name, usable, reason}.
   const QVariantList& deviceStatus() const { return deviceStatus_; }
+  // Whether the device has integer kernels for quantized graphs (asked when the session began).
+  bool integerKernels(const QString& device) const;
   QString device() const { return device_; }
   void setDevice(const QString& name);
   QVariantMap errors() const { return errors_; }

@@ -91,10 +91,15 @@ TEST(Project, ModelBesideTheProjectIsStoredRelativeAndMovesWithIt) {
 TEST(Project, DetectsAChangedOrMissingModel) {
   const fs::path dir = fresh_dir("qs_project_changed");
   const qs::Project p = sample_project(dir);
+  EXPECT_EQ(qs::model_state(p, qs::file_sha256(p.model_path)), qs::ModelState::same);
   write(dir / "model.onnx", "other bytes");
   EXPECT_EQ(qs::model_state(p), qs::ModelState::changed);
+  // With the digest the caller computed: the same answers.
+  EXPECT_EQ(qs::model_state(p, qs::file_sha256(p.model_path)), qs::ModelState::changed);
+  EXPECT_EQ(qs::model_state(p, ""), qs::ModelState::missing);
   fs::remove(dir / "model.onnx");
   EXPECT_EQ(qs::model_state(p), qs::ModelState::missing);
+  EXPECT_EQ(qs::model_state(p, p.model_sha256), qs::ModelState::missing);
 }
 
 TEST(Project, CacheKeysSeparatePartsAndEvictTheOldest) {

@@ -78,11 +78,7 @@ MeasureController::Requests MeasureController::requests() const {
   r.fp32.options = bench;
   r.quantize.in = in;
   r.int8 = r.fp32;
-  try {
-    r.int8.integer_kernels = wb().registry().create_device(in.device)->use_integer_kernels(true);
-  } catch (const std::exception&) {
-    r.int8.integer_kernels = false;  // the job says why the device cannot be used
-  }
+  r.int8.integer_kernels = wb().integerKernels(QString::fromStdString(in.device));
   r.table.in = in;
   r.table.bits = kTableWidths;
   r.table.calibration_device = in.device;

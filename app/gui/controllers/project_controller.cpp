@@ -70,10 +70,11 @@ qs::Project ProjectController::current() const {
 ProjectController::Read ProjectController::read(qs::Project p, const QString& source) {
   Read r;
   const QString model = QString::fromStdString(p.model_path);
-  r.state = qs::model_state(p);
-  if (r.state == qs::ModelState::missing)
-    throw qs::Error(
+  const auto missing = [&] {
+    return qs::Error(
         tr("%1: its model %2 is missing; nothing was changed.").arg(source, model).toStdString());
+  };
+  if (p.model_path.empty() || !QFileInfo::exists(model)) throw missing();
   try {
     r.model = ModelController::load(model);
   } catch (const std::exception& e) {
@@ -81,6 +82,9 @@ ProjectController::Read ProjectController::read(qs::Project p, const QString& so
                         .arg(source, QString::fromUtf8(e.what()))
                         .toStdString());
   }
+  // The digest the load computed: a large model is read once.
+  r.state = qs::model_state(p, r.model.model.sha.toStdString());
+  if (r.state == qs::ModelState::missing) throw missing();
   r.project = std::move(p);
   return r;
 }

@@ -52,5 +52,8 @@ void store_cached(Project& p, CachedResult entry, std::size_t keep_per_kind = 4)
 // Whether the project's model file is still the one it was saved with.
 enum class ModelState { same, changed, missing };
 ModelState model_state(const Project& p);
+// The same from the digest of the file as it is now, when the caller has just computed it
+// (file_sha256; empty when the file could not be read), so a large model is not read twice.
+ModelState model_state(const Project& p, const std::string& sha256_now);
 
 }  // namespace qs

@@ -207,4 +207,12 @@ ModelState model_state(const Project& p) {
   }
 }
 
+ModelState model_state(const Project& p, const std::string& sha256_now) {
+  std::error_code ec;
+  if (p.model_path.empty() || !fs::exists(p.model_path, ec)) return ModelState::missing;
+  if (p.model_sha256.empty() || !fs::is_regular_file(p.model_path, ec)) return ModelState::same;
+  if (sha256_now.empty()) return ModelState::missing;
+  return sha256_now == p.model_sha256 ? ModelState::same : ModelState::changed;
+}
+
 }  // namespace qs

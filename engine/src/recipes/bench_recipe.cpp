@@ -41,9 +41,8 @@ LatencyStats stats_from(const nlohmann::json& j) {
 std::string BenchRequest::cache_key() const {
   nlohmann::json j = recipes::model_fields(in);
   j["device"] = in.device;
-  j["quantized"] = quantized
-                       ? nlohmann::json(recipes::content_key(quantized_model_to_json(*quantized)))
-                       : nlohmann::json(nullptr);
+  j["quantized"] =
+      quantized ? nlohmann::json(recipes::quantized_key(quantized)) : nlohmann::json(nullptr);
   j["integer_kernels"] = integer_kernels;
   j["options"] = bench_fields(options);
   return recipes::make_key(kind, j);

@@ -10,7 +10,7 @@ namespace qs {
 std::string ErrorsRequest::cache_key() const {
   if (!quantized) throw Error("an error trace needs the quantized model");
   nlohmann::json j = recipes::evaluation_only_fields(in);
-  j["quantized"] = recipes::content_key(quantized_model_to_json(*quantized));
+  j["quantized"] = recipes::quantized_key(quantized);
   j["batch"] = batch;
   return recipes::make_key(kind, j);
 }

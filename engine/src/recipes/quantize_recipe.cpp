@@ -32,7 +32,7 @@ QuantizedModel QuantizeRequest::run(const JobControl& job) const {
 std::string CompareRequest::cache_key() const {
   if (!quantized) throw Error("a comparison needs the quantized model");
   nlohmann::json j = recipes::evaluation_only_fields(in);
-  j["quantized"] = recipes::content_key(quantized_model_to_json(*quantized));
+  j["quantized"] = recipes::quantized_key(quantized);
   j["integer_kernels"] = integer_kernels;
   j["batch"] = batch;
   return recipes::make_key(kind, j);

@@ -1,5 +1,9 @@
+#include <deque>
+#include <mutex>
+
 #include "quantscope/device.h"
 #include "quantscope/error.h"
+#include "quantscope/quant.h"
 #include "quantscope/registry.h"
 #include "recipe_key.h"
 
@@ -72,6 +76,30 @@ nlohmann::json config_fields(const QuantConfig& config) {
 
 std::string content_key(const std::string& json_text) {
   return result_key({json_text});
+}
+
+std::string quantized_key(const std::shared_ptr<const QuantizedModel>& quantized) {
+  // The last few models' keys, by identity: a shared const model does not change, and the
+  // weak pointer tells a model from a later one at the same address. Pages ask for the key of
+  // the same quantization several times (restoring Compare, errors and Measure), and a large
+  // model's JSON takes long to write and hash.
+  struct Memo {
+    std::weak_ptr<const QuantizedModel> model;
+    const QuantizedModel* address = nullptr;
+    std::string key;
+  };
+  static std::mutex mutex;
+  static std::deque<Memo> memos;
+  {
+    std::lock_guard lock(mutex);
+    for (const Memo& m : memos)
+      if (m.address == quantized.get() && m.model.lock() == quantized) return m.key;
+  }
+  std::string key = content_key(quantized_model_to_json(*quantized));
+  std::lock_guard lock(mutex);
+  memos.push_front({quantized, quantized.get(), key});
+  if (memos.size() > 8) memos.pop_back();
+  return key;
 }
 
 std::string make_key(const char* kind, const nlohmann::json& fields) {

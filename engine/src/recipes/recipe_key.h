@@ -2,6 +2,7 @@
 // into a JSON object, and the key is the SHA-256 of its kind, the program's version and that text.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -20,6 +21,8 @@ nlohmann::json evaluation_only_fields(const RecipeInputs& in);
 nlohmann::json config_fields(const QuantConfig& config);
 // SHA-256 of a result's JSON form: inputs such as traces or a latency table are keyed by content.
 std::string content_key(const std::string& json_text);
+// content_key of a quantized model's JSON, remembered for the last few shared models.
+std::string quantized_key(const std::shared_ptr<const QuantizedModel>& quantized);
 std::string make_key(const char* kind, const nlohmann::json& fields);
 
 }  // namespace qs::recipes
