@@ -15,7 +15,7 @@ class TestScreenshots : public QObject {
     QVERIFY(dir.isValid());
     QProcess process;
     process.setProcessChannelMode(QProcess::ForwardedChannels);
-    process.start(QS_QUANTSCOPE_PROGRAM, {"--screenshots", dir.path(), "--limit", "500"});
+    process.start(QS_QUANTSCOPE_PROGRAM, {"--screenshots", dir.path(), "--limit", "200"});
     QVERIFY(process.waitForFinished(900000));
     QCOMPARE(process.exitStatus(), QProcess::NormalExit);
     QCOMPARE(process.exitCode(), 0);
