@@ -110,7 +110,7 @@ TextEvalOptions text_eval_options(const Args& args) {
   TextEvalOptions options;
   options.context = args.get_int("context", 256, 2);
   options.stride = args.get_int("stride", options.context, 1);
-  options.limit = args.get_int("limit", -1, 0);
+  options.limit = args.get_int("limit", -1, 1);
   return options;
 }
 

@@ -43,7 +43,8 @@ int cmd_generate(const std::vector<std::string>& argv) {
   prompt.insert(prompt.end(), text_ids.begin(), text_ids.end());
 
   // Printed as it comes: the text of everything so far minus what is already out (a piece's
-  // leading space depends on what precedes it).
+  // leading space depends on what precedes it). While the text ends in U+FFFD, a character
+  // made of byte tokens is incomplete: it waits for its last byte.
   std::vector<std::int64_t> so_far = text_ids;
   std::string printed = tokenizer->decode(so_far);
   const bool stream = !args.flag("json");
@@ -52,10 +53,13 @@ int cmd_generate(const std::vector<std::string>& argv) {
     if (token == options.stop_token) return;
     so_far.push_back(token);
     const std::string text = tokenizer->decode(so_far);
-    if (stream && text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0) {
-      std::printf("%s", text.c_str() + printed.size());
-      std::fflush(stdout);
-    }
+    const bool incomplete =
+        text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+    if (!stream || incomplete || text.size() <= printed.size() ||
+        text.compare(0, printed.size(), printed) != 0)
+      return;
+    std::printf("%s", text.c_str() + printed.size());
+    std::fflush(stdout);
     printed = text;
   };
   const GenerateResult r = generate(session, prompt, options, on_token);

@@ -93,7 +93,7 @@ class OnednnGraph : public CompiledGraph {
   dnnl::stream stream_;
   // Each plan holds its own weight copies and buffers: a caller whose shapes keep changing (a
   // decoder's growing cache, windows of many lengths) keeps only the most recent few.
-  static constexpr std::size_t kMaxPlans = 6;
+  static constexpr std::size_t kMaxPlans = 16;
   struct Kept {
     std::unique_ptr<Plan> plan;
     std::uint64_t used = 0;  // clock_ at its last run

@@ -125,6 +125,17 @@ TEST(TextData, BadTextIsAnErrorNamingTheLine) {
               open_token_stream("text:" + latin1.path, tokenizer.get());
             }).find(":2: not UTF-8 text (byte 4)"),
             std::string::npos);
+  for (const std::string bad :
+       {"over\xC0\xAFlong", "sur\xED\xA0\x80rogate", "big\xF4\x90\x80\x80", "cut\xE2\x82"}) {
+    TempFile file("bad.txt", bad + "\n");
+    EXPECT_NE(error_of([&] {
+                open_token_stream("text:" + file.path, tokenizer.get());
+              }).find(":1: not UTF-8 text"),
+              std::string::npos)
+        << bad;
+  }
+  TempFile fine("fine.txt", "\xF0\x9F\x99\x82 caf\xC3\xA9 \xE6\x9D\xB1\n");
+  EXPECT_EQ(open_token_stream("text:" + fine.path, tokenizer.get()).documents, 1);
   TempFile empty("empty.txt", "\n\n");
   EXPECT_NE(
       error_of([&] { open_token_stream("text:" + empty.path, tokenizer.get()); }).find("no text"),

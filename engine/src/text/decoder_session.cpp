@@ -42,9 +42,14 @@ std::optional<DecoderLayout> decoder_layout(const Graph& graph) {
     if (int_inputs.size() != 1 || graph.inputs.size() != 1) return std::nullopt;
     ids = int_inputs[0];
   }
-  if (ids->dtype != DType::i64 && ids->dtype != DType::i32) return std::nullopt;
+  if (ids->dtype != DType::i64) return std::nullopt;
+  // An encoder (RoBERTa, DistilBERT) also takes input_ids and gives a rank-3 first output, its
+  // hidden states: a decoder's output is named logits, or the model has a cache.
   const ValueInfo* logits = find_value(graph.outputs, "logits");
-  if (!logits && !graph.outputs.empty()) logits = &graph.outputs[0];
+  const bool has_past = std::any_of(graph.inputs.begin(), graph.inputs.end(), [](const auto& v) {
+    return v.name.rfind("past_key_values.", 0) == 0;
+  });
+  if (!logits && has_past && !graph.outputs.empty()) logits = &graph.outputs[0];
   if (!logits || logits->shape.size() != 3) return std::nullopt;
   layout.input_ids = ids->name;
   layout.logits = logits->name;

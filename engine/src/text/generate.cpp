@@ -54,6 +54,11 @@ GenerateResult generate(DecoderSession& session, const std::vector<std::int64_t>
                         const std::function<void(std::int64_t)>& on_token, const JobControl& job) {
   if (prompt.empty()) throw Error("the prompt has no tokens");
   if (options.temperature < 0) throw Error("the temperature must not be negative");
+  const std::int64_t vocab = session.layout().vocab;
+  for (std::int64_t id : prompt)
+    if (id < 0 || (vocab > 0 && id >= vocab))
+      throw Error("prompt token " + std::to_string(id) + " is outside the model's vocabulary of " +
+                  std::to_string(vocab) + " (is the tokenizer the model's?)");
   GenerateResult r;
   if (options.max_tokens <= 0) return r;
   std::mt19937_64 rng(options.seed);

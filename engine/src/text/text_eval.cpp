@@ -141,6 +141,7 @@ TextEvalResult evaluate_text(const Graph& graph, const TokenStream& stream, Devi
     const TokenWindow& w = windows[k];
     const Tensor logits = window_logits(session, stream, w, &r.seconds);
     const std::int64_t vocab = logits.dim(1);
+    if (k == 0) check_ids(stream, vocab);  // a vocabulary the file left dynamic
     for (std::int64_t t = w.scored; t < w.end; ++t) {
       const float* row = logits.data<float>() + (t - 1 - w.begin) * vocab;
       add_token(r, stream, t, log_softmax(row, vocab, stream.ids[t], nullptr).logp_target);
@@ -178,6 +179,7 @@ TextPairResult evaluate_text_pair(const Graph& reference, const Graph& candidate
     const Tensor b = window_logits(cand_session, stream, w, &r.candidate.seconds);
     const std::int64_t vocab = a.dim(1);
     if (b.dim(1) != vocab) throw Error("the two models' logits differ in size");
+    if (k == 0) check_ids(stream, vocab);
     for (std::int64_t t = w.scored; t < w.end; ++t) {
       const std::int64_t row = t - 1 - w.begin, target = stream.ids[t];
       const RowScore sa = log_softmax(a.data<float>() + row * vocab, vocab, target, &ref_logp);
@@ -186,7 +188,8 @@ TextPairResult evaluate_text_pair(const Graph& reference, const Graph& candidate
       add_token(r.candidate, stream, t, sb.logp_target);
       double kl = 0;
       for (std::int64_t v = 0; v < vocab; ++v)
-        kl += std::exp(ref_logp[v]) * (ref_logp[v] - cand_logp[v]);
+        if (const double p = std::exp(ref_logp[v]); p > 0)  // -inf logits: no term, not NaN
+          kl += p * (ref_logp[v] - cand_logp[v]);
       kld.push_back(std::max(kl, 0.0));
       delta_p.push_back(100.0 * (std::exp(sb.logp_target) - std::exp(sa.logp_target)));
       ln_ratio.push_back(sa.logp_target - sb.logp_target);
