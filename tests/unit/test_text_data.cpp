@@ -13,6 +13,16 @@ namespace {
 
 const std::string kTokenizer = QS_RESOURCES_MODELS_DIR "/decoder/tokenizer.model";
 
+// SentencePiece runs in a link-map namespace of its own (dlmopen, sentencepiece_tokenizer.cpp),
+// where AddressSanitizer's runtime cannot come first: the tests that tokenize skip under ASan
+// (the integration tests tokenize in the normal build).
+#if defined(__SANITIZE_ADDRESS__)
+#define SKIP_WITHOUT_TOKENIZER() \
+  GTEST_SKIP() << "SentencePiece (dlmopen) cannot load under AddressSanitizer"
+#else
+#define SKIP_WITHOUT_TOKENIZER() (void)0
+#endif
+
 struct TempFile {
   explicit TempFile(const std::string& name, const std::string& content)
       : path((std::filesystem::temp_directory_path() /
@@ -75,6 +85,7 @@ TEST(TokenWindows, BadSizesAreErrors) {
 }
 
 TEST(TokenBytes, SumToTheTextsBytesWithSentencePiecesLeadingSpace) {
+  SKIP_WITHOUT_TOKENIZER();
   const auto tokenizer = open_tokenizer(kTokenizer);
   for (const std::string text : {"In the beginning God created the heaven and the earth.",
                                  "naïve café, Zoë", "東京 and 🙂 fall back to bytes", "x"}) {
@@ -87,6 +98,7 @@ TEST(TokenBytes, SumToTheTextsBytesWithSentencePiecesLeadingSpace) {
 }
 
 TEST(TextData, LinesAreDocumentsEachLedByTheBeginningToken) {
+  SKIP_WITHOUT_TOKENIZER();
   const auto tokenizer = open_tokenizer(kTokenizer);
   TempFile file("lines.txt", "And God said\n\n   \nLet there be light\r\n");
   const TokenStream s = open_token_stream("text:" + file.path, tokenizer.get());
@@ -104,6 +116,7 @@ TEST(TextData, LinesAreDocumentsEachLedByTheBeginningToken) {
 }
 
 TEST(TextData, JsonLinesTakeTheTextField) {
+  SKIP_WITHOUT_TOKENIZER();
   const auto tokenizer = open_tokenizer(kTokenizer);
   TempFile file("records.jsonl",
                 "{\"text\": \"And God said\", \"id\": 1}\n{\"text\": \"light\"}\n");
@@ -119,6 +132,7 @@ TEST(TextData, JsonLinesTakeTheTextField) {
 }
 
 TEST(TextData, BadTextIsAnErrorNamingTheLine) {
+  SKIP_WITHOUT_TOKENIZER();
   const auto tokenizer = open_tokenizer(kTokenizer);
   TempFile latin1("latin1.txt", "fine\ncaf\xe9 au lait\n");
   EXPECT_NE(error_of([&] {
@@ -151,6 +165,7 @@ TEST(TextData, BadTextIsAnErrorNamingTheLine) {
 }
 
 TEST(TextData, TokenFilesAreStreamsOrRowsOfIds) {
+  SKIP_WITHOUT_TOKENIZER();
   const auto tokenizer = open_tokenizer(kTokenizer);
   const std::string path = (std::filesystem::temp_directory_path() / "qs_text_tokens.npy").string();
   write_npy(path, Tensor::from_vector<std::int64_t>({2, 3}, {1, 5, 6, 1, 7, 8}));
