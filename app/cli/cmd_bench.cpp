@@ -6,6 +6,7 @@
 #include "quantscope/bench.h"
 #include "quantscope/language_model.h"
 #include "quantscope/model.h"
+#include "quantscope/results_json.h"
 
 namespace qs::cli {
 
@@ -24,13 +25,7 @@ int bench_decoder(const std::string& path, const Args& args) {
   const DecodeBenchResult r = benchmark_decoder(g, *device, options, terminal_progress("bench"));
   const std::string isa = r.environment.count("isa") ? r.environment.at("isa") : "unknown";
   auto stats = [](const LatencyStats& s) {
-    return nlohmann::json{{"median_ms", s.median_ms},
-                          {"p90_ms", s.p90_ms},
-                          {"p99_ms", s.p99_ms},
-                          {"min_ms", s.min_ms},
-                          {"mean_ms", s.mean_ms},
-                          {"cv", s.cv},
-                          {"runs", s.runs}};
+    return nlohmann::json::parse(latency_stats_to_json(s));
   };
   if (args.flag("json")) {
     nlohmann::json j{{"model", path},

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "quantscope/analysis.h"
+#include "quantscope/bench.h"
 #include "quantscope/evaluate.h"
 #include "quantscope/search.h"
 
@@ -30,5 +31,9 @@ SearchResult search_result_from_json(const std::string& text, const std::string&
 // "kl", "sqnr_db", "only_reference", "only_candidate".
 std::string pair_eval_to_json(const PairEvalResult& r);
 PairEvalResult pair_eval_from_json(const std::string& text, const std::string& where);
+
+// Latency statistics: "median_ms", "p90_ms", "p99_ms", "min_ms", "max_ms", "mean_ms", "cv",
+// "runs" (what bench --json and the cached benchmarks hold).
+std::string latency_stats_to_json(const LatencyStats& s);
 
 }  // namespace qs

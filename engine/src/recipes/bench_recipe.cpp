@@ -13,14 +13,7 @@ nlohmann::json bench_fields(const BenchOptions& o) {
 }
 
 nlohmann::json stats_json(const LatencyStats& s) {
-  return {{"median_ms", s.median_ms},
-          {"p90_ms", s.p90_ms},
-          {"p99_ms", s.p99_ms},
-          {"min_ms", s.min_ms},
-          {"max_ms", s.max_ms},
-          {"mean_ms", s.mean_ms},
-          {"cv", s.cv},
-          {"runs", s.runs}};
+  return nlohmann::json::parse(latency_stats_to_json(s));
 }
 
 LatencyStats stats_from(const nlohmann::json& j) {
@@ -37,6 +30,18 @@ LatencyStats stats_from(const nlohmann::json& j) {
 }
 
 }  // namespace
+
+std::string latency_stats_to_json(const LatencyStats& s) {
+  return nlohmann::json{{"median_ms", s.median_ms},
+                        {"p90_ms", s.p90_ms},
+                        {"p99_ms", s.p99_ms},
+                        {"min_ms", s.min_ms},
+                        {"max_ms", s.max_ms},
+                        {"mean_ms", s.mean_ms},
+                        {"cv", s.cv},
+                        {"runs", s.runs}}
+      .dump();
+}
 
 std::string BenchRequest::cache_key() const {
   nlohmann::json j = recipes::model_fields(in);
