@@ -122,7 +122,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (options.per_layer) {
       j["layers"] = nlohmann::json::array();
       for (const LayerLatency& l : r.layers)
-        j["layers"].push_back({{"name", l.name}, {"op", l.op}, {"median_ms", l.median_ms}});
+        j["layers"].push_back(
+            {{"name", l.name}, {"op", l.op}, {"median_ms", l.median_ms}, {"kernel", l.kernel}});
     }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -144,9 +145,10 @@ int cmd_bench(const std::vector<std::string>& argv) {
     std::printf("on device  median %.3f ms   p90 %.3f   min %.3f (the device's timestamps)\n",
                 r.device_time.median_ms, r.device_time.p90_ms, r.device_time.min_ms);
   if (options.per_layer) {
-    std::printf("\n%-44s %-22s %10s\n", "layer", "op", "median ms");
+    std::printf("\n%-44s %-22s %10s  %s\n", "layer", "op", "median ms", "kernel");
     for (const LayerLatency& l : r.layers)
-      std::printf("%-44s %-22s %10.4f\n", l.name.c_str(), l.op.c_str(), l.median_ms);
+      std::printf("%-44s %-22s %10.4f  %s\n", l.name.c_str(), l.op.c_str(), l.median_ms,
+                  l.kernel.c_str());
   }
   return 0;
 }

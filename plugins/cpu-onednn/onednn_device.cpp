@@ -194,6 +194,15 @@ bool OnednnDevice::has_vnni() {
          isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
+int OnednnDevice::vector_lanes() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  const bool avx512 = isa == dnnl::cpu_isa::avx512_core || isa == dnnl::cpu_isa::avx512_core_vnni ||
+                      isa == dnnl::cpu_isa::avx512_core_bf16 ||
+                      isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx512_mic ||
+                      isa == dnnl::cpu_isa::avx512_mic_4ops;
+  return avx512 ? 16 : 8;
+}
+
 std::map<std::string, std::string> OnednnDevice::environment() const {
   const dnnl_version_t* v = dnnl_version();
   return {{"isa", isa_name(dnnl::get_effective_cpu_isa())},

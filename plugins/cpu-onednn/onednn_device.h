@@ -24,6 +24,9 @@ class OnednnDevice : public Device {
     return integer_;
   }
   static bool has_vnni();
+  // fp32 lanes of the widest vector oneDNN uses here: 16 with AVX-512, else 8. Its blocked
+  // kernels block channels by this; a block of 16 on an AVX2 CPU has only reference kernels.
+  static int vector_lanes();
 
  private:
   bool integer_ = false;

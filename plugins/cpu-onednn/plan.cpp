@@ -9,6 +9,29 @@
 
 namespace qs::onednn {
 
+namespace {
+
+// oneDNN's names for the implementations a step ran, each once, in order ("jit:avx2, jit:uni").
+template <class Execs>
+std::string kernel_names(const Execs& execs, bool reference) {
+  std::string names;
+  auto add = [&](const std::string& name) {
+    if (name.empty() || (", " + names + ", ").find(", " + name + ", ") != std::string::npos) return;
+    names += (names.empty() ? "" : ", ") + name;
+  };
+  for (const auto& r : execs) {
+    const_dnnl_primitive_desc_t pd = nullptr;
+    const char* impl = nullptr;
+    if (dnnl_primitive_get_primitive_desc(r.prim, &pd) == dnnl_success &&
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+      add(impl);
+  }
+  if (reference) add("reference");
+  return names;
+}
+
+}  // namespace
+
 ThreadScope::ThreadScope(int threads) {
   if (threads <= 0) return;
   saved_ = omp_get_max_threads();
@@ -55,8 +78,9 @@ TensorMap Plan::run(const TensorMap& inputs, bool profile, std::vector<NodeTimin
     if (profile) {
       // The clock is read before the record is built: copying the names is no part of the step.
       const auto end = std::chrono::steady_clock::now();
-      timings.push_back(
-          {step.name, step.op, std::chrono::duration<double, std::milli>(end - start).count()});
+      timings.push_back({step.name, step.op,
+                         std::chrono::duration<double, std::milli>(end - start).count(),
+                         kernel_names(ready_[i], step.ref_node != nullptr)});
     }
   }
   stream.wait();

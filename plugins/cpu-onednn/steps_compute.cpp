@@ -1,5 +1,6 @@
 // Conv, Gemm and MatMul steps: the layouts of activations and constant weights are oneDNN's
 // choice (format any); constant weights are reordered once, when the plan is built.
+#include "onednn_device.h"
 #include "plan.h"
 
 namespace qs::onednn {
@@ -25,13 +26,15 @@ void make_conv(Plan& p, const Group& g, Step& step) {
   // or faster, and the reorder into it from a blocked producer runs well on several threads
   // (the one into nhwc with few channels runs slower on two threads than on one).
   // Large activations (batch x height x width >= 2^14: batch 8 at 56x56 and above) in blocks of
-  // 16 channels: oneDNN's own pick for them, channels-last for brgconv, runs MobileNetV2's
-  // memory-bound expand and depthwise layers about a third slower than its blocked kernels
-  // (batch 8: 79 -> 66 ms on one thread, 40 -> 31 ms on two).
+  // channels as wide as the CPU's vectors: oneDNN's own pick for them, channels-last for brgconv,
+  // runs MobileNetV2's memory-bound expand and depthwise layers about a third slower than its
+  // blocked kernels (AVX-512, batch 8: 79 -> 66 ms on one thread, 40 -> 31 ms on two). Blocks of
+  // 16 on an AVX2 CPU would get reference kernels, a hundred times slower.
   const bool large = x.size() == 4 && x[0] * x[2] * x[3] >= (std::int64_t{1} << 14);
+  const auto blocked =
+      OnednnDevice::vector_lanes() == 16 ? memory::format_tag::nChw16c : memory::format_tag::nChw8c;
   auto act_md = [&](const Shape& s) {
-    return large ? memory::desc(to_dims(s), memory::data_type::f32, memory::format_tag::nChw16c)
-                 : any_md(s);
+    return large ? memory::desc(to_dims(s), memory::data_type::f32, blocked) : any_md(s);
   };
   const memory::desc x_md = group == 1 && x[1] <= 8 ? plain_md(x) : act_md(x);
   auto conv_desc = [&](const memory::desc& y_md) {

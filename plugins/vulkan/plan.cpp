@@ -508,7 +508,8 @@ TensorMap Plan::run(const TensorMap& inputs, bool profile) {
       for (std::size_t k = 0; k < node.outputs.size() && k < outs.size(); ++k)
         if (!node.outputs[k].empty()) values_.at(node.outputs[k]).host = std::move(outs[k]);
       timings_.push_back({node.name, steps_[s].op,
-                          std::chrono::duration<double, std::milli>(clock::now() - t0).count()});
+                          std::chrono::duration<double, std::milli>(clock::now() - t0).count(),
+                          "reference"});
       ++s;
       continue;
     }
@@ -547,7 +548,9 @@ TensorMap Plan::run(const TensorMap& inputs, bool profile) {
       if (steps_[k].dispatches.empty()) continue;  // a view costs nothing
       const std::size_t q = k - seg.first;
       const double ms = queries_ ? static_cast<double>(stamps[q + 1] - stamps[q]) * period : 0;
-      timings_.push_back({steps_[k].name, steps_[k].op, ms});
+      const std::size_t n = steps_[k].dispatches.size();
+      timings_.push_back({steps_[k].name, steps_[k].op, ms,
+                          std::to_string(n) + (n == 1 ? " dispatch" : " dispatches")});
     }
     if (queries_) device_ms_ += static_cast<double>(stamps[count - 1] - stamps[0]) * period;
     s = seg.last;

@@ -200,12 +200,13 @@ TEST(Recipes, MeasurementsAreKeyedByHowTheyAreTaken) {
   r.end_to_end = {1.0, 1.5, 2.0, 0.9, 2.5, 1.2, 0.1, 20};
   r.throughput_per_s = 1000;
   r.unstable = true;
-  r.layers = {{"conv", "Conv", 0.25}};
+  r.layers = {{"conv", "Conv", 0.25, "jit:avx2"}};
   r.environment = {{"isa", "avx512"}};
   qs::BenchResult back;
   qs::result_from_json(qs::result_to_json(r), "test", back);
   EXPECT_EQ(qs::result_to_json(back), qs::result_to_json(r));
   EXPECT_EQ(back.layers.at(0).median_ms, 0.25);
+  EXPECT_EQ(back.layers.at(0).kernel, "jit:avx2");
   EXPECT_THROW(qs::result_from_json("{\"device\": 1}", "test", back), qs::Error);
 }
 

@@ -32,6 +32,7 @@ struct LayerLatency {
   std::string name;
   std::string op;
   double median_ms = 0;
+  std::string kernel;  // NodeTiming::kernel
 };
 
 struct BenchResult {

@@ -22,6 +22,9 @@ struct NodeTiming {
   std::string name;  // the node's ONNX name
   std::string op;    // its op, with what was fused into it ("Conv+Relu")
   double ms = 0;
+  // The implementation that ran it, where the device names one (oneDNN's "jit:avx2",
+  // "brg:avx512_core", "ref:any" for its slow reference code; "reference" for Quantscope's).
+  std::string kernel;
 };
 
 // A graph prepared for one device. Not thread-safe: one run at a time.

@@ -91,20 +91,20 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
     // Kept apart from the end-to-end numbers: profiling adds a clock read per node.
     compiled->set_profiling(true);
     std::vector<std::string> order;
-    std::map<std::string, std::pair<std::string, std::vector<double>>> per_node;
+    std::map<std::string, std::pair<NodeTiming, std::vector<double>>> per_node;
     for (int i = 0; i < std::max(options.runs, 5); ++i) {
       job.check();
       compiled->run(inputs);
       for (const NodeTiming& t : compiled->last_timings()) {
-        auto [it, inserted] = per_node.try_emplace(t.name, t.op, std::vector<double>{});
+        auto [it, inserted] = per_node.try_emplace(t.name, t, std::vector<double>{});
         if (inserted) order.push_back(t.name);
         it->second.second.push_back(t.ms);
       }
     }
     compiled->set_profiling(false);
     for (const std::string& name : order) {
-      const auto& [op, times] = per_node[name];
-      result.layers.push_back({name, op, latency_stats(times).median_ms});
+      const auto& [t, times] = per_node[name];
+      result.layers.push_back({name, t.op, latency_stats(times).median_ms, t.kernel});
     }
   }
   job.report(1.0, "done");

@@ -85,7 +85,8 @@ LatencyTable LatencyTableRequest::run(const JobControl& job) const {
 std::string result_to_json(const BenchResult& r) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerLatency& l : r.layers)
-    layers.push_back({{"name", l.name}, {"op", l.op}, {"median_ms", l.median_ms}});
+    layers.push_back(
+        {{"name", l.name}, {"op", l.op}, {"median_ms", l.median_ms}, {"kernel", l.kernel}});
   return nlohmann::json{{"device", r.device},
                         {"batch", r.batch},
                         {"threads", r.threads},
@@ -113,7 +114,8 @@ void result_from_json(const std::string& text, const std::string& where, BenchRe
     r.unstable = j.at("unstable").get<bool>();
     for (const nlohmann::json& l : j.at("layers"))
       r.layers.push_back({l.at("name").get<std::string>(), l.at("op").get<std::string>(),
-                          l.at("median_ms").get<double>()});
+                          l.at("median_ms").get<double>(),
+                          l.value("kernel", std::string())});  // absent in older caches
     r.environment = j.at("environment").get<std::map<std::string, std::string>>();
     out = std::move(r);
   } catch (const nlohmann::json::exception& e) {

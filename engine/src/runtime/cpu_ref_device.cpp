@@ -48,7 +48,8 @@ class CpuRefGraph : public CompiledGraph {
                                           form != prepared_.end() ? &form->second : nullptr);
       const auto stop = std::chrono::steady_clock::now();
       timings_.push_back({node.name, node.op_type,
-                          std::chrono::duration<double, std::milli>(stop - start).count()});
+                          std::chrono::duration<double, std::milli>(stop - start).count(),
+                          "reference"});
       for (std::size_t k = 0; k < node.outputs.size(); ++k)
         if (!node.outputs[k].empty()) values[node.outputs[k]] = std::move(outs[k]);
     }
