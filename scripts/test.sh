@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# ONNX Runtime for Node.js: its CPU binaries ship inside the npm package; its install script
-# would try to download extra GPU providers (no network here), so it is told to skip that.
-if [ ! -d tests/peer/node_modules/onnxruntime-node ]; then
+# The peers from npm (tests/peer): ONNX Runtime for Node.js, Hugging Face's tokenizers and the
+# tokenizer.json files they are compared on. ONNX Runtime's CPU binaries ship inside its package;
+# its install script would try to download extra GPU providers (no network here), so it is told
+# to skip that. Installed again when the lock file changed since the last install.
+if ! cmp -s tests/peer/package-lock.json tests/peer/node_modules/.quantscope-installed-lock; then
   ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix tests/peer --no-audit --no-fund
+  cp tests/peer/package-lock.json tests/peer/node_modules/.quantscope-installed-lock
 fi
 preset=default
 [ "${CI:-}" = "true" ] && preset=ci  # warnings are errors in CI

@@ -94,15 +94,18 @@ int eval_pair(const std::string& path, const Graph& graph, const Args& args,
 std::unique_ptr<Tokenizer> tokenizer_for(const Args& args, const std::string& model_path,
                                          bool required) {
   if (args.has("tokenizer")) return open_tokenizer(args.get("tokenizer"));
-  const std::filesystem::path beside =
-      std::filesystem::path(model_path).parent_path() / "tokenizer.model";
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(beside, ec)) {
-    std::fprintf(stderr, "note: tokenizer %s (beside the model; --tokenizer FILE for another)\n",
-                 beside.string().c_str());
-    return open_tokenizer(beside.string());
+  for (const char* name : {"tokenizer.model", "tokenizer.json"}) {
+    const std::filesystem::path beside = std::filesystem::path(model_path).parent_path() / name;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(beside, ec)) {
+      std::fprintf(stderr, "note: tokenizer %s (beside the model; --tokenizer FILE for another)\n",
+                   beside.string().c_str());
+      return open_tokenizer(beside.string());
+    }
   }
-  if (required) throw UsageError{"missing --tokenizer FILE (no tokenizer.model beside the model)"};
+  if (required)
+    throw UsageError{
+        "missing --tokenizer FILE (no tokenizer.model or tokenizer.json beside the model)"};
   return nullptr;
 }
 

@@ -12,7 +12,9 @@ namespace qs::cli {
 int cmd_tokenize(const std::vector<std::string>& argv) {
   Args args(argv, {common("tokenizer"),
                    {"text", "TEXT", "a text to tokenize (repeatable)"},
-                   {"file", "LINES.txt", "tokenize each line of this UTF-8 file"},
+                   {"file", "LINES.txt|.jsonl",
+                    "tokenize each line of this UTF-8 file (of .jsonl: each line's JSON string, "
+                    "or its \"text\", which may hold line breaks)"},
                    common("json")});
   if (!args.positional().empty()) throw UsageError{"tokenize takes no positional arguments"};
   if (!args.has("tokenizer")) throw UsageError{"missing --tokenizer FILE"};
@@ -22,7 +24,25 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   if (args.has("file")) {
     std::ifstream in(args.get("file"), std::ios::binary);
     if (!in) throw Error("cannot open '" + args.get("file") + "'");
-    for (std::string line; std::getline(in, line);) texts.push_back(line);
+    const std::string& file = args.get("file");
+    const bool jsonl = file.size() > 6 && file.compare(file.size() - 6, 6, ".jsonl") == 0;
+    std::int64_t number = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++number;
+      if (!jsonl) {
+        texts.push_back(line);
+        continue;
+      }
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_string())
+        texts.push_back(j.get<std::string>());
+      else if (j.is_object() && j.contains("text") && j["text"].is_string())
+        texts.push_back(j["text"].get<std::string>());
+      else
+        throw Error(file + ":" + std::to_string(number) +
+                    ": not a JSON string or a record with a \"text\" string");
+    }
   }
   nlohmann::json rows = nlohmann::json::array();
   for (const std::string& text : texts) {

@@ -17,8 +17,8 @@ const std::map<std::string, Option>& catalogue() {
          "folder:DIR | npy:INPUTS.npy[,LABELS.npy] | npz:FILE.npz; for a language model "
          "text:FILE.txt|.jsonl (with --tokenizer) | tokens:IDS.npy"});
     add({"tokenizer", "FILE",
-         "a language model's tokenizer: a SentencePiece model (default: the tokenizer.model "
-         "beside the model, when there is one)"});
+         "a language model's tokenizer: a SentencePiece model or a Hugging Face tokenizer.json "
+         "(default: the tokenizer.model or tokenizer.json beside the model)"});
     add({"context", "N", "a language model's window: tokens per run (default 256)"});
     add({"stride", "S",
          "windows start every S tokens; each token is scored once, with up to N - S tokens "

@@ -12,7 +12,7 @@
 
 namespace qs::cli {
 
-// The tokenizer of --tokenizer, else the tokenizer.model beside the model (as Hugging Face
+// The tokenizer of --tokenizer, else the tokenizer.model or .json beside the model (as Hugging Face
 // folders keep it; a note on stderr says so); nullptr when there is none, unless `required`
 // (then a UsageError).
 std::unique_ptr<Tokenizer> tokenizer_for(const Args& args, const std::string& model_path,

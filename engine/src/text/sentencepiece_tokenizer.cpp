@@ -10,6 +10,7 @@
 
 #include "quantscope/error.h"
 #include "quantscope/tokenizer.h"
+#include "tokenizers.h"
 
 namespace qs {
 
@@ -153,9 +154,7 @@ class SentencePieceTokenizer : public Tokenizer {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such tokenizer file");
+std::unique_ptr<Tokenizer> open_sentencepiece(const std::string& path) {
   return std::make_unique<SentencePieceTokenizer>(path);
 }
 

@@ -1,0 +1,25 @@
+// open_tokenizer: the format by the file's content, not its name (a tokenizer.json renamed, a
+// SentencePiece model saved as tokenizer.bin).
+#include <filesystem>
+#include <fstream>
+
+#include "quantscope/error.h"
+#include "tokenizers.h"
+
+namespace qs {
+
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such tokenizer file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  // JSON opens with '{' after any whitespace; a SentencePiece model is a protobuf, whose first
+  // byte is a field tag (0x0A for its pieces).
+  char c = 0;
+  while (in.get(c) && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
+  }
+  if (in && c == '{') return open_byte_level_bpe(path);
+  return open_sentencepiece(path);
+}
+
+}  // namespace qs
