@@ -1,6 +1,5 @@
 // quantscope-cli eval on text: a language model's perplexity, and one model against another.
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
@@ -94,14 +93,11 @@ int eval_pair(const std::string& path, const Graph& graph, const Args& args,
 std::unique_ptr<Tokenizer> tokenizer_for(const Args& args, const std::string& model_path,
                                          bool required) {
   if (args.has("tokenizer")) return open_tokenizer(args.get("tokenizer"));
-  for (const char* name : {"tokenizer.model", "tokenizer.json"}) {
-    const std::filesystem::path beside = std::filesystem::path(model_path).parent_path() / name;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(beside, ec)) {
-      std::fprintf(stderr, "note: tokenizer %s (beside the model; --tokenizer FILE for another)\n",
-                   beside.string().c_str());
-      return open_tokenizer(beside.string());
-    }
+  const std::string beside = tokenizer_beside(model_path);
+  if (!beside.empty()) {
+    std::fprintf(stderr, "note: tokenizer %s (beside the model; --tokenizer FILE for another)\n",
+                 beside.c_str());
+    return open_tokenizer(beside);
   }
   if (required)
     throw UsageError{

@@ -1,9 +1,47 @@
 #include "layer_table_model.h"
 
 #include <QLocale>
+#include <QRegularExpression>
+#include <QVariantMap>
+#include <algorithm>
 #include <map>
 
 namespace qs::gui {
+
+QVariantList layerBlocks(const std::vector<qs::LayerInfo>& layers) {
+  struct Block {
+    QString name;
+    qint64 layers = 0, params = 0, macs = 0;
+  };
+  std::vector<Block> blocks;
+  Block outside{QObject::tr("outside the blocks")};
+  static const QRegularExpression indexed(QStringLiteral("^[A-Za-z_][A-Za-z0-9_]*\\.[0-9]+$"));
+  for (const qs::LayerInfo& l : layers) {
+    const QStringList parts = QString::fromStdString(l.name).split(QLatin1Char('/'));
+    QString name;
+    for (int i = 0; i + 1 < parts.size() && name.isEmpty(); ++i)
+      if (indexed.match(parts[i]).hasMatch()) name = parts[i];
+    auto it =
+        std::find_if(blocks.begin(), blocks.end(), [&](const Block& b) { return b.name == name; });
+    Block& b =
+        name.isEmpty() ? outside : (it != blocks.end() ? *it : blocks.emplace_back(Block{name}));
+    ++b.layers;
+    b.params += l.params;
+    b.macs += l.macs;
+  }
+  QVariantList out;
+  if (blocks.size() < 2) return out;
+  auto view = [](const Block& b, const QString& filter) {
+    return QVariantMap{{"name", b.name},
+                       {"filter", filter},
+                       {"layers", b.layers},
+                       {"params", b.params},
+                       {"macs", b.macs}};
+  };
+  for (const Block& b : blocks) out.append(view(b, QLatin1Char('/') + b.name + QLatin1Char('/')));
+  if (outside.layers > 0) out.append(view(outside, QString()));
+  return out;
+}
 
 QString groupedNumber(qint64 value) {
   static const QLocale english(QLocale::English);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QAbstractTableModel>
+#include <QVariantList>
 #include <vector>
 
 #include "quantscope/device.h"
@@ -35,6 +36,12 @@ class LayerTableModel : public QAbstractTableModel {
   };
   std::vector<Row> rows_;
 };
+
+// A transformer's repeated blocks, from the module paths torch.onnx writes into node names
+// ("/model/layers.3/self_attn/q_proj/MatMul" is in block "layers.3"): {name, filter (a text
+// that selects its rows), layers, params, macs} in the order they first appear, then the nodes
+// outside any block as one entry. Empty when the names show fewer than two blocks.
+QVariantList layerBlocks(const std::vector<qs::LayerInfo>& layers);
 
 // Thousands separated: 1234567 -> "1,234,567".
 QString groupedNumber(qint64 value);

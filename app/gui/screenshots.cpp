@@ -13,6 +13,7 @@
 #include "controllers/compare_controller.h"
 #include "controllers/export_controller.h"
 #include "controllers/measure_controller.h"
+#include "controllers/model_controller.h"
 #include "controllers/quantize_controller.h"
 #include "controllers/search_controller.h"
 #include "controllers/tune_controller.h"
@@ -37,6 +38,44 @@ void runJob(Workbench& workbench, const char* name, const std::function<void()>&
   std::fprintf(stderr, "screenshots: %s took %.1f s\n", name, timer.elapsed() / 1000.0);
 }
 
+// Writes DIR/<page>.png for the pages in `pages` (all when empty); false when one could not be.
+bool grabPages(QQuickWindow& window, const QString& dir, const QStringList& only = {}) {
+  bool ok = true;
+  const QStringList pages = window.property("pageNames").toStringList();
+  for (int i = 0; i < pages.size(); ++i) {
+    if (!only.isEmpty() && !only.contains(pages[i].toLower())) continue;
+    window.setProperty("currentPage", i);
+    settle(400);
+    const QImage image = window.grabWindow();
+    const QString path = QDir(dir).filePath(pages[i].toLower() + QStringLiteral(".png"));
+    if (image.isNull() || !image.save(path)) {
+      std::fprintf(stderr, "screenshots: could not write %s\n", qPrintable(path));
+      ok = false;
+    } else {
+      std::printf("%s\n", qPrintable(path));
+    }
+  }
+  return ok;
+}
+
+// A language model: its layers by block, its text with token boundaries, text it generates.
+// The other pages quantize classifiers (language models come with part 2) and are left out.
+int decoderScreenshots(QQuickWindow& window, Workbench& workbench, const QString& dir) {
+  runJob(workbench, "generate",
+         [&] { workbench.compare()->generate(QStringLiteral("In the beginning"), 48); });
+  const QStringList pages{QStringLiteral("model"), QStringLiteral("data"),
+                          QStringLiteral("compare")};
+  int status = grabPages(window, dir, pages) ? 0 : 1;
+  const QVariantMap errors = workbench.errors();
+  for (const QString& page : pages)
+    if (errors.contains(page)) {
+      std::fprintf(stderr, "screenshots: the %s page shows an error: %s\n", qPrintable(page),
+                   qPrintable(errors.value(page).toString()));
+      status = 1;
+    }
+  return status;
+}
+
 }  // namespace
 
 int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const QString& dir) {
@@ -50,6 +89,7 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   window->resize(1280, 800);
   window->show();
   workbench.jobs()->waitForIdle();  // the model and data, opened in a job
+  if (workbench.model()->decoder()) return decoderScreenshots(*window, workbench, dir);
 
   runJob(workbench, "quantize", [&] { workbench.quantize()->run({}); });
   runJob(workbench, "analyze", [&] { workbench.analyze()->run(); });
@@ -72,20 +112,7 @@ int takeScreenshots(QQmlApplicationEngine& engine, Workbench& workbench, const Q
   const QString package = packages.filePath(QStringLiteral("lenet-w8a8"));
   runJob(workbench, "export", [&] { workbench.exporter()->run(package); });
 
-  int status = 0;
-  const QStringList pages = window->property("pageNames").toStringList();
-  for (int i = 0; i < pages.size(); ++i) {
-    window->setProperty("currentPage", i);
-    settle(400);
-    const QImage image = window->grabWindow();
-    const QString path = QDir(dir).filePath(pages[i].toLower() + QStringLiteral(".png"));
-    if (image.isNull() || !image.save(path)) {
-      std::fprintf(stderr, "screenshots: could not write %s\n", qPrintable(path));
-      status = 1;
-    } else {
-      std::printf("%s\n", qPrintable(path));
-    }
-  }
+  int status = grabPages(*window, dir) ? 0 : 1;
   // Two jobs side by side (a new quantization and a Tune measurement), caught while they run.
   window->setProperty("currentPage", 2);
   QVariantMap sixBits;

@@ -13,6 +13,7 @@
 #include "controllers/quantize_controller.h"
 #include "controllers/search_controller.h"
 #include "controllers/tune_controller.h"
+#include "quantscope/language_model.h"
 
 namespace qs::gui {
 
@@ -91,6 +92,7 @@ void Workbench::setDevice(const QString& name) {
 void Workbench::setModel(LoadedModel model, std::shared_ptr<const qs::QuantizedModel> imported) {
   jobs_->dropAll();  // their results are the previous model's
   loaded_ = std::move(model);
+  decoder_ = loaded_.graph && qs::decoder_layout(*loaded_.graph).has_value();
   quantized_ = std::move(imported);
   quantizationView_.clear();
   emit modelChanged();
@@ -139,6 +141,13 @@ qs::RecipeInputs Workbench::recipeInputs() const {
 bool Workbench::ready(const QString& page) {
   if (!hasModel()) {
     setError(page, tr("Open a model first (Model page)."));
+    return false;
+  }
+  // A language model is read, scored and generates here; the quantizing pages do not take one yet.
+  if (decoder_ && page != QStringLiteral("compare")) {
+    setError(page, tr("This page quantizes image models; a language model is shown on the Model, "
+                      "Data and Compare pages (and scored with quantscope-cli eval, generate and "
+                      "bench). Quantizing language models is not built yet."));
     return false;
   }
   if (specs_.calibration.empty() || errors_.contains(QStringLiteral("data"))) {

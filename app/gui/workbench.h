@@ -160,6 +160,7 @@ class Workbench : public QObject {
   std::unique_ptr<qs::Registry> registry_;
   JobRunner* jobs_;  // first child: destroyed (its workers stopped) before the controllers
   LoadedModel loaded_;
+  bool decoder_ = false;  // the loaded model is a language model (decoder_layout)
   DataSpecs specs_;
   QStringList devices_;
   QVariantList deviceStatus_;

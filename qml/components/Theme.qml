@@ -45,6 +45,14 @@ QtObject {
         if (n >= 1024) return (n / 1024).toFixed(1) + " KB";
         return n + " B";
     }
+    // 1234567 -> "1.23 M": counts of parameters and MACs in a tile.
+    function count(n) {
+        if (n === undefined || n === null) return "–";
+        if (n >= 1e9) return (n / 1e9).toFixed(2) + " G";
+        if (n >= 1e6) return (n / 1e6).toFixed(2) + " M";
+        if (n >= 1e3) return (n / 1e3).toFixed(1) + " k";
+        return "" + n;
+    }
     function percent(x, digits) {
         return (x === undefined || x === null || x < 0) ? "–" : x.toFixed(digits === undefined ? 1 : digits) + " %";
     }

@@ -12,23 +12,70 @@ ColumnLayout {
     readonly property var c: Workbench.compare.result
     readonly property bool hasResult: c.sample !== undefined
     readonly property int samples: Workbench.data.info.evaluationSamples || 1
-    function run() { Workbench.compare.run(sampleBox.value) }
+    // A language model: text from a prompt instead of a sample.
+    readonly property bool decoder: Workbench.model.decoder
+    readonly property var g: Workbench.compare.generation
+    function run() {
+        if (decoder) Workbench.compare.generate(promptField.text, tokensBox.value)
+        else Workbench.compare.run(sampleBox.value)
+    }
     function imageSource(i) { return "image://compare/" + i + "?" + (c.generation || 0) }
     spacing: Theme.spacing
 
     PageHeader {
         title: "Compare"
-        subtitle: "One sample of the evaluation set through the float model and the current quantization ("
-                  + (Workbench.quantizationLabel !== "" ? Workbench.quantizationLabel : "none yet: quantize first") + ")."
-        Label { text: "sample" }
-        SpinBox { id: sampleBox; from: 0; to: Math.max(0, root.samples - 1); editable: true }
-        Button { text: "◀"; onClicked: { sampleBox.decrease(); root.run() } }
-        Button { text: "▶"; onClicked: { sampleBox.increase(); root.run() } }
-        Button { text: "Compare  (Ctrl+R)"; highlighted: true; onClicked: root.run() }
+        subtitle: root.decoder
+                  ? "Text the language model writes after a prompt, greedy, with the float model (quantized language models come with part 2 of the language-model work)."
+                  : "One sample of the evaluation set through the float model and the current quantization ("
+                    + (Workbench.quantizationLabel !== "" ? Workbench.quantizationLabel : "none yet: quantize first") + ")."
+        Label { text: "sample"; visible: !root.decoder }
+        SpinBox { id: sampleBox; visible: !root.decoder; from: 0; to: Math.max(0, root.samples - 1); editable: true }
+        Button { text: "◀"; visible: !root.decoder; onClicked: { sampleBox.decrease(); root.run() } }
+        Button { text: "▶"; visible: !root.decoder; onClicked: { sampleBox.increase(); root.run() } }
+        Button { text: (root.decoder ? "Generate" : "Compare") + "  (Ctrl+R)"; highlighted: true; onClicked: root.run() }
     }
     ErrorBanner { text: Workbench.compare.error }
+
+    Section {
+        title: "Prompt"
+        visible: root.decoder
+        Layout.fillWidth: true
+        RowLayout {
+            Layout.fillWidth: true
+            TextField {
+                id: promptField
+                text: "In the beginning"
+                Layout.fillWidth: true
+                onAccepted: root.run()
+            }
+            Label { text: "tokens" }
+            SpinBox { id: tokensBox; from: 1; to: 1024; value: 48; editable: true }
+        }
+    }
+    Section {
+        title: root.g.text !== undefined ? "Float model · " + root.g.device : "Float model"
+        visible: root.decoder
+        Layout.fillWidth: true
+        Label {
+            Layout.fillWidth: true
+            wrapMode: Text.Wrap
+            textFormat: Text.StyledText
+            font.pixelSize: Theme.fontSize + 2
+            text: root.g.text !== undefined
+                  ? "<b>" + root.g.prompt.replace(/&/g, "&amp;").replace(/</g, "&lt;") + "</b>" + root.g.text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/\n/g, "<br>")
+                  : (Workbench.compare.running ? "Generating…" : "Write a prompt and press Generate.")
+        }
+        Label {
+            visible: root.g.text !== undefined
+            color: Theme.muted
+            text: root.g.text === undefined ? "" :
+                  root.g.promptTokens + " prompt tokens at " + root.g.prefillTokensPerS.toFixed(0) + " tokens/s (the first run prepares the device) · "
+                  + root.g.tokens + " new tokens at " + root.g.decodeTokensPerS.toFixed(1) + " tokens/s"
+        }
+    }
+    Item { visible: root.decoder; Layout.fillHeight: true }
     Label {
-        visible: !root.hasResult
+        visible: !root.hasResult && !root.decoder
         text: Workbench.compare.running ? "Running the sample…" : "Pick a sample and press Compare."
         color: Theme.muted
         font.pixelSize: Theme.fontSize + 2

@@ -13,7 +13,7 @@ ColumnLayout {
 
     PageHeader {
         title: "Data"
-        subtitle: "Calibration sets the quantization ranges; evaluation scores float and quantized models. Specs: fashion-mnist:train|test, idx:IMAGES[,LABELS], folder:DIR, npy:X.npy[,Y.npy]."
+        subtitle: "Calibration sets the quantization ranges; evaluation scores float and quantized models. Specs: fashion-mnist:train|test, idx:IMAGES[,LABELS], folder:DIR, npy:X.npy[,Y.npy]; for a language model text:FILE.txt|.jsonl, tokens:IDS.npy."
     }
     ErrorBanner { text: Workbench.data.error }
 
@@ -42,21 +42,51 @@ ColumnLayout {
         }
     }
     Label {
-        text: "Preprocessing: " + (root.info.preprocess || "–") + " · sample shape " + (root.info.sampleShape || "–")
+        text: (root.info.text ? "Tokenizer: " : "Preprocessing: ") + (root.info.preprocess || "–") + " · sample shape " + (root.info.sampleShape || "–")
         color: Theme.muted
+        wrapMode: Text.Wrap
+        Layout.fillWidth: true
     }
     Label {
-        text: "First " + Workbench.data.samples.length + " evaluation samples, as the model sees them, with their labels"
+        text: root.info.text
+              ? "First " + Workbench.data.samples.length + " evaluation documents as the model reads them, one colour per token"
+              : "First " + Workbench.data.samples.length + " evaluation samples, as the model sees them, with their labels"
         font.bold: true
+    }
+    ListView {
+        id: documents
+        visible: root.info.text
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+        clip: true
+        spacing: Theme.spacing
+        model: root.info.text ? Workbench.data.samples : []
+        ScrollBar.vertical: ScrollBar {}
+        delegate: Rectangle {
+            width: documents.width - 12
+            height: body.implicitHeight + 16
+            color: Theme.panel
+            border.color: Theme.border
+            radius: 4
+            Label {
+                id: body
+                anchors.fill: parent
+                anchors.margins: 8
+                textFormat: Text.RichText
+                wrapMode: Text.Wrap
+                text: modelData.html
+            }
+        }
     }
     GridView {
         id: grid
+        visible: !root.info.text
         Layout.fillWidth: true
         Layout.fillHeight: true
         clip: true
         cellWidth: 120
         cellHeight: 122
-        model: Workbench.data.samples
+        model: root.info.text ? [] : Workbench.data.samples
         ScrollBar.vertical: ScrollBar {}
         delegate: Column {
             width: grid.cellWidth

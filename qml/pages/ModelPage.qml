@@ -33,15 +33,39 @@ ColumnLayout {
         title: "Inputs and outputs"
         Layout.fillWidth: true
         visible: Workbench.model.path !== ""
+        // Side by side: a decoder has a cache input and output per layer.
         GridLayout {
-            columns: 2
+            columns: 4
             columnSpacing: 16
-            Label { text: "inputs"; color: Theme.muted }
-            Label { text: Workbench.model.inputs.join("\n"); font.family: "monospace" }
-            Label { text: "outputs"; color: Theme.muted }
-            Label { text: Workbench.model.outputs.join("\n"); font.family: "monospace" }
+            Label { text: "inputs"; color: Theme.muted; Layout.alignment: Qt.AlignTop }
+            Label { text: Workbench.model.inputs.join("\n"); font.family: "monospace"; Layout.alignment: Qt.AlignTop }
+            Label { text: "outputs"; color: Theme.muted; Layout.alignment: Qt.AlignTop }
+            Label { text: Workbench.model.outputs.join("\n"); font.family: "monospace"; Layout.alignment: Qt.AlignTop; Layout.fillWidth: true }
             Label { text: "ops"; color: Theme.muted }
-            Label { text: root.summary.ops || ""; wrapMode: Text.Wrap; Layout.fillWidth: true }
+            Label { text: root.summary.ops || ""; wrapMode: Text.Wrap; Layout.fillWidth: true; Layout.columnSpan: 3 }
+        }
+    }
+
+    Section {
+        readonly property int repeated: Workbench.model.blocks.filter(b => b.filter !== "").length
+        title: "Blocks · " + repeated + " repeated blocks, found by the module path in the layers' names · click one to list its layers"
+        Layout.fillWidth: true
+        visible: Workbench.model.blocks.length > 0
+        ListView {
+            id: blockList
+            Layout.fillWidth: true
+            Layout.preferredHeight: 52
+            orientation: ListView.Horizontal
+            spacing: 8
+            clip: true
+            model: Workbench.model.blocks
+            ScrollBar.horizontal: ScrollBar {}
+            delegate: Button {
+                required property var modelData
+                text: modelData.name + "\n" + modelData.layers + " layers · " + Theme.count(modelData.params) + " params · " + Theme.count(modelData.macs) + " MACs"
+                highlighted: modelData.filter !== "" && layerFilter.text === modelData.filter
+                onClicked: layerFilter.text = (modelData.filter === "" || layerFilter.text === modelData.filter ? "" : modelData.filter)
+            }
         }
     }
 
@@ -54,6 +78,7 @@ ColumnLayout {
             Layout.fillWidth: true
         }
         TextField {
+            id: layerFilter
             placeholderText: "Filter by name or op"
             Layout.preferredWidth: 240
             onTextChanged: Workbench.model.filter(text)

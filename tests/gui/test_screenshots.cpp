@@ -5,22 +5,21 @@
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
+#include <vector>
 
 class TestScreenshots : public QObject {
   Q_OBJECT
 
- private slots:
-  void everyPageIsRendered() {
+  static void render(const QStringList& arguments, const std::vector<const char*>& pages) {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     QProcess process;
     process.setProcessChannelMode(QProcess::ForwardedChannels);
-    process.start(QS_QUANTSCOPE_PROGRAM, {"--screenshots", dir.path(), "--limit", "200"});
+    process.start(QS_QUANTSCOPE_PROGRAM, QStringList{"--screenshots", dir.path()} + arguments);
     QVERIFY(process.waitForFinished(900000));
     QCOMPARE(process.exitStatus(), QProcess::NormalExit);
     QCOMPARE(process.exitCode(), 0);
-    for (const char* page : {"model", "data", "quantize", "analyze", "search", "tune", "compare",
-                             "measure", "export"}) {
+    for (const char* page : pages) {
       const QString path = dir.filePath(QString(page) + ".png");
       QImage image(path);
       QVERIFY2(!image.isNull(), qPrintable("missing or unreadable: " + path));
@@ -32,6 +31,16 @@ class TestScreenshots : public QObject {
       QVERIFY2(colours.size() > 20,
                qPrintable(QString("%1 looks blank (%2 colours)").arg(page).arg(colours.size())));
     }
+  }
+
+ private slots:
+  void everyPageIsRendered() {
+    render({"--limit", "200"}, {"model", "data", "quantize", "analyze", "search", "tune", "compare",
+                                "measure", "export"});
+  }
+
+  void aLanguageModelsPagesAreRendered() {
+    render({QS_SOURCE_MODELS_DIR "/decoder/decoder.onnx"}, {"model", "data", "compare"});
   }
 };
 

@@ -425,6 +425,47 @@ class TestWorkbench : public QObject {
     QVERIFY(w->errors().isEmpty() || w->errors().keys() == QStringList{"project"});
   }
 
+  // A language model: its blocks, its text with token boundaries (the text beside it in place of
+  // the image sets a new project starts with), and greedy text from a prompt that is the CLI's.
+  void opensADecoderAndGenerates() {
+    auto w = makeWorkbench();
+    w->setDevice("cpu-onednn");
+    const QString decoder = QS_SOURCE_MODELS_DIR "/decoder/decoder.onnx";
+    QVERIFY(qs::gui::test::createProject(*w, decoder, "fashion-mnist:train", "fashion-mnist:test",
+                                         100));
+    QVERIFY(w->model()->decoder());
+    const QVariantList blocks = w->model()->blocks();
+    QCOMPARE(blocks.size(), 7);  // layers.0 ... layers.5, then the rest
+    QCOMPARE(blocks.first().toMap().value("name").toString(), QString("layers.0"));
+    QCOMPARE(blocks.last().toMap().value("filter").toString(), QString());
+    qint64 layers = 0;
+    for (const QVariant& b : blocks) layers += b.toMap().value("layers").toLongLong();
+    QCOMPARE(layers, qint64(w->model()->summary().layerCount));
+    QVERIFY(w->model()->inputs().contains("past_key_values.{0…5}.key|value  float32 [?,2,?,40]"));
+
+    const qs::gui::DataInfo info = w->data()->info();
+    QVERIFY(info.text);
+    QVERIFY(info.evaluation.endsWith("decoder/test.txt"));
+    QCOMPARE(info.evaluationSamples, 59.0);  // documents
+    QCOMPARE(w->data()->samples().size(), 8);
+    QVERIFY(w->data()->samples().first().toMap().value("html").toString().contains("And"));
+
+    QSignalSpy generated(w->compare(), &qs::gui::CompareController::generationChanged);
+    w->compare()->generate("And God said unto Moses,", 16);
+    QVERIFY(generated.wait(120000));
+    const QVariantMap g = w->compare()->generation();
+    QCOMPARE(g.value("tokens").toLongLong(), 16);
+    QVERIFY(g.value("decodeTokensPerS").toDouble() > 0);
+    QProcess cli;
+    cli.start(QS_CLI_PROGRAM, {"generate", decoder, "--device", "cpu-onednn", "--prompt",
+                               "And God said unto Moses,", "-n", "16", "--json"});
+    QVERIFY(cli.waitForFinished(120000));
+    QCOMPARE(cli.exitCode(), 0);
+    const QJsonObject j = QJsonDocument::fromJson(cli.readAllStandardOutput()).object();
+    QCOMPARE(g.value("text").toString(), j.value("text").toString());
+    QVERIFY(w->errors().isEmpty());
+  }
+
   void aMissingModelIsAnErrorInWords() {
     auto w = makeWorkbench();
     QVERIFY(!qs::gui::test::openModel(*w, "/nonexistent/model.onnx"));

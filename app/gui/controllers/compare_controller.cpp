@@ -1,6 +1,8 @@
 #include "controllers/compare_controller.h"
 
 #include "quantscope/compare.h"
+#include "quantscope/language_model.h"
+#include "quantscope/tokenizer.h"
 #include "sample_images.h"
 #include "workbench_util.h"
 
@@ -66,8 +68,65 @@ CompareController::CompareController(Workbench* workbench, SampleImageProvider* 
     : PageController(workbench, QStringLiteral("compare")), images_(images) {
   connect(workbench, &Workbench::modelChanged, this, [this] {
     result_.clear();
+    generation_view_.clear();
     emit resultChanged();
+    emit generationChanged();
   });
+}
+
+void CompareController::generate(const QString& prompt, int tokens) {
+  if (!ready()) return;
+  const std::string tokenizer_path = qs::tokenizer_beside(wb().loaded().path.toStdString());
+  if (tokenizer_path.empty()) {
+    setError(
+        tr("No tokenizer beside the model (tokenizer.model or tokenizer.json in its folder): "
+           "generation needs one to read the prompt."));
+    return;
+  }
+  setError({});
+  const qs::RecipeInputs in = wb().recipeInputs();
+  const std::string text = prompt.toStdString();
+  wb().jobs()->start(
+      page(),
+      [this, in, text, tokens, tokenizer_path](const qs::JobControl& job) -> JobRunner::Deliver {
+        const std::unique_ptr<qs::Tokenizer> tokenizer = qs::open_tokenizer(tokenizer_path);
+        std::vector<std::int64_t> ids;
+        if (tokenizer->bos() >= 0) ids.push_back(tokenizer->bos());
+        const std::vector<std::int64_t> body = tokenizer->encode(text);
+        ids.insert(ids.end(), body.begin(), body.end());
+        auto device = openDevice(*in.registry, in.device);
+        job.report(0.05, "preparing " + in.device);
+        qs::DecoderSession session(*in.graph, *device);
+        qs::GenerateOptions options;
+        options.max_tokens = std::max(1, tokens);
+        options.stop_token = tokenizer->eos();
+        std::int64_t made = 0;
+        const qs::GenerateResult r = qs::generate(
+            session, ids, options,
+            [&](std::int64_t) {
+              ++made;
+              job.report(
+                  0.1 + 0.9 * double(made) / double(options.max_tokens),
+                  "token " + std::to_string(made) + " of " + std::to_string(options.max_tokens));
+            },
+            job);
+        // As the CLI prints it: without the stop token.
+        std::vector<std::int64_t> shown = r.tokens;
+        if (!shown.empty() && shown.back() == options.stop_token) shown.pop_back();
+        const QVariantMap view{
+            {"prompt", QString::fromStdString(text)},
+            {"text", QString::fromStdString(tokenizer->decode(shown))},
+            {"promptTokens", qint64(ids.size())},
+            {"tokens", qint64(r.tokens.size())},
+            {"prefillTokensPerS", r.prefill_tokens_per_s(std::int64_t(ids.size()))},
+            {"decodeTokensPerS", r.decode_tokens_per_s()},
+            {"device", QString::fromStdString(in.device)},
+            {"model", QStringLiteral("float")}};
+        return [this, view] {
+          generation_view_ = view;
+          emit generationChanged();
+        };
+      });
 }
 
 void CompareController::run(int index) {

@@ -18,6 +18,9 @@ class CompareController : public PageController {
   // sqnrDb, kl, maxAbsError, images (served as image://compare/<i>), activations and weights
   // (histograms), generation (changes with each result, for the images' URLs); empty before one.
   Q_PROPERTY(QVariantMap result READ result NOTIFY resultChanged)
+  // A language model's text from a prompt: prompt, text (what it generated), promptTokens,
+  // tokens, prefillTokensPerS, decodeTokensPerS, device, model ("float"); empty before one.
+  Q_PROPERTY(QVariantMap generation READ generation NOTIFY generationChanged)
 
  public:
   // `images` serves the pictures (image://compare/...); none in tests.
@@ -26,14 +29,20 @@ class CompareController : public PageController {
   // Sample `index` of the evaluation set through the float and the quantized model.
   Q_INVOKABLE void run(int index);
 
+  // Generates up to `tokens` tokens after `prompt` with the float model (greedy), with the
+  // tokenizer beside the model, as a job of this page.
+  Q_INVOKABLE void generate(const QString& prompt, int tokens);
+
   QVariantMap result() const { return result_; }
+  QVariantMap generation() const { return generation_view_; }
 
  signals:
   void resultChanged();
+  void generationChanged();
 
  private:
   SampleImageProvider* images_;
-  QVariantMap result_;
+  QVariantMap result_, generation_view_;
   int generation_ = 0;
 };
 

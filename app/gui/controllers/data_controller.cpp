@@ -1,6 +1,11 @@
 #include "controllers/data_controller.h"
 
+#include <filesystem>
+
 #include "quantscope/dataset.h"
+#include "quantscope/language_model.h"
+#include "quantscope/text_data.h"
+#include "quantscope/tokenizer.h"
 #include "sample_images.h"
 #include "workbench_util.h"
 
@@ -11,6 +16,33 @@ DataController::DataController(Workbench* workbench, SampleImageProvider* images
   connect(workbench, &Workbench::modelChanged, this, &DataController::reopen);
 }
 
+namespace {
+
+// One document's first tokens as HTML: each token's text on alternating backgrounds, line
+// breaks made visible, control tokens (<s>) muted.
+QString tokensHtml(const qs::Tokenizer& tokenizer, const std::int64_t* ids, std::int64_t n) {
+  QString html;
+  std::string before;  // the text of the tokens so far: a token's text is what it adds to it
+  for (std::int64_t k = 0; k < n; ++k) {
+    const std::string now = tokenizer.decode({ids, ids + k + 1});
+    const bool control = tokenizer.token_bytes(ids[k]) == 0;
+    // A token that is part of a character (a byte of it) leaves U+FFFD: its piece instead.
+    std::string piece = now.compare(0, before.size(), before) == 0 ? now.substr(before.size()) : "";
+    if (control || piece.empty() || piece.find("\xEF\xBF\xBD") != std::string::npos)
+      piece = tokenizer.piece(ids[k]);
+    before = now;
+    QString text = QString::fromStdString(piece).toHtmlEscaped();
+    text.replace(QLatin1Char('\n'), QStringLiteral("↵"));
+    const char* background = control ? "#e5e7eb" : (k % 2 ? "#fde3c4" : "#d6e6fb");
+    html += QStringLiteral("<span style=\"background-color:%1;%2\">%3</span>")
+                .arg(QLatin1String(background),
+                     control ? QStringLiteral("color:#6b7280;") : QString(), text);
+  }
+  return html;
+}
+
+}  // namespace
+
 void DataController::reopen() {
   const DataSpecs& specs = wb().dataSpecs();
   if (!specs.calibration.empty())
@@ -18,11 +50,64 @@ void DataController::reopen() {
          int(specs.limit));
 }
 
+// A language model reads text: the image sets a new project starts with give way to the text
+// beside the model, when there is one.
+void DataController::textBesideModel(DataSpecs& specs) const {
+  const bool defaults = specs.calibration.rfind("fashion-mnist:", 0) == 0 &&
+                        specs.evaluation.rfind("fashion-mnist:", 0) == 0;
+  if (!defaults) return;
+  const std::filesystem::path dir =
+      std::filesystem::path(wb().loaded().path.toStdString()).parent_path();
+  for (const char* name : {"test.txt", "validation.txt", "test.jsonl"}) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(dir / name, ec)) {
+      specs.calibration = specs.evaluation = "text:" + (dir / name).string();
+      return;
+    }
+  }
+}
+
+void DataController::openText(const DataSpecs& specs) {
+  const std::string path = qs::tokenizer_beside(wb().loaded().path.toStdString());
+  if (path.empty())
+    throw qs::Error("no tokenizer beside the model (tokenizer.model or tokenizer.json in " +
+                    std::filesystem::path(wb().loaded().path.toStdString()).parent_path().string() +
+                    ")");
+  const std::unique_ptr<qs::Tokenizer> tokenizer = qs::open_tokenizer(path);
+  const qs::TokenStream calib = qs::open_token_stream(specs.calibration, tokenizer.get());
+  const qs::TokenStream eval = qs::open_token_stream(specs.evaluation, tokenizer.get());
+  info_.text = true;
+  info_.calibrationInfo = QString::fromStdString(calib.description);
+  info_.evaluationInfo = QString::fromStdString(eval.description);
+  info_.calibrationSamples = double(calib.documents);
+  info_.evaluationSamples = double(eval.documents);
+  info_.sampleShape = tr("windows of tokens (the CLI's --context, 256 by default)");
+  info_.preprocess = QString::fromStdString(tokenizer->describe());
+  // The first documents: each starts at a beginning token, or the stream is one document.
+  const std::int64_t bos = tokenizer->bos();
+  const std::int64_t n = static_cast<std::int64_t>(eval.ids.size());
+  for (std::int64_t begin = 0; begin < n && samples_.size() < 8;) {
+    std::int64_t end = begin + 1;
+    while (end < n && eval.ids[static_cast<std::size_t>(end)] != bos) ++end;
+    const std::int64_t shown = std::min<std::int64_t>(end - begin, 160);
+    // pre-wrap: a token's spaces are kept (and coloured), and lines break at them.
+    const QString html = QStringLiteral(
+                             "<p style=\"white-space:pre-wrap\">%1%2 <span "
+                             "style=\"color:#6b7280\">(%3 tokens)</span></p>")
+                             .arg(tokensHtml(*tokenizer, eval.ids.data() + begin, shown),
+                                  shown < end - begin ? QStringLiteral(" …") : QString())
+                             .arg(end - begin);
+    samples_.append(QVariantMap{{"html", html}, {"tokens", qint64(end - begin)}});
+    begin = end;
+  }
+}
+
 bool DataController::open(const QString& calibration, const QString& evaluation, int limit) {
   DataSpecs specs{calibration.toStdString(), evaluation.toStdString(), limit > 0 ? limit : -1};
+  if (wb().hasModel() && qs::decoder_layout(*wb().loaded().graph)) textBesideModel(specs);
   info_ = {};
-  info_.calibration = calibration;
-  info_.evaluation = evaluation;
+  info_.calibration = QString::fromStdString(specs.calibration);
+  info_.evaluation = QString::fromStdString(specs.evaluation);
   info_.limit = limit > 0 ? limit : 0;
   samples_.clear();
   wb().setDataSpecs(specs);
@@ -32,6 +117,12 @@ bool DataController::open(const QString& calibration, const QString& evaluation,
   }
   const qs::Preprocess& preprocess = wb().loaded().preprocess;
   try {
+    if (qs::is_text_spec(specs.evaluation) || qs::decoder_layout(*wb().loaded().graph)) {
+      openText(specs);
+      setError({});
+      emit changed();
+      return true;
+    }
     qs::DataOptions options{preprocess, specs.limit};
     auto calib = qs::open_dataset(specs.calibration, options);
     auto eval = qs::open_dataset(specs.evaluation, options);

@@ -23,10 +23,13 @@ class DataInfo {
   Q_PROPERTY(double evaluationSamples MEMBER evaluationSamples)
   Q_PROPERTY(QString sampleShape MEMBER sampleShape)
   Q_PROPERTY(QString preprocess MEMBER preprocess)
+  // Text for a language model: samples are documents ({html}: its tokens, boundaries shown).
+  Q_PROPERTY(bool text MEMBER text)
 
  public:
   QString calibration, evaluation, calibrationInfo, evaluationInfo, sampleShape, preprocess;
   int limit = 0;
+  bool text = false;
   double calibrationSamples = 0, evaluationSamples = 0;
   bool operator==(const DataInfo&) const = default;
 };
@@ -36,7 +39,8 @@ class DataController : public PageController {
   QML_ELEMENT
   QML_UNCREATABLE("Workbench.data")
   Q_PROPERTY(qs::gui::DataInfo info READ info NOTIFY changed)
-  // The first evaluation samples: {source (an image:// URL), label}.
+  // The first evaluation samples: {source (an image:// URL), label}; for text, the first
+  // documents: {html (each token on a background of its own), tokens}.
   Q_PROPERTY(QVariantList samples READ samples NOTIFY changed)
 
  public:
@@ -54,6 +58,9 @@ class DataController : public PageController {
 
  private:
   void reopen();
+  // A language model's text: the tokenizer beside the model, documents with token boundaries.
+  void openText(const DataSpecs& specs);
+  void textBesideModel(DataSpecs& specs) const;
 
   SampleImageProvider* images_;
   DataInfo info_;

@@ -1,10 +1,13 @@
 #include "controllers/model_controller.h"
 
 #include <QFileInfo>
+#include <QRegularExpression>
 #include <QUrl>
 #include <algorithm>
+#include <map>
 
 #include "quantscope/export.h"
+#include "quantscope/language_model.h"
 #include "quantscope/model.h"
 #include "workbench_util.h"
 
@@ -17,6 +20,48 @@ QString describeValue(const qs::ValueInfo& v) {
                  QString::fromStdString(qs::dtype_name(v.dtype));
   if (v.has_shape) text += ' ' + QString::fromStdString(qs::shape_to_string(v.shape));
   return text;
+}
+
+// Values named by layer and tensor (a decoder's past_key_values.3.key) as one line per name
+// pattern and type: "past_key_values.{0…5}.key|value  float32 [?,2,?,40]".
+QStringList describeValues(const std::vector<qs::ValueInfo>& values) {
+  static const QRegularExpression indexed(QStringLiteral("^(.+)\\.([0-9]+)\\.([A-Za-z_]+)$"));
+  struct Group {
+    qsizetype line = 0;
+    int lo = 0, hi = 0, members = 0;
+    QStringList suffixes;
+    QString prefix, tail, first;
+  };
+  QStringList lines;
+  std::map<QString, Group> groups;
+  for (const qs::ValueInfo& v : values) {
+    const QString name = QString::fromStdString(v.name), text = describeValue(v);
+    const QRegularExpressionMatch m = indexed.match(name);
+    if (!m.hasMatch()) {
+      lines.append(text);
+      continue;
+    }
+    const QString tail = text.mid(name.size());
+    const int index = m.captured(2).toInt();
+    auto [it, fresh] = groups.try_emplace(m.captured(1) + QLatin1Char('\n') + tail);
+    Group& g = it->second;
+    if (fresh) {
+      g = {lines.size(), index, index, 0, {}, m.captured(1), tail, text};
+      lines.append(text);
+    }
+    g.lo = std::min(g.lo, index);
+    g.hi = std::max(g.hi, index);
+    ++g.members;
+    if (!g.suffixes.contains(m.captured(3))) g.suffixes.append(m.captured(3));
+  }
+  for (const auto& [key, g] : groups)
+    if (g.members > 1)
+      lines[g.line] = QStringLiteral("%1.{%2…%3}.%4%5")
+                          .arg(g.prefix)
+                          .arg(g.lo)
+                          .arg(g.hi)
+                          .arg(g.suffixes.join(QLatin1Char('|')), g.tail);
+  return lines;
 }
 
 bool hasQdqNodes(const qs::Graph& graph) {
@@ -83,8 +128,8 @@ void ModelController::install(ModelLoad load) {
   const qs::ModelInfo& info = load.model.info;
   inputs_.clear();
   outputs_.clear();
-  for (const qs::ValueInfo& v : info.inputs) inputs_.append(describeValue(v));
-  for (const qs::ValueInfo& v : info.outputs) outputs_.append(describeValue(v));
+  inputs_ = describeValues(info.inputs);
+  outputs_ = describeValues(info.outputs);
   QStringList ops;
   for (const auto& [op, count] : info.op_histogram)
     ops.append(QStringLiteral("%1 × %2").arg(op.c_str()).arg(count));
@@ -97,6 +142,8 @@ void ModelController::install(ModelLoad load) {
   summary_.layerCount = int(info.layers.size());
   summary_.ops = ops.join(QStringLiteral(", "));
   summary_.imported = load.importNote;
+  blocks_ = layerBlocks(info.layers);
+  decoder_ = qs::decoder_layout(*load.model.graph).has_value();
   setError({});
   wb().setModel(std::move(load.model), load.imported);
   updatePlacement();

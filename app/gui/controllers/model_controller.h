@@ -49,6 +49,10 @@ class ModelController : public PageController {
   Q_PROPERTY(QStringList outputs READ outputs NOTIFY changed)
   // One row per layer, sortable (sort(column, order)) and filtered by filter().
   Q_PROPERTY(QAbstractItemModel* layers READ layers CONSTANT)
+  // A transformer's blocks (layerBlocks): what the layers group into.
+  Q_PROPERTY(QVariantList blocks READ blocks NOTIFY changed)
+  // A language model (a decoder in Optimum's layout, or input_ids -> logits).
+  Q_PROPERTY(bool decoder READ decoder NOTIFY changed)
 
  public:
   explicit ModelController(Workbench* workbench);
@@ -66,6 +70,8 @@ class ModelController : public PageController {
   QStringList inputs() const { return inputs_; }
   QStringList outputs() const { return outputs_; }
   QAbstractItemModel* layers() const { return layerProxy_; }
+  QVariantList blocks() const { return blocks_; }
+  bool decoder() const { return decoder_; }
 
  signals:
   void changed();
@@ -77,6 +83,8 @@ class ModelController : public PageController {
   QSortFilterProxyModel* layerProxy_;
   ModelSummary summary_;
   QStringList inputs_, outputs_;
+  QVariantList blocks_;
+  bool decoder_ = false;
 };
 
 }  // namespace qs::gui

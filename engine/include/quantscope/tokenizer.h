@@ -38,4 +38,8 @@ class Tokenizer {
 // tokenizer, or asks for what is not supported (a normalizer, another pre-tokenizer pattern).
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path);
 
+// The tokenizer a model's folder holds, as Hugging Face folders keep it: tokenizer.model, else
+// tokenizer.json beside the model; empty when there is neither.
+std::string tokenizer_beside(const std::string& model_path);
+
 }  // namespace qs

@@ -22,4 +22,13 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path) {
   return open_sentencepiece(path);
 }
 
+std::string tokenizer_beside(const std::string& model_path) {
+  for (const char* name : {"tokenizer.model", "tokenizer.json"}) {
+    const std::filesystem::path beside = std::filesystem::path(model_path).parent_path() / name;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(beside, ec)) return beside.string();
+  }
+  return {};
+}
+
 }  // namespace qs
