@@ -1,7 +1,8 @@
 """Language models: the bundled decoder (resources/models/decoder) scored, compared and run by
 quantscope-cli against ONNX Runtime running the same ONNX with its own cache loop
 (tests/peer/ort_decoder.mjs), on the test split the decoder's PyTorch perplexity is of. Token ids
-come from python3-sentencepiece, so the tokenizer is checked on the way too."""
+come from python3-sentencepiece, so the tokenizer is checked on the way too. A decoder of another
+family (GPT-2's architecture with its published tokenizer.json) is checked the same way."""
 import json
 import math
 import os
@@ -194,6 +195,82 @@ class DecoderExportedDifferently(unittest.TestCase):
         cached = json.loads(run_cli("generate", MODEL, *args)[1])
         recomputed = json.loads(run_cli("generate", self.nocache, *args)[1])
         self.assertEqual(cached["tokens"], recomputed["tokens"])
+
+
+GPT2_TOKENIZER_DIR = os.path.join(PEER_DIR, "node_modules", "@lenml", "tokenizer-gpt2", "models")
+
+
+@unittest.skipUnless(peer_available(), "skipped 'onnxruntime-node is not installed'")
+@unittest.skipUnless(os.path.isfile(os.path.join(GPT2_TOKENIZER_DIR, "tokenizer.json")),
+                     "skipped 'GPT-2's tokenizer.json from npm is not installed (tests/peer)'")
+class ForeignGpt2Decoder(unittest.TestCase):
+    """A decoder of another family: GPT-2's architecture (LayerNorm, learned positions, a fused
+    q/k/v projection, tanh GELU, a causal mask sliced from a constant table of 256 positions)
+    exported at opset 13 with a cache, with GPT-2's published tokenizer.json beside it; made by
+    tests/models/gpt2_decoder.py into ~/.cache/quantscope/zoo. Token ids for ONNX Runtime come
+    from Hugging Face's JavaScript tokenizer, so the whole path is checked against other code."""
+
+    @classmethod
+    def setUpClass(cls):
+        p = subprocess.run(["/usr/bin/python3",
+                            os.path.join(SOURCE_DIR, "tests", "models", "gpt2_decoder.py"),
+                            "--tokenizer-dir", GPT2_TOKENIZER_DIR],
+                           capture_output=True, text=True, timeout=1200)
+        if p.returncode == 77:
+            raise unittest.SkipTest("skipped 'python3-torch or python3-onnx is not installed'")
+        if p.returncode != 0:
+            raise AssertionError(f"gpt2_decoder.py failed: {p.stderr}")
+        cls.model = json.loads(p.stdout)["model"]
+
+    def hf_ids(self, texts):
+        with TempDir() as d:
+            path = os.path.join(d, "texts.jsonl")
+            with open(path, "w", encoding="utf-8") as f:
+                for t in texts:
+                    f.write(json.dumps(t) + "\n")
+            p = subprocess.run(["node", os.path.join(PEER_DIR, "hf_tokenize.mjs"),
+                                os.path.dirname(self.model), path],
+                               capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return [row["ids"] for row in json.loads(p.stdout)["texts"]]
+
+    def test_perplexity_matches_onnx_runtime(self):
+        with open(TEST_TEXT, encoding="utf-8") as f:
+            documents = [line.rstrip("\n") for line in f if line.strip()][:2]
+        ids = [i for doc in self.hf_ids(documents) for i in doc]  # GPT-2 puts nothing between
+        _, out, err = run_cli("eval", self.model, "--device", DEVICE, "--json", "--data",
+                              "text:" + TEST_TEXT, "--context", "128", "--limit", "4")
+        self.assertIn("tokenizer.json (beside the model", err)
+        ours = json.loads(out)
+        with TempDir() as d:
+            ids_json = os.path.join(d, "ids.json")
+            with open(ids_json, "w") as f:
+                json.dump(ids, f)
+            peer = run_ort("perplexity", self.model, ids_json, "128", "128", "4")
+        self.assertEqual((ours["windows"], ours["tokens"]), (peer["windows"], peer["tokens"]))
+        self.assertAlmostEqual(ours["nll"] / peer["nll"], 1.0, delta=1e-5)
+
+    def test_greedy_tokens_are_onnx_runtimes_past_the_models_positions(self):
+        # 150 tokens after the prompt take the padded cache to 256 rows, past the 256 positions
+        # the model's causal table has: the session goes on with the past as it is.
+        prompt_text = "It was the best of times, it was the worst of times,"
+        _, out, _ = run_cli("generate", self.model, "--device", DEVICE, "--prompt", prompt_text,
+                            "-n", "150", "--json")
+        ours = json.loads(out)
+        prompt = self.hf_ids([prompt_text])[0]
+        self.assertEqual(ours["prompt_tokens"], prompt)
+        with TempDir() as d:
+            path = os.path.join(d, "prompt.json")
+            with open(path, "w") as f:
+                json.dump(prompt, f)
+            peer = run_ort("generate", self.model, path, "150", "cache")["tokens"]
+        self.assertEqual(ours["tokens"], peer)
+        self.assertGreater(len(set(peer)), 20)  # many paths through the model, not one token
+        # Past the table's 256 positions the model cannot go: an error that says so.
+        code, _, err = run_cli("generate", self.model, "--device", DEVICE, "--prompt",
+                               prompt_text, "-n", "260", check=False)
+        self.assertEqual(code, 1)
+        self.assertIn("tokens of context (more than the model takes?)", err)
 
 
 if __name__ == "__main__":

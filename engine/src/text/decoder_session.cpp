@@ -174,24 +174,51 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
     for (Tensor& t : s.cache) t = with_capacity(t, s.length, grown);
     s.capacity = grown;
   }
-  const std::int64_t past_rows = s.padded ? (s.length > 0 ? s.capacity : 0) : s.length;
-
-  TensorMap inputs;
-  inputs[s.layout.input_ids] = Tensor::from_vector<std::int64_t>({1, n}, fed);
-  if (!s.layout.attention_mask.empty()) {
-    std::vector<std::int64_t> mask(static_cast<std::size_t>(past_rows + n), 1);
-    for (std::int64_t i = s.length; i < past_rows; ++i) mask[i] = 0;  // padding rows
-    inputs[s.layout.attention_mask] =
-        Tensor::from_vector<std::int64_t>({1, past_rows + n}, std::move(mask));
+  auto run = [&](std::int64_t past_rows) {
+    TensorMap inputs;
+    inputs[s.layout.input_ids] = Tensor::from_vector<std::int64_t>({1, n}, fed);
+    if (!s.layout.attention_mask.empty()) {
+      std::vector<std::int64_t> mask(static_cast<std::size_t>(past_rows + n), 1);
+      for (std::int64_t i = s.length; i < past_rows; ++i) mask[i] = 0;  // padding rows
+      inputs[s.layout.attention_mask] =
+          Tensor::from_vector<std::int64_t>({1, past_rows + n}, std::move(mask));
+    }
+    if (!s.layout.position_ids.empty()) {
+      std::vector<std::int64_t> positions(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < n; ++i) positions[i] = first_position + i;
+      inputs[s.layout.position_ids] = Tensor::from_vector<std::int64_t>({1, n}, positions);
+    }
+    for (std::size_t i = 0; i < s.cache.size(); ++i) inputs[s.layout.cache[i].past] = s.cache[i];
+    return s.compiled->run(inputs);
+  };
+  std::int64_t past_rows = s.padded ? (s.length > 0 ? s.capacity : 0) : s.length;
+  // A failure once tokens went through is most likely the model's bound on its context.
+  auto bounded = [&](const Error& e) {
+    return s.length == 0 ? e
+                         : Error("the decoder failed at " + std::to_string(s.length + n) +
+                                 " tokens of context (more than the model takes?): " + e.what());
+  };
+  TensorMap outputs;
+  try {
+    outputs = run(past_rows);
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const Error& e) {
+    if (!s.padded || past_rows == s.length) throw bounded(e);
+    // A model that bounds the keys it attends to (GPT-2 slices its causal mask from a
+    // constant [positions x positions] table) refuses a padded past that reaches past that
+    // bound, though the tokens in it do not: the session feeds the past as it is from then on.
+    s.padded = false;
+    for (Tensor& t : s.cache) t = with_capacity(t, s.length, s.length);
+    past_rows = s.length;
+    try {
+      outputs = run(past_rows);
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const Error& again) {
+      throw bounded(again);
+    }
   }
-  if (!s.layout.position_ids.empty()) {
-    std::vector<std::int64_t> positions(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) positions[i] = first_position + i;
-    inputs[s.layout.position_ids] = Tensor::from_vector<std::int64_t>({1, n}, positions);
-  }
-  for (std::size_t i = 0; i < s.cache.size(); ++i) inputs[s.layout.cache[i].past] = s.cache[i];
-
-  TensorMap outputs = s.compiled->run(inputs);
   const Tensor& logits = outputs.at(s.layout.logits);
   if (logits.rank() != 3 || logits.dim(0) != 1 || logits.dim(1) != n)
     throw Error("the decoder's " + s.layout.logits + " has shape " +
