@@ -100,8 +100,10 @@ DecoderLayout require_decoder(const Graph& graph) {
 struct DecoderSession::State {
   DecoderLayout layout;
   std::unique_ptr<CompiledGraph> compiled;
-  bool padded = false;                // the masked, fixed-capacity cache above
-  std::int64_t capacity = 0;          // rows of each cache tensor (padded)
+  bool padded = false;        // the masked, fixed-capacity cache above
+  std::int64_t capacity = 0;  // rows of each cache tensor (padded)
+  // The most rows a padded past may have, once the model refused more (see feed); 0: no bound.
+  std::int64_t max_capacity = 0;
   std::vector<Tensor> cache;          // one per layout.cache: [1, heads, capacity or length, d]
   std::vector<std::int64_t> history;  // for a decoder without a cache
   std::int64_t length = 0;
@@ -171,6 +173,11 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
   if (s.padded && s.length > 0 && s.length + n > s.capacity) {
     std::int64_t grown = std::max(s.capacity, kMinCapacity);
     while (grown < s.length + n) grown *= 2;
+    if (s.max_capacity > 0) grown = std::min(grown, s.max_capacity);
+    if (grown < s.length + n) {  // past the model's bound: the past as it is (and its error)
+      s.padded = false;
+      grown = s.length;
+    }
     for (Tensor& t : s.cache) t = with_capacity(t, s.length, grown);
     s.capacity = grown;
   }
@@ -205,18 +212,33 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
     throw;
   } catch (const Error& e) {
     if (!s.padded || past_rows == s.length) throw bounded(e);
-    // A model that bounds the keys it attends to (GPT-2 slices its causal mask from a
-    // constant [positions x positions] table) refuses a padded past that reaches past that
-    // bound, though the tokens in it do not: the session feeds the past as it is from then on.
-    s.padded = false;
-    for (Tensor& t : s.cache) t = with_capacity(t, s.length, s.length);
-    past_rows = s.length;
-    try {
-      outputs = run(past_rows);
-    } catch (const Cancelled&) {
-      throw;
-    } catch (const Error& again) {
-      throw bounded(again);
+    // A model that bounds the keys it attends to (GPT-2 slices its causal mask from a constant
+    // table of its 1024 positions) refuses a padded past that reaches past the bound, though the
+    // tokens in it do not. Such bounds are powers of two like the capacities: a past that ends
+    // at the bound keeps the cache padded (and fast); else the past goes as it is from then on.
+    outputs = TensorMap{};
+    const std::int64_t at_bound = past_rows - n;
+    if (at_bound >= s.length + n) {
+      for (Tensor& t : s.cache) t = with_capacity(t, s.length, at_bound);
+      try {
+        outputs = run(at_bound);
+        s.capacity = s.max_capacity = past_rows = at_bound;
+      } catch (const Cancelled&) {
+        throw;
+      } catch (const Error&) {
+      }
+    }
+    if (outputs.empty()) {
+      s.padded = false;
+      for (Tensor& t : s.cache) t = with_capacity(t, s.length, s.length);
+      past_rows = s.length;
+      try {
+        outputs = run(past_rows);
+      } catch (const Cancelled&) {
+        throw;
+      } catch (const Error& again) {
+        throw bounded(again);
+      }
     }
   }
   const Tensor& logits = outputs.at(s.layout.logits);
