@@ -92,7 +92,11 @@ void Workbench::setDevice(const QString& name) {
 void Workbench::setModel(LoadedModel model, std::shared_ptr<const qs::QuantizedModel> imported) {
   jobs_->dropAll();  // their results are the previous model's
   loaded_ = std::move(model);
-  decoder_ = loaded_.graph && qs::decoder_layout(*loaded_.graph).has_value();
+  try {  // a malformed cache (a past without its present) is no decoder here, and no crash
+    decoder_ = loaded_.graph && qs::decoder_layout(*loaded_.graph).has_value();
+  } catch (const qs::Error&) {
+    decoder_ = false;
+  }
   quantized_ = std::move(imported);
   quantizationView_.clear();
   emit modelChanged();
@@ -144,7 +148,9 @@ bool Workbench::ready(const QString& page) {
     return false;
   }
   // A language model is read, scored and generates here; the quantizing pages do not take one yet.
-  if (decoder_ && page != QStringLiteral("compare")) {
+  // Generating needs the model and its tokenizer, not the data sets.
+  if (decoder_ && page == QStringLiteral("compare")) return true;
+  if (decoder_) {
     setError(page, tr("This page quantizes image models; a language model is shown on the Model, "
                       "Data and Compare pages (and scored with quantscope-cli eval, generate and "
                       "bench). Quantizing language models is not built yet."));

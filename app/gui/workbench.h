@@ -124,6 +124,8 @@ class Workbench : public QObject {
 
   // The session's state, set by the controllers that own each part.
   const LoadedModel& loaded() const { return loaded_; }
+  // The loaded model is a language model (decoder_layout).
+  bool isDecoder() const { return decoder_; }
   bool hasModel() const { return loaded_.graph != nullptr; }
   // A new model: the jobs of the previous one are dropped, its quantization is `imported`.
   void setModel(LoadedModel model, std::shared_ptr<const qs::QuantizedModel> imported);

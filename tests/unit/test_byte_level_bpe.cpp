@@ -3,7 +3,9 @@
 // added tokens, decoding of broken UTF-8, and what is refused. The integration test
 // (test_text.HuggingFaceTokenizer) compares published files with Hugging Face's own code.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -81,7 +83,7 @@ class TokenizerJson : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("qs_bpe_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+           ("qs_bpe_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
     nlohmann::json vocab;
@@ -144,6 +146,26 @@ TEST_F(TokenizerJson, AddedTokensAreCutOutOfTheText) {
   EXPECT_EQ(t->encode("<|eot"), (V{'<', '|', 'e', 'o', 't'}));
 }
 
+TEST_F(TokenizerJson, StrippedWhitespaceIsWholeCharacters) {
+  nlohmann::json spec = spec_;
+  spec["added_tokens"][1]["lstrip"] = true;
+  auto t = open(spec);
+  using V = std::vector<std::int64_t>;
+  // "à" ends in byte 0xA0, which is no space: it stays.
+  EXPECT_EQ(t->encode("\xC3\xA0<|eot|>"), (V{0xC3, 0xA0, 301}));
+  // U+3000 (three bytes) and U+00A0 before the token are spaces: they go with it.
+  EXPECT_EQ(t->encode("a\xE3\x80\x80\xC2\xA0 <|eot|>"), (V{'a', 301}));
+}
+
+TEST_F(TokenizerJson, ALongWordMergesAsAShortOneDoes) {
+  auto t = open(spec_);
+  // 20,001 letters without a space: one word, merged pair by pair (the heap keeps it linear).
+  const std::vector<std::int64_t> ids = t->encode(std::string(20001, 'a'));
+  ASSERT_EQ(ids.size(), 10001u);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 261), 10000);
+  EXPECT_EQ(ids.back(), 'a');
+}
+
 TEST_F(TokenizerJson, BrokenUtf8DecodesToReplacementCharacters) {
   auto t = open(spec_);
   EXPECT_EQ(t->decode({0xE6, 'a'}),
@@ -182,6 +204,21 @@ TEST_F(TokenizerJson, WhatIsNotSupportedIsRefusedByName) {
   s = spec_;
   s["model"]["merges"] = {"nospace"};
   refused(s, "merge 'nospace'");
+  s = spec_;
+  s["pre_tokenizer"]["use_regex"] = false;
+  refused(s, "splits no words");
+  s = spec_;
+  s["pre_tokenizer"] = {{"type", "Sequence"},
+                        {"pretokenizers",
+                         {{{"type", "Split"},
+                           {"pattern", {{"Regex", "\\s+"}}},
+                           {"behavior", "Isolated"},
+                           {"invert", false}},
+                          {{"type", "ByteLevel"}, {"use_regex", false}}}}};
+  refused(s, "pattern '\\s+'");
+  s = spec_;
+  s["added_tokens"][0]["id"] = 2147483000;
+  refused(s, "is past");
   s = spec_;
   s.erase("model");
   refused(s, "not a tokenizer.json this version reads");

@@ -113,9 +113,22 @@ void CompareController::generate(const QString& prompt, int tokens) {
         // As the CLI prints it: without the stop token.
         std::vector<std::int64_t> shown = r.tokens;
         if (!shown.empty() && shown.back() == options.stop_token) shown.pop_back();
+        // A model may score more ids than its tokenizer has (Qwen 2 pads its vocabulary): those
+        // are shown by number.
+        std::string written;
+        std::vector<std::int64_t> run;
+        for (std::int64_t id : shown) {
+          if (id < tokenizer->vocab_size()) {
+            run.push_back(id);
+            continue;
+          }
+          written += tokenizer->decode(run) + "[id " + std::to_string(id) + "]";
+          run.clear();
+        }
+        written += tokenizer->decode(run);
         const QVariantMap view{
             {"prompt", QString::fromStdString(text)},
-            {"text", QString::fromStdString(tokenizer->decode(shown))},
+            {"text", QString::fromStdString(written)},
             {"promptTokens", qint64(ids.size())},
             {"tokens", qint64(r.tokens.size())},
             {"prefillTokensPerS", r.prefill_tokens_per_s(std::int64_t(ids.size()))},

@@ -3,7 +3,6 @@
 #include <filesystem>
 
 #include "quantscope/dataset.h"
-#include "quantscope/language_model.h"
 #include "quantscope/text_data.h"
 #include "quantscope/tokenizer.h"
 #include "sample_images.h"
@@ -104,7 +103,7 @@ void DataController::openText(const DataSpecs& specs) {
 
 bool DataController::open(const QString& calibration, const QString& evaluation, int limit) {
   DataSpecs specs{calibration.toStdString(), evaluation.toStdString(), limit > 0 ? limit : -1};
-  if (wb().hasModel() && qs::decoder_layout(*wb().loaded().graph)) textBesideModel(specs);
+  if (wb().hasModel() && wb().isDecoder()) textBesideModel(specs);
   info_ = {};
   info_.calibration = QString::fromStdString(specs.calibration);
   info_.evaluation = QString::fromStdString(specs.evaluation);
@@ -117,7 +116,7 @@ bool DataController::open(const QString& calibration, const QString& evaluation,
   }
   const qs::Preprocess& preprocess = wb().loaded().preprocess;
   try {
-    if (qs::is_text_spec(specs.evaluation) || qs::decoder_layout(*wb().loaded().graph)) {
+    if (qs::is_text_spec(specs.evaluation) || wb().isDecoder()) {
       openText(specs);
       setError({});
       emit changed();

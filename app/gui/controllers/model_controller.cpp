@@ -7,7 +7,6 @@
 #include <map>
 
 #include "quantscope/export.h"
-#include "quantscope/language_model.h"
 #include "quantscope/model.h"
 #include "workbench_util.h"
 
@@ -143,9 +142,9 @@ void ModelController::install(ModelLoad load) {
   summary_.ops = ops.join(QStringLiteral(", "));
   summary_.imported = load.importNote;
   blocks_ = layerBlocks(info.layers);
-  decoder_ = qs::decoder_layout(*load.model.graph).has_value();
   setError({});
   wb().setModel(std::move(load.model), load.imported);
+  decoder_ = wb().isDecoder();
   updatePlacement();
   emit changed();
 }

@@ -4,11 +4,13 @@
 // stand-ins back to bytes. What the file asks for beyond that (a normalizer, byte fallback,
 // another model) is refused by name rather than approximated.
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <sstream>
 #include <unordered_map>
 
@@ -24,6 +26,7 @@ namespace {
 using text::WordPattern;
 
 constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{512} << 20;
+constexpr std::int64_t kMaxTokens = std::int64_t{1} << 24;
 
 // GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the others for
 // U+0100 onwards, in byte order.
@@ -82,12 +85,18 @@ class ByteLevelBpe : public Tokenizer {
         break;
       }
       std::size_t before = at, after = at + token->content.size();
-      if (token->lstrip)
-        while (before > from && text::is_space(static_cast<unsigned char>(text[before - 1])))
-          --before;
-      if (token->rstrip)
-        while (after < text.size() && text::is_space(static_cast<unsigned char>(text[after])))
-          ++after;
+      // Whitespace around it goes with the token, whole characters (U+00A0 and U+3000 too).
+      if (token->lstrip) {
+        const std::vector<text::CodePoint> cps = text::code_points(text.substr(from, at - from));
+        for (auto c = cps.rbegin(); c != cps.rend() && text::is_space(c->value); ++c)
+          before = from + c->at;
+      }
+      if (token->rstrip) {
+        const std::vector<text::CodePoint> cps = text::code_points(text.substr(after));
+        std::size_t k = 0;
+        while (k < cps.size() && text::is_space(cps[k].value)) ++k;
+        after += k < cps.size() ? cps[k].at : text.size() - after;
+      }
       plain(text.substr(from, before - from));
       ids.push_back(token->id);
       from = after;
@@ -164,7 +173,11 @@ class ByteLevelBpe : public Tokenizer {
       added_.push_back(std::move(t));
     }
     if (max_id < 0) throw Error(path_ + ": the vocabulary is empty");
-    if (max_id >= INT32_MAX) throw Error(path_ + ": token ids past 2^31");
+    // The largest vocabularies are a few hundred thousand tokens: an id far past that is a
+    // broken or hostile file, not a reason to allocate gigabytes.
+    if (max_id >= kMaxTokens)
+      throw Error(path_ + ": token id " + std::to_string(max_id) + " is past " +
+                  std::to_string(kMaxTokens) + " (not a tokenizer this version reads)");
     size_ = max_id + 1;
     pieces_.assign(static_cast<std::size_t>(size_), std::string());
     token_bytes_.assign(static_cast<std::size_t>(size_), std::string());
@@ -192,8 +205,10 @@ class ByteLevelBpe : public Tokenizer {
     std::stable_sort(added_.begin(), added_.end(), [](const AddedToken& a, const AddedToken& b) {
       return a.content.size() > b.content.size();
     });
-    for (std::size_t k = 0; k < added_.size(); ++k)
+    for (std::size_t k = 0; k < added_.size(); ++k) {
       added_of_id_[static_cast<std::size_t>(added_[k].id)] = static_cast<std::int32_t>(k);
+      added_by_byte_[static_cast<unsigned char>(added_[k].content[0])].push_back(&added_[k]);
+    }
 
     for (int b = 0; b < 256; ++b) {
       std::string s;
@@ -226,14 +241,16 @@ class ByteLevelBpe : public Tokenizer {
   }
 
   void read_pre_tokenizer(const nlohmann::json& p) {
-    auto byte_level = [&](const nlohmann::json& b, bool regex_allowed) {
+    auto byte_level = [&](const nlohmann::json& b, bool after_split) {
       add_prefix_space_ = b.value("add_prefix_space", false);
-      if (b.value("use_regex", true)) {
-        if (!regex_allowed) refuse("a ByteLevel pre-tokenizer after a Split that splits again");
-        pattern_ = WordPattern::gpt2;
-      }
+      const bool regex = b.value("use_regex", true);
+      if (after_split && regex) refuse("a ByteLevel pre-tokenizer after a Split that splits again");
+      if (!after_split && !regex) refuse("a ByteLevel pre-tokenizer that splits no words");
+      // After a Split, Hugging Face prefixes every word with the space, not every text.
+      if (after_split && add_prefix_space_) refuse("a ByteLevel prefix space after a Split");
+      if (!after_split) pattern_ = WordPattern::gpt2;
     };
-    if (p.value("type", std::string()) == "ByteLevel") return byte_level(p, true);
+    if (p.value("type", std::string()) == "ByteLevel") return byte_level(p, false);
     if (p.value("type", std::string()) == "Sequence") {
       const nlohmann::json& seq = p.at("pretokenizers");
       if (seq.size() == 2 && seq[0].value("type", std::string()) == "Split" &&
@@ -246,7 +263,7 @@ class ByteLevelBpe : public Tokenizer {
           refuse("the Split pre-tokenizer with pattern '" + regex + "' (" +
                  split.value("behavior", std::string()) + ")");
         pattern_ = *found;
-        return byte_level(seq[1], false);
+        return byte_level(seq[1], true);
       }
     }
     refuse("the pre-tokenizer " + p.dump().substr(0, 200));
@@ -295,11 +312,9 @@ class ByteLevelBpe : public Tokenizer {
   // The first added token in text[from...], and where it starts.
   std::pair<std::size_t, const AddedToken*> next_added(std::string_view text,
                                                        std::size_t from) const {
-    if (added_.empty()) return {text.size(), nullptr};
     for (std::size_t i = from; i < text.size(); ++i)
-      for (const AddedToken& a : added_)
-        if (a.content[0] == text[i] && text.compare(i, a.content.size(), a.content) == 0)
-          return {i, &a};
+      for (const AddedToken* a : added_by_byte_[static_cast<unsigned char>(text[i])])
+        if (text.compare(i, a->content.size(), a->content) == 0) return {i, a};
     return {text.size(), nullptr};
   }
 
@@ -325,26 +340,65 @@ class ByteLevelBpe : public Tokenizer {
     if (whole != vocab_.end()) {
       symbols.assign(1, whole->second);
     } else {
-      // The adjacent pair of lowest rank merges first; the leftmost among equals.
-      while (symbols.size() > 1) {
-        std::size_t best = symbols.size();
-        const Merge* merge = nullptr;
-        for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-          const auto m = merges_.find(pair_key(symbols[i], symbols[i + 1]));
-          if (m != merges_.end() && (!merge || m->second.rank < merge->rank)) {
-            merge = &m->second;
-            best = i;
-          }
-        }
-        if (!merge) break;
-        symbols[best] = merge->result;
-        symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
-      }
+      merge_symbols(symbols);
     }
     ids.insert(ids.end(), symbols.begin(), symbols.end());
     const std::lock_guard<std::mutex> lock(cache_mutex_);
     if (cache_.size() > 200000) cache_.clear();
     cache_.emplace(std::string(word), std::move(symbols));
+  }
+
+  // The adjacent pair of lowest rank merges first, the leftmost among equals, until no pair
+  // has a merge: a heap of candidate pairs over a linked list, O(n log n) in the word's bytes
+  // (a long run of letters with no space must not take quadratic time).
+  void merge_symbols(std::vector<std::int64_t>& symbols) const {
+    const int n = static_cast<int>(symbols.size());
+    if (n < 2) return;
+    std::vector<int> prev(static_cast<std::size_t>(n)), next(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      prev[static_cast<std::size_t>(i)] = i - 1;
+      next[static_cast<std::size_t>(i)] = i + 1 < n ? i + 1 : -1;
+    }
+    struct Candidate {
+      std::int32_t rank;
+      int left;
+      std::int64_t a, b;
+      bool operator>(const Candidate& o) const {
+        return rank != o.rank ? rank > o.rank : left > o.left;
+      }
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+    auto offer = [&](int left) {
+      if (left < 0) return;
+      const int right = next[static_cast<std::size_t>(left)];
+      if (right < 0) return;
+      const std::int64_t a = symbols[static_cast<std::size_t>(left)];
+      const std::int64_t b = symbols[static_cast<std::size_t>(right)];
+      const auto m = merges_.find(pair_key(a, b));
+      if (m != merges_.end()) heap.push({m->second.rank, left, a, b});
+    };
+    for (int i = 0; i + 1 < n; ++i) offer(i);
+    std::vector<bool> gone(static_cast<std::size_t>(n), false);
+    while (!heap.empty()) {
+      const Candidate c = heap.top();
+      heap.pop();
+      const auto left = static_cast<std::size_t>(c.left);
+      const int right = next[left];
+      // Stale: a symbol of the pair has merged since it was offered.
+      if (gone[left] || right < 0 || symbols[left] != c.a ||
+          symbols[static_cast<std::size_t>(right)] != c.b)
+        continue;
+      symbols[left] = merges_.at(pair_key(c.a, c.b)).result;
+      gone[static_cast<std::size_t>(right)] = true;
+      next[left] = next[static_cast<std::size_t>(right)];
+      if (next[left] >= 0) prev[static_cast<std::size_t>(next[left])] = c.left;
+      offer(prev[left]);
+      offer(c.left);
+    }
+    std::vector<std::int64_t> merged;
+    for (int i = 0; i >= 0; i = next[static_cast<std::size_t>(i)])
+      merged.push_back(symbols[static_cast<std::size_t>(i)]);
+    symbols = std::move(merged);
   }
 
   std::size_t checked(std::int64_t id) const {
@@ -363,7 +417,8 @@ class ByteLevelBpe : public Tokenizer {
   bool add_prefix_space_ = false, ignore_merges_ = false;
   std::unordered_map<std::string, std::int64_t> vocab_;
   std::unordered_map<std::uint64_t, Merge> merges_;
-  std::vector<AddedToken> added_;  // longest first
+  std::vector<AddedToken> added_;                                  // longest first
+  std::array<std::vector<const AddedToken*>, 256> added_by_byte_;  // by first byte, longest first
   std::vector<std::int32_t> added_of_id_;
   std::vector<std::string> pieces_, token_bytes_;
   std::int64_t byte_id_[256] = {};

@@ -100,7 +100,8 @@ DecoderLayout require_decoder(const Graph& graph) {
 struct DecoderSession::State {
   DecoderLayout layout;
   std::unique_ptr<CompiledGraph> compiled;
-  bool padded = false;        // the masked, fixed-capacity cache above
+  bool padded = false;        // the masked, fixed-capacity cache above, for this sequence
+  bool paddable = false;      // ... for the model (a failure may rule it out, see feed)
   std::int64_t capacity = 0;  // rows of each cache tensor (padded)
   // The most rows a padded past may have, once the model refused more (see feed); 0: no bound.
   std::int64_t max_capacity = 0;
@@ -129,8 +130,8 @@ Tensor with_capacity(const Tensor& t, std::int64_t rows, std::int64_t capacity) 
 DecoderSession::DecoderSession(const Graph& graph, Device& device)
     : state_(std::make_unique<State>()) {
   state_->layout = require_decoder(graph);
-  state_->padded = !state_->layout.cache.empty() && !state_->layout.attention_mask.empty() &&
-                   !state_->layout.position_ids.empty();
+  state_->paddable = !state_->layout.cache.empty() && !state_->layout.attention_mask.empty() &&
+                     !state_->layout.position_ids.empty();
   state_->compiled = device.compile(graph);
   reset();
 }
@@ -154,6 +155,7 @@ void DecoderSession::reset() {
     s.cache.emplace_back(DType::f32, shape);
   }
   s.capacity = 0;
+  s.padded = s.paddable;
   s.history.clear();
   s.length = 0;
 }
@@ -220,16 +222,17 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
     const std::int64_t at_bound = past_rows - n;
     if (at_bound >= s.length + n) {
       for (Tensor& t : s.cache) t = with_capacity(t, s.length, at_bound);
+      s.capacity = at_bound;  // what the cache holds now, whatever the run does
       try {
         outputs = run(at_bound);
-        s.capacity = s.max_capacity = past_rows = at_bound;
+        s.max_capacity = past_rows = at_bound;
       } catch (const Cancelled&) {
         throw;
       } catch (const Error&) {
       }
     }
     if (outputs.empty()) {
-      s.padded = false;
+      s.padded = s.paddable = false;
       for (Tensor& t : s.cache) t = with_capacity(t, s.length, s.length);
       past_rows = s.length;
       try {
@@ -255,8 +258,10 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
     if (!s.padded) {
       s.cache[i] = std::move(present);
     } else if (s.length == 0) {  // the first step: the present becomes the cache, with room
-      const auto room = static_cast<std::int64_t>(std::bit_ceil(std::uint64_t(n + 1)));
-      s.cache[i] = with_capacity(present, n, std::max(kMinCapacity, room));
+      auto room =
+          std::max(kMinCapacity, static_cast<std::int64_t>(std::bit_ceil(std::uint64_t(n + 1))));
+      if (s.max_capacity > 0) room = std::max(n, std::min(room, s.max_capacity));
+      s.cache[i] = with_capacity(present, n, room);
     } else {  // this step's rows, at the end of the present, go after the cache's rows
       const std::int64_t heads = present.dim(1), d = present.dim(3);
       for (std::int64_t h = 0; h < heads; ++h)

@@ -16,6 +16,11 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path) {
   // JSON opens with '{' after any whitespace; a SentencePiece model is a protobuf, whose first
   // byte is a field tag (0x0A for its pieces).
   char c = 0;
+  char bom[3] = {};
+  if (!in.read(bom, 3) || std::string(bom, 3) != "\xEF\xBB\xBF") {  // a UTF-8 byte order mark
+    in.clear();
+    in.seekg(0);
+  }
   while (in.get(c) && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
   }
   if (in && c == '{') return open_byte_level_bpe(path);
