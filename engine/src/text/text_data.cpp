@@ -8,6 +8,7 @@
 
 #include "quantscope/error.h"
 #include "quantscope/npy.h"
+#include "unicode_text.h"
 
 namespace qs {
 
@@ -17,42 +18,6 @@ constexpr std::uint64_t kMaxTextBytes = std::uint64_t{4} << 30;
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// Where the first byte that is not UTF-8 is, or npos: lead bytes and the range of the byte
-// after them as Unicode's table of well-formed sequences gives them (no overlong forms, no
-// surrogates, nothing above U+10FFFF).
-std::size_t invalid_utf8_at(const std::string& s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t more = 0;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      more = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      more = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      more = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return i;
-    }
-    if (i + more >= n || p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (std::size_t k = 2; k <= more; ++k)
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-    i += more + 1;
-  }
-  return std::string::npos;
 }
 
 // The documents of a text file: its non-empty lines, or the "text" of each .jsonl record.
@@ -70,7 +35,7 @@ std::vector<std::string> read_documents(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const std::string where = path + ":" + std::to_string(number);
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    if (const auto at = invalid_utf8_at(line); at != std::string::npos)
+    if (const auto at = text::first_invalid_utf8(line); at != std::string::npos)
       throw Error(where + ": not UTF-8 text (byte " + std::to_string(at + 1) + ")");
     if (!jsonl) {
       documents.push_back(std::move(line));

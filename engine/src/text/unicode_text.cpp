@@ -96,6 +96,16 @@ std::vector<CodePoint> code_points(std::string_view text) {
   return out;
 }
 
+std::size_t first_invalid_utf8(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  for (std::size_t i = 0; i < bytes.size();) {
+    const int len = sequence_at(p, bytes.size(), i);
+    if (len < 0) return i;
+    i += static_cast<std::size_t>(len);
+  }
+  return std::string_view::npos;
+}
+
 std::string utf8_replacing_invalid(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   std::string out;

@@ -23,6 +23,9 @@ struct CodePoint {
 // The text's code points; each byte of an ill-formed sequence is a code point of its own.
 std::vector<CodePoint> code_points(std::string_view text);
 
+// Where the first byte that starts no well-formed UTF-8 sequence is, or npos.
+std::size_t first_invalid_utf8(std::string_view bytes);
+
 // `bytes` as UTF-8, each maximal ill-formed subpart replaced by U+FFFD (the WHATWG decoder's rule).
 std::string utf8_replacing_invalid(std::string_view bytes);
 
