@@ -35,9 +35,10 @@ ColumnLayout {
             Label { text: root.info.evaluationInfo || ""; color: Theme.muted; wrapMode: Text.Wrap; Layout.fillWidth: true }
         }
         Section {
-            title: "Samples taken"
+            // Text is read whole (a language model's windows are cut when it is scored).
+            title: root.info.text ? "Text" : "Samples taken"
             Layout.preferredWidth: 220
-            SpinBox { id: limit; from: 10; to: 100000; stepSize: 100; editable: true; value: root.info.limit || 1000 }
+            SpinBox { id: limit; visible: !root.info.text; from: 10; to: 100000; stepSize: 100; editable: true; value: root.info.limit || 1000 }
             Button { text: "Apply (Ctrl+R)"; onClicked: root.run() }
         }
     }
