@@ -89,29 +89,23 @@ int cmd_bench(const std::vector<std::string>& argv) {
   BenchResult r = benchmark(g, *device, options, terminal_progress("bench"));
   const LatencyStats& s = r.end_to_end;
   if (args.flag("json")) {
-    nlohmann::json j{{"model", path},
-                     {"config", args.has("config") ? nlohmann::json(args.get("config"))
-                                                   : nlohmann::json(nullptr)},
-                     {"mode", args.flag("real")    ? "real"
-                              : args.has("config") ? "simulated"
-                                                   : "fp32"},
-                     {"device", r.device},
-                     {"batch", r.batch},
-                     {"threads", r.threads},
-                     {"median_ms", s.median_ms},
-                     {"p90_ms", s.p90_ms},
-                     {"p99_ms", s.p99_ms},
-                     {"min_ms", s.min_ms},
-                     {"max_ms", s.max_ms},
-                     {"mean_ms", s.mean_ms},
-                     {"cv", s.cv},
-                     {"unstable", r.unstable},
-                     {"cold_ms", r.cold_ms},
-                     {"runs", s.runs},
-                     {"warmup", options.warmup},
-                     {"throughput_per_s", r.throughput_per_s},
-                     {"isa", r.environment.count("isa") ? r.environment.at("isa") : "unknown"},
-                     {"environment", r.environment}};
+    // The end-to-end statistics at the top level, beside what the run was.
+    nlohmann::json j = nlohmann::json::parse(latency_stats_to_json(s));
+    j.update({{"model", path},
+              {"config",
+               args.has("config") ? nlohmann::json(args.get("config")) : nlohmann::json(nullptr)},
+              {"mode", args.flag("real")    ? "real"
+                       : args.has("config") ? "simulated"
+                                            : "fp32"},
+              {"device", r.device},
+              {"batch", r.batch},
+              {"threads", r.threads},
+              {"unstable", r.unstable},
+              {"cold_ms", r.cold_ms},
+              {"warmup", options.warmup},
+              {"throughput_per_s", r.throughput_per_s},
+              {"isa", r.environment.count("isa") ? r.environment.at("isa") : "unknown"},
+              {"environment", r.environment}});
     if (r.device_time.runs > 0)
       j["device_time"] = {{"median_ms", r.device_time.median_ms},
                           {"p90_ms", r.device_time.p90_ms},
@@ -119,12 +113,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
                           {"runs", r.device_time.runs}};
     else
       j["device_time"] = nullptr;
-    if (options.per_layer) {
-      j["layers"] = nlohmann::json::array();
-      for (const LayerLatency& l : r.layers)
-        j["layers"].push_back(
-            {{"name", l.name}, {"op", l.op}, {"median_ms", l.median_ms}, {"kernel", l.kernel}});
-    }
+    if (options.per_layer) j["layers"] = nlohmann::json::parse(layer_latencies_to_json(r.layers));
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }

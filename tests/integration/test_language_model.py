@@ -35,6 +35,18 @@ def test_stream():
     return ids
 
 
+def made_by(script, *args):
+    """Runs tests/models/SCRIPT (which makes a model into the zoo cache once) and returns the
+    JSON it prints; the test class is skipped when PyTorch or onnx is missing (exit 77)."""
+    p = subprocess.run(["/usr/bin/python3", os.path.join(SOURCE_DIR, "tests", "models", script),
+                        *args], capture_output=True, text=True, timeout=1200)
+    if p.returncode == 77:
+        raise unittest.SkipTest("skipped 'python3-torch or python3-onnx is not installed'")
+    if p.returncode != 0:
+        raise AssertionError(f"{script} failed: {p.stderr}")
+    return json.loads(p.stdout)
+
+
 def run_ort(*args):
     p = subprocess.run(["node", os.path.join(PEER_DIR, "ort_decoder.mjs"), *args],
                        capture_output=True, text=True, timeout=600)
@@ -174,14 +186,7 @@ class DecoderExportedDifferently(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        p = subprocess.run(["/usr/bin/python3",
-                            os.path.join(SOURCE_DIR, "tests", "models", "decoder_variants.py")],
-                           capture_output=True, text=True, timeout=1200)
-        if p.returncode == 77:
-            raise unittest.SkipTest("skipped 'python3-torch or python3-onnx is not installed'")
-        if p.returncode != 0:
-            raise AssertionError(f"decoder_variants.py failed: {p.stderr}")
-        cls.nocache = json.loads(p.stdout)["nocache"]
+        cls.nocache = made_by("decoder_variants.py")["nocache"]
 
     def test_it_scores_and_generates_as_the_cached_export(self):
         common = ["--device", DEVICE, "--data", "text:" + TEST_TEXT, "--tokenizer", TOKENIZER,
@@ -212,15 +217,7 @@ class ForeignGpt2Decoder(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        p = subprocess.run(["/usr/bin/python3",
-                            os.path.join(SOURCE_DIR, "tests", "models", "gpt2_decoder.py"),
-                            "--tokenizer-dir", GPT2_TOKENIZER_DIR],
-                           capture_output=True, text=True, timeout=1200)
-        if p.returncode == 77:
-            raise unittest.SkipTest("skipped 'python3-torch or python3-onnx is not installed'")
-        if p.returncode != 0:
-            raise AssertionError(f"gpt2_decoder.py failed: {p.stderr}")
-        cls.model = json.loads(p.stdout)["model"]
+        cls.model = made_by("gpt2_decoder.py", "--tokenizer-dir", GPT2_TOKENIZER_DIR)["model"]
 
     def hf_ids(self, texts):
         with TempDir() as d:

@@ -74,7 +74,9 @@ void DataController::openText(const DataSpecs& specs) {
                     ")");
   const std::unique_ptr<qs::Tokenizer> tokenizer = qs::open_tokenizer(path);
   const qs::TokenStream calib = qs::open_token_stream(specs.calibration, tokenizer.get());
-  const qs::TokenStream eval = qs::open_token_stream(specs.evaluation, tokenizer.get());
+  const qs::TokenStream eval = specs.evaluation == specs.calibration
+                                   ? calib  // the same file: tokenized once
+                                   : qs::open_token_stream(specs.evaluation, tokenizer.get());
   info_.text = true;
   info_.calibrationInfo = QString::fromStdString(calib.description);
   info_.evaluationInfo = QString::fromStdString(eval.description);

@@ -35,5 +35,7 @@ PairEvalResult pair_eval_from_json(const std::string& text, const std::string& w
 // Latency statistics: "median_ms", "p90_ms", "p99_ms", "min_ms", "max_ms", "mean_ms", "cv",
 // "runs" (what bench --json and the cached benchmarks hold).
 std::string latency_stats_to_json(const LatencyStats& s);
+// Per-layer latencies (bench --per-layer): an array of {"name", "op", "median_ms", "kernel"}.
+std::string layer_latencies_to_json(const std::vector<LayerLatency>& layers);
 
 }  // namespace qs

@@ -82,11 +82,16 @@ LatencyTable LatencyTableRequest::run(const JobControl& job) const {
                              options, job);
 }
 
-std::string result_to_json(const BenchResult& r) {
-  nlohmann::json layers = nlohmann::json::array();
-  for (const LayerLatency& l : r.layers)
-    layers.push_back(
+std::string layer_latencies_to_json(const std::vector<LayerLatency>& layers) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const LayerLatency& l : layers)
+    out.push_back(
         {{"name", l.name}, {"op", l.op}, {"median_ms", l.median_ms}, {"kernel", l.kernel}});
+  return out.dump();
+}
+
+std::string result_to_json(const BenchResult& r) {
+  const nlohmann::json layers = nlohmann::json::parse(layer_latencies_to_json(r.layers));
   return nlohmann::json{{"device", r.device},
                         {"batch", r.batch},
                         {"threads", r.threads},
