@@ -12,6 +12,13 @@ namespace qs::cli {
 
 namespace {
 
+void print_layers(const std::vector<LayerLatency>& layers) {
+  std::printf("\n%-44s %-22s %10s  %s\n", "layer", "op", "median ms", "kernel");
+  for (const LayerLatency& l : layers)
+    std::printf("%-44s %-22s %10.4f  %s\n", l.name.c_str(), l.op.c_str(), l.median_ms,
+                l.kernel.c_str());
+}
+
 // Prefill and decode speed of a language model.
 int bench_decoder(const std::string& path, const Args& args) {
   std::unique_ptr<Device> device = open_device(args);
@@ -20,6 +27,7 @@ int bench_decoder(const std::string& path, const Args& args) {
   options.decode_tokens = args.get_int("decode", 64, 1);
   options.threads = static_cast<int>(args.get_int("threads", 0, 0));
   options.runs = static_cast<int>(args.get_int("runs", 3, 1));
+  options.per_layer = args.flag("per-layer");
   const Graph g = graph_for_config(load_model(path), args);
   use_integer_kernels_if_asked(*device, args);
   const DecodeBenchResult r = benchmark_decoder(g, *device, options, terminal_progress("bench"));
@@ -39,6 +47,10 @@ int bench_decoder(const std::string& path, const Args& args) {
                      {"decode_tokens_per_s", r.decode_tokens_per_s},
                      {"isa", isa},
                      {"environment", r.environment}};
+    if (options.per_layer) {
+      j["prefill_layers"] = nlohmann::json::parse(layer_latencies_to_json(r.prefill_layers));
+      j["decode_layers"] = nlohmann::json::parse(layer_latencies_to_json(r.decode_layers));
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -52,6 +64,13 @@ int bench_decoder(const std::string& path, const Args& args) {
       "p99 %.3f\n",
       static_cast<long long>(r.decode_tokens), r.decode.median_ms, r.decode_tokens_per_s,
       r.decode.p90_ms, r.decode.p99_ms);
+  if (options.per_layer) {
+    std::printf("\nprefill of %lld tokens, per node:", static_cast<long long>(r.prompt_tokens));
+    print_layers(r.prefill_layers);
+    std::printf("\na decode step, per node (median over %lld steps):",
+                static_cast<long long>(r.decode_tokens));
+    print_layers(r.decode_layers);
+  }
   return 0;
 }
 
@@ -67,7 +86,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
              {"min-seconds", "S", "seconds of timed runs, at least (default 1)"},
              common("config"),
              common("real"),
-             {"per-layer", "", "also time each node, in separate profiled runs"},
+             {"per-layer", "",
+              "also time each node, in separate profiled runs (a language model: the prefill's "
+              "and the decode steps')"},
              {"prompt-tokens", "P",
               "a language model: time the prefill of a P-token prompt (default 128)..."},
              {"decode", "N", "...and N greedy decode steps after it (default 64)"},
@@ -133,12 +154,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   if (r.device_time.runs > 0)
     std::printf("on device  median %.3f ms   p90 %.3f   min %.3f (the device's timestamps)\n",
                 r.device_time.median_ms, r.device_time.p90_ms, r.device_time.min_ms);
-  if (options.per_layer) {
-    std::printf("\n%-44s %-22s %10s  %s\n", "layer", "op", "median ms", "kernel");
-    for (const LayerLatency& l : r.layers)
-      std::printf("%-44s %-22s %10.4f  %s\n", l.name.c_str(), l.op.c_str(), l.median_ms,
-                  l.kernel.c_str());
-  }
+  if (options.per_layer) print_layers(r.layers);
   return 0;
 }
 

@@ -244,6 +244,7 @@ void make_pool(Plan& p, const Group& g, Step& step);
 void make_softmax(Plan& p, const Group& g, Step& step);
 void make_layer_norm(Plan& p, const Group& g, Step& step);
 void make_rms_norm(Plan& p, const Group& g, Step& step);
+void make_attention(Plan& p, const Group& g, Step& step);
 
 // Fusion (fusion.cpp): the group anchored at nodes[anchor], with the post-op nodes that follow
 // it marked in `claimed`.

@@ -141,6 +141,8 @@ void Plan::build_step(const Group& group) {
     make_layer_norm(*this, group, step);
   else if (op == "RMSNormalization")
     make_rms_norm(*this, group, step);
+  else if (op == "Attention")
+    make_attention(*this, group, step);
   else
     make_eltwise(*this, group, step);
   steps.push_back(std::move(step));

@@ -216,6 +216,38 @@ std::string binary_unsupported(const Shape& a, const Shape& b, const Shape& y, b
   return "";
 }
 
+// What steps_attention.cpp runs: 4-D Q [B, Hq, S, d], K and V [B, Hkv, S, d] with Hkv dividing
+// Hq, a float mask broadcast per head or over all of them, past and present in pairs.
+std::string attention_unsupported(const Node& node, const std::vector<Shape>& in) {
+  if (node.attr_int("is_causal", 0) != 0 || node.attr_float("softcap", 0.0f) != 0.0f)
+    return "is_causal or softcap";
+  if (node.outputs.size() > 3 && !node.outputs[3].empty()) return "qk_matmul_output";
+  if (node.has_input(4) != node.has_input(5)) return "past keys without values";
+  if ((node.outputs.size() > 1 && !node.outputs[1].empty()) !=
+      (node.outputs.size() > 2 && !node.outputs[2].empty()))
+    return "present keys without values";
+  for (int i : {0, 1, 2, 4, 5})
+    if (node.has_input(i) && in[static_cast<std::size_t>(i)].size() != 4) return "rank";
+  const Shape &q = in[0], &k = in[1], &v = in[2];
+  if (k[1] < 1 || q[1] % k[1] != 0 || k[0] != q[0] || v[0] != q[0] || v[1] != k[1] ||
+      k[3] != q[3] || v[2] != k[2])
+    return "shapes";
+  if (node.has_input(4) && (in[4][0] != q[0] || in[4][1] != k[1] || in[4][3] != k[3] ||
+                            in[5] != Shape{q[0], k[1], in[4][2], v[3]}))
+    return "past shapes";
+  if (node.has_input(3)) {
+    const Shape& m = in[3];
+    if (m.size() > 4) return "mask rank";
+    Shape m4 = m;
+    m4.insert(m4.begin(), 4 - m4.size(), 1);
+    const std::int64_t total = k[2] + (node.has_input(4) ? in[4][2] : 0);
+    if ((m4[0] != 1 && m4[0] != q[0]) || (m4[1] != 1 && m4[1] != q[1]) ||
+        (m4[2] != 1 && m4[2] != q[2]) || (m4[3] != 1 && m4[3] != total))
+      return "mask shape";
+  }
+  return "";
+}
+
 std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& shape_of) {
   if (!node.domain.empty() && node.domain != "ai.onnx") return "domain " + node.domain;
   const std::string& op = node.op_type;
@@ -229,7 +261,7 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
                      op == "BatchNormalization" || op == "Concat" || is_variadic_op(op) ||
                      op == "DepthToSpace" || op == "SpaceToDepth" || op == "PRelu" || op == "LRN" ||
                      op == "Slice" || op == "Gather" || op == "Split" || op == "Pad" ||
-                     op == "Resize" || op == "Expand";
+                     op == "Resize" || op == "Expand" || op == "Attention";
   // Ops whose later inputs are parameters (indices, amounts), not data.
   const bool one_data_input = op == "Clip" || is_reduce_op(op) || op == "Slice" || op == "Gather" ||
                               op == "Split" || op == "Pad" || op == "Expand";
@@ -256,7 +288,9 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
   const Shape& x = in[0];
   const Shape& y = out->shape();
   // LayerNormalization's Mean and InvStdDev come from the same primitive; Split checks its own.
-  const std::size_t outputs = op == "LayerNormalization" ? 3 : op == "Split" ? 0 : 1;
+  const std::size_t outputs = op == "LayerNormalization" || op == "Attention" ? 3
+                              : op == "Split"                                 ? 0
+                                                                              : 1;
   for (std::size_t k = 1; k < node.outputs.size() && outputs > 0; ++k) {
     if (node.outputs[k].empty() || !is_read(graph, node.outputs[k])) continue;
     const Tensor* extra = k < outputs ? shape_of(node.outputs[k]) : nullptr;
@@ -279,6 +313,7 @@ std::string unsupported(const Graph& graph, const Node& node, const ShapeOf& sha
     return reduce_axes(graph, node, static_cast<int>(x.size()), reduced) ? "" : "axes";
   }
   if (op == "Concat") return concat_unsupported(graph, node, in);
+  if (op == "Attention") return attention_unsupported(node, in);
   if (is_variadic_op(op)) return variadic_unsupported(in, y);
   if (op == "DepthToSpace" || op == "SpaceToDepth") return space_depth_unsupported(node, x);
   if (op == "PRelu") return prelu_unsupported(in);

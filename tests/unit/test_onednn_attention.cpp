@@ -59,3 +59,32 @@ TEST(OnednnAttention, HeadsBetweenTokensAndFeatures) {
     check(*dev, m.load(), {"Transpose", "MatMul"}, {1, 40});
   }
 }
+
+// The fused Attention (fuse_attention's node) against the reference kernel: grouped query heads,
+// a past of 0 or 5 rows read in place, one query or several, no mask, one for all heads or one
+// per head, the present made or not.
+TEST(OnednnAttention, FusedAttentionEqualsTheReference) {
+  REQUIRE_ONEDNN(dev);
+  const std::int64_t q_heads = 4, kv_heads = 2, d = 8, dv = 6;
+  for (const std::int64_t past : {std::int64_t{0}, std::int64_t{5}})
+    for (const std::int64_t s : {std::int64_t{1}, std::int64_t{3}})
+      for (const int mask : {0, 1, 2})
+        for (const bool present : {false, true}) {
+          SCOPED_TRACE("past " + std::to_string(past) + ", " + std::to_string(s) +
+                       " queries, mask " + std::to_string(mask) + (present ? ", present" : ""));
+          ModelBuilder m(14);
+          m.input("q", {1, q_heads, s, d});
+          m.input("k", {1, kv_heads, s, d});
+          m.input("v", {1, kv_heads, s, dv});
+          if (mask > 0) m.input("mask", {1, mask == 1 ? 1 : q_heads, s, past + s});
+          m.input("past_k", {1, kv_heads, past, d});
+          m.input("past_v", {1, kv_heads, past, dv});
+          std::vector<std::string> outputs{"y"};
+          if (present) outputs.insert(outputs.end(), {"present_k", "present_v"});
+          set_attr(m.node("Attention", {"q", "k", "v", mask > 0 ? "mask" : "", "past_k", "past_v"},
+                          outputs, "attention"),
+                   "scale", 0.3f);
+          for (const std::string& o : outputs) m.output(o);
+          check(*dev, m.load(), {"Attention"}, {1});
+        }
+}

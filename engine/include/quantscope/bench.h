@@ -55,6 +55,17 @@ constexpr double kUnstableCv = 0.05;
 // Statistics of a list of durations (ms). Percentiles by nearest rank.
 LatencyStats latency_stats(std::vector<double> samples_ms);
 
+// Per-node times of several profiled runs, gathered into each node's median in graph order.
+class LayerTimes {
+ public:
+  void add(const std::vector<NodeTiming>& run);
+  std::vector<LayerLatency> medians() const;
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, std::pair<NodeTiming, std::vector<double>>> times_;
+};
+
 // Times the graph on the device with random inputs of the declared shapes (dynamic first
 // dimension = batch). Throws Error when an input has a dynamic dimension other than the first,
 // Cancelled when the job is cancelled.

@@ -48,7 +48,8 @@ DecoderLayout require_decoder(const Graph& graph);
 // A compiled decoder for one sequence (batch 1) and the tokens it has seen.
 class DecoderSession {
  public:
-  // The graph must outlive the session. Error when it is not a decoder or the device refuses it.
+  // The graph and the device must outlive the session (it compiles rewritten graphs as feeds
+  // need them). Error when the graph is not a decoder or the device refuses it.
   DecoderSession(const Graph& graph, Device& device);
   ~DecoderSession();
   const DecoderLayout& layout() const;
@@ -58,6 +59,9 @@ class DecoderSession {
   // Forgets the tokens fed so far.
   void reset();
   std::int64_t length() const;
+  // When on, each feed times every node (CompiledGraph::set_profiling); the last feed's times.
+  void set_profiling(bool on);
+  std::vector<NodeTiming> last_timings() const;
 
  private:
   struct State;
@@ -148,6 +152,7 @@ struct DecodeBenchOptions {
   int threads = 0;         // 0: the device's default
   int runs = 3;            // timed generations, after one discarded
   std::uint64_t seed = 1;  // for the prompt's random ids
+  bool per_layer = false;  // also time each node, in one more (profiled) generation
 };
 
 struct DecodeBenchResult {
@@ -158,6 +163,8 @@ struct DecodeBenchResult {
   LatencyStats decode;              // each decode step of every run
   double prefill_tokens_per_s = 0;  // at the median
   double decode_tokens_per_s = 0;   // at the median
+  // With per_layer: each node's time in the prefill, and its median over the decode steps.
+  std::vector<LayerLatency> prefill_layers, decode_layers;
   std::map<std::string, std::string> environment;
 };
 

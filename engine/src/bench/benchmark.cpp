@@ -90,22 +90,14 @@ BenchResult benchmark(const Graph& graph, Device& device, const BenchOptions& op
   if (options.per_layer) {
     // Kept apart from the end-to-end numbers: profiling adds a clock read per node.
     compiled->set_profiling(true);
-    std::vector<std::string> order;
-    std::map<std::string, std::pair<NodeTiming, std::vector<double>>> per_node;
+    LayerTimes times;
     for (int i = 0; i < std::max(options.runs, 5); ++i) {
       job.check();
       compiled->run(inputs);
-      for (const NodeTiming& t : compiled->last_timings()) {
-        auto [it, inserted] = per_node.try_emplace(t.name, t, std::vector<double>{});
-        if (inserted) order.push_back(t.name);
-        it->second.second.push_back(t.ms);
-      }
+      times.add(compiled->last_timings());
     }
     compiled->set_profiling(false);
-    for (const std::string& name : order) {
-      const auto& [t, times] = per_node[name];
-      result.layers.push_back({name, t.op, latency_stats(times).median_ms, t.kernel});
-    }
+    result.layers = times.medians();
   }
   job.report(1.0, "done");
   return result;

@@ -42,6 +42,20 @@ DecodeBenchResult benchmark_decoder(const Graph& graph, Device& device,
   r.prefill_tokens_per_s =
       r.prefill.median_ms > 0 ? 1000.0 * double(options.prompt_tokens) / r.prefill.median_ms : 0;
   r.decode_tokens_per_s = r.decode.median_ms > 0 ? 1000.0 / r.decode.median_ms : 0;
+  if (options.per_layer) {
+    // Kept apart from the numbers above: profiling adds a clock read per node. The first token
+    // comes from the prefill's logits, each later one from a decode step.
+    session.set_profiling(true);
+    LayerTimes prefill, decode;
+    std::int64_t seen = 0;
+    generate(
+        session, prompt, greedy,
+        [&](std::int64_t) { (seen++ == 0 ? prefill : decode).add(session.last_timings()); },
+        JobControl{{}, job.cancel});
+    session.set_profiling(false);
+    r.prefill_layers = prefill.medians();
+    r.decode_layers = decode.medians();
+  }
   r.environment = device.environment();
   r.environment["cpu_model"] = cpu_model_name();
   return r;

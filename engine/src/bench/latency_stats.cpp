@@ -30,6 +30,23 @@ LatencyStats latency_stats(std::vector<double> samples) {
   return s;
 }
 
+void LayerTimes::add(const std::vector<NodeTiming>& run) {
+  for (const NodeTiming& t : run) {
+    auto [it, inserted] = times_.try_emplace(t.name, t, std::vector<double>{});
+    if (inserted) order_.push_back(t.name);
+    it->second.second.push_back(t.ms);
+  }
+}
+
+std::vector<LayerLatency> LayerTimes::medians() const {
+  std::vector<LayerLatency> layers;
+  for (const std::string& name : order_) {
+    const auto& [t, times] = times_.at(name);
+    layers.push_back({name, t.op, latency_stats(times).median_ms, t.kernel});
+  }
+  return layers;
+}
+
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;

@@ -33,6 +33,13 @@ int fuse_layer_norm(Graph& graph);
 // Fuses RMSNormalization spelled as Pow/ReduceMean/Add/Sqrt/Div (or Reciprocal and Mul)[/Mul]
 // into one node (ONNX's op from opset 23); needs value_info. Returns how many it fused.
 int fuse_rms_norm(Graph& graph);
+// Fuses attention spelled as MatMul/Transpose[/Div][/Add]/Softmax/MatMul, with grouped-query
+// repeats and a cache's Concat, into Attention nodes (ONNX's op from opset 23); needs
+// value_info. Returns how many it fused. Not run at import: devices without a fused kernel
+// run the spelled-out form faster than the reference Attention (decoder sessions run it).
+int fuse_attention(Graph& graph);
+// Drops nodes whose outputs nothing reads (no node, no graph output), in topological order.
+void drop_dead_nodes(Graph& graph);
 // Drops Casts to float32 of float32 values (torch writes one around every RMSNorm), rewiring
 // their readers; needs value_info. Returns how many it dropped.
 int drop_identity_casts(Graph& graph);

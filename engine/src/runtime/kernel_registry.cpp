@@ -20,6 +20,7 @@ const std::pair<const char*, KernelFn> kOps[] = {
     {"Asinh", asinh},
     {"Atan", atan},
     {"Atanh", atanh},
+    {"Attention", attention},
     {"AveragePool", average_pool},
     {"BatchNormalization", batch_normalization},
     {"BitShift", bit_shift},

@@ -3,9 +3,11 @@
 #include <bit>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "quantscope/error.h"
 #include "quantscope/language_model.h"
+#include "text/decoder_graph.h"
 
 namespace qs {
 
@@ -97,9 +99,26 @@ DecoderLayout require_decoder(const Graph& graph) {
 // full): rows [0, length) hold the keys and values so far, the rest are masked out by the
 // attention mask, and the positions are given explicitly; after each step the new rows of the
 // present are copied into place. The shapes then change once per doubling, not per token.
+// Where the model's attention fuses (with_appended_cache), the padded cache is read in place by
+// the fused attention and the model gives only the new rows: no copy of the past per token.
 struct DecoderSession::State {
   DecoderLayout layout;
-  std::unique_ptr<CompiledGraph> compiled;
+  const Graph* model = nullptr;
+  Device* device = nullptr;
+  // The graphs a feed may run, by (appending to the cache, last position's logits only): the
+  // model as given (false, false), its head on the last position alone (with_last_position_
+  // logits), and both with the appended cache, for a padded cache. Each compiled on first use;
+  // one the device cannot run is dropped, and the feed runs the model as given instead.
+  struct Variant {
+    std::optional<Graph> graph;  // unset for the model as given
+    std::unique_ptr<CompiledGraph> compiled;
+    bool unavailable = false;
+  };
+  Variant variants[4];
+  std::vector<std::string> appended_rows;  // per cache entry, with an appended variant
+  CompiledGraph* last_run = nullptr;       // the one the last feed ran
+  bool profiling = false;
+  CompiledGraph& compiled(bool appended, bool last_only);
   bool padded = false;        // the masked, fixed-capacity cache above, for this sequence
   bool paddable = false;      // ... for the model (a failure may rule it out, see feed)
   std::int64_t capacity = 0;  // rows of each cache tensor (padded)
@@ -132,7 +151,27 @@ DecoderSession::DecoderSession(const Graph& graph, Device& device)
   state_->layout = require_decoder(graph);
   state_->paddable = !state_->layout.cache.empty() && !state_->layout.attention_mask.empty() &&
                      !state_->layout.position_ids.empty();
-  state_->compiled = device.compile(graph);
+  state_->device = &device;
+  state_->model = &graph;
+  state_->device = &device;
+  // Compiled now, so that a device refusing the model says so here rather than at a feed.
+  state_->variants[0].compiled = device.compile(graph);
+  if (auto appended = with_appended_cache(graph, state_->layout)) {
+    state_->variants[2].graph = std::move(appended->graph);
+    state_->appended_rows = std::move(appended->rows);
+  } else {
+    state_->variants[2].unavailable = state_->variants[3].unavailable = true;
+  }
+  if (auto last = with_last_position_logits(graph, state_->layout))
+    state_->variants[1].graph = std::move(*last);
+  else
+    state_->variants[1].unavailable = true;
+  if (state_->variants[2].graph && !state_->variants[1].unavailable) {
+    if (auto last = with_last_position_logits(*state_->variants[2].graph, state_->layout))
+      state_->variants[3].graph = std::move(*last);
+    else
+      state_->variants[3].unavailable = true;
+  }
   reset();
 }
 
@@ -144,6 +183,48 @@ const DecoderLayout& DecoderSession::layout() const {
 
 std::int64_t DecoderSession::length() const {
   return state_->length;
+}
+
+void DecoderSession::set_profiling(bool on) {
+  state_->profiling = on;
+  for (auto& v : state_->variants)
+    if (v.compiled) v.compiled->set_profiling(on);
+}
+
+CompiledGraph& DecoderSession::State::compiled(bool appended, bool last_only) {
+  // The best the device runs: appended before last-position-only before the model as given.
+  for (int want :
+       {(appended ? 2 : 0) + (last_only ? 1 : 0), appended ? 2 : 0, last_only ? 1 : 0, 0}) {
+    Variant& v = variants[want];
+    if (v.unavailable) continue;
+    if (!v.compiled) {
+      // A device without a kernel for what the rewrite made (Attention) runs the model as given.
+      // (Other ops a device leaves to the reference kernels cost what they cost in the model.)
+      bool runs = true;
+      for (const Node& n : v.graph->nodes)
+        if (n.op_type == "Attention")
+          runs = runs && device->unsupported_reason(*v.graph, n).empty();
+      if (!runs) {
+        v.unavailable = true;
+        continue;
+      }
+      try {
+        v.compiled = device->compile(*v.graph);
+      } catch (const Error&) {
+        v.unavailable = true;
+        continue;
+      }
+      v.compiled->set_profiling(profiling);
+    }
+    last_run = v.compiled.get();
+    return *v.compiled;
+  }
+  last_run = variants[0].compiled.get();
+  return *variants[0].compiled;
+}
+
+std::vector<NodeTiming> DecoderSession::last_timings() const {
+  return state_->last_run ? state_->last_run->last_timings() : std::vector<NodeTiming>{};
 }
 
 void DecoderSession::reset() {
@@ -183,7 +264,18 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
     for (Tensor& t : s.cache) t = with_capacity(t, s.length, grown);
     s.capacity = grown;
   }
+  // What the last run made: the present as a whole, or (appended) this step's rows alone; the
+  // logits of every position or of the last.
+  bool appended = false;
+  std::int64_t logit_rows = n;
   auto run = [&](std::int64_t past_rows) {
+    CompiledGraph& compiled = s.compiled(s.padded, last_only);
+    appended =
+        &compiled == s.variants[2].compiled.get() || &compiled == s.variants[3].compiled.get();
+    logit_rows =
+        (&compiled == s.variants[1].compiled.get() || &compiled == s.variants[3].compiled.get())
+            ? 1
+            : n;
     TensorMap inputs;
     inputs[s.layout.input_ids] = Tensor::from_vector<std::int64_t>({1, n}, fed);
     if (!s.layout.attention_mask.empty()) {
@@ -198,7 +290,7 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
       inputs[s.layout.position_ids] = Tensor::from_vector<std::int64_t>({1, n}, positions);
     }
     for (std::size_t i = 0; i < s.cache.size(); ++i) inputs[s.layout.cache[i].past] = s.cache[i];
-    return s.compiled->run(inputs);
+    return compiled.run(inputs);
   };
   std::int64_t past_rows = s.padded ? (s.length > 0 ? s.capacity : 0) : s.length;
   // A failure once tokens went through is most likely the model's bound on its context.
@@ -245,12 +337,14 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
     }
   }
   const Tensor& logits = outputs.at(s.layout.logits);
-  if (logits.rank() != 3 || logits.dim(0) != 1 || logits.dim(1) != n)
+  if (logits.rank() != 3 || logits.dim(0) != 1 || logits.dim(1) != logit_rows)
     throw Error("the decoder's " + s.layout.logits + " has shape " +
                 shape_to_string(logits.shape()) + " for " + std::to_string(n) + " tokens");
   for (std::size_t i = 0; i < s.cache.size(); ++i) {
-    Tensor& present = outputs.at(s.layout.cache[i].present);
-    if (present.rank() != 4 || present.dim(0) != 1 || present.dim(2) != past_rows + n ||
+    // Appended: the step's rows alone, as if the past before them were empty.
+    const std::int64_t before = appended ? 0 : past_rows;
+    Tensor& present = outputs.at(appended ? s.appended_rows[i] : s.layout.cache[i].present);
+    if (present.rank() != 4 || present.dim(0) != 1 || present.dim(2) != before + n ||
         present.dim(1) != s.cache[i].dim(1) || present.dim(3) != s.cache[i].dim(3))
       throw Error("the decoder's " + s.layout.cache[i].present + " has shape " +
                   shape_to_string(present.shape()) + " after a past of " +
@@ -263,10 +357,14 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
       if (s.max_capacity > 0) room = std::max(n, std::min(room, s.max_capacity));
       s.cache[i] = with_capacity(present, n, room);
     } else {  // this step's rows, at the end of the present, go after the cache's rows
+      if (s.length + n > s.cache[i].dim(2))
+        throw Error("internal: the decoder's cache of " + std::to_string(s.cache[i].dim(2)) +
+                    " rows has no room for " + std::to_string(n) + " after " +
+                    std::to_string(s.length));
       const std::int64_t heads = present.dim(1), d = present.dim(3);
       for (std::int64_t h = 0; h < heads; ++h)
         std::memcpy(s.cache[i].data<float>() + (h * s.capacity + s.length) * d,
-                    present.data<float>() + (h * (past_rows + n) + past_rows) * d,
+                    present.data<float>() + (h * (before + n) + before) * d,
                     static_cast<std::size_t>(n * d) * sizeof(float));
     }
   }
@@ -277,7 +375,7 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
   const std::int64_t vocab = logits.dim(2);
   const std::int64_t rows = last_only ? 1 : static_cast<std::int64_t>(ids.size());
   Tensor out(DType::f32, {rows, vocab});
-  std::memcpy(out.data<float>(), logits.data<float>() + (n - rows) * vocab,
+  std::memcpy(out.data<float>(), logits.data<float>() + (logit_rows - rows) * vocab,
               static_cast<std::size_t>(rows * vocab) * sizeof(float));
   return out;
 }

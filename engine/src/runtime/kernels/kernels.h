@@ -89,6 +89,7 @@ void global_max_pool(KernelContext& c);
 void batch_normalization(KernelContext& c);
 void layer_normalization(KernelContext& c);
 void rms_normalization(KernelContext& c);
+void attention(KernelContext& c);
 // reduce.cpp
 void reduce_mean(KernelContext& c);
 void reduce_sum(KernelContext& c);
