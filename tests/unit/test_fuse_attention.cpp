@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "graph/passes.h"
@@ -196,6 +197,65 @@ TEST(FuseAttention, GroupedQueryHeadsScaledEitherWayAndMasked) {
     EXPECT_LT(max_abs_diff(ReferenceExecutor(fused).run(in).at("y"),
                            ReferenceExecutor(spelled).run(in).at("y")),
               1e-5);
+  }
+}
+
+// GPT-2's form: K and V of the query heads' own count, the causal mask a Where filling the
+// scores with float's lowest, then an additive mask over the keys (padding).
+TEST(FuseAttention, GPT2sCausalWhereAndPaddingMaskBecomeOneMask) {
+  for (const bool padding : {false, true}) {
+    SCOPED_TRACE(padding ? "with padding" : "causal only");
+    test::ModelBuilder m(14);
+    m.input("q", {1, 2, 4, 8});
+    m.input("k", {1, 2, 4, 8});
+    m.input("v", {1, 2, 4, 8});
+    m.input("allowed", {1, 1, 4, 4}, 9);  // bool
+    if (padding) m.input("mask", {1, 1, 1, 4});
+    m.initializer("c", {}, {std::sqrt(8.0f)});
+    m.initializer("lowest", {}, {std::numeric_limits<float>::lowest()});
+    test::set_attr(m.node("Transpose", {"k"}, {"kt"}), "perm",
+                   std::vector<std::int64_t>{0, 1, 3, 2});
+    m.node("MatMul", {"q", "kt"}, {"s"}, "scores");
+    m.node("Div", {"s", "c"}, {"ss"});
+    m.node("Where", {"allowed", "ss", "lowest"}, {"sw"});
+    std::string scores = "sw";
+    if (padding) {
+      m.node("Add", {"sw", "mask"}, {"sm"});
+      scores = "sm";
+    }
+    test::set_attr(m.node("Softmax", {scores}, {"p"}), "axis", std::int64_t{-1});
+    m.node("MatMul", {"p", "v"}, {"y"}, "context");
+    m.output("y");
+    const Graph spelled = m.load();
+    Graph fused = spelled;
+    ASSERT_EQ(fuse_attention(fused), 1);
+    EXPECT_EQ(count_ops(fused, "Attention"), 1);
+    EXPECT_EQ(count_ops(fused, "Softmax"), 0);
+    // Causal (lower triangle allowed), the padding masks key 0 out with float's lowest.
+    std::vector<bool> allowed(16);
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) allowed[i * 4 + j] = j <= i;
+    Tensor allow(DType::boolean, {1, 1, 4, 4});
+    for (int i = 0; i < 16; ++i) allow.data<bool>()[i] = allowed[i];
+    TensorMap in{{"q", random_tensor({1, 2, 4, 8}, 5)},
+                 {"k", random_tensor({1, 2, 4, 8}, 6)},
+                 {"v", random_tensor({1, 2, 4, 8}, 7)},
+                 {"allowed", allow}};
+    if (padding)
+      in["mask"] = Tensor::from_vector<float>(
+          {1, 1, 1, 4}, {std::numeric_limits<float>::lowest(), 0.0f, 0.0f, 0.0f});
+    // Row 0 of the padded case attends to nothing: NaN in both (softmax of all -inf); compared
+    // from row 1 on there.
+    const Tensor want = ReferenceExecutor(spelled).run(in).at("y");
+    const Tensor got = ReferenceExecutor(fused).run(in).at("y");
+    double worst = 0;
+    for (std::int64_t h = 0; h < 2; ++h)
+      for (std::int64_t i = padding ? 1 : 0; i < 4; ++i)
+        for (std::int64_t e = 0; e < 8; ++e) {
+          const std::int64_t at = (h * 4 + i) * 8 + e;
+          worst = std::max(worst, double(std::abs(got.data<float>()[at] - want.data<float>()[at])));
+        }
+    EXPECT_LT(worst, 1e-5);
   }
 }
 

@@ -1,13 +1,16 @@
 // Attention as exporters spell it (Hugging Face's Llama, Mistral, Qwen2 and others like them):
 //   scores = MatMul(Q, Transpose(K', perm [0, 1, 3, 2]))  [then Div or Mul by a constant]
-//            [then Add(mask)];  Y = MatMul(Softmax(scores, last axis), V')
+//            [then Where(allowed, scores, fill) (GPT-2)] [then Add(mask)]
+//   Y = MatMul(Softmax(scores, last axis), V')
 // with K' and V' either K and V [B, Hkv, T, d] or those repeated for the query heads sharing
 // them (repeat_kv: Reshape(Expand(Unsqueeze(K, 2), [B, Hkv, G, T, d]), [B, Hkv*G, T, d])), and
 // K and V either computed or Concat(past, new, axis 2) of a cache. It becomes one Attention
 // node (ONNX's op from opset 23) with the past as its own inputs and the present as its
 // outputs: a device reads the cache where it is instead of copying and repeating it, and a
 // decoder session can leave the present unmade (decoder_graph.cpp).
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "graph/passes.h"
 #include "graph/pattern_util.h"
@@ -48,6 +51,17 @@ class AttentionMatcher : patterns::ChainWalker {
       value = take(next, chain);
       next = single_reader(value);
     }
+    // GPT-2's causal mask: Where(allowed, scores, a very negative fill), before the additive one.
+    std::string allowed, fill;
+    if (next && next->op_type == "Where" && next->inputs.size() == 3 && next->inputs[1] == value &&
+        patterns::scalar_constant(g_, next->inputs[2], c) && c <= -1e4f) {
+      allowed = next->inputs[0];
+      fill = next->inputs[2];
+      const Shape* a = shape(allowed);
+      if (!a || a->size() > 4 || g_.value_info.at(allowed).dtype() != DType::boolean) return false;
+      value = take(next, chain);
+      next = single_reader(value);
+    }
     std::string mask;
     if (next && next->op_type == "Add" && next->inputs.size() == 2) {
       mask = next->inputs[next->inputs[0] == value ? 1 : 0];
@@ -75,7 +89,8 @@ class AttentionMatcher : patterns::ChainWalker {
     fused.inputs = {scores.inputs[0], keys, values, mask};
     fused.outputs = {context.outputs[0]};
     const int key_concat = cache_concat(keys), value_concat = cache_concat(values);
-    if (key_concat >= 0 && value_concat >= 0) {
+    if (key_concat >= 0 && value_concat >= 0 && read_only_for_shape(keys, chain) &&
+        read_only_for_shape(values, chain)) {
       const Node& kc = g_.nodes[key_concat];
       const Node& vc = g_.nodes[value_concat];
       fused.inputs = {scores.inputs[0], kc.inputs[1], vc.inputs[1], mask,
@@ -84,6 +99,7 @@ class AttentionMatcher : patterns::ChainWalker {
       chain.push_back(key_concat);
       chain.push_back(value_concat);
     }
+    if (!allowed.empty()) fused.inputs[3] = combined_mask(scores.name, allowed, fill, mask);
     fused.attributes["scale"].value = scale;
     for (int k : chain)
       if (k != first) fused.folded_from.push_back(g_.nodes[k].name);
@@ -145,6 +161,43 @@ class AttentionMatcher : patterns::ChainWalker {
     return u.inputs[0];
   }
 
+  // Where(allowed, scores, fill) + mask as scores + Where(allowed, mask, fill + mask): the same
+  // after the softmax (fill, -1e4 or below, leaves exp() of a masked score 0 either way), as one
+  // float mask the fused node adds. The nodes making it go to `made`, added after the fusion.
+  std::string combined_mask(const std::string& name, const std::string& allowed,
+                            const std::string& fill, const std::string& mask) {
+    const std::string p = name + "/mask";
+    std::string kept = mask, dropped = fill;
+    if (mask.empty()) {
+      kept = p + "/zero";
+      zeros_.push_back(kept);
+    } else {
+      dropped = p + "/fill";
+      made_.push_back(Node{p + "/fill", "Add", "", {fill, mask}, {dropped}, {}, {}, 0});
+    }
+    made_.push_back(Node{p, "Where", "", {allowed, kept, dropped}, {p + "/output"}, {}, {}, 0});
+    return p + "/output";
+  }
+
+ public:
+  std::vector<Node> made_;          // nodes the fused ones read (combined_mask)
+  std::vector<std::string> zeros_;  // scalar 0.0 initializers they read
+
+ private:
+  // Whether every node reading `name` outside the chain is a Shape of all of it (GPT-2 slices
+  // its causal mask by the keys' length): rewritten from the past's and new rows' shapes once
+  // the Attention makes `name` (shape_from_parts), as the mask it feeds must be made before.
+  bool read_only_for_shape(const std::string& name, const std::vector<int>& chain) const {
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const Node& n = g_.nodes[i];
+      if (std::find(n.inputs.begin(), n.inputs.end(), name) == n.inputs.end() ||
+          std::find(chain.begin(), chain.end(), static_cast<int>(i)) != chain.end())
+        continue;
+      if (n.op_type != "Shape" || n.has_attr("start") || n.has_attr("end")) return false;
+    }
+    return true;
+  }
+
   // The Concat(past, new, axis 2) making `name` from a graph input, or -1.
   int cache_concat(const std::string& name) const {
     const int k = producer(name);
@@ -159,6 +212,31 @@ class AttentionMatcher : patterns::ChainWalker {
   }
 };
 
+// Shape(present) of a fused Attention's present keys or values as Shape(past) + Shape(new) *
+// [0, 0, 1, 0]: the same numbers, without reading what the Attention makes after them.
+void shape_from_parts(Graph& graph) {
+  std::map<std::string, std::pair<std::string, std::string>> parts;  // present -> past, new
+  for (const Node& n : graph.nodes)
+    if (n.op_type == "Attention" && n.outputs.size() == 3 && n.inputs.size() == 6)
+      for (std::size_t k : {std::size_t{1}, std::size_t{2}})
+        parts[n.outputs[k]] = {n.inputs[k + 3], n.inputs[k]};
+  std::vector<Node> made;
+  for (Node& n : graph.nodes) {
+    if (n.op_type != "Shape" || n.inputs.size() != 1 || !parts.count(n.inputs[0])) continue;
+    const auto& [past, fresh] = parts.at(n.inputs[0]);
+    const std::string p = n.name + "/from_parts";
+    graph.initializers[p + "/rows"] = Tensor::from_vector<std::int64_t>({4}, {0, 0, 1, 0});
+    made.push_back(Node{p + "/past", "Shape", "", {past}, {p + "/past_shape"}, {}, {}, 0});
+    made.push_back(Node{p + "/new", "Shape", "", {fresh}, {p + "/new_shape"}, {}, {}, 0});
+    made.push_back(Node{
+        p + "/new_rows", "Mul", "", {p + "/new_shape", p + "/rows"}, {p + "/new_rows"}, {}, {}, 0});
+    n.op_type = "Add";
+    n.inputs = {p + "/past_shape", p + "/new_rows"};
+    n.attributes.clear();
+  }
+  for (Node& n : made) graph.nodes.push_back(std::move(n));
+}
+
 }  // namespace
 
 int fuse_attention(Graph& graph) {
@@ -167,9 +245,14 @@ int fuse_attention(Graph& graph) {
   const int fused = patterns::fuse_matches(
       graph, [&](int first, patterns::Fusion& f) { return matcher.match(first, f); });
   if (fused == 0) return 0;
+  for (const std::string& zero : matcher.zeros_)
+    graph.initializers[zero] = Tensor::from_vector<float>({}, {0.0f});
+  // Placed by sort_and_validate below; those of a match that was not fused are dead after it.
+  for (Node& n : matcher.made_) graph.nodes.push_back(std::move(n));
+  shape_from_parts(graph);
+  sort_and_validate(graph);
   // The shape arithmetic that fed the repeats' Expand and Reshape is read by nothing now.
   drop_dead_nodes(graph);
-  sort_and_validate(graph);
   drop_unused_initializers(graph);
   infer_graph_shapes(graph);
   return fused;
