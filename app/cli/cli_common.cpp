@@ -1,5 +1,9 @@
 #include "cli_common.h"
 
+#include "quantscope/tokenizer.h"
+
+#include "quantscope/text_data.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,6 +11,8 @@
 #include "quantscope/device.h"
 #include "quantscope/language_model.h"
 #include "quantscope/model.h"
+#include "quantscope/text_data.h"
+#include "quantscope/tokenizer.h"
 
 namespace qs::cli {
 
@@ -50,6 +56,13 @@ RecipeInputs recipe_inputs(const Args& args, const std::string& model_path) {
   in.eval_limit = args.has("eval-limit") ? args.get_int("eval-limit", -1, 1) : options.limit;
   in.device = args.get("device", "cpu-ref");
   in.registry = &registry();
+  if (is_text_spec(in.calibration) || is_text_spec(in.evaluation)) {
+    in.tokenizer = args.has("tokenizer") ? args.get("tokenizer") : tokenizer_beside(model_path);
+    if (!args.has("tokenizer") && !in.tokenizer.empty())
+      std::fprintf(stderr, "note: tokenizer %s (beside the model; --tokenizer FILE for another)\n",
+                   in.tokenizer.c_str());
+    in.context = args.get_int("context", 256, 2);
+  }
   return in;
 }
 

@@ -45,6 +45,8 @@ QuantConfig config_from_args(const Args& args) {
 int cmd_quantize(const std::vector<std::string>& argv) {
   Args args(argv, {common("data"),
                    common("limit"),
+                   common("tokenizer"),
+                   common("context"),
                    common("mean"),
                    common("std"),
                    common("device"),

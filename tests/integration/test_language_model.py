@@ -272,3 +272,59 @@ class ForeignGpt2Decoder(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(os.path.exists(MODEL), "skipped 'no bundled decoder'")
+class DecoderQuantize(unittest.TestCase):
+    """Weight-only quantization of the bundled decoder, calibrated on windows of text: GPTQ
+    against round-to-nearest, scored on other chapters than those it saw."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        d = cls.tmp.__enter__()
+        with open(TEST_TEXT, encoding="utf-8") as f:
+            chapters = [line for line in f if line.strip()]
+        cls.calibration = os.path.join(d, "calibration.txt")
+        cls.evaluation = os.path.join(d, "evaluation.txt")
+        with open(cls.calibration, "w", encoding="utf-8") as f:
+            f.writelines(chapters[:20])
+        with open(cls.evaluation, "w", encoding="utf-8") as f:
+            f.writelines(chapters[20:])
+        cls.dir = d
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.__exit__(None, None, None)
+
+    def quantized(self, bits, rounding):
+        out = os.path.join(self.dir, f"w{bits}-{rounding}.json")
+        run_cli("quantize", MODEL, "--device", DEVICE, "--data", "text:" + self.calibration,
+                "--tokenizer", TOKENIZER, "--limit", "8", "--weights", str(bits), "--acts",
+                "float", "--granularity", "group:32", "--rounding", rounding, "-o", out)
+        _, out_json, _ = run_cli("eval", MODEL, "--device", DEVICE, "--json", "--data",
+                                 "text:" + self.evaluation, "--tokenizer", TOKENIZER,
+                                 "--limit", "24", "--config", out)
+        return json.loads(out_json)
+
+    def test_gptq_beats_round_to_nearest_and_4_bits_stay_close(self):
+        w4 = self.quantized(4, "gptq")
+        self.assertLess(w4["ppl_ratio"], 1.03)
+        self.assertLess(w4["kld"]["mean"], 0.02)
+        self.assertGreater(w4["same_top_percent"], 90.0)
+        rtn3, gptq3 = self.quantized(3, "rtn"), self.quantized(3, "gptq")
+        self.assertLess(gptq3["kld"]["mean"], rtn3["kld"]["mean"])
+        self.assertLess(gptq3["ppl_ratio"], rtn3["ppl_ratio"])
+        self.assertGreater(rtn3["ppl_ratio"], w4["ppl_ratio"])
+
+    def test_text_for_a_model_that_is_no_decoder_and_a_missing_tokenizer_are_errors(self):
+        code, _, err = run_cli("quantize", os.path.join(MODELS_DIR, "lenet.onnx"), "--data",
+                               "text:" + self.calibration, "--tokenizer", TOKENIZER, "-o",
+                               os.path.join(self.dir, "x.json"), check=False)
+        self.assertNotEqual(code, 0)
+        self.assertIn("language model", err)
+        code, _, err = run_cli("quantize", MODEL, "--data", "text:" + self.calibration,
+                               "--tokenizer", os.path.join(self.dir, "missing.model"), "-o",
+                               os.path.join(self.dir, "x.json"), check=False)
+        self.assertNotEqual(code, 0)
+        self.assertIn("missing.model", err)

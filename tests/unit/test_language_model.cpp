@@ -11,6 +11,7 @@
 #include "quantscope/language_model.h"
 #include "quantscope/model.h"
 #include "quantscope/registry.h"
+#include "quantscope/text_data.h"
 
 namespace qs {
 namespace {
@@ -262,6 +263,42 @@ TEST(Generate, SamplingIsSeededAndTopOneIsGreedy) {
   stop.stop_token = generate(session, prompt, greedy).tokens[2];
   EXPECT_LE(generate(session, prompt, stop).tokens.size(), 3u);
   EXPECT_THROW(generate(session, {}, greedy), Error);
+}
+
+TEST(TokenWindows, SamplesAreWindowsSideBySideTheShortLastOneDropped) {
+  TokenStream s;
+  for (std::int64_t i = 0; i < 10; ++i) s.ids.push_back(100 + i);
+  s.description = "ten ids";
+  auto data = token_window_dataset(s, 4);
+  EXPECT_EQ(data->size(), 2);  // [0, 4) and [4, 8); 8 and 9 make no whole window
+  EXPECT_EQ(data->sample_shape(), (Shape{4}));
+  EXPECT_FALSE(data->has_labels());
+  const Batch b = data->read(0, 2);
+  ASSERT_EQ(b.inputs.shape(), (Shape{2, 4}));
+  EXPECT_EQ(b.inputs.dtype(), DType::i64);
+  EXPECT_EQ(b.inputs.data<std::int64_t>()[5], 105);
+  EXPECT_THROW(data->read(1, 2), Error);
+  EXPECT_EQ(token_window_dataset(s, 4, 1)->size(), 1);
+  // A text shorter than the context is one window of all of it.
+  auto short_one = token_window_dataset(s, 64);
+  EXPECT_EQ(short_one->size(), 1);
+  EXPECT_EQ(short_one->sample_shape(), (Shape{10}));
+  EXPECT_THROW(token_window_dataset(TokenStream{}, 4), Error);
+}
+
+TEST(TokenWindows, ADecodersInputsForWindowsStartAtPositionZeroWithNothingCached) {
+  const DecoderLayout layout = require_decoder(decoder());
+  const Tensor ids = Tensor::from_vector<std::int64_t>({2, 3}, {1, 2, 3, 4, 5, 6});
+  const TensorMap in = decoder_inputs(layout, ids);
+  EXPECT_EQ(in.at("attention_mask").to_i64(), std::vector<std::int64_t>(6, 1));
+  EXPECT_EQ(in.at("position_ids").to_i64(), (std::vector<std::int64_t>{0, 1, 2, 0, 1, 2}));
+  EXPECT_EQ(in.at("past_key_values.5.value").shape(), (Shape{2, 2, 0, 40}));
+  EXPECT_EQ(in.size(), 3u + layout.cache.size());
+  // The decoder runs on them: the logits of both windows' positions.
+  auto device = cpu_ref();
+  const TensorMap out = device->compile(decoder())->run(in);
+  EXPECT_EQ(out.at("logits").shape(), (Shape{2, 3, 4096}));
+  EXPECT_THROW(decoder_inputs(layout, Tensor::from_vector<float>({1, 2}, {1, 2})), Error);
 }
 
 }  // namespace

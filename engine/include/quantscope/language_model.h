@@ -68,6 +68,11 @@ class DecoderSession {
   std::unique_ptr<State> state_;
 };
 
+// The inputs of a decoder reading rows of ids [batch, sequence] from position 0 with nothing
+// cached: the mask all ones, positions 0..sequence-1, each past empty [batch, heads, 0, d].
+// How calibration and analysis feed token windows. Error when ids are not int64 of rank 2.
+TensorMap decoder_inputs(const DecoderLayout& layout, const Tensor& ids);
+
 // ---- scoring text ----------------------------------------------------------------------------
 
 struct TextEvalOptions {

@@ -37,6 +37,10 @@ struct RecipeInputs {
   std::int64_t eval_limit = -1;  // from the evaluation set; -1: all
   std::string device = "cpu-ref";
   const Registry* registry = nullptr;  // devices and calibrators; nullptr: the built-ins
+  // Text data (text: or tokens:) for a language model: its tokenizer file (needed by text:) and
+  // the tokens per window (each window a sample).
+  std::string tokenizer;
+  std::int64_t context = 256;
 
   const Registry& devices() const;
   std::unique_ptr<Dataset> open_calibration() const;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "quantscope/dataset.h"
 #include "quantscope/tokenizer.h"
 
 namespace qs {
@@ -45,5 +46,11 @@ struct TokenWindow {
 // range.
 std::vector<TokenWindow> token_windows(std::int64_t tokens, std::int64_t context,
                                        std::int64_t stride, std::int64_t limit = -1);
+
+// The stream as samples for calibration: windows of `context` tokens side by side (the last,
+// shorter one dropped; a stream shorter than `context` is one window), at most `limit` of them
+// when >= 0; each an int64 row of ids [context]. Error when the stream is empty.
+std::unique_ptr<Dataset> token_window_dataset(TokenStream stream, std::int64_t context,
+                                              std::int64_t limit = -1);
 
 }  // namespace qs

@@ -15,6 +15,7 @@
 #include "quant/roundings/roundings.h"
 #include "quant/weight_quant.h"
 #include "quantscope/error.h"
+#include "quantscope/language_model.h"
 #include "quantscope/memory.h"
 #include "quantscope/quant.h"
 #include "quantscope/quant_format.h"
@@ -115,6 +116,8 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   }
 
   const Graph g = with_observed_outputs(graph, observed);
+  // A decoder reads windows of token ids, with the rest of its inputs made for them.
+  const std::optional<DecoderLayout> decoder = decoder_layout(graph);
   std::unique_ptr<CompiledGraph> run = observed.empty() ? nullptr : compile_any_batch(device, g);
   const std::string input = graph.inputs[0].name;
   const std::int64_t total = data.size();
@@ -133,7 +136,8 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
                      ", batch " + std::to_string(b + 1) + "/" + std::to_string(batches));
       const std::int64_t first = b * step;
       Batch batch = data.read(first, std::min(step, total - first));
-      TensorMap out = run->run({{input, batch.inputs}});
+      TensorMap out = run->run(decoder ? decoder_inputs(*decoder, batch.inputs)
+                                       : TensorMap{{input, batch.inputs}});
       out[input] = batch.inputs;
       for (const std::string& t : observed) {
         auto it = out.find(t);

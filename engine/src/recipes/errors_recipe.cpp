@@ -16,6 +16,7 @@ std::string ErrorsRequest::cache_key() const {
 }
 
 ErrorTrace ErrorsRequest::run(const JobControl& job) const {
+  recipes::refuse_language_model(in, "the error trace");
   if (!quantized) throw Error("an error trace needs the quantized model");
   auto data = in.open_evaluation();
   auto device = in.open_device();

@@ -16,6 +16,7 @@ std::string HessianRequest::cache_key() const {
 }
 
 HessianResult HessianRequest::run(const JobControl& job) const {
+  recipes::refuse_language_model(in, "the Hessian trace");
   return hessian_traces(*in.graph, *in.open_calibration(), options, job);
 }
 

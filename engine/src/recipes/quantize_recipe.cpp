@@ -39,6 +39,7 @@ std::string CompareRequest::cache_key() const {
 }
 
 PairEvalResult CompareRequest::run(const JobControl& job) const {
+  recipes::refuse_language_model(in, "comparing on samples (eval --config compares on text)");
   if (!quantized) throw Error("a comparison needs the quantized model");
   const Graph simulated = apply_quantization(*in.graph, *quantized);
   auto data = in.open_evaluation();

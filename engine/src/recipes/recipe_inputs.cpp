@@ -3,8 +3,11 @@
 
 #include "quantscope/device.h"
 #include "quantscope/error.h"
+#include "quantscope/language_model.h"
 #include "quantscope/quant.h"
 #include "quantscope/registry.h"
+#include "quantscope/text_data.h"
+#include "quantscope/tokenizer.h"
 #include "recipe_key.h"
 
 namespace qs {
@@ -13,14 +16,30 @@ const Registry& RecipeInputs::devices() const {
   return registry ? *registry : builtin_registry();
 }
 
+namespace {
+
+std::unique_ptr<Dataset> open_data(const RecipeInputs& in, const std::string& spec,
+                                   std::int64_t limit) {
+  if (!is_text_spec(spec)) return open_dataset(spec, DataOptions{in.preprocess, limit});
+  if (in.graph && !decoder_layout(*in.graph))
+    throw Error("dataset '" + spec +
+                "': text is for a language model (a model with input_ids), not samples for this "
+                "model");
+  std::unique_ptr<Tokenizer> tokenizer =
+      in.tokenizer.empty() ? nullptr : open_tokenizer(in.tokenizer);
+  return token_window_dataset(open_token_stream(spec, tokenizer.get()), in.context, limit);
+}
+
+}  // namespace
+
 std::unique_ptr<Dataset> RecipeInputs::open_calibration() const {
   if (calibration.empty()) throw Error("no calibration data given");
-  return open_dataset(calibration, DataOptions{preprocess, limit});
+  return open_data(*this, calibration, limit);
 }
 
 std::unique_ptr<Dataset> RecipeInputs::open_evaluation() const {
   if (evaluation.empty()) return open_calibration();
-  return open_dataset(evaluation, DataOptions{preprocess, eval_limit});
+  return open_data(*this, evaluation, eval_limit);
 }
 
 std::unique_ptr<Device> RecipeInputs::open_device() const {
@@ -44,6 +63,12 @@ nlohmann::json calibration_fields(const RecipeInputs& in) {
   nlohmann::json j = model_fields(in);
   j["calibration"] = in.calibration;
   j["limit"] = in.limit;
+  if (is_text_spec(in.calibration)) {
+    // The tokenizer's file by path (its contents decide the ids; a changed file at the same
+    // path is the user's to re-run), and the window length.
+    j["tokenizer"] = in.tokenizer;
+    j["context"] = in.context;
+  }
   return j;
 }
 
@@ -54,6 +79,10 @@ void add_evaluation(nlohmann::json& j, const RecipeInputs& in) {
   j["evaluation"] = in.evaluation_spec();
   j["eval_limit"] = in.evaluation.empty() ? in.limit : in.eval_limit;
   j["device"] = in.device;
+  if (is_text_spec(in.evaluation_spec())) {
+    j["tokenizer"] = in.tokenizer;
+    j["context"] = in.context;
+  }
 }
 
 }  // namespace
@@ -62,6 +91,12 @@ nlohmann::json evaluation_fields(const RecipeInputs& in) {
   nlohmann::json j = calibration_fields(in);
   add_evaluation(j, in);
   return j;
+}
+
+void refuse_language_model(const RecipeInputs& in, const std::string& what) {
+  if (in.graph && decoder_layout(*in.graph))
+    throw Error(what +
+                " does not take language models yet (quantize and eval do, with text: data)");
 }
 
 nlohmann::json evaluation_only_fields(const RecipeInputs& in) {

@@ -25,4 +25,8 @@ std::string content_key(const std::string& json_text);
 std::string quantized_key(const std::shared_ptr<const QuantizedModel>& quantized);
 std::string make_key(const char* kind, const nlohmann::json& fields);
 
+// Error when the model is a language model and `what` (a recipe's analysis) does not take one
+// yet; quantize and eval do.
+void refuse_language_model(const RecipeInputs& in, const std::string& what);
+
 }  // namespace qs::recipes

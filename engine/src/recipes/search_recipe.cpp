@@ -31,6 +31,7 @@ std::string SearchRequest::cache_key() const {
 }
 
 SearchResult SearchRequest::run(const JobControl& job) const {
+  recipes::refuse_language_model(in, "the mixed-precision search");
   SearchOptions o = options;
   o.hessian = hessian ? &*hessian : nullptr;
   o.latency = latency ? &*latency : nullptr;
