@@ -103,7 +103,6 @@ DecoderLayout require_decoder(const Graph& graph) {
 // the fused attention and the model gives only the new rows: no copy of the past per token.
 struct DecoderSession::State {
   DecoderLayout layout;
-  const Graph* model = nullptr;
   Device* device = nullptr;
   // The graphs a feed may run, by (appending to the cache, last position's logits only): the
   // model as given (false, false), its head on the last position alone (with_last_position_
@@ -151,8 +150,6 @@ DecoderSession::DecoderSession(const Graph& graph, Device& device)
   state_->layout = require_decoder(graph);
   state_->paddable = !state_->layout.cache.empty() && !state_->layout.attention_mask.empty() &&
                      !state_->layout.position_ids.empty();
-  state_->device = &device;
-  state_->model = &graph;
   state_->device = &device;
   // Compiled now, so that a device refusing the model says so here rather than at a feed.
   state_->variants[0].compiled = device.compile(graph);
