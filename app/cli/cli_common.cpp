@@ -1,9 +1,5 @@
 #include "cli_common.h"
 
-#include "quantscope/tokenizer.h"
-
-#include "quantscope/text_data.h"
-
 #include <unistd.h>
 
 #include <cstdio>

@@ -142,13 +142,14 @@ TEST(DecoderGraphs, TheLastPositionsLogitsAreTheModelsLastRow) {
 
 // q [1, 4, S, 8] against k, v [1, 2, T, 8] repeated for the query heads as repeat_kv does,
 // scaled by `scale_op` ("Div" or "Mul"), an additive mask, softmax over `axis`.
-Graph spelled_attention(const std::string& scale_op, std::int64_t axis) {
+// `new_axis` 2 repeats each key head for its group (repeat_kv); 1 tiles the heads instead.
+Graph spelled_attention(const std::string& scale_op, std::int64_t axis, std::int64_t new_axis = 2) {
   test::ModelBuilder m(14);
   m.input("q", {1, 4, 3, 8});
   m.input("k", {1, 2, 5, 8});
   m.input("v", {1, 2, 5, 8});
   m.input("mask", {1, 1, 3, 5});
-  m.initializer_i64("axes2", {1}, {2});
+  m.initializer_i64("axes2", {1}, {new_axis});
   m.initializer_i64("expanded", {5}, {1, 2, 2, 5, 8});
   m.initializer_i64("heads", {4}, {1, 4, 5, 8});
   m.initializer("c", {}, {scale_op == "Div" ? 2.0f : 0.25f});
@@ -259,10 +260,66 @@ TEST(FuseAttention, GPT2sCausalWhereAndPaddingMaskBecomeOneMask) {
   }
 }
 
+TEST(FuseAttention, HeadsTiledRatherThanRepeatedStayAsTheyAre) {
+  // Unsqueeze at axis 1: query head h reads key head h % 2, not h / 2 as Attention would.
+  const Graph spelled = spelled_attention("Div", -1, 1);
+  Graph fused = spelled;
+  fuse_attention(fused);
+  TensorMap in{{"q", random_tensor({1, 4, 3, 8}, 11)},
+               {"k", random_tensor({1, 2, 5, 8}, 12)},
+               {"v", random_tensor({1, 2, 5, 8}, 13)},
+               {"mask", random_tensor({1, 1, 3, 5}, 14)}};
+  EXPECT_LT(max_abs_diff(ReferenceExecutor(fused).run(in).at("y"),
+                         ReferenceExecutor(spelled).run(in).at("y")),
+            1e-5);
+  for (const Node& n : fused.nodes)
+    if (n.op_type == "Attention") {
+      EXPECT_NE(n.inputs[1], "k") << "the tiled heads were taken for repeated ones";
+    }
+}
+
+TEST(FuseAttention, ASoftmaxWithoutAxisBeforeOpset13IsNoAttention) {
+  // Opset 12's Softmax defaults to axis 1 over the flattened rest: not the last axis alone.
+  test::ModelBuilder m(12);
+  m.input("q", {1, 2, 3, 8});
+  m.input("k", {1, 2, 5, 8});
+  m.input("v", {1, 2, 5, 8});
+  test::set_attr(m.node("Transpose", {"k"}, {"kt"}), "perm", std::vector<std::int64_t>{0, 1, 3, 2});
+  m.node("MatMul", {"q", "kt"}, {"s"});
+  m.node("Softmax", {"s"}, {"p"});
+  m.node("MatMul", {"p", "v"}, {"y"});
+  m.output("y");
+  Graph g = m.load();
+  EXPECT_EQ(fuse_attention(g), 0);
+}
+
 TEST(FuseAttention, ASoftmaxOverAnotherAxisIsNoAttention) {
   Graph g = spelled_attention("Div", 2);
   EXPECT_EQ(fuse_attention(g), 0);
   EXPECT_EQ(count_ops(g, "Attention"), 0);
+}
+
+// Logits scaled after the head (as Gemma's softcap or Cohere's logit_scale do): no last-position
+// head, while the attention still fuses; generation runs, greedy as the model's own.
+TEST(DecoderGraphs, AHeadThatIsNotAMatMulStillGenerates) {
+  Graph scaled = decoder();
+  for (Node& n : scaled.nodes)
+    for (std::string& out : n.outputs)
+      if (out == "logits") out = "logits_unscaled";
+  scaled.initializers["logit_scale"] = Tensor::from_vector<float>({}, {0.5f});
+  scaled.nodes.push_back(
+      Node{"scale_logits", "Mul", "", {"logits_unscaled", "logit_scale"}, {"logits"}, {}, {}, 0});
+  infer_graph_shapes(scaled);
+  const DecoderLayout layout = require_decoder(scaled);
+  EXPECT_FALSE(with_last_position_logits(scaled, layout).has_value());
+  EXPECT_TRUE(with_appended_cache(scaled, layout).has_value());
+  auto device = make_default_registry().create_device("cpu-onednn");
+  if (!device->status().usable) GTEST_SKIP() << "cpu-onednn is not usable here";
+  DecoderSession session(scaled, *device), original(decoder(), *device);
+  GenerateOptions greedy;
+  greedy.max_tokens = 6;
+  const std::vector<std::int64_t> prompt{1, 17, 404};
+  EXPECT_EQ(generate(session, prompt, greedy).tokens, generate(original, prompt, greedy).tokens);
 }
 
 TEST(AttentionKernel, HeadsThatDoNotShareEvenlyAreAnErrorNamingThem) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "graph/passes.h"
 #include "graph/pattern_util.h"
@@ -18,6 +19,19 @@
 namespace qs {
 
 namespace {
+
+// `base`, or `base` with a number after it, that no tensor or node of the graph is named yet.
+std::string fresh_name(const Graph& graph, const std::string& base) {
+  auto taken = [&](const std::string& name) {
+    if (graph.initializers.count(name) || graph.value_info.count(name)) return true;
+    for (const Node& n : graph.nodes)
+      if (n.name == name || n.name.rfind(name + "/", 0) == 0) return true;
+    return false;
+  };
+  std::string name = base;
+  for (int k = 2; taken(name); ++k) name = base + "_" + std::to_string(k);
+  return name;
+}
 
 class AttentionMatcher : patterns::ChainWalker {
  public:
@@ -54,7 +68,7 @@ class AttentionMatcher : patterns::ChainWalker {
     // GPT-2's causal mask: Where(allowed, scores, a very negative fill), before the additive one.
     std::string allowed, fill;
     if (next && next->op_type == "Where" && next->inputs.size() == 3 && next->inputs[1] == value &&
-        patterns::scalar_constant(g_, next->inputs[2], c) && c <= -1e4f) {
+        patterns::scalar_constant(g_, next->inputs[2], c) && c <= -1e30f) {
       allowed = next->inputs[0];
       fill = next->inputs[2];
       const Shape* a = shape(allowed);
@@ -71,7 +85,8 @@ class AttentionMatcher : patterns::ChainWalker {
       next = single_reader(value);
     }
     if (!next || next->op_type != "Softmax") return false;
-    const std::int64_t axis = next->attr_int("axis", -1);
+    // Before opset 13 the default axis is 1 (and the input is flattened from it on).
+    const std::int64_t axis = next->attr_int("axis", g_.opset < 13 ? 1 : -1);
     if (axis != -1 && axis != 3) return false;
     value = take(next, chain);
     next = single_reader(value);
@@ -79,7 +94,13 @@ class AttentionMatcher : patterns::ChainWalker {
     const Node& context = *next;
     chain.push_back(index_of(context));
     const std::string values = repeated_heads(context.inputs[1], chain);
-    if (values.empty()) return false;
+    if (values.empty() || values == keys) return false;
+    // K and V of one batch, head count and length (MatMul's broadcasting would allow others).
+    const Shape *ks = shape(keys), *vs = shape(values);
+    if (!ks || !vs || ks->size() != 4 || vs->size() != 4 || (*ks)[0] != (*vs)[0] ||
+        (*ks)[1] != (*vs)[1] || (*ks)[2] != (*vs)[2] || (*q)[3] != (*ks)[3] || (*ks)[1] < 1 ||
+        (*q)[1] % (*ks)[1] != 0)
+      return false;
 
     // A cache: both K and V the concatenation of a past and this step's rows.
     Node& fused = f.node;
@@ -89,8 +110,8 @@ class AttentionMatcher : patterns::ChainWalker {
     fused.inputs = {scores.inputs[0], keys, values, mask};
     fused.outputs = {context.outputs[0]};
     const int key_concat = cache_concat(keys), value_concat = cache_concat(values);
-    if (key_concat >= 0 && value_concat >= 0 && read_only_for_shape(keys, chain) &&
-        read_only_for_shape(values, chain)) {
+    if (key_concat >= 0 && value_concat >= 0 && key_concat != value_concat &&
+        read_only_for_shape(keys, chain) && read_only_for_shape(values, chain)) {
       const Node& kc = g_.nodes[key_concat];
       const Node& vc = g_.nodes[value_concat];
       fused.inputs = {scores.inputs[0], kc.inputs[1], vc.inputs[1], mask,
@@ -98,6 +119,8 @@ class AttentionMatcher : patterns::ChainWalker {
       fused.outputs = {context.outputs[0], keys, values};
       chain.push_back(key_concat);
       chain.push_back(value_concat);
+      presents_[keys] = {kc.inputs[0], kc.inputs[1]};
+      presents_[values] = {vc.inputs[0], vc.inputs[1]};
     }
     if (!allowed.empty()) fused.inputs[3] = combined_mask(scores.name, allowed, fill, mask);
     fused.attributes["scale"].value = scale;
@@ -135,6 +158,8 @@ class AttentionMatcher : patterns::ChainWalker {
     const Shape* out = shape(name);
     if (!out || out->size() != 4) return "";
     const int reshape = producer(name);
+    // Another reader of the repeated heads keeps them: then they are K' itself.
+    if (intermediate(name) != 1) return name;
     if (reshape < 0 || g_.nodes[reshape].op_type != "Reshape") return name;
     const Node& r = g_.nodes[reshape];
     const int expand = producer(r.inputs[0]);
@@ -148,7 +173,11 @@ class AttentionMatcher : patterns::ChainWalker {
     const Node& u = g_.nodes[unsqueeze];
     const Shape* kv = shape(u.inputs[0]);
     const Shape* expanded = shape(e.outputs[0]);
-    if (!kv || !expanded || kv->size() != 4 || expanded->size() != 5) return name;
+    const Shape* unsqueezed = shape(u.outputs[0]);
+    if (!kv || !expanded || !unsqueezed || kv->size() != 4 || expanded->size() != 5) return name;
+    // The new axis after the heads ([B, Hkv, 1, T, d]): each key head repeated for its group of
+    // query heads, as repeat_kv does (an axis before them would tile the heads instead).
+    if (*unsqueezed != Shape{(*kv)[0], (*kv)[1], 1, (*kv)[2], (*kv)[3]}) return name;
     // [B, Hkv, T, d] -> [B, Hkv, G, T, d] -> [B, Hkv * G, T, d].
     const Shape& k = *kv;
     const Shape& x = *expanded;
@@ -162,11 +191,13 @@ class AttentionMatcher : patterns::ChainWalker {
   }
 
   // Where(allowed, scores, fill) + mask as scores + Where(allowed, mask, fill + mask): the same
-  // after the softmax (fill, -1e4 or below, leaves exp() of a masked score 0 either way), as one
+  // after the softmax (a fill of -1e30 or below absorbs the scores added to it), as one
   // float mask the fused node adds. The nodes making it go to `made`, added after the fusion.
   std::string combined_mask(const std::string& name, const std::string& allowed,
                             const std::string& fill, const std::string& mask) {
-    const std::string p = name + "/mask";
+    std::string p = fresh_name(g_, name + "/mask");
+    for (int k = 2; !used_.insert(p).second; ++k)
+      p = fresh_name(g_, name + "/mask" + std::to_string(k));
     std::string kept = mask, dropped = fill;
     if (mask.empty()) {
       kept = p + "/zero";
@@ -182,8 +213,12 @@ class AttentionMatcher : patterns::ChainWalker {
  public:
   std::vector<Node> made_;          // nodes the fused ones read (combined_mask)
   std::vector<std::string> zeros_;  // scalar 0.0 initializers they read
+  // The presents the fused nodes make: present -> (past, new rows).
+  std::map<std::string, std::pair<std::string, std::string>> presents_;
 
  private:
+  std::set<std::string> used_;  // names combined_mask gave in this pass
+
   // Whether every node reading `name` outside the chain is a Shape of all of it (GPT-2 slices
   // its causal mask by the keys' length): rewritten from the past's and new rows' shapes once
   // the Attention makes `name` (shape_from_parts), as the mask it feeds must be made before.
@@ -214,17 +249,13 @@ class AttentionMatcher : patterns::ChainWalker {
 
 // Shape(present) of a fused Attention's present keys or values as Shape(past) + Shape(new) *
 // [0, 0, 1, 0]: the same numbers, without reading what the Attention makes after them.
-void shape_from_parts(Graph& graph) {
-  std::map<std::string, std::pair<std::string, std::string>> parts;  // present -> past, new
-  for (const Node& n : graph.nodes)
-    if (n.op_type == "Attention" && n.outputs.size() == 3 && n.inputs.size() == 6)
-      for (std::size_t k : {std::size_t{1}, std::size_t{2}})
-        parts[n.outputs[k]] = {n.inputs[k + 3], n.inputs[k]};
+void shape_from_parts(Graph& graph,
+                      const std::map<std::string, std::pair<std::string, std::string>>& parts) {
   std::vector<Node> made;
   for (Node& n : graph.nodes) {
     if (n.op_type != "Shape" || n.inputs.size() != 1 || !parts.count(n.inputs[0])) continue;
     const auto& [past, fresh] = parts.at(n.inputs[0]);
-    const std::string p = n.name + "/from_parts";
+    const std::string p = fresh_name(graph, n.name + "/from_parts");
     graph.initializers[p + "/rows"] = Tensor::from_vector<std::int64_t>({4}, {0, 0, 1, 0});
     made.push_back(Node{p + "/past", "Shape", "", {past}, {p + "/past_shape"}, {}, {}, 0});
     made.push_back(Node{p + "/new", "Shape", "", {fresh}, {p + "/new_shape"}, {}, {}, 0});
@@ -249,7 +280,7 @@ int fuse_attention(Graph& graph) {
     graph.initializers[zero] = Tensor::from_vector<float>({}, {0.0f});
   // Placed by sort_and_validate below; those of a match that was not fused are dead after it.
   for (Node& n : matcher.made_) graph.nodes.push_back(std::move(n));
-  shape_from_parts(graph);
+  shape_from_parts(graph, matcher.presents_);
   sort_and_validate(graph);
   // The shape arithmetic that fed the repeats' Expand and Reshape is read by nothing now.
   drop_dead_nodes(graph);

@@ -52,7 +52,10 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
   if (data.size() <= 0) throw Error("the calibration data is empty");
   // Calibration runs the model with every intermediate tensor observed, and its statistics do
   // not depend on how the samples are split: at most kBatchBudgetBytes of them per step.
-  const std::int64_t step = batch_within(graph, std::min(options.batch, data.size()));
+  // A decoder's sample is a window of tokens, which the model's declared shapes (and so
+  // batch_within's estimate) count as one: a window at a time.
+  const std::optional<DecoderLayout> decoder = decoder_layout(graph);
+  const std::int64_t step = decoder ? 1 : batch_within(graph, std::min(options.batch, data.size()));
   {
     // A rounding method that reads the Hessian keeps one (inputs x inputs, doubles) per layer.
     std::int64_t hessians = 0;
@@ -117,7 +120,6 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
 
   const Graph g = with_observed_outputs(graph, observed);
   // A decoder reads windows of token ids, with the rest of its inputs made for them.
-  const std::optional<DecoderLayout> decoder = decoder_layout(graph);
   std::unique_ptr<CompiledGraph> run = observed.empty() ? nullptr : compile_any_batch(device, g);
   const std::string input = graph.inputs[0].name;
   const std::int64_t total = data.size();

@@ -73,6 +73,7 @@ std::string LatencyTableRequest::cache_key() const {
 }
 
 LatencyTable LatencyTableRequest::run(const JobControl& job) const {
+  recipes::refuse_language_model(in, "the latency table");
   auto data = in.open_calibration();
   auto device = in.open_device();
   RecipeInputs calibration = in;

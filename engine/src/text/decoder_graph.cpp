@@ -3,24 +3,21 @@
 #include <limits>
 
 #include "graph/passes.h"
+#include "graph/pattern_util.h"
 
 namespace qs {
 
 namespace {
 
-int producer_of(const Graph& graph, const std::string& value) {
-  for (std::size_t i = 0; i < graph.nodes.size(); ++i)
-    for (const std::string& out : graph.nodes[i].outputs)
-      if (out == value) return static_cast<int>(i);
-  return -1;
+// Node inputs and graph outputs reading `value`.
+int readers_of(const patterns::Uses& uses, const std::string& value) {
+  auto it = uses.readers.find(value);
+  return (it == uses.readers.end() ? 0 : it->second) + static_cast<int>(uses.outputs.count(value));
 }
 
-int readers_of(const Graph& graph, const std::string& value) {
-  int readers = 0;
-  for (const Node& n : graph.nodes)
-    for (const std::string& in : n.inputs) readers += in == value;
-  for (const ValueInfo& out : graph.outputs) readers += out.name == value;
-  return readers;
+int producer_of(const patterns::Uses& uses, const std::string& value) {
+  auto it = uses.producer.find(value);
+  return it == uses.producer.end() ? -1 : it->second;
 }
 
 bool constant_of_rank_at_most(const Graph& graph, const std::string& name, std::int64_t rank) {
@@ -31,16 +28,18 @@ bool constant_of_rank_at_most(const Graph& graph, const std::string& name, std::
 }  // namespace
 
 std::optional<Graph> with_last_position_logits(const Graph& graph, const DecoderLayout& layout) {
-  int head = producer_of(graph, layout.logits);
-  if (head < 0) return std::nullopt;
+  const patterns::Uses uses = patterns::find_uses(graph);
+  // Logits that another node reads too would reach it cut to the last position.
+  int head = producer_of(uses, layout.logits);
+  if (head < 0 || readers_of(uses, layout.logits) != 1) return std::nullopt;
   // A bias over the vocabulary after the MatMul is the same for every row.
   const Node* node = &graph.nodes[static_cast<std::size_t>(head)];
   if (node->op_type == "Add" && node->inputs.size() == 2) {
     const int biased = constant_of_rank_at_most(graph, node->inputs[1], 1)   ? 0
                        : constant_of_rank_at_most(graph, node->inputs[0], 1) ? 1
                                                                              : -1;
-    if (biased < 0 || readers_of(graph, node->inputs[biased]) != 1) return std::nullopt;
-    head = producer_of(graph, node->inputs[biased]);
+    if (biased < 0 || readers_of(uses, node->inputs[biased]) != 1) return std::nullopt;
+    head = producer_of(uses, node->inputs[biased]);
     if (head < 0) return std::nullopt;
     node = &graph.nodes[static_cast<std::size_t>(head)];
   }
@@ -88,7 +87,7 @@ std::optional<AppendedCacheGraph> with_appended_cache(const Graph& graph,
           k = o;
         }
     // The present read by another node too (its length by a Shape): it must be made.
-    if (!attention || readers_of(g, entry.present) != 1) return std::nullopt;
+    if (!attention || readers_of(patterns::find_uses(g), entry.present) != 1) return std::nullopt;
     attention->outputs[k] = "";
     const std::string rows = attention->inputs[k];
     for (ValueInfo& v : g.outputs)

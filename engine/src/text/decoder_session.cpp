@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <optional>
 
 #include "quantscope/error.h"
+#include "quantscope/job.h"
 #include "quantscope/language_model.h"
 #include "text/decoder_graph.h"
 
@@ -153,22 +155,25 @@ DecoderSession::DecoderSession(const Graph& graph, Device& device)
   state_->device = &device;
   // Compiled now, so that a device refusing the model says so here rather than at a feed.
   state_->variants[0].compiled = device.compile(graph);
-  if (auto appended = with_appended_cache(graph, state_->layout)) {
-    state_->variants[2].graph = std::move(appended->graph);
-    state_->appended_rows = std::move(appended->rows);
-  } else {
-    state_->variants[2].unavailable = state_->variants[3].unavailable = true;
+  // The rewrites are for speed: one that cannot be made leaves its variants out. The reference
+  // kernels are the ground truth, not fast (their Attention is scalar, in double): cpu-ref runs
+  // the attention as exported.
+  State::Variant* v = state_->variants;
+  try {
+    if (device.name() != "cpu-ref")
+      if (auto appended = with_appended_cache(graph, state_->layout)) {
+        v[2].graph = std::move(appended->graph);
+        state_->appended_rows = std::move(appended->rows);
+      }
+    v[1].graph = with_last_position_logits(graph, state_->layout);
+    if (v[2].graph && v[1].graph)
+      v[3].graph = with_last_position_logits(*v[2].graph, state_->layout);
+  } catch (const Error&) {
+    v[1].graph.reset();
+    v[2].graph.reset();
+    v[3].graph.reset();
   }
-  if (auto last = with_last_position_logits(graph, state_->layout))
-    state_->variants[1].graph = std::move(*last);
-  else
-    state_->variants[1].unavailable = true;
-  if (state_->variants[2].graph && !state_->variants[1].unavailable) {
-    if (auto last = with_last_position_logits(*state_->variants[2].graph, state_->layout))
-      state_->variants[3].graph = std::move(*last);
-    else
-      state_->variants[3].unavailable = true;
-  }
+  for (int k = 1; k < 4; ++k) v[k].unavailable = !v[k].graph.has_value();
   reset();
 }
 
@@ -193,7 +198,7 @@ CompiledGraph& DecoderSession::State::compiled(bool appended, bool last_only) {
   for (int want :
        {(appended ? 2 : 0) + (last_only ? 1 : 0), appended ? 2 : 0, last_only ? 1 : 0, 0}) {
     Variant& v = variants[want];
-    if (v.unavailable) continue;
+    if (v.unavailable || (want > 0 && !v.graph)) continue;
     if (!v.compiled) {
       // A device without a kernel for what the rewrite made (Attention) runs the model as given.
       // (Other ops a device leaves to the reference kernels cost what they cost in the model.)
@@ -266,13 +271,12 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
   bool appended = false;
   std::int64_t logit_rows = n;
   auto run = [&](std::int64_t past_rows) {
-    CompiledGraph& compiled = s.compiled(s.padded, last_only);
-    appended =
-        &compiled == s.variants[2].compiled.get() || &compiled == s.variants[3].compiled.get();
-    logit_rows =
-        (&compiled == s.variants[1].compiled.get() || &compiled == s.variants[3].compiled.get())
-            ? 1
-            : n;
+    CompiledGraph* compiled = &s.compiled(s.padded, last_only);
+    auto made_by = [&](const CompiledGraph* c) {
+      appended = c == s.variants[2].compiled.get() || c == s.variants[3].compiled.get();
+      logit_rows = (c == s.variants[1].compiled.get() || c == s.variants[3].compiled.get()) ? 1 : n;
+    };
+    made_by(compiled);
     TensorMap inputs;
     inputs[s.layout.input_ids] = Tensor::from_vector<std::int64_t>({1, n}, fed);
     if (!s.layout.attention_mask.empty()) {
@@ -287,7 +291,31 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
       inputs[s.layout.position_ids] = Tensor::from_vector<std::int64_t>({1, n}, positions);
     }
     for (std::size_t i = 0; i < s.cache.size(); ++i) inputs[s.layout.cache[i].past] = s.cache[i];
-    return compiled.run(inputs);
+    CompiledGraph* as_given = s.variants[0].compiled.get();
+    if (compiled == as_given) return compiled->run(inputs);
+    try {
+      return compiled->run(inputs);
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const Error&) {
+      // A rewrite that fails where the model as given runs is dropped; when both fail, the
+      // model's own error (its bound on the context) is what the caller handles.
+      const std::exception_ptr failure = std::current_exception();
+      TensorMap out;
+      try {
+        made_by(as_given);
+        out = as_given->run(inputs);
+      } catch (const Cancelled&) {
+        throw;
+      } catch (const Error&) {
+        made_by(compiled);
+        std::rethrow_exception(failure);
+      }
+      for (State::Variant& v : s.variants)
+        if (v.compiled.get() == compiled) v.unavailable = true;
+      s.last_run = as_given;
+      return out;
+    }
   };
   std::int64_t past_rows = s.padded ? (s.length > 0 ? s.capacity : 0) : s.length;
   // A failure once tokens went through is most likely the model's bound on its context.
@@ -340,12 +368,13 @@ Tensor DecoderSession::feed(std::span<const std::int64_t> ids, bool last_only) {
   for (std::size_t i = 0; i < s.cache.size(); ++i) {
     // Appended: the step's rows alone, as if the past before them were empty.
     const std::int64_t before = appended ? 0 : past_rows;
-    Tensor& present = outputs.at(appended ? s.appended_rows[i] : s.layout.cache[i].present);
+    const std::string& name = appended ? s.appended_rows[i] : s.layout.cache[i].present;
+    Tensor& present = outputs.at(name);
     if (present.rank() != 4 || present.dim(0) != 1 || present.dim(2) != before + n ||
         present.dim(1) != s.cache[i].dim(1) || present.dim(3) != s.cache[i].dim(3))
-      throw Error("the decoder's " + s.layout.cache[i].present + " has shape " +
-                  shape_to_string(present.shape()) + " after a past of " +
-                  std::to_string(past_rows) + " and " + std::to_string(n) + " tokens");
+      throw Error("the decoder's " + name + " has shape " + shape_to_string(present.shape()) +
+                  " for " + std::to_string(before) + " past rows and " + std::to_string(n) +
+                  " tokens");
     if (!s.padded) {
       s.cache[i] = std::move(present);
     } else if (s.length == 0) {  // the first step: the present becomes the cache, with room

@@ -46,6 +46,7 @@ void attention(KernelContext& c) {
   if (c.node.attr_float("softcap", 0.0f) != 0.0f) c.unsupported("softcap");
   if (c.node.outputs.size() > 3 && !c.node.outputs[3].empty())
     c.unsupported("the qk_matmul_output output");
+  if (c.input_count() > 6) c.unsupported("inputs after past_value (nonpad_kv_seqlen)");
   if (c.has(4) != c.has(5)) c.fail("past_key and past_value must be given together");
   const Tensor* past_k = c.has(4) ? &c.in(4) : nullptr;
   const Tensor* past_v = c.has(5) ? &c.in(5) : nullptr;
