@@ -76,6 +76,8 @@ std::optional<AppendedCacheGraph> with_appended_cache(const Graph& graph,
   AppendedCacheGraph out{graph, {}};
   Graph& g = out.graph;
   if (fuse_attention(g) == 0) return std::nullopt;
+  // Who reads each present; the renames below touch no other entry's readers.
+  const patterns::Uses uses = patterns::find_uses(g);
   for (const DecoderLayout::CacheEntry& entry : layout.cache) {
     Node* attention = nullptr;
     std::size_t k = 0;
@@ -87,7 +89,7 @@ std::optional<AppendedCacheGraph> with_appended_cache(const Graph& graph,
           k = o;
         }
     // The present read by another node too (its length by a Shape): it must be made.
-    if (!attention || readers_of(patterns::find_uses(g), entry.present) != 1) return std::nullopt;
+    if (!attention || readers_of(uses, entry.present) != 1) return std::nullopt;
     attention->outputs[k] = "";
     const std::string rows = attention->inputs[k];
     for (ValueInfo& v : g.outputs)
