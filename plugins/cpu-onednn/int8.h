@@ -48,6 +48,7 @@ struct LayerQuant {
   std::vector<float> scales;      // rows * groups_per_row
   std::vector<std::int32_t> zero_points;
   std::int64_t groups_per_row = 1;
+  std::int64_t group_size = 0;         // columns per grid (the last of a row may hold fewer)
   const Tensor* bias_codes = nullptr;  // i32, one per output channel, or nullptr
 };
 

@@ -33,7 +33,7 @@ struct PackedWeights {
   std::vector<std::uint8_t> bytes;  // bits <= 4: code i in the low (even i) or high nibble
   std::vector<float> scales;
   std::vector<std::int32_t> zero_points;
-  std::int64_t rows = 0, cols = 0, groups_per_row = 1;
+  std::int64_t rows = 0, cols = 0, groups_per_row = 1, group_size = 0;
   bool kn = false;  // stored [K, N] (MatMul, Gemm without transB): row n, column k
 
   std::int8_t code(std::int64_t i) const {
@@ -65,7 +65,6 @@ struct PackedWeights {
   // (code - zero point) * scale in the weight tensor's order, as apply_quantization() computes,
   // one stored row at a time.
   void unpack(float* out) const {
-    const std::int64_t group_cols = cols / groups_per_row;
     const std::int64_t outer = kn ? cols : rows, inner = kn ? rows : cols;
 #pragma omp parallel  // on all threads: idle workers would make the next primitive slower
     {
@@ -80,10 +79,9 @@ struct PackedWeights {
             const std::size_t g = static_cast<std::size_t>(o * groups_per_row + gi);
             const float s = scales[g];
             const std::int32_t z = zero_points[g];
-            const std::int64_t at = gi * group_cols;
+            const std::int64_t at = gi * group_size, end = std::min(cols, at + group_size);
 #pragma omp simd
-            for (std::int64_t k = at; k < at + group_cols; ++k)
-              y[k] = static_cast<float>(c[k] - z) * s;
+            for (std::int64_t k = at; k < end; ++k) y[k] = static_cast<float>(c[k] - z) * s;
           }
         } else if (groups_per_row == 1) {  // matrix column o of every row
           const float* s = scales.data();
@@ -91,7 +89,7 @@ struct PackedWeights {
 #pragma omp simd
           for (std::int64_t r = 0; r < inner; ++r) y[r] = static_cast<float>(c[r] - z[r]) * s[r];
         } else {
-          const std::int64_t gi = o / group_cols;
+          const std::int64_t gi = o / group_size;
           for (std::int64_t r = 0; r < inner; ++r) {
             const std::size_t g = static_cast<std::size_t>(r * groups_per_row + gi);
             y[r] = static_cast<float>(c[r] - zero_points[g]) * scales[g];
@@ -108,6 +106,7 @@ PackedWeights pack_weights(const Node& n, const LayerQuant& q) {
   w.scales = q.scales;
   w.zero_points = q.zero_points;
   w.groups_per_row = q.groups_per_row;
+  w.group_size = q.group_size;
   w.rows = static_cast<std::int64_t>(q.scales.size()) / q.groups_per_row;
   w.cols = q.codes->numel() / w.rows;
   w.kn = n.op_type == "MatMul" || (n.op_type == "Gemm" && n.attr_int("transB", 0) == 0);

@@ -18,6 +18,7 @@ std::string read_layer_quant(const Node& n, LayerQuant& q) {
   q.codes = w->codes;
   q.w_bits = w->bits;
   q.groups_per_row = w->groups_per_row;
+  q.group_size = w->group_size;
   q.scales = w->scales->to_f32();
   q.zero_points.assign(w->zero_points->data<std::int32_t>(),
                        w->zero_points->data<std::int32_t>() + w->zero_points->numel());

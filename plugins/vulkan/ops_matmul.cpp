@@ -138,7 +138,7 @@ void build_matmul(Plan& p, const Node& node, const PackedLayer* packed, int act,
     weights = p.upload(packed->words.data(), packed->words.size() * 4);
     scales = p.upload(packed->scales.data(), packed->scales.size() * 4);
     zeros = p.upload(packed->zero_points.data(), packed->zero_points.size() * 4);
-    pc.group_size = static_cast<std::int32_t>(packed->k / packed->groups_per_row);
+    pc.group_size = static_cast<std::int32_t>(packed->group_size);
     pc.groups_per_row = static_cast<std::int32_t>(packed->groups_per_row);
     pc.k_words = static_cast<std::int32_t>(packed->k_words);
   }

@@ -28,6 +28,7 @@ struct PackedLayer {
   std::vector<float> scales;
   std::vector<std::int32_t> zero_points;
   std::int64_t rows = 0, k = 0, k_words = 0, groups_per_row = 1;
+  std::int64_t group_size = 0;  // k per scale; the last group of a row may be shorter
 };
 
 // A buffer bound to a kernel: all of it, or the part [offset, offset + range) (a slice of a

@@ -37,9 +37,9 @@ std::shared_ptr<const PackedLayer> pack_layer(const Graph& graph, const Node& no
   layer->rows = kn ? s[1] : s[0];
   layer->k = codes->numel() / layer->rows;
   layer->groups_per_row = lw->groups_per_row;
+  layer->group_size = lw->group_size;
   const int bits = lw->bits;
-  if (scales->numel() != layer->rows * layer->groups_per_row ||
-      layer->k % layer->groups_per_row != 0) {
+  if (scales->numel() != layer->rows * layer->groups_per_row || layer->k != lw->cols) {
     why = "weight scales do not fit the codes";
     return nullptr;
   }

@@ -128,7 +128,7 @@ class CliQuantizeErrors(unittest.TestCase):
             base = ["quantize", LENET, "--data", "fashion-mnist:train", "--limit", "8", "-o", cfg]
             self.assertIn("unknown node 'nope'", self.fails(*base, "--override", "nope=4"))
             self.assertIn("weight bits 9 out of range", self.fails(*base, "--weights", "9"))
-            self.assertIn("does not divide", self.fails(*base, "--granularity", "group:7"))
+            self.assertIn("bad group size", self.fails(*base, "--granularity", "group:0"))
             self.assertIn("calibrator", self.fails(*base, "--calib", "median"))
             self.assertFalse(os.path.exists(cfg))  # nothing half-written
             with open(cfg, "w") as f:

@@ -209,13 +209,15 @@ TEST(ExportQdq, FourBitWeightsNeedOpset21OrInt8Storage) {
 }
 
 TEST(ExportQdq, PerGroupWeightsNeedOpset21) {
-  for (bool trans_b : {true, false}) {
+  // conv: 18 inputs per output, fc: 36. Groups of 8 leave a short last group (2 and 4).
+  for (const auto& [trans_b, group] : {std::pair{true, 6}, {false, 6}, {true, 8}, {false, 8}}) {
     const Graph g = small_cnn(ReluReaders::only_maxpool, trans_b);
     QuantConfig c = w8a8();
     c.defaults.granularity = QuantGranularity::per_group;
-    c.defaults.group_size = 6;  // conv: 18 inputs per output, fc: 36
+    c.defaults.group_size = group;
     const QuantizedModel q = quantize(g, c);
-    ASSERT_EQ(q.weights.at("fc").groups_per_row, 6);
+    ASSERT_EQ(q.weights.at("fc").groups_per_row, (36 + group - 1) / group);
+    ASSERT_EQ(q.weights.at("conv").groups_per_row, (18 + group - 1) / group);
 
     QdqExportOptions o17;
     o17.opset = 17;
@@ -236,10 +238,11 @@ TEST(ExportQdq, PerGroupWeightsNeedOpset21) {
     const onnx::NodeProto* dq = p.made_by(fc->input(1));
     ASSERT_NE(dq, nullptr);
     ASSERT_NE(attribute(*dq, "block_size"), nullptr);
-    EXPECT_EQ(attribute(*dq, "block_size")->i(), 6);
+    EXPECT_EQ(attribute(*dq, "block_size")->i(), group);
     EXPECT_EQ(attribute(*dq, "axis")->i(), trans_b ? 1 : 0);
-    expect_qdq_equals_simulation(g, q, m,
-                                 std::string("per-group W8A8, transB=") + (trans_b ? "1" : "0"));
+    expect_qdq_equals_simulation(
+        g, q, m,
+        "per-group W8A8, groups of " + std::to_string(group) + ", transB=" + (trans_b ? "1" : "0"));
   }
 }
 

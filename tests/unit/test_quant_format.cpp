@@ -10,7 +10,9 @@ using namespace qs;
 
 namespace {
 
-Node layer_with_weights(int bits, std::int64_t rows, std::int64_t cols, std::int64_t groups) {
+// group_size 0: cols / groups (groups that divide the row).
+Node layer_with_weights(int bits, std::int64_t rows, std::int64_t cols, std::int64_t groups,
+                        std::int64_t group_size = 0) {
   Node n;
   n.name = "fc";
   n.op_type = "Gemm";
@@ -22,7 +24,7 @@ Node layer_with_weights(int bits, std::int64_t rows, std::int64_t cols, std::int
                        Tensor::from_vector<float>({rows * groups}, scales),
                        Tensor::from_vector<std::int32_t>(
                            {rows * groups}, std::vector<std::int32_t>(scales.size(), 0)),
-                       groups);
+                       groups, group_size ? group_size : cols / groups);
   return n;
 }
 
@@ -37,6 +39,8 @@ TEST(QuantFormat, WeightsReadBackAsWritten) {
   EXPECT_EQ(w->bits, 4);
   EXPECT_EQ(w->rows, 3);
   EXPECT_EQ(w->groups_per_row, 2);
+  EXPECT_EQ(w->cols, 8);
+  EXPECT_EQ(w->group_size, 4);
   EXPECT_EQ(w->codes->shape(), (Shape{3, 8}));
   EXPECT_EQ(w->scales->numel(), 6);
   EXPECT_EQ(w->bias_codes, nullptr);
@@ -45,6 +49,20 @@ TEST(QuantFormat, WeightsReadBackAsWritten) {
   ASSERT_TRUE(with_bias) << why;
   ASSERT_NE(with_bias->bias_codes, nullptr);
   EXPECT_EQ(with_bias->bias_codes->to_i64(), (std::vector<std::int64_t>{5, -6, 7}));
+}
+
+TEST(QuantFormat, AShortLastGroupReadsBack) {
+  // 10 columns in groups of 4: 4 + 4 + 2.
+  const Node n = layer_with_weights(4, 3, 10, 3, 4);
+  std::string why;
+  const auto w = quant::read_weights(n, why);
+  ASSERT_TRUE(w) << why;
+  EXPECT_EQ(w->groups_per_row, 3);
+  EXPECT_EQ(w->cols, 10);
+  EXPECT_EQ(w->group_size, 4);
+  EXPECT_EQ(quant::groups_in_row(10, 4), 3);
+  EXPECT_EQ(quant::groups_in_row(8, 4), 2);
+  EXPECT_EQ(quant::groups_in_row(3, 4), 1);
 }
 
 TEST(QuantFormat, InconsistentWeightsAreRefusedWithTheReason) {
@@ -58,10 +76,24 @@ TEST(QuantFormat, InconsistentWeightsAreRefusedWithTheReason) {
   EXPECT_FALSE(quant::read_weights(wide, why));
   EXPECT_EQ(why, "weight bits 9");
 
-  // 3 groups of scales per row do not divide 4 columns.
-  Node groups = layer_with_weights(8, 2, 4, 3);
+  // 3 groups of 2 per row for 4 columns.
+  Node groups = layer_with_weights(8, 2, 4, 3, 2);
   EXPECT_FALSE(quant::read_weights(groups, why));
+  EXPECT_EQ(why, "weight groups of 2 do not cut 4 inputs into 3");
+
+  // 3 rows of scales for 8 codes.
+  Node rows = layer_with_weights(8, 2, 4, 1);
+  quant::write_weights(rows, 8,
+                       Tensor::from_vector<std::int8_t>({2, 4}, std::vector<std::int8_t>(8)),
+                       Tensor::from_vector<float>({3}, {1.0f, 1.0f, 1.0f}),
+                       Tensor::from_vector<std::int32_t>({3}, {0, 0, 0}), 1, 4);
+  EXPECT_FALSE(quant::read_weights(rows, why));
   EXPECT_EQ(why, "weight codes do not fit their scales");
+
+  // Groups of 2 cut 5 columns into 3 (the last holds one), not 2.
+  Node ragged = layer_with_weights(8, 2, 5, 2, 2);
+  EXPECT_FALSE(quant::read_weights(ragged, why));
+  EXPECT_EQ(why, "weight groups of 2 do not cut 5 inputs into 2");
 
   Node bias = layer_with_weights(8, 2, 4, 1);
   quant::write_bias_codes(bias, Tensor::from_vector<std::int32_t>({3}, {1, 2, 3}));
@@ -72,7 +104,7 @@ TEST(QuantFormat, InconsistentWeightsAreRefusedWithTheReason) {
   Node dtype = layer_with_weights(8, 2, 4, 1);
   quant::write_weights(dtype, 8, Tensor::from_vector<float>({2, 4}, std::vector<float>(8, 1.0f)),
                        Tensor::from_vector<float>({2}, {1.0f, 1.0f}),
-                       Tensor::from_vector<std::int32_t>({2}, {0, 0}), 1);
+                       Tensor::from_vector<std::int32_t>({2}, {0, 0}), 1, 4);
   EXPECT_FALSE(quant::read_weights(dtype, why));
   EXPECT_EQ(why, "no weight codes");
 }

@@ -154,15 +154,19 @@ TEST(QuantWeights, GridCountsPerGranularity) {
   EXPECT_EQ(ch.grids.size(), static_cast<std::size_t>(rows));
   for (std::int64_t r = 0; r < rows; ++r) EXPECT_EQ(&ch.grid(r, cols - 1), &ch.grids[r]);
 
-  for (std::int64_t group_size : {1, 3, 8, 24}) {
+  // Groups that divide the row, a short last group (24 = 5 + 5 + 5 + 5 + 4; 10 + 10 + 4), and
+  // a group wider than the row (one grid per row).
+  for (std::int64_t group_size : {1, 3, 8, 24, 5, 10, 100}) {
     const QuantizedMatrix g =
         quantize_rtn(w.data(), rows, cols, spec_of(4, false, Granularity::per_group, group_size));
-    EXPECT_EQ(g.groups_per_row, cols / group_size);
-    EXPECT_EQ(g.grids.size(), static_cast<std::size_t>(rows * (cols / group_size)));
+    const std::int64_t size = std::min(group_size, cols);
+    const std::int64_t per_row = (cols + size - 1) / size;
+    EXPECT_EQ(g.group_size, size);
+    EXPECT_EQ(g.groups_per_row, per_row);
+    EXPECT_EQ(g.grids.size(), static_cast<std::size_t>(rows * per_row));
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < cols; ++c)
-        EXPECT_EQ(&g.grid(r, c),
-                  &g.grids[static_cast<std::size_t>(r * (cols / group_size) + c / group_size)]);
+        EXPECT_EQ(&g.grid(r, c), &g.grids[static_cast<std::size_t>(r * per_row + c / size)]);
   }
   EXPECT_THROW(ch.grid(rows, 0), Error);
   EXPECT_THROW(ch.grid(0, cols), Error);
@@ -193,17 +197,18 @@ TEST(QuantWeights, AsymmetricGridsCoverMinAndMax) {
   for (std::size_t i = 0; i < w.size(); ++i) w[i] += (i % 3 == 0) ? 1.5f : 0.2f;
   for (int bits : {2, 3, 4, 8}) {
     for (Granularity granularity : {Granularity::per_channel, Granularity::per_group}) {
-      const WeightSpec spec = spec_of(bits, false, granularity, 8);
+      // Groups of 7 over 32 columns: four of 7 and a last one of 4 (its own min and max).
+      const WeightSpec spec = spec_of(bits, false, granularity, 7);
       SCOPED_TRACE(describe(spec));
       const QuantizedMatrix q = quantize_rtn(w.data(), rows, cols, spec);
-      const std::int64_t group_size = cols / q.groups_per_row;
+      const std::int64_t group_size = q.group_size;
       for (std::int64_t r = 0; r < rows; ++r) {
         for (std::int64_t g = 0; g < q.groups_per_row; ++g) {
           const Grid& grid = q.grids[static_cast<std::size_t>(r * q.groups_per_row + g)];
           EXPECT_EQ(grid.qmin, -(1 << (bits - 1)));
           EXPECT_EQ(grid.qmax, (1 << (bits - 1)) - 1);
           float lo = 0, hi = 0;  // the grid's range contains 0
-          for (std::int64_t c = g * group_size; c < (g + 1) * group_size; ++c) {
+          for (std::int64_t c = g * group_size; c < std::min(cols, (g + 1) * group_size); ++c) {
             lo = std::min(lo, w[static_cast<std::size_t>(r * cols + c)]);
             hi = std::max(hi, w[static_cast<std::size_t>(r * cols + c)]);
           }
@@ -359,7 +364,7 @@ TEST(QuantWeights, GptqWithIdentityHessianEqualsRtn) {
   for (int bits : {2, 4, 8}) {
     for (Granularity granularity : kGranularities) {
       for (bool act_order : {false, true}) {
-        const WeightSpec spec = spec_of(bits, bits != 4, granularity, 12, bits == 2);
+        const WeightSpec spec = spec_of(bits, bits != 4, granularity, 16, bits == 2);
         SCOPED_TRACE(describe(spec) + (act_order ? " act_order" : ""));
         GptqOptions options;
         options.act_order = act_order;
@@ -369,6 +374,7 @@ TEST(QuantWeights, GptqWithIdentityHessianEqualsRtn) {
         EXPECT_EQ(gptq.codes, rtn.codes);
         EXPECT_EQ(gptq.dequantized, rtn.dequantized);
         EXPECT_EQ(gptq.groups_per_row, rtn.groups_per_row);
+        EXPECT_EQ(gptq.group_size, rtn.group_size);
       }
     }
   }
@@ -521,12 +527,12 @@ TEST(QuantWeights, BadSpecsThrow) {
   };
   expect_error(spec_of(1, true, Granularity::per_channel), "bits must be 2..8, got 1");
   expect_error(spec_of(9, true, Granularity::per_channel), "bits must be 2..8, got 9");
-  expect_error(spec_of(4, true, Granularity::per_group, 5), "group_size 5 does not divide");
   expect_error(spec_of(4, true, Granularity::per_group, 0), "group_size > 0");
   expect_error(spec_of(4, true, Granularity::per_group, -4), "group_size > 0");
   EXPECT_THROW(check_weight_spec(WeightSpec{}, 0, cols), Error);
   // Valid edge cases.
   EXPECT_NO_THROW(check_weight_spec(spec_of(2, true, Granularity::per_group, cols), rows, cols));
+  EXPECT_NO_THROW(check_weight_spec(spec_of(4, true, Granularity::per_group, 5), rows, cols));
   EXPECT_NO_THROW(check_weight_spec(spec_of(8, false, Granularity::per_tensor), rows, cols));
   // Non-finite weights and bad options are named too.
   std::vector<float> bad = w;

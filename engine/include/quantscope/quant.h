@@ -70,7 +70,7 @@ void parse_granularity(const std::string& text, LayerQuantSettings& settings);
 // The quantizable nodes of a graph, in graph order.
 std::vector<std::string> quantizable_nodes(const Graph& graph);
 // Every problem of the configuration against the graph, in words ("override for unknown node
-// 'conv9'", "node 'fc1': group size 5 does not divide 120 input channels"): empty when valid.
+// 'conv9'", "node 'fc1': weight bits 9 out of range: 2 to 8, or float"): empty when valid.
 std::vector<std::string> config_problems(const QuantConfig& config, const Graph& graph,
                                          const Registry* registry = nullptr);
 
@@ -88,10 +88,12 @@ struct WeightQuantParams {
   int bits = 8;
   bool symmetric = true;
   QuantGranularity granularity = QuantGranularity::per_channel;
-  std::int64_t rows = 0, cols = 0, groups_per_row = 1;  // as a matrix [out channels, inputs]
-  std::vector<std::int8_t> codes;                       // rows * cols, row-major matrix order
-  std::vector<float> scales;                            // rows * groups_per_row
-  std::vector<std::int32_t> zero_points;                // rows * groups_per_row
+  std::int64_t rows = 0, cols = 0;        // as a matrix [out channels, inputs]
+  std::int64_t groups_per_row = 1;        // ceil(cols / group_size)
+  std::int64_t group_size = 0;            // columns per grid; the last of a row may hold fewer
+  std::vector<std::int8_t> codes;         // rows * cols, row-major matrix order
+  std::vector<float> scales;              // rows * groups_per_row
+  std::vector<std::int32_t> zero_points;  // rows * groups_per_row
   std::string rounding;     // what was actually used ("rtn", "gptq", "gptq:damp=0.05")
   std::vector<float> bias;  // corrected float bias (bias correction), else empty
 };

@@ -100,6 +100,12 @@ Node make_fake_quant(const std::string& name, const std::string& input, const st
 std::optional<Grid> read_input_grid(const Node& node);
 void write_input_grid(Node& node, const Grid& grid);
 
+// A row of `cols` weights cut into groups of `group_size` columns, the last one holding the
+// remainder, has ceil(cols / group_size) grids.
+constexpr std::int64_t groups_in_row(std::int64_t cols, std::int64_t group_size) {
+  return group_size > 0 ? (cols + group_size - 1) / group_size : 1;
+}
+
 // A quantized layer's weights as its node holds them: views of the node's attributes, valid
 // while the node lives.
 struct LayerWeights {
@@ -109,6 +115,8 @@ struct LayerWeights {
   const Tensor* zero_points = nullptr;  // i32, as scales
   std::int64_t groups_per_row = 1;
   std::int64_t rows = 0;               // output channels: scales / groups_per_row
+  std::int64_t cols = 0;               // inputs: codes / rows
+  std::int64_t group_size = 0;         // columns per grid; groups_in_row(cols, group_size) grids
   const Tensor* bias_codes = nullptr;  // i32, one per row, or null
 };
 
@@ -118,8 +126,9 @@ bool has_quantized_weights(const Node& node);
 // when it has none or they are not consistent (dtypes, counts, groups that do not divide).
 std::optional<LayerWeights> read_weights(const Node& node, std::string& why);
 // Stores the weights on the node (the tensors' dtypes as LayerWeights says).
+// group_size: columns per grid, groups_in_row(cols, group_size) == groups_per_row.
 void write_weights(Node& node, int bits, Tensor codes, Tensor scales, Tensor zero_points,
-                   std::int64_t groups_per_row);
+                   std::int64_t groups_per_row, std::int64_t group_size);
 void write_bias_codes(Node& node, Tensor codes);
 // Removes every quantization attribute from a node (a graph written for other runtimes).
 void erase_quantization(Node& node);

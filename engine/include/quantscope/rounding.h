@@ -25,7 +25,9 @@ struct WeightSpec {
   // symmetric_grid(max|w|, bits), else asymmetric_grid(lo, hi, bits, /*unsigned_codes=*/false).
   bool symmetric = true;
   Granularity granularity = Granularity::per_channel;
-  // per_group: consecutive columns of one row share a grid; must divide cols. Ignored otherwise.
+  // per_group: runs of group_size consecutive columns of one row share a grid; the last run of
+  // a row holds the remainder when group_size does not divide cols (as ONNX's blocked
+  // DequantizeLinear and ONNX Runtime's MatMulNBits do). Ignored otherwise.
   std::int64_t group_size = 0;
   // Choose each grid's clipping range minimizing the squared error over its weights (shrink
   // factors of the min/max range, 100 steps from 1.0 down to 0.2), else the min/max range.
@@ -33,8 +35,9 @@ struct WeightSpec {
 };
 
 struct QuantizedMatrix {
-  // groups_per_row = cols / group_size for per_group, else 1.
-  std::int64_t rows = 0, cols = 0, groups_per_row = 1;
+  // group_size: columns per grid (per_group: min(spec's, cols), else cols); groups_per_row =
+  // ceil(cols / group_size).
+  std::int64_t rows = 0, cols = 0, groups_per_row = 1, group_size = 0;
   std::vector<std::int8_t> codes;  // rows*cols, row-major, within their grid's qmin..qmax
   std::vector<Grid> grids;         // rows*groups_per_row (per_tensor: every entry equal)
   std::vector<float> dequantized;  // rows*cols: dequantize(code, grid), exactly grid.h's
@@ -42,12 +45,16 @@ struct QuantizedMatrix {
   const Grid& grid(std::int64_t row, std::int64_t col) const;
 };
 
-// Validates spec against the shape (non-empty shape, bits 2..8, per_group: group_size > 0 and
-// dividing cols); throws qs::Error with a message naming the problem.
+// Columns per grid under spec for rows of `cols`: per_group: min(group_size, cols), else cols.
+std::int64_t grid_columns(const WeightSpec& spec, std::int64_t cols);
+
+// Validates spec against the shape (non-empty shape, bits 2..8, per_group: group_size > 0);
+// throws qs::Error with a message naming the problem.
 void check_weight_spec(const WeightSpec& spec, std::int64_t rows, std::int64_t cols);
 
 // The grids for W under spec (min/max or MSE ranges), computed from the float weights:
-// rows*groups_per_row entries, indexed row * groups_per_row + col / group_size. Validates the
+// rows*groups_per_row entries, indexed row * groups_per_row + col / group_size (the
+// QuantizedMatrix's group_size and groups_per_row for this spec). Validates the
 // spec and throws qs::Error on a non-finite weight.
 std::vector<Grid> weight_grids(const float* w, std::int64_t rows, std::int64_t cols,
                                const WeightSpec& spec);

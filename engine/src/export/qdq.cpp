@@ -170,8 +170,9 @@ std::string QdqBuilder::weight_dequantized(const quant::QuantLayer& l, const Nod
     dq.attributes["axis"] = {std::int64_t{out_axis}};
   } else if (gpr > 1 &&
              (l.kind == quant::LayerKind::gemm || l.kind == quant::LayerKind::matmul_weight)) {
-    // Blocked along the input (K) axis: scales [N, K/G] for B = [N, K], [K/G, N] for [K, N].
-    const std::int64_t block = cols / gpr;
+    // Blocked along the input (K) axis: scales [N, ceil(K/G)] for B = [N, K], [ceil(K/G), N]
+    // for [K, N]; a last block shorter than G is ONNX's own rule for blocked scales.
+    const std::int64_t block = w->group_size;
     const int k_axis = 1 - out_axis;
     std::vector<float> s(scales.size());
     std::vector<std::int32_t> z(zps.size());
@@ -207,7 +208,7 @@ std::string QdqBuilder::weight_dequantized(const quant::QuantLayer& l, const Nod
     const std::string matrix = fresh(base + "_dequantized_matrix");
     dq = dequantize_node(base, c, s, z, matrix);
     dq.attributes["axis"] = {std::int64_t{gpr == 1 ? 0 : 1}};
-    if (gpr > 1) dq.attributes["block_size"] = {cols / gpr};
+    if (gpr > 1) dq.attributes["block_size"] = {w->group_size};
     Node reshape;
     reshape.name = fresh(base + "_Reshape");
     reshape.op_type = "Reshape";

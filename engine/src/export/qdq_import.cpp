@@ -15,6 +15,7 @@
 #include "quantscope/error.h"
 #include "quantscope/export.h"
 #include "quantscope/model.h"
+#include "quantscope/quant_format.h"
 
 namespace qs {
 
@@ -286,10 +287,10 @@ std::optional<WeightQuantParams> Importer::weight_params(const quant::QuantLayer
     return w.map.index(index[static_cast<std::size_t>(r * cols + c)]);
   };
   // Group length: the run of equal parameters at the start of row 0; every row must split
-  // into such runs, each with one parameter.
+  // into such runs, each with one parameter (the last run may be shorter).
   std::int64_t group = 1;
   while (group < cols && param(0, group) == param(0, 0)) ++group;
-  bool ok = cols % group == 0;
+  bool ok = true;
   for (std::int64_t r = 0; ok && r < rows; ++r)
     for (std::int64_t c = 0; ok && c < cols; ++c) ok = param(r, c) == param(r, c - c % group);
   if (!ok) {
@@ -301,7 +302,8 @@ std::optional<WeightQuantParams> Importer::weight_params(const quant::QuantLayer
   p.weight = l.weight;
   p.rows = rows;
   p.cols = cols;
-  p.groups_per_row = cols / group;
+  p.groups_per_row = quant::groups_in_row(cols, group);
+  p.group_size = group;
   const bool unsigned_codes = w.onnx_type == static_cast<int>(DType::u8) || w.onnx_type == 21;
   const std::int64_t shift = unsigned_codes && w.onnx_type == static_cast<int>(DType::u8) ? 128
                              : unsigned_codes                                             ? 8
@@ -421,8 +423,7 @@ QdqImport Importer::run(const std::string& path) {
       if (!stored) {
         o.weight_bits = w->bits;
         o.granularity = w->granularity;
-        if (w->granularity == QuantGranularity::per_group)
-          o.group_size = w->cols / w->groups_per_row;
+        if (w->granularity == QuantGranularity::per_group) o.group_size = w->group_size;
         o.weight_symmetric = w->symmetric;
       }
     } else if (l.kind != quant::LayerKind::matmul_acts && (!stored || s.weight_bits > 0)) {

@@ -106,7 +106,7 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
           Tensor::from_vector<float>({static_cast<std::int64_t>(p.scales.size())}, p.scales),
           Tensor::from_vector<std::int32_t>({static_cast<std::int64_t>(p.zero_points.size())},
                                             p.zero_points),
-          p.groups_per_row);
+          p.groups_per_row, p.group_size);
       // The bias: corrected, and on the int32 grid when the kernel's accumulator holds it.
       if (!l.bias.empty()) {
         std::vector<float> b = p.bias.empty() ? graph.initializers.at(l.bias).to_f32() : p.bias;
@@ -160,7 +160,7 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
 }
 
 std::vector<float> dequantize_weights(const WeightQuantParams& w) {
-  const std::int64_t group_cols = w.cols / std::max<std::int64_t>(1, w.groups_per_row);
+  const std::int64_t group_cols = std::max<std::int64_t>(1, w.group_size);
   std::vector<float> deq(w.codes.size());
   for (std::int64_t r = 0; r < w.rows; ++r)
     for (std::int64_t c = 0; c < w.cols; ++c) {

@@ -94,8 +94,7 @@ std::vector<std::string> config_problems(const QuantConfig& config, const Graph&
                                  "), which is not quantizable"
                            : "override for unknown node '" + node + "'");
   }
-  auto check = [&](const std::string& where, const LayerQuantSettings& s,
-                   const quant::QuantLayer* l) {
+  auto check = [&](const std::string& where, const LayerQuantSettings& s) {
     if (s.weight_bits != 0 && (s.weight_bits < 2 || s.weight_bits > 8))
       problems.push_back(where + "weight bits " + std::to_string(s.weight_bits) +
                          " out of range: 2 to 8, or float");
@@ -116,19 +115,10 @@ std::vector<std::string> config_problems(const QuantConfig& config, const Graph&
     } catch (const Error& e) {
       problems.push_back(where + e.what());
     }
-    if (l && l->kind != quant::LayerKind::matmul_acts && s.weight_bits > 0 &&
-        s.granularity == QuantGranularity::per_group && s.group_size > 0 &&
-        l->cols % s.group_size != 0)
-      problems.push_back(where + "group size " + std::to_string(s.group_size) +
-                         " does not divide its " + std::to_string(l->cols) + " input channels");
   };
-  check("defaults: ", config.defaults, nullptr);
-  for (const quant::QuantLayer& l : layers) {
-    const std::string& name = l.node->name;
-    if (!config.overrides.count(name) && config.defaults.granularity != QuantGranularity::per_group)
-      continue;  // the defaults were checked once
-    check("node '" + name + "': ", config.settings_for(name), &l);
-  }
+  check("defaults: ", config.defaults);
+  for (const auto& [name, o] : config.overrides)
+    if (names.count(name)) check("node '" + name + "': ", config.settings_for(name));
   // One problem stated once, however many nodes share it.
   std::vector<std::string> unique;
   for (const std::string& p : problems)

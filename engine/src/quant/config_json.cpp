@@ -12,6 +12,7 @@
 #include "quantscope/atomic_file.h"
 #include "quantscope/error.h"
 #include "quantscope/quant.h"
+#include "quantscope/quant_format.h"
 
 namespace qs {
 
@@ -249,6 +250,7 @@ std::string quantized_model_to_json(const QuantizedModel& q) {
            {"rows", w.rows},
            {"cols", w.cols},
            {"groups_per_row", w.groups_per_row},
+           {"group_size", w.group_size},
            {"rounding", w.rounding},
            {"scales", w.scales},
            {"zero_points", w.zero_points},
@@ -353,8 +355,14 @@ QuantizedModel quantized_model_from_json(const std::string& text) {
       if (!codes.is_string()) throw Error(where + ".codes must be base64 text");
       w.codes = unbase64(codes.get<std::string>(), where + ".codes");
       if (e.contains("bias")) w.bias = floats_from(e["bias"], where + ".bias");
-      if (w.cols % w.groups_per_row != 0)
-        throw Error(where + ": groups_per_row does not divide cols");
+      // Files from before ragged groups have no group_size: their groups divided cols.
+      w.group_size = e.contains("group_size")
+                         ? int_of(e["group_size"], where + ".group_size", 1, w.cols)
+                         : w.cols / w.groups_per_row;
+      if (quant::groups_in_row(w.cols, w.group_size) != w.groups_per_row)
+        throw Error(where + ": " + std::to_string(w.groups_per_row) + " groups of " +
+                    std::to_string(w.group_size) + " do not cover " + std::to_string(w.cols) +
+                    " columns");
       const std::int64_t n_grids = w.rows * w.groups_per_row;
       if (static_cast<std::int64_t>(w.codes.size()) != w.rows * w.cols)
         throw Error(where + ": " + std::to_string(w.codes.size()) + " codes for a " +

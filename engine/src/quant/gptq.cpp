@@ -109,9 +109,10 @@ QuantizedMatrix quantize_gptq(const float* w, std::int64_t rows, std::int64_t co
   out.rows = rows;
   out.cols = cols;
   out.groups_per_row = static_cast<std::int64_t>(out.grids.size()) / rows;
+  out.group_size = grid_columns(spec, cols);
   out.codes.resize(static_cast<std::size_t>(rows * cols));
   out.dequantized.resize(static_cast<std::size_t>(rows * cols));
-  const std::int64_t group_size = cols / out.groups_per_row;
+  const std::int64_t group_size = out.group_size;
 
   // Dead columns.
   Eigen::MatrixXd h = 0.5 * (H + H.transpose());

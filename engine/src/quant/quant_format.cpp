@@ -17,6 +17,7 @@ constexpr char kWeightCodes[] = "qs.w_codes";
 constexpr char kWeightScales[] = "qs.w_scales";
 constexpr char kWeightZeroPoints[] = "qs.w_zero_points";
 constexpr char kWeightGroupsPerRow[] = "qs.w_groups_per_row";
+constexpr char kWeightGroupSize[] = "qs.w_group_size";  // absent: cols / groups_per_row
 constexpr char kBiasCodes[] = "qs.bias_codes";
 constexpr char kPrefix[] = "qs.";
 
@@ -116,8 +117,16 @@ std::optional<LayerWeights> read_weights(const Node& node, std::string& why) {
     return std::nullopt;
   }
   w.rows = w.scales->numel() / w.groups_per_row;
-  if (w.codes->numel() % w.rows != 0 || (w.codes->numel() / w.rows) % w.groups_per_row != 0) {
+  if (w.codes->numel() % w.rows != 0) {
     why = "weight codes do not fit their scales";
+    return std::nullopt;
+  }
+  w.cols = w.codes->numel() / w.rows;
+  w.group_size = node.attr_int(kWeightGroupSize, w.cols / w.groups_per_row);
+  if (w.group_size < 1 || w.group_size > w.cols ||
+      groups_in_row(w.cols, w.group_size) != w.groups_per_row) {
+    why = "weight groups of " + std::to_string(w.group_size) + " do not cut " +
+          std::to_string(w.cols) + " inputs into " + std::to_string(w.groups_per_row);
     return std::nullopt;
   }
   w.bias_codes = node.attr_tensor(kBiasCodes);
@@ -130,12 +139,13 @@ std::optional<LayerWeights> read_weights(const Node& node, std::string& why) {
 }
 
 void write_weights(Node& node, int bits, Tensor codes, Tensor scales, Tensor zero_points,
-                   std::int64_t groups_per_row) {
+                   std::int64_t groups_per_row, std::int64_t group_size) {
   node.attributes[kWeightBits] = {std::int64_t{bits}};
   node.attributes[kWeightCodes] = {std::move(codes)};
   node.attributes[kWeightScales] = {std::move(scales)};
   node.attributes[kWeightZeroPoints] = {std::move(zero_points)};
   node.attributes[kWeightGroupsPerRow] = {groups_per_row};
+  node.attributes[kWeightGroupSize] = {group_size};
 }
 
 void write_bias_codes(Node& node, Tensor codes) {

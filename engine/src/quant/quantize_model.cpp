@@ -239,7 +239,15 @@ QuantizedModel quantize_model(const Graph& graph, const QuantConfig& config, Dat
         in.hessian = &h;
       }
       quant::QuantizedMatrix qm = method->round(in);
+      const std::int64_t group = quant::grid_columns(spec, l.cols);
+      if (qm.group_size != group || qm.groups_per_row != quant::groups_in_row(l.cols, group) ||
+          qm.grids.size() != static_cast<std::size_t>(rows_per_part * qm.groups_per_row) ||
+          qm.codes.size() != static_cast<std::size_t>(rows_per_part * l.cols) ||
+          qm.dequantized.size() != qm.codes.size())
+        throw Error("node '" + l.node->name + "': rounding " + method->text() +
+                    " returned weights that do not have the shape or groups asked for");
       p.groups_per_row = qm.groups_per_row;
+      p.group_size = qm.group_size;
       p.codes.insert(p.codes.end(), qm.codes.begin(), qm.codes.end());
       for (const quant::Grid& gr : qm.grids) {
         p.scales.push_back(gr.scale);

@@ -57,19 +57,19 @@ Grid fit_grid(const float* x, std::int64_t n, const WeightSpec& spec) {
   return best;
 }
 
-std::int64_t groups_per_row(const WeightSpec& spec, std::int64_t cols) {
-  return spec.granularity == Granularity::per_group ? cols / spec.group_size : 1;
-}
-
 }  // namespace
 
+std::int64_t grid_columns(const WeightSpec& spec, std::int64_t cols) {
+  return spec.granularity == Granularity::per_group ? std::min(spec.group_size, cols) : cols;
+}
+
 const Grid& QuantizedMatrix::grid(std::int64_t row, std::int64_t col) const {
-  if (row < 0 || row >= rows || col < 0 || col >= cols || groups_per_row <= 0 ||
+  if (row < 0 || row >= rows || col < 0 || col >= cols || group_size <= 0 ||
+      groups_per_row != groups_in_row(cols, group_size) ||
       static_cast<std::int64_t>(grids.size()) != rows * groups_per_row)
     throw Error("QuantizedMatrix::grid: element (" + std::to_string(row) + ", " +
                 std::to_string(col) + ") is outside the matrix " + shape_string(rows, cols) +
                 " or the grids do not match its shape");
-  const std::int64_t group_size = cols / groups_per_row;
   return grids[static_cast<std::size_t>(row * groups_per_row + col / group_size)];
 }
 
@@ -87,10 +87,6 @@ void check_weight_spec(const WeightSpec& spec, std::int64_t rows, std::int64_t c
       if (spec.group_size <= 0)
         throw Error("weight quantization: per_group needs group_size > 0, got " +
                     std::to_string(spec.group_size));
-      if (cols % spec.group_size != 0)
-        throw Error("weight quantization: group_size " + std::to_string(spec.group_size) +
-                    " does not divide the " + std::to_string(cols) +
-                    " columns of the weight matrix " + shape_string(rows, cols));
       break;
     default:
       throw Error("weight quantization: unknown granularity " +
@@ -107,7 +103,8 @@ std::vector<Grid> weight_grids(const float* w, std::int64_t rows, std::int64_t c
                   std::to_string(i % cols) + ") of " + shape_string(rows, cols) +
                   " is not finite (" + std::to_string(w[i]) + ")");
   }
-  const std::int64_t gpr = groups_per_row(spec, cols);
+  const std::int64_t group = grid_columns(spec, cols);
+  const std::int64_t gpr = groups_in_row(cols, group);
   std::vector<Grid> grids(static_cast<std::size_t>(rows * gpr));
   switch (spec.granularity) {
     case Granularity::per_tensor: {
@@ -123,7 +120,7 @@ std::vector<Grid> weight_grids(const float* w, std::int64_t rows, std::int64_t c
       for (std::int64_t r = 0; r < rows; ++r)
         for (std::int64_t g = 0; g < gpr; ++g)
           grids[static_cast<std::size_t>(r * gpr + g)] =
-              fit_grid(w + r * cols + g * spec.group_size, spec.group_size, spec);
+              fit_grid(w + r * cols + g * group, std::min(group, cols - g * group), spec);
       break;
   }
   return grids;
@@ -135,13 +132,13 @@ QuantizedMatrix quantize_rtn(const float* w, std::int64_t rows, std::int64_t col
   q.grids = weight_grids(w, rows, cols, spec);
   q.rows = rows;
   q.cols = cols;
-  q.groups_per_row = groups_per_row(spec, cols);
-  const std::int64_t group_size = cols / q.groups_per_row;
+  q.group_size = grid_columns(spec, cols);
+  q.groups_per_row = groups_in_row(cols, q.group_size);
   q.codes.resize(static_cast<std::size_t>(rows * cols));
   q.dequantized.resize(static_cast<std::size_t>(rows * cols));
   for (std::int64_t r = 0; r < rows; ++r) {
     for (std::int64_t c = 0; c < cols; ++c) {
-      const Grid& g = q.grids[static_cast<std::size_t>(r * q.groups_per_row + c / group_size)];
+      const Grid& g = q.grids[static_cast<std::size_t>(r * q.groups_per_row + c / q.group_size)];
       const std::size_t i = static_cast<std::size_t>(r * cols + c);
       const std::int32_t code = quantize(w[i], g);
       q.codes[i] = static_cast<std::int8_t>(code);
