@@ -167,6 +167,9 @@ class Plan {
   // false when the float path applies.
   bool build_integer(FusionContext& ctx, int i);
   bool build_weight_only(FusionContext& ctx, int i);
+  // Node i as a lowbit_matmul step (lowbit_matmul.h) when it is a weight-only quantized MatMul
+  // or Gemm on a few rows (a decode step); false when it is not (steps_lowbit.cpp).
+  bool build_lowbit(int i);
   // Node i's fused group on the float path, its step's op name + `suffix`; false when it fell
   // back to the reference kernels.
   bool build_float(FusionContext& ctx, int i, const std::string& suffix);

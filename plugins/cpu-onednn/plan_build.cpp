@@ -43,6 +43,7 @@ Plan::Plan(const Graph& g, const dnnl::engine& e, dnnl::stream& s, const TensorM
   if (integer) int8_ = integer_plan(graph, shape_of);
   for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
     if (ctx.claimed[i] || is_shape_computation(graph.nodes[i])) continue;
+    if (build_lowbit(static_cast<int>(i))) continue;
     if (int8_ && build_integer(ctx, static_cast<int>(i))) continue;
     const Node& node = graph.nodes[i];
     bool built = false;
