@@ -68,6 +68,9 @@ int cmd_export(const std::vector<std::string>& argv) {
        common("device"),
        {"opset", "N",
         "the ONNX opset of model.onnx (default: the lowest that holds the quantization)"},
+       {"matmul-nbits", "",
+        "weight-only MatMuls as ONNX Runtime's com.microsoft MatMulNBits (ONNX Runtime GenAI's "
+        "form; only ONNX Runtime runs the file)"},
        {"class-threshold", "P", "flag classes whose top-1 moves by more than P points (default 2)"},
        {"samples", "K", "reference inputs in selfcheck/ (default 8)"},
        {"bench", "DEVICE[,DEVICE]", "time float and quantized on these devices"},
@@ -87,6 +90,7 @@ int cmd_export(const std::vector<std::string>& argv) {
   options.output = output;
   options.source_path = path;
   options.qdq.opset = args.get_int("opset", 0, 0);
+  options.qdq.matmul_nbits = args.flag("matmul-nbits");
   options.tool_version = QS_VERSION;
   options.reference_samples = args.get_int("samples", 8, 1);
   if (args.has("class-threshold")) {
@@ -95,6 +99,7 @@ int cmd_export(const std::vector<std::string>& argv) {
     options.class_threshold = t[0];
   }
   std::unique_ptr<Dataset> data;
+  if (args.has("data") && !package_data_refusal(g).empty()) throw Error(package_data_refusal(g));
   if (args.has("data")) {
     DataOptions data_options;
     data_options.preprocess = preprocess_for(g, args);

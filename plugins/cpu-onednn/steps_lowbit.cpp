@@ -40,6 +40,17 @@ bool Plan::build_lowbit(int i) {
     return false;
   const std::int64_t m = shape_numel(x) / k;
   if (m > kMaxRows || m < 1) return false;
+  // The codes must describe this node's constant weight and fit their width (the packing keeps
+  // `bits` of each); zero points must be exact as floats.
+  auto weight = graph.initializers.find(node.inputs[1]);
+  if (weight == graph.initializers.end() || weight->second.shape() != ws) return false;
+  const std::int8_t* codes = w->codes->data<std::int8_t>();
+  const int qmin = -(1 << (w->bits - 1)), qmax = (1 << (w->bits - 1)) - 1;
+  for (std::int64_t e = 0; e < w->codes->numel(); ++e)
+    if (codes[e] < qmin || codes[e] > qmax) return false;
+  const std::int32_t* zeros = w->zero_points->data<std::int32_t>();
+  for (std::int64_t e = 0; e < w->zero_points->numel(); ++e)
+    if (zeros[e] < -(1 << 24) || zeros[e] > (1 << 24)) return false;
   std::shared_ptr<const std::vector<float>> bias;
   if (!matmul && node.inputs.size() > 2 && !node.inputs[2].empty()) {
     auto c = graph.initializers.find(node.inputs[2]);
@@ -49,8 +60,7 @@ bool Plan::build_lowbit(int i) {
     bias = std::make_shared<const std::vector<float>>(c->second.to_f32());
   }
   auto packed = std::make_shared<const LowBitWeights>(
-      pack_lowbit(w->codes->data<std::int8_t>(), kn, n, k, w->bits, w->group_size,
-                  w->scales->data<float>(), w->zero_points->data<std::int32_t>()));
+      pack_lowbit(codes, kn, n, k, w->bits, w->group_size, w->scales->data<float>(), zeros));
 
   Step step{node.name, node.op_type + " (w" + std::to_string(w->bits) + ", packed)",
             {},        nullptr,

@@ -307,6 +307,63 @@ class DecoderQuantize(unittest.TestCase):
                                  "--limit", "24", "--config", out)
         return json.loads(out_json)
 
+    @unittest.skipUnless(peer_available(), "onnxruntime-node is not installed in tests/peer")
+    def test_4_bits_in_groups_of_128_export_to_onnx_runtime(self):
+        # Groups of 128 divide neither the 320 inputs of the projections nor the MLP's 864.
+        config = os.path.join(self.dir, "w4g128.json")
+        run_cli("quantize", MODEL, "--device", DEVICE, "--data", "text:" + self.calibration,
+                "--tokenizer", TOKENIZER, "--limit", "8", "--weights", "4", "--acts", "float",
+                "--granularity", "group:128", "--rounding", "gptq", "-o", config)
+        _, out, _ = run_cli("eval", MODEL, "--device", DEVICE, "--json", "--data",
+                            "text:" + self.evaluation, "--tokenizer", TOKENIZER, "--limit", "24",
+                            "--config", config)
+        scored = json.loads(out)
+        self.assertLess(scored["ppl_ratio"], 1.03)
+        self.assertLess(scored["kld"]["mean"], 0.02)
+        rc, _, err = run_cli("export", MODEL, "--config", config, "--data",
+                             "text:" + self.evaluation, "-o", os.path.join(self.dir, "x"),
+                             check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("export without --data", err)
+        package = os.path.join(self.dir, "package")
+        run_cli("export", MODEL, "--config", config, "-o", package)
+        import onnx
+        model = onnx.load(os.path.join(package, "model.onnx"))
+        shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+        blocked = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and
+                   any(a.name == "block_size" and a.i == 128 for a in n.attribute)]
+        self.assertIn([864, 320], [shapes[n.input[0]] for n in blocked])  # down_proj [K, N]
+        # ONNX Runtime, given the package alone, reproduces the logits and the cache.
+        target = os.path.join(self.dir, "target")
+        os.makedirs(target)
+        os.symlink(os.path.join(PEER_DIR, "node_modules"), os.path.join(target, "node_modules"))
+        copy = os.path.join(target, "pkg")
+        subprocess.run(["cp", "-r", package, copy], check=True)
+        p = subprocess.run(["node", os.path.join(copy, "selfcheck", "selfcheck.mjs")],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        report = json.loads(p.stdout)
+        self.assertEqual(report["selfcheck"], "passed")
+        logits = [o for o in report["outputs"] if o["output"] == "logits"][0]
+        self.assertLess(logits["max_abs_diff"], 1e-3)  # fp32 activations, as simulated
+
+        # The same as ONNX Runtime's MatMulNBits: every projection and the head.
+        nbits = os.path.join(self.dir, "nbits")
+        run_cli("export", MODEL, "--config", config, "--matmul-nbits", "-o", nbits)
+        model = onnx.load(os.path.join(nbits, "model.onnx"))
+        ops = [n.op_type for n in model.graph.node]
+        self.assertEqual(ops.count("MatMulNBits"), len(blocked))
+        with open(os.path.join(nbits, "manifest.json"), encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["model"]["matmul_nbits_nodes"], len(blocked))
+        self.assertNotIn("DequantizeLinear", ops)
+        copy = os.path.join(target, "nbits")
+        subprocess.run(["cp", "-r", nbits, copy], check=True)
+        p = subprocess.run(["node", os.path.join(copy, "selfcheck", "selfcheck.mjs")],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        logits = [o for o in json.loads(p.stdout)["outputs"] if o["output"] == "logits"][0]
+        self.assertLess(logits["max_abs_diff"], 1e-3)
+
     def test_gptq_beats_round_to_nearest_and_4_bits_stay_close(self):
         w4 = self.quantized(4, "gptq")
         self.assertLess(w4["ppl_ratio"], 1.03)

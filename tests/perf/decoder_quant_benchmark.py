@@ -12,7 +12,8 @@ A benchmark, not a test: prints a table and writes JSON (default
 build/decoder-quant-benchmark.json). The chapters the model is scored on are not those it
 was calibrated on.
 
-Groups of 128 do not divide the MLP's 864 inputs: the last group of each row holds 96.
+Groups of 128 divide neither the decoder's 320 inputs nor its MLP's 864: the last group of a
+row holds 64 or 96.
 
 usage: tests/perf/decoder_quant_benchmark.py [--bits 8,4,3,2] [--groups 32,128]
          [--calibration-chapters 20] [--windows 8] [--eval-windows -1] [--skip-gptq-time]

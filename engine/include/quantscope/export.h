@@ -18,6 +18,9 @@ struct QdqExportOptions {
   // scales need it. Below 21, weights of 2..4 bits are stored in int8 (exact, 8-bit storage).
   std::int64_t opset = 0;
   std::string producer_version;
+  // Weight-only quantized MatMuls as ONNX Runtime's com.microsoft MatMulNBits (blocks of a power
+  // of two, at least 16) instead of DequantizeLinear + MatMul; a file only ONNX Runtime runs.
+  bool matmul_nbits = false;
 };
 
 struct QdqModel {
@@ -25,6 +28,7 @@ struct QdqModel {
   std::int64_t opset = 0;
   std::int64_t quantize_nodes = 0, dequantize_nodes = 0;
   std::int64_t folded_activations = 0;  // Relu/Clip folded into the range of a quantize node
+  std::int64_t matmul_nbits_nodes = 0;  // MatMuls written as MatMulNBits
   std::vector<std::string> notes;       // in words: what was stored how, and where ONNX differs
 };
 

@@ -63,6 +63,10 @@ struct PackageResult {
   std::vector<std::int64_t> flagged_classes;
 };
 
+// Why the package of `graph` cannot take evaluation data, or "" when it can (a language
+// model's package is checked on a window of token ids; its report does not score text yet).
+std::string package_data_refusal(const Graph& graph);
+
 // Exports `q` on `graph` and writes the package. A folder `output` must not exist, be empty, or
 // hold a previous package (its manifest.json says so), which is then replaced; a .zip is written
 // atomically. Throws Error naming what is wrong; Cancelled when the job is cancelled.

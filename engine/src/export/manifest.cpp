@@ -36,6 +36,7 @@ std::string manifest_json(const PackageContents& c) {
                 {"sha256", c.model_sha256},
                 {"quantize_nodes", c.quantize_nodes},
                 {"dequantize_nodes", c.dequantize_nodes},
+                {"matmul_nbits_nodes", c.matmul_nbits_nodes},
                 {"folded_activations", c.folded_activations},
                 {"size_bytes_under_config", c.quantized_bytes}};
   m["quantization"] = nlohmann::json::parse(quant_config_to_json(c.q->config));

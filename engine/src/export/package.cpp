@@ -19,6 +19,7 @@
 #include "quantscope/error.h"
 #include "quantscope/executor.h"
 #include "quantscope/export_package.h"
+#include "quantscope/language_model.h"
 #include "quantscope/npy.h"
 #include "runtime/cpu_ref_device.h"
 
@@ -81,9 +82,19 @@ struct Staging {
 };
 
 // The self-check's reference inputs: the first samples of the data, else seeded normal values
-// in each input's declared shape (dynamic dimensions as 1, the batch as `count`).
+// in each input's declared shape (dynamic dimensions as 1, the batch as `count`). A decoder's:
+// one window of seeded token ids from position 0 with nothing cached.
 TensorMap reference_inputs(const Graph& graph, Dataset* data, std::int64_t count) {
   TensorMap inputs;
+  if (const std::optional<DecoderLayout> layout = decoder_layout(graph)) {
+    constexpr std::int64_t kTokens = 16;
+    Tensor ids(DType::i64, {1, kTokens});
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<std::int64_t> token(0,
+                                                      std::max<std::int64_t>(layout->vocab, 2) - 1);
+    for (std::int64_t k = 0; k < kTokens; ++k) ids.data<std::int64_t>()[k] = token(rng);
+    return decoder_inputs(*layout, ids);
+  }
   for (std::size_t i = 0; i < graph.inputs.size(); ++i) {
     const ValueInfo& in = graph.inputs[i];
     if (in.dtype != DType::f32)
@@ -121,9 +132,17 @@ std::string file_safe(const std::string& name) {
 
 }  // namespace
 
+std::string package_data_refusal(const Graph& graph) {
+  if (!decoder_layout(graph)) return "";
+  return "a language model's package is checked on a window of token ids; scoring text in its "
+         "report (perplexity, KL divergence) is not in packages yet: export without --data";
+}
+
 PackageResult export_package(const Graph& graph, const QuantizedModel& q,
                              const PackageOptions& options, const JobControl& job) {
   if (options.output.empty()) throw Error("export: no output path given (-o DIR or FILE.zip)");
+  if (options.data && !package_data_refusal(graph).empty())
+    throw Error("export: " + package_data_refusal(graph));
   const bool zip = ends_with(options.output, ".zip");
   fs::path out = fs::absolute(options.output).lexically_normal();
   if (out.filename().empty()) out = out.parent_path();  // "pkg/" names the folder pkg
@@ -234,6 +253,7 @@ PackageResult export_package(const Graph& graph, const QuantizedModel& q,
   c.quantized_bytes = model_size_bytes(graph, &q);
   c.quantize_nodes = qdq.quantize_nodes;
   c.dequantize_nodes = qdq.dequantize_nodes;
+  c.matmul_nbits_nodes = qdq.matmul_nbits_nodes;
   c.folded_activations = qdq.folded_activations;
   c.selfcheck_json = check.dump();
   write_text(staging.dir / "manifest.json", exporter::manifest_json(c));

@@ -20,6 +20,7 @@ struct PackageContents {
   std::string source_name, source_sha256, model_sha256, created_utc;
   std::int64_t float_bytes = 0, quantized_bytes = 0;
   std::int64_t quantize_nodes = 0, dequantize_nodes = 0, folded_activations = 0;
+  std::int64_t matmul_nbits_nodes = 0;
   // selfcheck/selfcheck.json, also embedded in the manifest.
   std::string selfcheck_json;
 };

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "export/matmul_nbits.h"
 #include "export/opset_upgrade.h"
 #include "graph/onnx_write.h"
 #include "graph/passes.h"
@@ -24,7 +25,8 @@ using ActGrid = quant::Grid;
 
 class QdqBuilder {
  public:
-  QdqBuilder(Graph g, std::int64_t opset) : g_(std::move(g)), opset_(opset) {
+  QdqBuilder(Graph g, std::int64_t opset, bool matmul_nbits)
+      : g_(std::move(g)), opset_(opset), matmul_nbits_(matmul_nbits) {
     for (const auto& [name, t] : g_.initializers) names_.insert(name);
     for (const ValueInfo& v : g_.inputs) names_.insert(v.name);
     for (const Node& n : g_.nodes) {
@@ -73,14 +75,17 @@ class QdqBuilder {
                        [&](const ValueInfo& v) { return v.name == t; });
   }
   std::string weight_dequantized(const quant::QuantLayer& layer, const Node& n);
+  bool as_matmul_nbits(Node& n, const quant::LayerWeights& w, QdqModel& result);
   bool folds_into(const Node& p, const ActGrid& grid) const;
   void walk_back(std::size_t q_index, const ActGrid& grid, const std::string& scale,
                  const std::string& zero_point, QdqModel& result);
 
   Graph g_;
   std::int64_t opset_;
+  bool matmul_nbits_ = false;
   std::set<std::string> names_;
   std::map<std::string, int> stored_as_;
+  bool ort_nbits_noted_ = false;
   std::vector<Node> added_;     // new nodes, sorted into place by finish()
   std::set<std::size_t> dead_;  // indices into g_.nodes removed by folding
   nlohmann::json folded_ = nlohmann::json::array();
@@ -225,6 +230,35 @@ std::string QdqBuilder::weight_dequantized(const quant::QuantLayer& l, const Nod
   return out;
 }
 
+// A weight-only MatMul as MatMulNBits when its weights fit (matmul_nbits.h); a note says why not.
+bool QdqBuilder::as_matmul_nbits(Node& n, const quant::LayerWeights& w, QdqModel& result) {
+  if (n.op_type != "MatMul" || quant::read_input_grid(n)) return false;
+  std::string why;
+  const std::optional<exporter::NBitsWeights> nb = exporter::matmul_nbits_weights(w, why);
+  if (!nb) {
+    result.notes.push_back("node '" + n.name + "': kept as DequantizeLinear + MatMul, not " +
+                           "MatMulNBits: " + why);
+    return false;
+  }
+  const std::string base = n.inputs[1].substr(0, n.inputs[1].find("::"));
+  std::vector<std::string> inputs = {n.inputs[0], add_initializer(base + "_nbits", nb->b),
+                                     add_initializer(base + "_scales", nb->scales)};
+  if (nb->zero_points.numel() > 0)
+    inputs.push_back(add_initializer(base + "_zero_points", nb->zero_points));
+  n.inputs = std::move(inputs);
+  n.op_type = "MatMulNBits";
+  n.domain = "com.microsoft";
+  n.attributes["K"] = {nb->k};
+  n.attributes["N"] = {nb->n};
+  n.attributes["bits"] = {nb->bits};
+  n.attributes["block_size"] = {nb->block};
+  if (result.matmul_nbits_nodes++ == 0)
+    result.notes.push_back(
+        "weight-only MatMuls written as com.microsoft MatMulNBits: ONNX Runtime runs the file, "
+        "other runtimes do not have the op");
+  return true;
+}
+
 void QdqBuilder::quantize_weights(QdqModel& result) {
   for (const quant::QuantLayer& l : quant::find_quant_layers(g_)) {
     Node& n = const_cast<Node&>(*l.node);
@@ -233,12 +267,22 @@ void QdqBuilder::quantize_weights(QdqModel& result) {
       const std::optional<quant::LayerWeights> w = quant::read_weights(n, why);
       if (!w) throw Error("node '" + n.name + "': the simulation graph's weights: " + why);
       const std::int64_t bits = w->bits;
+      if (matmul_nbits_ && as_matmul_nbits(n, *w, result)) continue;
       n.inputs[1] = weight_dequantized(l, n);
       if (bits <= 4 && opset_ < 21)
         result.notes.push_back("node '" + n.name + "': " + std::to_string(bits) +
                                "-bit weights stored as int8 (opset " + std::to_string(opset_) +
                                " has no int4)");
       ++result.dequantize_nodes;
+      if (bits <= 4 && opset_ >= 21 && w->groups_per_row > 1 && n.op_type == "MatMul" &&
+          !quant::read_input_grid(n) && !ort_nbits_noted_) {
+        ort_nbits_noted_ = true;
+        result.notes.push_back(
+            "weight-only 4-bit MatMuls: ONNX Runtime fuses their blocked DequantizeLinear into "
+            "its MatMulNBits, which by default (session.qdq_matmulnbits_accuracy_level 4) "
+            "computes with 8-bit activations; level 1 keeps them fp32, as simulated (the "
+            "self-check sets it)");
+      }
       if (const Tensor* bias = w->bias_codes) {
         // int32 codes on the accumulator's grid: scale = input scale x weight scale.
         const std::optional<quant::Grid> x_grid = quant::read_input_grid(n);
@@ -377,7 +421,15 @@ Graph QdqBuilder::finish() {
     if (!dead_.count(i)) nodes.push_back(std::move(g_.nodes[i]));
   for (Node& n : added_) nodes.push_back(std::move(n));
   g_.nodes = std::move(nodes);
-  g_.value_info.clear();
+  // Shapes of the values that remain (the writer needs ranks, e.g. to spell RMSNormalization
+  // below opset 23); the rewrite changes no remaining value's shape.
+  std::set<std::string> used;
+  for (const Node& n : g_.nodes) {
+    used.insert(n.inputs.begin(), n.inputs.end());
+    used.insert(n.outputs.begin(), n.outputs.end());
+  }
+  for (auto it = g_.value_info.begin(); it != g_.value_info.end();)
+    it = used.count(it->first) ? std::next(it) : g_.value_info.erase(it);
   sort_and_validate(g_);
   drop_unused_initializers(g_);
   return std::move(g_);
@@ -422,7 +474,7 @@ QdqModel export_qdq(const Graph& graph, const QuantizedModel& q, const QdqExport
   QdqModel result;
   result.opset = choose_opset(sim, options);
   exporter::upgrade_opset(sim, result.opset);
-  QdqBuilder builder(std::move(sim), result.opset);
+  QdqBuilder builder(std::move(sim), result.opset, options.matmul_nbits);
   builder.quantize_weights(result);
   builder.quantize_activations(result);
   Graph out = builder.finish();

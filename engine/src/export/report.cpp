@@ -221,9 +221,12 @@ std::string report_html(const PackageContents& c) {
   h << "<h1>" << esc(c.source_name) << " quantized</h1>";
   h << "<p class='note'>Quantscope " << esc(o.tool_version) << ", " << esc(c.created_utc)
     << ". QDQ ONNX at opset " << r.opset << ": " << c.quantize_nodes << " QuantizeLinear, "
-    << c.dequantize_nodes << " DequantizeLinear, " << c.folded_activations
-    << " activations folded into quantize ranges. Source SHA-256 " << esc(c.source_sha256)
-    << ".</p>";
+    << c.dequantize_nodes << " DequantizeLinear, "
+    << (c.matmul_nbits_nodes > 0
+            ? std::to_string(c.matmul_nbits_nodes) + " MatMulNBits (ONNX Runtime's), "
+            : std::string())
+    << c.folded_activations << " activations folded into quantize ranges. Source SHA-256 "
+    << esc(c.source_sha256) << ".</p>";
 
   h << "<h2>Summary</h2><table><tr><th></th><th>float</th><th>quantized</th></tr>";
   h << "<tr><td>size</td><td>" << bytes_text(c.float_bytes) << "</td><td>"

@@ -157,14 +157,18 @@ Graph spell_rms_norm(const Graph& graph, std::int64_t opset) {
       out.nodes.push_back(n);
       continue;
     }
-    auto x = graph.value_info.find(n.inputs[0]);
-    if (x == graph.value_info.end())
-      throw Error("node '" + n.name + "' (RMSNormalization): its input's rank is not known");
-    std::int64_t axis = n.attr_int("axis", -1);
-    const std::int64_t rank = x->second.rank();
-    if (axis < 0) axis += rank;
+    // The axes from `axis` to the last: counted from the end when axis is (the usual -1), which
+    // needs no rank; else up to the rank, which shape inference must have given.
+    const std::int64_t axis = n.attr_int("axis", -1);
     std::vector<std::int64_t> axes;
-    for (std::int64_t d = axis; d < rank; ++d) axes.push_back(d);
+    if (axis < 0) {
+      for (std::int64_t d = axis; d < 0; ++d) axes.push_back(d);
+    } else {
+      auto x = graph.value_info.find(n.inputs[0]);
+      if (x == graph.value_info.end())
+        throw Error("node '" + n.name + "' (RMSNormalization): its input's rank is not known");
+      for (std::int64_t d = axis; d < x->second.rank(); ++d) axes.push_back(d);
+    }
     const std::string p = n.name + "/";
     out.initializers[p + "two"] = Tensor::from_vector<float>({}, {2.0f});
     out.initializers[p + "epsilon"] =

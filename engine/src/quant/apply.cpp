@@ -160,7 +160,15 @@ Graph apply_quantization(const Graph& graph, const QuantizedModel& q) {
 }
 
 std::vector<float> dequantize_weights(const WeightQuantParams& w) {
-  const std::int64_t group_cols = std::max<std::int64_t>(1, w.group_size);
+  if (w.group_size < 1 || quant::groups_in_row(w.cols, w.group_size) != w.groups_per_row ||
+      w.codes.size() != static_cast<std::size_t>(w.rows * w.cols) ||
+      w.scales.size() != static_cast<std::size_t>(w.rows * w.groups_per_row) ||
+      w.zero_points.size() != w.scales.size())
+    throw Error("weights of '" + w.weight + "': " + std::to_string(w.groups_per_row) +
+                " groups of " + std::to_string(w.group_size) + " per row do not fit " +
+                std::to_string(w.rows) + " x " + std::to_string(w.cols) + " codes and " +
+                std::to_string(w.scales.size()) + " scales");
+  const std::int64_t group_cols = w.group_size;
   std::vector<float> deq(w.codes.size());
   for (std::int64_t r = 0; r < w.rows; ++r)
     for (std::int64_t c = 0; c < w.cols; ++c) {

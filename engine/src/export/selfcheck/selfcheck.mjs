@@ -39,18 +39,23 @@ function readNpy(path) {
   const start = major === 1 ? 10 : 12;
   const header = buf.toString('latin1', start, start + headerLen);
   const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
-  if (descr !== '<f4') throw new Error(`${path}: expected float32, found ${descr}`);
+  if (descr !== '<f4' && descr !== '<i8') throw new Error(`${path}: expected float32 or int64, found ${descr}`);
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').map((s) => s.trim()).filter((s) => s).map(Number);
-  const data = new Float32Array(new Uint8Array(buf.subarray(start + headerLen)).buffer);
-  return { data, shape };
+  const bytes = new Uint8Array(buf.subarray(start + headerLen)).buffer;
+  if (descr === '<i8') return { type: 'int64', data: new BigInt64Array(bytes), shape };
+  return { type: 'float32', data: new Float32Array(bytes), shape };
 }
 
 const spec = JSON.parse(readFileSync(join(root, 'selfcheck', 'selfcheck.json'), 'utf8'));
-const session = await ort.InferenceSession.create(join(root, spec.model));
+// ONNX Runtime fuses a blocked 4-bit DequantizeLinear into MatMul as its MatMulNBits, by default
+// computing with 8-bit activations; level 1 keeps them fp32, as the quantized model has them.
+const session = await ort.InferenceSession.create(join(root, spec.model), {
+  extra: { session: { qdq_matmulnbits_accuracy_level: '1' } },
+});
 const feeds = {};
 for (const input of spec.inputs) {
-  const { data, shape } = readNpy(join(root, input.file));
-  feeds[input.name] = new ort.Tensor('float32', data, shape);
+  const { type, data, shape } = readNpy(join(root, input.file));
+  feeds[input.name] = new ort.Tensor(type, data, shape);
 }
 const results = await session.run(feeds);
 const report = [];
