@@ -12,11 +12,38 @@
 
 namespace qs::cli {
 
+namespace {
+
+// A decoder's sweep: per layer and width, the mean KL divergence of the next-token distributions
+// from the float model's and how often both rank the same token first.
+void print_language_model_sensitivity(const SensitivityResult& r, const std::vector<int>& bits) {
+  std::printf(
+      "\nmean KL divergence of the next-token distribution, nats (lower: less sensitive); same "
+      "top token in %% below\n");
+  std::printf("%-44s %8s", "layer", "params");
+  for (int b : bits) std::printf(" %8d", b);
+  std::printf("\n");
+  for (const LayerSensitivity& l : r.layers) {
+    std::printf("%-44s %8lld", l.name.c_str(), static_cast<long long>(l.params));
+    for (int b : bits)
+      l.bits.count(b) ? std::printf(" %8.5f", l.bits.at(b).kl) : std::printf(" %8s", "-");
+    std::printf("\n%-44s %8s", "", "");
+    for (int b : bits)
+      l.bits.count(b) ? std::printf(" %7.2f%%", l.bits.at(b).agreement) : std::printf(" %8s", "-");
+    std::printf("\n");
+  }
+  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+}
+
+}  // namespace
+
 int cmd_sensitivity(const std::vector<std::string>& argv) {
   Args args(argv,
             {common("data"),
              common("eval-data"),
              common("limit"),
+             common("tokenizer"),
+             common("context"),
              common("mean"),
              common("std"),
              common("device"),
@@ -87,10 +114,14 @@ int cmd_sensitivity(const std::vector<std::string>& argv) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("model    %s\ndata     %s (%lld samples)\nswept    %s, one layer at a time\n",
+  std::printf("model    %s\ndata     %s (%lld %s)\nswept    %s, one layer at a time\n",
               path.c_str(), args.get("data").c_str(), static_cast<long long>(r.samples),
-              what.c_str());
+              r.language_model ? "windows" : "samples", what.c_str());
   if (r.fp32_top1 >= 0) std::printf("fp32     top-1 %.2f %%\n", r.fp32_top1);
+  if (r.language_model) {
+    print_language_model_sensitivity(r, options.bits);
+    return 0;
+  }
   std::printf("\noutput SQNR in dB (higher: less sensitive)%s\n",
               r.classifier ? "; top-1 agreement in % below" : "");
   std::printf("%-36s %-8s %8s", "layer", "op", "params");

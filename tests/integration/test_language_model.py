@@ -307,6 +307,26 @@ class DecoderQuantize(unittest.TestCase):
                                  "--limit", "24", "--config", out)
         return json.loads(out_json)
 
+    def test_sensitivity_is_the_kl_divergence_of_next_token_distributions(self):
+        _, out, _ = run_cli("sensitivity", MODEL, "--device", DEVICE, "--data",
+                            "text:" + self.calibration, "--tokenizer", TOKENIZER, "--limit", "1",
+                            "--bits", "2,4", "--granularity", "group:32", "--json")
+        r = json.loads(out)
+        self.assertTrue(r["language_model"])
+        self.assertEqual(r["samples"], 1)
+        layers = r["layers"]
+        self.assertEqual(len(layers), 43)  # 6 blocks x 7 projections and the head
+        kl = {b: [l["bits"][str(b)]["kl"] for l in layers] for b in (2, 4)}
+        for b in (2, 4):
+            self.assertTrue(all(k >= 0 and math.isfinite(k) for k in kl[b]))
+        # Fewer bits move the distribution more, layer by layer nearly always, and on average.
+        self.assertGreater(sum(kl[2]), 5 * sum(kl[4]))
+        self.assertGreaterEqual(sum(a > b for a, b in zip(kl[2], kl[4])), 40)
+        rc, _, err = run_cli("sensitivity", MODEL, "--data", "text:" + self.calibration,
+                             "--tokenizer", TOKENIZER, "--what", "acts", check=False)
+        self.assertEqual(rc, 1)
+        self.assertIn("sweep its weights", err)
+
     @unittest.skipUnless(peer_available(), "onnxruntime-node is not installed in tests/peer")
     def test_4_bits_in_groups_of_128_export_to_onnx_runtime(self):
         # Groups of 128 divide neither the 320 inputs of the projections nor the MLP's 864.

@@ -164,6 +164,9 @@ TEST(ResultsJson, SensitivityHessianAndSearchRoundTrip) {
   EXPECT_TRUE(std::isnan(s2.layers[0].bits.at(4).hawq));
   EXPECT_DOUBLE_EQ(s2.fp32_top1, 91.5);
   EXPECT_EQ(s2.notes, s.notes);
+  EXPECT_FALSE(s2.language_model);
+  s.language_model = true;
+  EXPECT_TRUE(qs::sensitivity_from_json(qs::sensitivity_to_json(s), "s").language_model);
 
   qs::HessianResult h;
   h.samples = 64;

@@ -53,6 +53,9 @@ struct LayerSensitivity {
 
 struct SensitivityResult {
   bool classifier = false;
+  // A decoder swept on windows of tokens: kl and agreement are per next-token distribution
+  // (every position of every window), samples counts windows.
+  bool language_model = false;
   bool has_labels = false;
   double fp32_top1 = -1;
   std::int64_t samples = 0;

@@ -5,6 +5,7 @@
 #include "quant/layers.h"
 #include "quantscope/analysis.h"
 #include "quantscope/error.h"
+#include "quantscope/language_model.h"
 #include "quantscope/memory.h"
 #include "quantscope/model_info.h"
 #include "quantscope/quant_format.h"
@@ -86,11 +87,18 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
     throw Error("shard " + std::to_string(options.shard_index) + "/" +
                 std::to_string(options.shard_count) + " is not valid: i/n with 0 <= i < n");
   if (eval.size() <= 0) throw Error("the evaluation data are empty");
+  // A decoder reads windows of token ids (one a run) with the rest of its inputs made for them;
+  // its logits [1, T, V] compare as T next-token distributions.
+  const std::optional<DecoderLayout> decoder = decoder_layout(graph);
+  if (decoder && acts)
+    throw Error(
+        "the sensitivity of a language model's activations is not there yet: sweep its weights "
+        "(--what weights)");
+  const std::int64_t step = decoder ? 1 : options.batch;
   // The float model, the model with one layer quantized, and the calibration run with every
   // intermediate tensor observed.
-  check_memory(
-      "the sensitivity sweep",
-      estimate_run_bytes(graph, std::min(options.batch, std::max(eval.size(), calib.size())), 3));
+  check_memory("the sensitivity sweep",
+               estimate_run_bytes(graph, std::min(step, std::max(eval.size(), calib.size())), 3));
 
   SensitivityResult result;
   const std::vector<quant::QuantLayer> layers = quant::find_quant_layers(graph);
@@ -131,23 +139,32 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
 
   // The float model over the evaluation data, once.
   Reference ref;
-  const std::string input = graph.inputs[0].name, output = graph.outputs[0].name;
+  const std::string input = graph.inputs[0].name;
+  const std::string output = decoder ? decoder->logits : graph.outputs[0].name;
+  auto feeds = [&](const Tensor& x) {
+    return decoder ? decoder_inputs(*decoder, x) : TensorMap{{input, x}};
+  };
+  auto distributions = [&](const Tensor& y) {
+    return decoder ? y.reshaped({y.numel() / y.dim(y.rank() - 1), y.dim(y.rank() - 1)}) : y;
+  };
   {
     std::unique_ptr<CompiledGraph> run = compile_any_batch(device, graph);
     std::int64_t top1 = 0;
-    for (std::int64_t first = 0; first < eval.size(); first += options.batch) {
+    for (std::int64_t first = 0; first < eval.size(); first += step) {
       job.check();
-      Batch batch = eval.read(first, std::min(options.batch, eval.size() - first));
-      TensorMap out = run->run({{input, batch.inputs}});
+      Batch batch = eval.read(first, std::min(step, eval.size() - first));
+      TensorMap out = run->run(feeds(batch.inputs));
       top1 += correct(out.at(output), batch.labels);
-      ref.outputs.push_back(out.at(output));
+      ref.outputs.push_back(distributions(out.at(output)));
       ref.labels.push_back(batch.labels);
       ref.inputs.push_back(batch.inputs);
     }
     result.samples = eval.size();
     result.has_labels = eval.has_labels();
     result.classifier =
+        decoder ||
         is_classifier_output(ref.outputs[0].shape(), ref.inputs[0].dim(0), ref.inputs[0].shape());
+    result.language_model = decoder.has_value();
     if (result.has_labels && result.classifier)
       result.fp32_top1 = 100.0 * double(top1) / double(result.samples);
   }
@@ -192,8 +209,8 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
       std::int64_t top1 = 0;
       for (std::size_t i = 0; i < ref.inputs.size(); ++i) {
         job.check();
-        TensorMap out = run->run({{input, ref.inputs[i]}});
-        const Tensor& y = out.at(output);
+        TensorMap out = run->run(feeds(ref.inputs[i]));
+        const Tensor y = distributions(out.at(output));
         cmp.add(ref.outputs[i], y, result.classifier);
         top1 += correct(y, ref.labels[i]);
       }

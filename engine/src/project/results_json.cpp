@@ -101,6 +101,7 @@ SearchPoint point_from_json(const json& e, const std::string& where) {
 
 std::string sensitivity_to_json(const SensitivityResult& r) {
   json j{{"samples", r.samples}, {"classifier", r.classifier}, {"notes", r.notes}};
+  if (r.language_model) j["language_model"] = true;
   j["fp32_top1"] = non_negative_or_null(r.fp32_top1);
   j["layers"] = json::array();
   for (const LayerSensitivity& l : r.layers) {
@@ -124,6 +125,8 @@ SensitivityResult sensitivity_from_json(const std::string& text, const std::stri
   r.samples = count(j, "samples", 0);
   r.classifier =
       j.contains("classifier") && j["classifier"].is_boolean() && j["classifier"].get<bool>();
+  r.language_model = j.contains("language_model") && j["language_model"].is_boolean() &&
+                     j["language_model"].get<bool>();
   r.fp32_top1 = number(j, "fp32_top1", -1);
   r.has_labels = r.fp32_top1 >= 0;
   r.notes = notes_of(j);

@@ -15,7 +15,6 @@ std::string SensitivityRequest::cache_key() const {
 }
 
 SensitivityResult SensitivityRequest::run(const JobControl& job) const {
-  recipes::refuse_language_model(in, "the sensitivity sweep");
   SensitivityOptions o = options;
   o.hessian = hessian ? &*hessian : nullptr;
   auto calibration = in.open_calibration();
