@@ -155,6 +155,11 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
       Batch batch = eval.read(first, std::min(step, eval.size() - first));
       TensorMap out = run->run(feeds(batch.inputs));
       top1 += correct(out.at(output), batch.labels);
+      // A decoder's float logits are kept for every window (T x vocabulary floats each).
+      if (decoder && first == 0)
+        check_memory("the sensitivity sweep (the float model's logits of " +
+                         std::to_string(eval.size()) + " windows; fewer with --limit)",
+                     out.at(output).numel() * 4 * eval.size());
       ref.outputs.push_back(distributions(out.at(output)));
       ref.labels.push_back(batch.labels);
       ref.inputs.push_back(batch.inputs);

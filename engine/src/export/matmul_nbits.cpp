@@ -50,7 +50,7 @@ std::optional<NBitsWeights> matmul_nbits_weights(const quant::LayerWeights& w, s
   const std::int32_t* zeros = w.zero_points->data<std::int32_t>();
   for (std::int64_t i = 0; i < w.codes->numel(); ++i) {
     if (codes[i] < -mid || codes[i] >= mid) {
-      why = "a code outside " + std::to_string(w.bits) + " bits";
+      why = "a code outside " + std::to_string(out.bits) + " bits";
       return std::nullopt;
     }
   }

@@ -18,8 +18,10 @@ void OutputComparison::add(const Tensor& a, const Tensor& b, bool classifier) {
   const float* pa = a.data<float>();
   const float* pb = b.data<float>();
   for (std::int64_t i = 0; i < a.numel(); ++i) {
-    signal_ += double(pa[i]) * pa[i];
-    noise_ += double(pa[i] - pb[i]) * (pa[i] - pb[i]);
+    // Equal values (both -inf: a masked logit) differ by nothing.
+    if (std::isfinite(pa[i])) signal_ += double(pa[i]) * pa[i];
+    const double d = pa[i] == pb[i] ? 0.0 : double(pa[i]) - double(pb[i]);
+    noise_ += d * d;
   }
   if (!classifier || a.rank() != 2) return;
   const std::int64_t count = a.dim(0), classes = a.dim(1);
@@ -37,10 +39,15 @@ void OutputComparison::add(const Tensor& a, const Tensor& b, bool classifier) {
       zb += std::exp(lb[j] - mb);
     }
     const double lza = std::log(za) + ma, lzb = std::log(zb) + mb;
+    // A class both give -inf (a masked token) adds nothing, not NaN; rounding can leave a
+    // row's sum a hair below 0, which KL is not.
+    double row = 0;
     for (std::int64_t j = 0; j < classes; ++j) {
       const double lpa = la[j] - lza, lpb = lb[j] - lzb;
-      kl_ += std::exp(lpa) * (lpa - lpb);
+      const double pa_j = std::exp(lpa);
+      if (pa_j > 0) row += pa_j * (lpa - lpb);
     }
+    kl_ += std::max(row, 0.0);
   }
 }
 
