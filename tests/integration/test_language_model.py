@@ -383,6 +383,17 @@ class DecoderQuantize(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         logits = [o for o in json.loads(p.stdout)["outputs"] if o["output"] == "logits"][0]
         self.assertLess(logits["max_abs_diff"], 1e-3)
+        # MatMulNBits asks nothing of opset 21: an opset-17 file (RMSNormalization spelled out).
+        old = os.path.join(self.dir, "nbits17")
+        run_cli("export", MODEL, "--config", config, "--matmul-nbits", "--opset", "17", "-o", old)
+        model = onnx.load(os.path.join(old, "model.onnx"))
+        self.assertEqual([o.version for o in model.opset_import if o.domain in ("", "ai.onnx")],
+                         [17])
+        copy = os.path.join(target, "nbits17")
+        subprocess.run(["cp", "-r", old, copy], check=True)
+        p = subprocess.run(["node", os.path.join(copy, "selfcheck", "selfcheck.mjs")],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_gptq_beats_round_to_nearest_and_4_bits_stay_close(self):
         w4 = self.quantized(4, "gptq")

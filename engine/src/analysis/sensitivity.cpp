@@ -144,8 +144,14 @@ SensitivityResult sensitivity_sweep(const Graph& graph, const QuantConfig& base,
   auto feeds = [&](const Tensor& x) {
     return decoder ? decoder_inputs(*decoder, x) : TensorMap{{input, x}};
   };
+  // A window's positions but the last (which predicts a token past the window), as eval's KLD.
   auto distributions = [&](const Tensor& y) {
-    return decoder ? y.reshaped({y.numel() / y.dim(y.rank() - 1), y.dim(y.rank() - 1)}) : y;
+    if (!decoder) return y;
+    const std::int64_t vocab = y.dim(y.rank() - 1), rows = y.numel() / vocab;
+    const std::int64_t kept = std::max<std::int64_t>(1, rows - 1);
+    Tensor t(DType::f32, {kept, vocab});
+    std::copy(y.data<float>(), y.data<float>() + kept * vocab, t.data<float>());
+    return t;
   };
   {
     std::unique_ptr<CompiledGraph> run = compile_any_batch(device, graph);

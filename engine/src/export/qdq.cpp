@@ -444,6 +444,10 @@ std::int64_t choose_opset(const Graph& sim, const QdqExportOptions& options) {
       needs_21 = "tensor '" + n.inputs[0] + "' has 16-bit activations";
     std::string why;
     const std::optional<quant::LayerWeights> w = quant::read_weights(n, why);
+    // A layer written as MatMulNBits needs nothing of the default domain's opset 21.
+    if (w && options.matmul_nbits && n.op_type == "MatMul" && !quant::read_input_grid(n) &&
+        exporter::matmul_nbits_weights(*w, why))
+      continue;
     if (w && w->groups_per_row > 1 && needs_21.empty())
       needs_21 = "node '" + n.name + "' has per-group weight scales";
     if (w && w->bits <= 4) low_bits = true;
