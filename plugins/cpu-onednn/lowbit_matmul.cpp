@@ -65,13 +65,13 @@ struct Inputs {
   }
 };
 
-// Outputs [n0, n1) of every row; T: the row kernel for one output.
+// The outputs in chunks of kOutputChunk over the OpenMP team: one(n0, n1) per chunk.
 template <typename T>
-void for_outputs(const LowBitWeights& w, T&& one) {
+void for_chunks(const LowBitWeights& w, T&& one) {
   const std::int64_t chunks = (w.n + kOutputChunk - 1) / kOutputChunk;
 #pragma omp parallel for schedule(static)
   for (std::int64_t c = 0; c < chunks; ++c)
-    for (std::int64_t n = c * kOutputChunk; n < std::min(w.n, (c + 1) * kOutputChunk); ++n) one(n);
+    one(c * kOutputChunk, std::min(w.n, (c + 1) * kOutputChunk));
 }
 
 // ---- AVX2 + FMA ---------------------------------------------------------------------------
@@ -175,17 +175,66 @@ QS_AVX2 void output_avx2(const LowBitWeights& w, const Inputs& in, std::int64_t 
         horizontal_sum(total[r]) - in.offset(w, r0 + r, n) + (bias ? bias[n] : 0.0f);
 }
 
+// Outputs n .. n + 3 of row r: the row's inputs loaded once for the four, and the four sums
+// reduced together (a horizontal sum per output costs as much as a short row's products).
+template <bool Nibbles>
+QS_AVX2 void four_outputs_avx2(const LowBitWeights& w, const Inputs& in, std::int64_t r,
+                               std::int64_t n, const float* bias, float* y) {
+  const std::int64_t bytes = Nibbles ? kBlock / 2 : kBlock;
+  const std::int64_t blocks = w.k_padded / kBlock, per_group = w.group / kBlock;
+  const float* x = in.x + r * in.stride;
+  __m256 total[4];
+#pragma GCC unroll 4
+  for (int o = 0; o < 4; ++o) total[o] = _mm256_setzero_ps();
+  for (std::int64_t g = 0, b = 0; g < w.groups; ++g) {
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int o = 0; o < 4; ++o) acc[o] = _mm256_setzero_ps();
+    for (const std::int64_t end = std::min(blocks, b + per_group); b < end; ++b) {
+      __m256 xv[4];
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) xv[q] = _mm256_loadu_ps(x + b * kBlock + 8 * q);
+#pragma GCC unroll 4
+      for (int o = 0; o < 4; ++o) {
+        __m256 f[4];
+        widen<Nibbles>(w.codes.data() + (n + o) * w.row_bytes + b * bytes, f);
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) acc[o] = _mm256_fmadd_ps(f[q], xv[q], acc[o]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int o = 0; o < 4; ++o)
+      total[o] = _mm256_fmadd_ps(
+          _mm256_set1_ps(w.scales[static_cast<std::size_t>((n + o) * w.groups + g)]), acc[o],
+          total[o]);
+  }
+  // [t0 t1 t2 t3] from the four vectors: lanes summed pairwise, then the two halves.
+  const __m256 s =
+      _mm256_hadd_ps(_mm256_hadd_ps(total[0], total[1]), _mm256_hadd_ps(total[2], total[3]));
+  float sums[4];
+  _mm_storeu_ps(sums, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
+  for (int o = 0; o < 4; ++o)
+    y[r * w.n + n + o] = sums[o] - in.offset(w, r, n + o) + (bias ? bias[n + o] : 0.0f);
+}
+
 template <bool Nibbles>
 QS_AVX2 void matmul_avx2(const LowBitWeights& w, const Inputs& in, std::int64_t m,
                          const float* bias, float* y) {
-  for_outputs(w, [&](std::int64_t n) {
-    std::int64_t r = 0;
-    for (; r + 4 <= m; r += 4) output_avx2<4, Nibbles>(w, in, r, n, bias, y);
-    if (r + 2 <= m) {
-      output_avx2<2, Nibbles>(w, in, r, n, bias, y);
-      r += 2;
+  for_chunks(w, [&](std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t n = n0; n < n1; ++n) {
+      if (m == 1 && n + 4 <= n1) {  // one row (a decode step): four outputs at a time
+        four_outputs_avx2<Nibbles>(w, in, 0, n, bias, y);
+        n += 3;
+        continue;
+      }
+      std::int64_t r = 0;
+      for (; r + 4 <= m; r += 4) output_avx2<4, Nibbles>(w, in, r, n, bias, y);
+      if (r + 2 <= m) {
+        output_avx2<2, Nibbles>(w, in, r, n, bias, y);
+        r += 2;
+      }
+      if (r < m) output_avx2<1, Nibbles>(w, in, r, n, bias, y);
     }
-    if (r < m) output_avx2<1, Nibbles>(w, in, r, n, bias, y);
   });
 }
 
@@ -239,17 +288,19 @@ void lowbit_matmul_portable(const LowBitWeights& w, const float* x, std::int64_t
                             const float* bias, float* y) {
   const Inputs in(w, x, m);
   const std::int64_t group = std::min(w.group, w.k);
-  for_outputs(w, [&](std::int64_t n) {
-    const std::uint8_t* row = w.codes.data() + n * w.row_bytes;
-    for (std::int64_t r = 0; r < m; ++r) {
-      float total = 0;
-      for (std::int64_t g = 0; g < w.groups; ++g) {
-        float sum = 0;
-        for (std::int64_t k = g * group; k < std::min(w.k, (g + 1) * group); ++k)
-          sum += static_cast<float>(code_at(w, row, k)) * x[r * w.k + k];
-        total += w.scales[static_cast<std::size_t>(n * w.groups + g)] * sum;
+  for_chunks(w, [&](std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t n = n0; n < n1; ++n) {
+      const std::uint8_t* row = w.codes.data() + n * w.row_bytes;
+      for (std::int64_t r = 0; r < m; ++r) {
+        float total = 0;
+        for (std::int64_t g = 0; g < w.groups; ++g) {
+          float sum = 0;
+          for (std::int64_t k = g * group; k < std::min(w.k, (g + 1) * group); ++k)
+            sum += static_cast<float>(code_at(w, row, k)) * x[r * w.k + k];
+          total += w.scales[static_cast<std::size_t>(n * w.groups + g)] * sum;
+        }
+        y[r * w.n + n] = total - in.offset(w, r, n) + (bias ? bias[n] : 0.0f);
       }
-      y[r * w.n + n] = total - in.offset(w, r, n) + (bias ? bias[n] : 0.0f);
     }
   });
 }

@@ -15,6 +15,10 @@ namespace {
 
 // More rows than this go to oneDNN (the packed kernel widens each block once per 4 rows).
 constexpr std::int64_t kMaxRows = 8;
+// Fewer inputs than this stay on oneDNN: widening the codes costs more than reading fp32
+// weights that short rows keep in cache (GPT-2-tiny's 64-input head, 50,257 outputs: 0.7 ms
+// packed, 0.3 ms fp32; the bundled decoder's 320 and 864 inputs: 1.7-2x fp32).
+constexpr std::int64_t kMinInputs = 128;
 
 }  // namespace
 
@@ -36,7 +40,7 @@ bool Plan::build_lowbit(int i) {
   const std::int64_t k = kn ? ws[0] : ws[1], n = kn ? ws[1] : ws[0];
   const Shape x = shape(node.inputs[0]);
   if (w->rows != n || w->cols != k || x.size() < 2 || (!matmul && x.size() != 2) || x.back() != k ||
-      !lowbit_fits(k, w->group_size))
+      k < kMinInputs || !lowbit_fits(k, w->group_size))
     return false;
   const std::int64_t m = shape_numel(x) / k;
   if (m > kMaxRows || m < 1) return false;

@@ -10,13 +10,13 @@ using namespace onednn_test;
 
 namespace {
 
-// x [-1, 200] -> MatMul [200, 64] -> Relu -> Gemm transB [48, 64] + bias: 200 inputs are not a
-// multiple of the kernel's blocks of 32.
+// x [-1, 200] -> MatMul [200, 128] -> Relu -> Gemm transB [48, 128] + bias: 200 inputs are not
+// a multiple of the kernel's blocks of 32.
 Graph two_layers() {
   ModelBuilder m(17);
   m.input("x", {-1, 200});
-  init(m, "w1", {200, 64}, 1, -0.2f, 0.2f);
-  init(m, "w2", {48, 64}, 2, -0.3f, 0.3f);
+  init(m, "w1", {200, 128}, 1, -0.2f, 0.2f);
+  init(m, "w2", {48, 128}, 2, -0.3f, 0.3f);
   init(m, "b2", {48}, 3);
   m.node("MatMul", {"x", "w1"}, {"h"}, "mm");
   m.node("Relu", {"h"}, {"r"}, "relu");
@@ -38,7 +38,7 @@ TEST(OnednnLowBit, WeightOnlyLayersOnFewRowsMatchTheSimulation) {
   REQUIRE_ONEDNN(dev);
   const Graph g = two_layers();
   auto ref = registry().create_device("cpu-ref");
-  // Per channel (one group a row: 200 and 64), groups of 32, 64 (200 = 3 x 64 + 8) and 128,
+  // Per channel (one group a row: 200 and 128), groups of 32, 64 (200 = 3 x 64 + 8) and 128,
   // asymmetric grids (zero points), 2 to 8 bits (5 and 8 bits: a byte per code).
   const std::vector<std::pair<std::string, int>> variants = {{"channel", 4},   {"group:64", 4},
                                                              {"group:32", 3},  {"group:32", 2},
@@ -91,6 +91,34 @@ TEST(OnednnLowBit, GroupsOffTheBlocksStayOnTheFloatPath) {
   qs::test::RandomDataset calibration(16, {200}, 5);
   const Graph sim = apply_quantization(g, quantize_model(g, config, calibration, *ref));
   qs::test::RandomDataset data(1, {200}, 11);
+  const TensorMap inputs{{"x", data.read(0, 1).inputs}};
+  std::unique_ptr<CompiledGraph> compiled = dev->compile(sim);
+  compiled->set_profiling(true);
+  const Tensor got = compiled->run(inputs).at("y");
+  EXPECT_EQ(step_ops(*compiled).find("packed"), std::string::npos) << step_ops(*compiled);
+  const std::vector<float> a = got.to_f32(),
+                           b = ReferenceExecutor(sim).run(inputs).at("y").to_f32();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4f) << i;
+}
+
+// Rows of fewer than 128 inputs stay on oneDNN (fp32 weights that short stay in cache and cost
+// less than widening codes), with the same outputs.
+TEST(OnednnLowBit, ShortRowsStayOnTheFloatPath) {
+  REQUIRE_ONEDNN(dev);
+  ModelBuilder m(19);
+  m.input("x", {-1, 64});
+  init(m, "w", {64, 96}, 1, -0.2f, 0.2f);
+  m.node("MatMul", {"x", "w"}, {"y"}, "mm");
+  m.output("y");
+  const Graph g = m.load();
+  auto ref = registry().create_device("cpu-ref");
+  QuantConfig config;
+  config.defaults.act_bits = 0;
+  config.defaults.weight_bits = 4;
+  parse_granularity("group:32", config.defaults);
+  qs::test::RandomDataset calibration(16, {64}, 5);
+  const Graph sim = apply_quantization(g, quantize_model(g, config, calibration, *ref));
+  qs::test::RandomDataset data(1, {64}, 11);
   const TensorMap inputs{{"x", data.read(0, 1).inputs}};
   std::unique_ptr<CompiledGraph> compiled = dev->compile(sim);
   compiled->set_profiling(true);
