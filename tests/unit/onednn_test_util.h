@@ -145,4 +145,12 @@ inline Graph conv_graph(const ConvCase& c) {
   return m.load();
 }
 
+// The op names of a profiled run's steps ("MatMul (w4, packed) | Relu | "), which say which
+// kernel ran each node.
+inline std::string step_ops(CompiledGraph& compiled) {
+  std::string ops;
+  for (const NodeTiming& t : compiled.last_timings()) ops += t.op + " | ";
+  return ops;
+}
+
 }  // namespace onednn_test

@@ -83,12 +83,6 @@ std::vector<float> output_step(const Graph& sim, const std::string& value) {
   return {1.0f};
 }
 
-std::string step_ops(CompiledGraph& compiled) {
-  std::string ops;
-  for (const NodeTiming& t : compiled.last_timings()) ops += t.op + " | ";
-  return ops;
-}
-
 struct Outputs {
   Tensor got, want;
   std::string ops;

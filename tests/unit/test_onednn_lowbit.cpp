@@ -26,12 +26,6 @@ Graph two_layers() {
   return m.load();
 }
 
-std::string step_ops(CompiledGraph& compiled) {
-  std::string ops;
-  for (const NodeTiming& t : compiled.last_timings()) ops += t.op + " | ";
-  return ops;
-}
-
 }  // namespace
 
 TEST(OnednnLowBit, WeightOnlyLayersOnFewRowsMatchTheSimulation) {
@@ -78,27 +72,36 @@ TEST(OnednnLowBit, WeightOnlyLayersOnFewRowsMatchTheSimulation) {
   }
 }
 
-// Groups the packed layout cannot hold (not a multiple of 32, fewer than the inputs) stay on
-// the float path, with the same outputs.
-TEST(OnednnLowBit, GroupsOffTheBlocksStayOnTheFloatPath) {
-  REQUIRE_ONEDNN(dev);
-  const Graph g = two_layers();
+namespace {
+
+// `g` (input "x" [-1, inputs], output "y") at W4 weight-only in `granularity`, one row on
+// cpu-onednn: not on the packed kernel, and the simulation's outputs.
+void expect_float_path(Device& dev, const Graph& g, std::int64_t inputs,
+                       const std::string& granularity) {
   auto ref = registry().create_device("cpu-ref");
   QuantConfig config;
   config.defaults.act_bits = 0;
   config.defaults.weight_bits = 4;
-  parse_granularity("group:24", config.defaults);
-  qs::test::RandomDataset calibration(16, {200}, 5);
+  parse_granularity(granularity, config.defaults);
+  qs::test::RandomDataset calibration(16, {inputs}, 5);
   const Graph sim = apply_quantization(g, quantize_model(g, config, calibration, *ref));
-  qs::test::RandomDataset data(1, {200}, 11);
-  const TensorMap inputs{{"x", data.read(0, 1).inputs}};
-  std::unique_ptr<CompiledGraph> compiled = dev->compile(sim);
+  qs::test::RandomDataset data(1, {inputs}, 11);
+  const TensorMap feeds{{"x", data.read(0, 1).inputs}};
+  std::unique_ptr<CompiledGraph> compiled = dev.compile(sim);
   compiled->set_profiling(true);
-  const Tensor got = compiled->run(inputs).at("y");
+  const Tensor got = compiled->run(feeds).at("y");
   EXPECT_EQ(step_ops(*compiled).find("packed"), std::string::npos) << step_ops(*compiled);
-  const std::vector<float> a = got.to_f32(),
-                           b = ReferenceExecutor(sim).run(inputs).at("y").to_f32();
+  const std::vector<float> a = got.to_f32(), b = ReferenceExecutor(sim).run(feeds).at("y").to_f32();
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4f) << i;
+}
+
+}  // namespace
+
+// Groups the packed layout cannot hold (not a multiple of 32, fewer than the inputs) stay on
+// the float path, with the same outputs.
+TEST(OnednnLowBit, GroupsOffTheBlocksStayOnTheFloatPath) {
+  REQUIRE_ONEDNN(dev);
+  expect_float_path(*dev, two_layers(), 200, "group:24");
 }
 
 // Rows of fewer than 128 inputs stay on oneDNN (fp32 weights that short stay in cache and cost
@@ -110,21 +113,5 @@ TEST(OnednnLowBit, ShortRowsStayOnTheFloatPath) {
   init(m, "w", {64, 96}, 1, -0.2f, 0.2f);
   m.node("MatMul", {"x", "w"}, {"y"}, "mm");
   m.output("y");
-  const Graph g = m.load();
-  auto ref = registry().create_device("cpu-ref");
-  QuantConfig config;
-  config.defaults.act_bits = 0;
-  config.defaults.weight_bits = 4;
-  parse_granularity("group:32", config.defaults);
-  qs::test::RandomDataset calibration(16, {64}, 5);
-  const Graph sim = apply_quantization(g, quantize_model(g, config, calibration, *ref));
-  qs::test::RandomDataset data(1, {64}, 11);
-  const TensorMap inputs{{"x", data.read(0, 1).inputs}};
-  std::unique_ptr<CompiledGraph> compiled = dev->compile(sim);
-  compiled->set_profiling(true);
-  const Tensor got = compiled->run(inputs).at("y");
-  EXPECT_EQ(step_ops(*compiled).find("packed"), std::string::npos) << step_ops(*compiled);
-  const std::vector<float> a = got.to_f32(),
-                           b = ReferenceExecutor(sim).run(inputs).at("y").to_f32();
-  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4f) << i;
+  expect_float_path(*dev, m.load(), 64, "group:32");
 }
